@@ -1,0 +1,60 @@
+# secret-mounts-policy — every entry point of the project.
+#   make demo   build the policy and the runner, evaluate the bundled examples
+#   make test   fmt + lint + unit tests + e2e tests (installs what it needs)
+SHELL := /bin/bash
+.DEFAULT_GOAL := policy.wasm
+
+CARGO ?= cargo
+RUNNER := bin/policy-runner
+POLICY_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+RUNNER_SOURCES := $(shell find runner/src -name '*.rs' 2>/dev/null) runner/Cargo.toml runner/Cargo.lock
+DEMO_SETTINGS := examples/settings.yml
+DEMO_MANIFESTS := $(sort $(wildcard examples/manifests/*.yaml))
+
+.PHONY: runner fmt lint unit-tests e2e-tests test demo bench fuzz clean tools
+
+policy.wasm: $(POLICY_SOURCES)
+	scripts/build-wasm.sh secret_mounts_policy $@ -p secret-mounts-policy --locked
+
+runner: $(RUNNER)
+$(RUNNER): $(RUNNER_SOURCES)
+	@mkdir -p bin
+	$(CARGO) build --release --locked --manifest-path runner/Cargo.toml
+	cp runner/target/release/policy-runner $@
+
+# Tools from Debian's packages that the tests need (bats, jq).
+tools:
+	@scripts/apt-tools.sh bats jq
+
+fmt:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) fmt --manifest-path runner/Cargo.toml --all -- --check
+
+lint:
+	$(CARGO) clippy --all-targets --locked -- -D warnings
+	$(CARGO) clippy --manifest-path runner/Cargo.toml --all-targets --locked -- -D warnings
+
+unit-tests:
+	$(CARGO) test --locked
+	$(CARGO) test --locked --manifest-path runner/Cargo.toml
+
+e2e-tests: policy.wasm $(RUNNER) tools
+	bats e2e-tests/
+
+test: fmt lint unit-tests e2e-tests
+
+# The README's main job: rejected objects are part of the show, so exit 1 (a
+# rejection) is expected here; anything else is a real failure.
+demo: policy.wasm $(RUNNER)
+	$(RUNNER) check --settings-path $(DEMO_SETTINGS) policy.wasm $(DEMO_MANIFESTS) || [ $$? -eq 1 ]
+
+annotated-policy.wasm: policy.wasm policy-metadata.yml README.md
+	@if command -v kwctl >/dev/null; then \
+	  kwctl annotate -m policy-metadata.yml -u README.md -o $@ policy.wasm; \
+	else \
+	  echo "kwctl is not installed: cannot write $@ (install kwctl from the Kubewarden releases, then rerun make $@)" >&2; exit 1; \
+	fi
+
+clean:
+	$(CARGO) clean
+	rm -rf runner/target bin policy.wasm annotated-policy.wasm

@@ -1,0 +1,599 @@
+//! Policy settings: parsed strictly (`deny_unknown_fields`), then checked as a whole.
+//!
+//! A typo in a setting must fail loudly at `validate_settings` time, never be ignored,
+//! so every struct here refuses unknown keys and every value is checked by
+//! [`Settings::problems`], which names the field and says what is allowed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+/// The default (and Helm chart) mount path of the secrets volume.
+pub const DEFAULT_MOUNT_PATH: &str = "/etc/secrets";
+/// The default name of the projected volume the mutation creates.
+pub const DEFAULT_VOLUME_NAME: &str = "secret-mounts";
+
+/// What to do with the violations found in an object.
+#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Reject the request, listing every violation.
+    #[default]
+    Reject,
+    /// Accept the request and return every violation as an admission warning.
+    Warn,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Settings {
+    /// The only path at which a secret-bearing volume may be mounted.
+    pub mount_path: String,
+    /// Containers that are neither judged nor mutated (e.g. `vault-agent`).
+    pub exempt_containers: Vec<String>,
+    /// `reject` (default) or `warn`.
+    pub action: Action,
+    /// The secrets every (selected) workload must mount, in the Helm chart's shape.
+    pub secret_mounts: Vec<SecretMount>,
+    /// Name of the projected volume created when a workload has none at `mountPath`.
+    pub volume_name: String,
+    /// `false` turns the policy validate-only: a missing declared mount is a violation.
+    pub mutate: bool,
+    /// Extra pod-spec locations: `group/version/Kind` → JSONPath expressions.
+    pub pod_spec_paths: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            mount_path: DEFAULT_MOUNT_PATH.to_string(),
+            exempt_containers: Vec::new(),
+            action: Action::Reject,
+            secret_mounts: Vec::new(),
+            volume_name: DEFAULT_VOLUME_NAME.to_string(),
+            mutate: true,
+            pod_spec_paths: BTreeMap::new(),
+        }
+    }
+}
+
+/// One entry of a Helm chart's `secretMounts` list, plus two optional extensions
+/// (`containers`, `selector`) so one cluster-wide policy can serve many apps.
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SecretMount {
+    pub name: String,
+    pub secret_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<bool>,
+    /// Absent: every key of the Secret is projected under its own name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<KeyToPath>>,
+    /// Absent: every entry of the pod spec's `containers`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containers: Option<Vec<String>>,
+    /// Absent: every workload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<LabelSelector>,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KeyToPath {
+    pub key: String,
+    pub path: String,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LabelSelector {
+    #[serde(default)]
+    pub match_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub match_expressions: Vec<LabelSelectorRequirement>,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LabelSelectorRequirement {
+    pub key: String,
+    pub operator: SelectorOperator,
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelectorOperator {
+    In,
+    NotIn,
+    Exists,
+    DoesNotExist,
+}
+
+impl LabelSelector {
+    /// Kubernetes label-selector semantics; an empty selector matches everything.
+    pub fn matches(&self, labels: &serde_json::Map<String, serde_json::Value>) -> bool {
+        let label = |key: &str| labels.get(key).and_then(|v| v.as_str());
+        self.match_labels.iter().all(|(k, v)| label(k) == Some(v.as_str()))
+            && self.match_expressions.iter().all(|req| {
+                let value = label(&req.key);
+                match req.operator {
+                    SelectorOperator::In => value.is_some_and(|v| req.values.iter().any(|x| x == v)),
+                    SelectorOperator::NotIn => !value.is_some_and(|v| req.values.iter().any(|x| x == v)),
+                    SelectorOperator::Exists => labels.contains_key(&req.key),
+                    SelectorOperator::DoesNotExist => !labels.contains_key(&req.key),
+                }
+            })
+    }
+}
+
+/// Parses settings from JSON, naming the offending field on error
+/// (e.g. `secretMounts[0].items[1].path: invalid type: integer, expected a string`).
+pub fn parse(json: &[u8]) -> Result<Settings, String> {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let settings: Settings = serde_path_to_error::deserialize(&mut de).map_err(describe_parse_error)?;
+    de.end()
+        .map_err(|e| format!("trailing characters after the settings object: {e}"))?;
+    Ok(settings)
+}
+
+/// `null` settings (a policy with no `settings:`) are the defaults.
+fn describe_parse_error(err: serde_path_to_error::Error<serde_json::Error>) -> String {
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    if path == "." || path.is_empty() {
+        inner.to_string()
+    } else {
+        format!("{path}: {inner}")
+    }
+}
+
+impl Settings {
+    /// Parses and checks settings; the single entry point for `validate_settings`.
+    pub fn from_json(json: &[u8]) -> Result<Settings, String> {
+        let trimmed = json.trim_ascii();
+        let settings = if trimmed.is_empty() || trimmed == b"null" {
+            Settings::default()
+        } else {
+            parse(trimmed)?
+        };
+        let problems = settings.problems();
+        if problems.is_empty() {
+            Ok(settings)
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+
+    /// Every invalid value, each naming its field and what is allowed.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Err(why) = check_mount_path(&self.mount_path) {
+            problems.push(format!("mountPath {:?}: {why}", self.mount_path));
+        }
+        if !is_dns1123_label(&self.volume_name) {
+            problems.push(format!(
+                "volumeName {:?}: must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)",
+                self.volume_name
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for (i, name) in self.exempt_containers.iter().enumerate() {
+            if name.is_empty() {
+                problems.push(format!("exemptContainers[{i}]: a container name must not be empty"));
+            } else if !seen.insert(name) {
+                problems.push(format!("exemptContainers[{i}]: container {name:?} is listed twice"));
+            }
+        }
+        self.secret_mount_problems(&mut problems);
+        for (kind, paths) in &self.pod_spec_paths {
+            if let Err(why) = check_kind_key(kind) {
+                problems.push(format!("podSpecPaths key {kind:?}: {why}"));
+            }
+            if paths.is_empty() {
+                problems.push(format!(
+                    "podSpecPaths[{kind:?}]: give at least one JSONPath expression, e.g. \"$.spec.template.spec\""
+                ));
+            }
+            for (i, path) in paths.iter().enumerate() {
+                if let Err(why) = crate::podspec::check_json_path(path) {
+                    problems.push(format!("podSpecPaths[{kind:?}][{i}] {path:?}: {why}"));
+                }
+            }
+        }
+        problems
+    }
+
+    fn secret_mount_problems(&self, problems: &mut Vec<String>) {
+        let mut names = BTreeSet::new();
+        // Item paths are unique across the whole mount: every entry shares one volume.
+        let mut item_paths: BTreeMap<&str, &str> = BTreeMap::new();
+        for (i, entry) in self.secret_mounts.iter().enumerate() {
+            let at = format!("secretMounts[{i}]");
+            if entry.name.is_empty() {
+                problems.push(format!("{at}.name: must not be empty"));
+            } else if !names.insert(entry.name.as_str()) {
+                problems.push(format!(
+                    "{at}.name: {:?} is used by another entry; names must be unique",
+                    entry.name
+                ));
+            }
+            if !is_dns1123_subdomain(&entry.secret_name) {
+                problems.push(format!(
+                    "{at}.secretName {:?}: must be a Secret name (DNS-1123 subdomain: lowercase letters, digits, '-' and '.', at most 253 characters)",
+                    entry.secret_name
+                ));
+            }
+            if let Some(path) = &entry.mount_path {
+                if path != &self.mount_path {
+                    problems.push(format!(
+                        "{at}.mountPath {path:?}: must equal the policy's mountPath {:?} (every secret shares one projected volume there); remove it or change mountPath",
+                        self.mount_path
+                    ));
+                }
+            }
+            if entry.read_only == Some(false) {
+                problems.push(format!(
+                    "{at}.readOnly: secrets are always mounted read-only; remove it or set it to true"
+                ));
+            }
+            if let Some(items) = &entry.items {
+                if items.is_empty() {
+                    problems.push(format!(
+                        "{at}.items: must not be empty; remove it to project every key of the Secret"
+                    ));
+                }
+                for (j, item) in items.iter().enumerate() {
+                    if !is_secret_key(&item.key) {
+                        problems.push(format!(
+                            "{at}.items[{j}].key {:?}: must be a Secret key (letters, digits, '-', '_' and '.', at most 253 characters)",
+                            item.key
+                        ));
+                    }
+                    if let Err(why) = check_item_path(&item.path) {
+                        problems.push(format!("{at}.items[{j}].path {:?}: {why}", item.path));
+                    } else if let Some(other) = item_paths.insert(&item.path, &entry.name) {
+                        problems.push(format!(
+                            "{at}.items[{j}].path {:?}: already used by entry {other:?}; paths must be unique across the whole mount",
+                            item.path
+                        ));
+                    }
+                }
+            }
+            if let Some(containers) = &entry.containers {
+                if containers.is_empty() {
+                    problems.push(format!(
+                        "{at}.containers: must not be empty; remove it to target every container"
+                    ));
+                }
+                for (j, name) in containers.iter().enumerate() {
+                    if self.exempt_containers.contains(name) {
+                        problems.push(format!(
+                            "{at}.containers[{j}] {name:?}: is also in exemptContainers; an exempt container is never mutated"
+                        ));
+                    } else if name.is_empty() {
+                        problems.push(format!("{at}.containers[{j}]: a container name must not be empty"));
+                    }
+                }
+            }
+            if let Some(selector) = &entry.selector {
+                for (j, req) in selector.match_expressions.iter().enumerate() {
+                    let needs_values = matches!(req.operator, SelectorOperator::In | SelectorOperator::NotIn);
+                    if needs_values && req.values.is_empty() {
+                        problems.push(format!(
+                            "{at}.selector.matchExpressions[{j}]: operator {:?} needs a non-empty values list",
+                            req.operator
+                        ));
+                    } else if !needs_values && !req.values.is_empty() {
+                        problems.push(format!(
+                            "{at}.selector.matchExpressions[{j}]: operator {:?} takes no values",
+                            req.operator
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Is this container exempt from judgement and mutation?
+    pub fn is_exempt(&self, container: &str) -> bool {
+        self.exempt_containers.iter().any(|c| c == container)
+    }
+}
+
+fn check_mount_path(path: &str) -> Result<(), &'static str> {
+    if !path.starts_with('/') {
+        return Err("must be an absolute path such as /etc/secrets");
+    }
+    if path == "/" {
+        return Err("must not be / (the container's root)");
+    }
+    if path.ends_with('/') || path.contains("//") || path.split('/').any(|s| s == "." || s == "..") {
+        return Err("must be normalised: no trailing '/', no '//', no '.' or '..' segments");
+    }
+    if path.contains(':') {
+        return Err("must not contain ':'");
+    }
+    Ok(())
+}
+
+/// Item paths are relative file paths inside the volume, as Kubernetes requires.
+fn check_item_path(path: &str) -> Result<(), &'static str> {
+    if path.is_empty() {
+        return Err("must not be empty");
+    }
+    if path.starts_with('/') {
+        return Err("must be relative (no leading '/')");
+    }
+    if path.split('/').any(|s| s == "..") {
+        return Err("must not contain '..'");
+    }
+    if path.ends_with('/') || path.contains("//") {
+        return Err("must name a file: no trailing '/' or '//'");
+    }
+    Ok(())
+}
+
+/// `group/version/Kind`, or `version/Kind` for the core group.
+fn check_kind_key(key: &str) -> Result<(), &'static str> {
+    const HINT: &str = "must be group/version/Kind (e.g. argoproj.io/v1alpha1/Rollout) or v1/Kind for the core group";
+    let parts: Vec<&str> = key.split('/').collect();
+    let (group, version, kind) = match parts.as_slice() {
+        [version, kind] => ("", *version, *kind),
+        [group, version, kind] => (*group, *version, *kind),
+        _ => return Err(HINT),
+    };
+    // The core group is written without a group part, so a 3-part key needs one.
+    let ok_group = if parts.len() == 2 { true } else { is_dns1123_subdomain(group) };
+    let ok_version = !version.is_empty() && version.starts_with('v') && is_dns1123_label(version);
+    let ok_kind =
+        kind.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && kind.chars().all(|c| c.is_ascii_alphanumeric());
+    if ok_group && ok_version && ok_kind {
+        Ok(())
+    } else {
+        Err(HINT)
+    }
+}
+
+pub(crate) fn is_dns1123_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+fn is_dns1123_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label)
+}
+
+fn is_secret_key(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && s != "."
+        && s != ".."
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(v: serde_json::Value) -> Result<Settings, String> {
+        Settings::from_json(v.to_string().as_bytes())
+    }
+
+    #[test]
+    fn empty_and_null_settings_are_the_defaults() {
+        assert_eq!(Settings::from_json(b"{}").unwrap(), Settings::default());
+        assert_eq!(Settings::from_json(b"null").unwrap(), Settings::default());
+        assert_eq!(Settings::from_json(b"").unwrap(), Settings::default());
+        let d = Settings::default();
+        assert_eq!(d.mount_path, "/etc/secrets");
+        assert_eq!(d.volume_name, "secret-mounts");
+        assert!(d.mutate);
+        assert_eq!(d.action, Action::Reject);
+    }
+
+    #[test]
+    fn unknown_top_level_key_is_named() {
+        let err = check(json!({"mountpath": "/etc/secrets"})).unwrap_err();
+        assert!(err.contains("unknown field `mountpath`"), "{err}");
+        assert!(err.contains("mountPath"), "should list the accepted keys: {err}");
+    }
+
+    #[test]
+    fn unknown_nested_key_is_named_with_its_path() {
+        let err = check(json!({"secretMounts": [{"name": "a", "secretName": "a", "item": []}]})).unwrap_err();
+        assert!(err.starts_with("secretMounts[0]"), "{err}");
+        assert!(err.contains("unknown field `item`"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_named_with_its_path() {
+        let err =
+            check(json!({"secretMounts": [{"name": "a", "secretName": "a", "items": [{"key": "K", "path": 5}]}]}))
+                .unwrap_err();
+        assert!(err.starts_with("secretMounts[0].items[0].path: invalid type"), "{err}");
+        let err = check(json!({"mutate": "yes"})).unwrap_err();
+        assert!(err.starts_with("mutate: invalid type"), "{err}");
+        let err = check(json!({"action": "block"})).unwrap_err();
+        assert!(
+            err.contains("action") && err.contains("reject") && err.contains("warn"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn mount_path_must_be_absolute_normalised_and_not_root() {
+        for bad in [
+            "etc/secrets",
+            "/",
+            "/etc/secrets/",
+            "/etc//secrets",
+            "/etc/../secrets",
+            "/etc/./s",
+            "",
+        ] {
+            let err = check(json!({"mountPath": bad})).unwrap_err();
+            assert!(err.starts_with("mountPath"), "{bad}: {err}");
+        }
+        assert!(check(json!({"mountPath": "/var/run/secrets/app"})).is_ok());
+    }
+
+    #[test]
+    fn volume_name_must_be_a_dns_label() {
+        for bad in ["Secrets", "-a", "a_b", "", &"a".repeat(64)] {
+            let err = check(json!({"volumeName": bad})).unwrap_err();
+            assert!(err.starts_with("volumeName"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_seed_helm_entry_is_accepted_as_pasted() {
+        let s = check(json!({"secretMounts": [{
+            "name": "api-key", "secretName": "api-key", "mountPath": "/etc/secrets", "readOnly": true,
+            "items": [{"key": "API_KEY", "path": "api-key/API_KEY"}]
+        }]}))
+        .unwrap();
+        assert_eq!(s.secret_mounts[0].items.as_ref().unwrap()[0].path, "api-key/API_KEY");
+    }
+
+    #[test]
+    fn secret_mount_entries_are_checked_field_by_field() {
+        let err = check(json!({"secretMounts": [
+            {"name": "a", "secretName": "Bad_Name", "mountPath": "/other", "readOnly": false,
+             "items": [{"key": "k", "path": "/abs"}, {"key": "k2", "path": "x/../y"}]},
+            {"name": "a", "secretName": "b", "items": []},
+        ]}))
+        .unwrap_err();
+        for expected in [
+            "secretMounts[0].secretName \"Bad_Name\"",
+            "secretMounts[0].mountPath \"/other\"",
+            "secretMounts[0].readOnly",
+            "secretMounts[0].items[0].path \"/abs\"",
+            "secretMounts[0].items[1].path \"x/../y\"",
+            "secretMounts[1].name: \"a\" is used by another entry",
+            "secretMounts[1].items: must not be empty",
+        ] {
+            assert!(err.contains(expected), "missing {expected:?} in {err}");
+        }
+    }
+
+    #[test]
+    fn item_paths_are_unique_across_entries() {
+        let err = check(json!({"secretMounts": [
+            {"name": "a", "secretName": "a", "items": [{"key": "K", "path": "same"}]},
+            {"name": "b", "secretName": "b", "items": [{"key": "K", "path": "same"}]},
+        ]}))
+        .unwrap_err();
+        assert!(
+            err.contains("secretMounts[1].items[0].path \"same\": already used by entry \"a\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_container_cannot_be_both_targeted_and_exempt() {
+        let err = check(json!({"exemptContainers": ["vault-agent"], "secretMounts": [
+            {"name": "a", "secretName": "a", "containers": ["vault-agent"]}]}))
+        .unwrap_err();
+        assert!(
+            err.contains("secretMounts[0].containers[0] \"vault-agent\": is also in exemptContainers"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn selector_operators_need_the_right_values() {
+        let err = check(
+            json!({"secretMounts": [{"name": "a", "secretName": "a", "selector": {"matchExpressions": [
+            {"key": "app", "operator": "In"}, {"key": "app", "operator": "Exists", "values": ["x"]}]}}]}),
+        )
+        .unwrap_err();
+        assert!(err.contains("matchExpressions[0]: operator In needs"), "{err}");
+        assert!(
+            err.contains("matchExpressions[1]: operator Exists takes no values"),
+            "{err}"
+        );
+        let err = check(
+            json!({"secretMounts": [{"name": "a", "secretName": "a", "selector": {"matchExpressions": [
+            {"key": "app", "operator": "Contains", "values": ["x"]}]}}]}),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("operator") && err.contains("unknown variant `Contains`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn label_selector_semantics() {
+        let labels = json!({"app": "web", "tier": "front"});
+        let labels = labels.as_object().unwrap();
+        let sel = |v: serde_json::Value| serde_json::from_value::<LabelSelector>(v).unwrap();
+        assert!(sel(json!({})).matches(labels));
+        assert!(sel(json!({"matchLabels": {"app": "web"}})).matches(labels));
+        assert!(!sel(json!({"matchLabels": {"app": "db"}})).matches(labels));
+        assert!(
+            sel(json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["db", "web"]}]}))
+                .matches(labels)
+        );
+        assert!(sel(json!({"matchExpressions": [{"key": "x", "operator": "NotIn", "values": ["a"]}]})).matches(labels));
+        assert!(
+            !sel(json!({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["web"]}]})).matches(labels)
+        );
+        assert!(sel(json!({"matchExpressions": [{"key": "tier", "operator": "Exists"}]})).matches(labels));
+        assert!(!sel(json!({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]})).matches(labels));
+    }
+
+    #[test]
+    fn pod_spec_path_keys_and_expressions_are_checked() {
+        assert!(check(
+            json!({"podSpecPaths": {"argoproj.io/v1alpha1/Rollout": ["$.spec.template.spec"], "v1/Pod": ["$.spec"]}})
+        )
+        .is_ok());
+        for bad_key in [
+            "Rollout",
+            "argoproj.io/Rollout/v1",
+            "argoproj.io/v1alpha1/rollout",
+            "a/b/c/d",
+            "/v1/Pod",
+        ] {
+            let err = check(json!({"podSpecPaths": {bad_key: ["$.spec"]}})).unwrap_err();
+            assert!(
+                err.contains(&format!("podSpecPaths key {bad_key:?}")),
+                "{bad_key}: {err}"
+            );
+        }
+        let err = check(json!({"podSpecPaths": {"apps.example.com/v1/Thing": ["$.spec[?(@.x ==]"]}})).unwrap_err();
+        assert!(err.contains("podSpecPaths[\"apps.example.com/v1/Thing\"][0]"), "{err}");
+        let err = check(json!({"podSpecPaths": {"apps.example.com/v1/Thing": []}})).unwrap_err();
+        assert!(err.contains("at least one JSONPath"), "{err}");
+    }
+
+    #[test]
+    fn serialised_defaults_list_every_accepted_key() {
+        // The packaging consistency test relies on this: every setting appears here.
+        let v = serde_json::to_value(Settings::default()).unwrap();
+        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "action",
+                "exemptContainers",
+                "mountPath",
+                "mutate",
+                "podSpecPaths",
+                "secretMounts",
+                "volumeName"
+            ]
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! What the policy can find wrong, and how it says so.
+//!
+//! Every finding names the container (or volume), the field and the Secret, and
+//! says what to do instead. Rule names are stable and machine-readable: they are
+//! returned in the response's audit annotations so reports can group by rule.
+
+use std::fmt;
+
+/// The three lists of containers of a pod spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerList {
+    Containers,
+    InitContainers,
+    EphemeralContainers,
+}
+
+impl ContainerList {
+    pub const ALL: [ContainerList; 3] = [
+        ContainerList::Containers,
+        ContainerList::InitContainers,
+        ContainerList::EphemeralContainers,
+    ];
+
+    /// The pod spec field holding this list.
+    pub fn field(self) -> &'static str {
+        match self {
+            ContainerList::Containers => "containers",
+            ContainerList::InitContainers => "initContainers",
+            ContainerList::EphemeralContainers => "ephemeralContainers",
+        }
+    }
+
+    /// How one entry of the list is called in messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            ContainerList::Containers => "container",
+            ContainerList::InitContainers => "initContainer",
+            ContainerList::EphemeralContainers => "ephemeralContainer",
+        }
+    }
+}
+
+/// A container named in a message: `container "app"`, `initContainer "migrate"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerRef {
+    pub list: ContainerList,
+    pub name: String,
+}
+
+impl fmt::Display for ContainerRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {:?}", self.list.noun(), self.name)
+    }
+}
+
+/// The rule a finding breaks; its `name()` is the stable machine-readable id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rule {
+    EnvSecretRef,
+    EnvFromSecretRef,
+    PlainSecretVolume,
+    SecretMountPath,
+    SecretMountWritable,
+    SecretMountSubpath,
+    ProjectedPathConflict,
+    DeclaredMountMissing,
+    SecretMountsConflict,
+    MalformedObject,
+}
+
+impl Rule {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::EnvSecretRef => "env-secret-ref",
+            Rule::EnvFromSecretRef => "envfrom-secret-ref",
+            Rule::PlainSecretVolume => "plain-secret-volume",
+            Rule::SecretMountPath => "secret-mount-path",
+            Rule::SecretMountWritable => "secret-mount-writable",
+            Rule::SecretMountSubpath => "secret-mount-subpath",
+            Rule::ProjectedPathConflict => "projected-path-conflict",
+            Rule::DeclaredMountMissing => "declared-mount-missing",
+            Rule::SecretMountsConflict => "secret-mounts-conflict",
+            Rule::MalformedObject => "malformed-object",
+        }
+    }
+}
+
+/// One thing wrong with a pod spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Violation {
+    /// `env[].valueFrom.secretKeyRef`.
+    EnvSecretRef {
+        container: ContainerRef,
+        env: String,
+        secret: String,
+        key: String,
+    },
+    /// `envFrom[].secretRef`.
+    EnvFromSecretRef { container: ContainerRef, secret: String },
+    /// A `secret` volume; `mount` is the container and path mounting it, if any.
+    PlainSecretVolume {
+        volume: String,
+        secret: String,
+        mount: Option<(ContainerRef, String)>,
+    },
+    /// A secret-bearing projected volume mounted elsewhere than the allowed path.
+    SecretMountPath {
+        container: ContainerRef,
+        volume: String,
+        secrets: Vec<String>,
+        path: String,
+    },
+    /// A secret-bearing projected volume mounted without `readOnly: true`.
+    SecretMountWritable {
+        container: ContainerRef,
+        volume: String,
+        secrets: Vec<String>,
+        path: String,
+    },
+    /// A secret-bearing projected volume mounted with `subPath`/`subPathExpr`.
+    SecretMountSubpath {
+        container: ContainerRef,
+        volume: String,
+        secrets: Vec<String>,
+        field: &'static str,
+        value: String,
+    },
+    /// Two sources of one projected volume project the same file.
+    ProjectedPathConflict {
+        volume: String,
+        path: String,
+        first: String,
+        second: String,
+    },
+    /// `mutate: false` and a declared mount is missing; `entries` are the
+    /// `secretMounts` entries concerned (name, secret), `what` says which part.
+    DeclaredMountMissing {
+        container: ContainerRef,
+        entries: Vec<(String, String)>,
+        what: String,
+    },
+    /// The declared mounts cannot be added without guessing.
+    SecretMountsConflict { subject: String, detail: String },
+    /// The object does not have the shape Kubernetes gives it.
+    MalformedObject { detail: String },
+}
+
+impl Violation {
+    pub fn rule(&self) -> Rule {
+        match self {
+            Violation::EnvSecretRef { .. } => Rule::EnvSecretRef,
+            Violation::EnvFromSecretRef { .. } => Rule::EnvFromSecretRef,
+            Violation::PlainSecretVolume { .. } => Rule::PlainSecretVolume,
+            Violation::SecretMountPath { .. } => Rule::SecretMountPath,
+            Violation::SecretMountWritable { .. } => Rule::SecretMountWritable,
+            Violation::SecretMountSubpath { .. } => Rule::SecretMountSubpath,
+            Violation::ProjectedPathConflict { .. } => Rule::ProjectedPathConflict,
+            Violation::DeclaredMountMissing { .. } => Rule::DeclaredMountMissing,
+            Violation::SecretMountsConflict { .. } => Rule::SecretMountsConflict,
+            Violation::MalformedObject { .. } => Rule::MalformedObject,
+        }
+    }
+
+    /// The message, naming who, what, which Secret, and the fix. `mount_path` is
+    /// the allowed path from the settings.
+    pub fn describe(&self, mount_path: &str) -> String {
+        let projected = |secret: &str| {
+            format!(
+                "mount secret {secret:?} through a projected volume, read-only at {mount_path}, and read it as a file"
+            )
+        };
+        match self {
+            Violation::EnvSecretRef { container, env, secret, key } => format!(
+                "{container}: env {env:?} reads key {key:?} of secret {secret:?} into an environment variable. \
+                 Secrets must not be environment variables: remove it, {}",
+                projected(secret)
+            ),
+            Violation::EnvFromSecretRef { container, secret } => format!(
+                "{container}: envFrom imports every key of secret {secret:?} as environment variables. \
+                 Remove the envFrom entry and {}",
+                projected(secret)
+            ),
+            Violation::PlainSecretVolume { volume, secret, mount } => {
+                let who = match mount {
+                    Some((container, path)) => format!("{container}: volume {volume:?} mounted at {path:?}"),
+                    None => format!("volume {volume:?} (mounted by no container)"),
+                };
+                format!(
+                    "{who} is a plain secret volume of secret {secret:?}. Secrets must arrive through a projected volume: \
+                     replace it with a projected volume whose sources include secret {secret:?}, mounted read-only at {mount_path}"
+                )
+            }
+            Violation::SecretMountPath { container, volume, secrets, path } => format!(
+                "{container}: volumeMount of volume {volume:?} ({}) is at {path:?}. \
+                 Secret-bearing volumes may only be mounted at {mount_path}: set mountPath: {mount_path}",
+                secret_list(secrets)
+            ),
+            Violation::SecretMountWritable { container, volume, secrets, path } => format!(
+                "{container}: volumeMount of volume {volume:?} ({}) at {path:?} is not read-only. Set readOnly: true on it",
+                secret_list(secrets)
+            ),
+            Violation::SecretMountSubpath { container, volume, secrets, field, value } => format!(
+                "{container}: volumeMount of volume {volume:?} ({}) uses {field} {value:?}; a {field} mount never receives \
+                 rotated secrets. Remove {field}, mount the whole volume at {mount_path} and read the file there",
+                secret_list(secrets)
+            ),
+            Violation::ProjectedPathConflict { volume, path, first, second } => format!(
+                "volume {volume:?}: {first} and {second} both project the file {path:?}. Give each item a unique path"
+            ),
+            Violation::DeclaredMountMissing { container, entries, what } => {
+                let names: Vec<String> = entries.iter().map(|(e, _)| format!("{e:?}")).collect();
+                let secrets: Vec<String> = entries.iter().map(|(_, s)| s.clone()).collect();
+                let (noun, verb) = if entries.len() == 1 { ("entry", "is") } else { ("entries", "are") };
+                format!(
+                    "{container}: secretMounts {noun} {} ({}) {verb} missing: {what}. \
+                     Add what the policy's secretMounts declare, or let the policy add it (mutate: true)",
+                    names.join(", "),
+                    secret_list(&secrets)
+                )
+            }
+            Violation::SecretMountsConflict { subject, detail } => {
+                format!("{subject}: the declared secretMounts cannot be added: {detail}")
+            }
+            Violation::MalformedObject { detail } => detail.clone(),
+        }
+    }
+}
+
+fn secret_list(secrets: &[String]) -> String {
+    let quoted: Vec<String> = secrets.iter().map(|s| format!("{s:?}")).collect();
+    match quoted.len() {
+        1 => format!("secret {}", quoted[0]),
+        _ => format!("secrets {}", quoted.join(", ")),
+    }
+}
+
+/// A violation and where it is in the object (dotted path of the offending field).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub at: String,
+    pub violation: Violation,
+}
+
+impl Finding {
+    /// One line of the rejection: `[rule] at: message.`
+    pub fn render(&self, mount_path: &str) -> String {
+        format!(
+            "[{}] {}: {}.",
+            self.violation.rule().name(),
+            self.at,
+            self.violation.describe(mount_path)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> ContainerRef {
+        ContainerRef {
+            list: ContainerList::Containers,
+            name: "app".into(),
+        }
+    }
+
+    #[test]
+    fn every_rule_has_a_distinct_name() {
+        let rules = [
+            Rule::EnvSecretRef,
+            Rule::EnvFromSecretRef,
+            Rule::PlainSecretVolume,
+            Rule::SecretMountPath,
+            Rule::SecretMountWritable,
+            Rule::SecretMountSubpath,
+            Rule::ProjectedPathConflict,
+            Rule::DeclaredMountMissing,
+            Rule::SecretMountsConflict,
+            Rule::MalformedObject,
+        ];
+        let mut names: Vec<&str> = rules.iter().map(|r| r.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), rules.len());
+    }
+
+    #[test]
+    fn rendering_names_rule_location_container_field_secret_and_fix() {
+        let finding = Finding {
+            at: "spec.template.spec.containers[0].env[1]".into(),
+            violation: Violation::EnvSecretRef {
+                container: app(),
+                env: "DB_PASSWORD".into(),
+                secret: "db".into(),
+                key: "password".into(),
+            },
+        };
+        assert_eq!(
+            finding.render("/etc/secrets"),
+            "[env-secret-ref] spec.template.spec.containers[0].env[1]: container \"app\": env \"DB_PASSWORD\" reads key \"password\" of secret \"db\" into an environment variable. Secrets must not be environment variables: remove it, mount secret \"db\" through a projected volume, read-only at /etc/secrets, and read it as a file."
+        );
+    }
+
+    #[test]
+    fn container_kinds_are_named_as_in_the_pod_spec() {
+        let init = ContainerRef {
+            list: ContainerList::InitContainers,
+            name: "migrate".into(),
+        };
+        let eph = ContainerRef {
+            list: ContainerList::EphemeralContainers,
+            name: "debug".into(),
+        };
+        assert_eq!(init.to_string(), "initContainer \"migrate\"");
+        assert_eq!(eph.to_string(), "ephemeralContainer \"debug\"");
+    }
+
+    #[test]
+    fn several_secrets_of_one_volume_are_all_named() {
+        let v = Violation::SecretMountWritable {
+            container: app(),
+            volume: "creds".into(),
+            secrets: vec!["a".into(), "b".into()],
+            path: "/etc/secrets".into(),
+        };
+        assert!(v.describe("/etc/secrets").contains("(secrets \"a\", \"b\")"));
+    }
+}

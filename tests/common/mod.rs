@@ -1,0 +1,80 @@
+//! Helpers shared by the native integration tests: wrap a pod spec in any
+//! built-in kind, run the policy's pure core, read the answer.
+#![allow(dead_code)]
+
+use secret_mounts_policy::evaluate::{self, AdmissionRequest, Evaluation, GroupVersionKind};
+use secret_mounts_policy::settings::Settings;
+use serde_json::{json, Value};
+
+/// Every built-in kind: (group, kind, pointer of its pod spec).
+pub const KINDS: &[(&str, &str, &str)] = &[
+    ("", "Pod", "/spec"),
+    ("", "ReplicationController", "/spec/template/spec"),
+    ("apps", "Deployment", "/spec/template/spec"),
+    ("apps", "ReplicaSet", "/spec/template/spec"),
+    ("apps", "StatefulSet", "/spec/template/spec"),
+    ("apps", "DaemonSet", "/spec/template/spec"),
+    ("batch", "Job", "/spec/template/spec"),
+    ("batch", "CronJob", "/spec/jobTemplate/spec/template/spec"),
+];
+
+/// An object of `kind` whose pod spec is `spec` (and pod template labels `labels`).
+pub fn wrap(kind: &str, spec: Value, labels: Value) -> Value {
+    let template = json!({"metadata": {"labels": labels}, "spec": spec});
+    match kind {
+        "Pod" => {
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "ns", "labels": labels}, "spec": template["spec"]})
+        }
+        "CronJob" => json!({"apiVersion": "batch/v1", "kind": kind, "metadata": {"name": "w", "namespace": "ns"},
+                            "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": template}}}}),
+        _ => {
+            json!({"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": "w", "namespace": "ns"}, "spec": {"template": template}})
+        }
+    }
+}
+
+pub fn request(group: &str, kind: &str, operation: &str, object: Value) -> AdmissionRequest {
+    AdmissionRequest {
+        kind: GroupVersionKind {
+            group: group.into(),
+            version: "v1".into(),
+            kind: kind.into(),
+        },
+        sub_resource: None,
+        operation: operation.into(),
+        namespace: Some("ns".into()),
+        object,
+    }
+}
+
+pub fn settings(v: Value) -> Settings {
+    Settings::from_json(v.to_string().as_bytes()).expect("test settings are valid")
+}
+
+/// Evaluates a pod spec wrapped as a Deployment CREATE.
+pub fn eval_deployment(settings: &Settings, spec: Value) -> Evaluation {
+    evaluate::evaluate(
+        settings,
+        request("apps", "Deployment", "CREATE", wrap("Deployment", spec, json!({}))),
+    )
+}
+
+/// The rule names of an evaluation's findings, in order.
+pub fn rules(e: &Evaluation) -> Vec<&'static str> {
+    e.findings.iter().map(|f| f.violation.rule().name()).collect()
+}
+
+pub fn rendered(e: &Evaluation, settings: &Settings) -> Vec<String> {
+    e.findings.iter().map(|f| f.render(&settings.mount_path)).collect()
+}
+
+/// A full `validate` payload, as the host sends it.
+pub fn payload(settings: Value, request: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({"settings": settings, "request": request})).unwrap()
+}
+
+pub fn fixture(name: &str) -> Value {
+    let path = format!("{}/test_data/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
