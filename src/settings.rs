@@ -346,7 +346,11 @@ fn check_kind_key(key: &str) -> Result<(), &'static str> {
         _ => return Err(HINT),
     };
     // The core group is written without a group part, so a 3-part key needs one.
-    let ok_group = if parts.len() == 2 { true } else { is_dns1123_subdomain(group) };
+    let ok_group = if parts.len() == 2 {
+        true
+    } else {
+        is_dns1123_subdomain(group)
+    };
     let ok_version = !version.is_empty() && version.starts_with('v') && is_dns1123_label(version);
     let ok_kind =
         kind.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && kind.chars().all(|c| c.is_ascii_alphanumeric());

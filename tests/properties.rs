@@ -1,0 +1,209 @@
+//! Property tests of the mutation over generated pod specs and settings:
+//! idempotent, append-only (lossless and minimal), reversible, and either valid
+//! afterwards or rejected.
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use secret_mounts_policy::evaluate::evaluate;
+use secret_mounts_policy::settings::Settings;
+use serde_json::{json, Value};
+
+const NAMES: [&str; 4] = ["app", "web", "worker", "vault-agent"];
+const VOLUMES: [&str; 4] = ["secret-mounts", "creds", "config", "scratch"];
+const SECRETS: [&str; 3] = ["api-key", "db", "tls"];
+const PATHS: [&str; 4] = ["/etc/secrets", "/etc/secrets", "/var/run/app", "/tmp"];
+const ITEM_PATHS: [&str; 4] = ["api-key/API_KEY", "db/password", "tls.crt", "token"];
+const KEYS: [&str; 3] = ["API_KEY", "password", "tls.crt"];
+
+fn item() -> impl Strategy<Value = Value> {
+    (0..3usize, 0..ITEM_PATHS.len()).prop_map(|(k, p)| json!({"key": KEYS[k], "path": ITEM_PATHS[p]}))
+}
+
+fn source() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        (
+            0..SECRETS.len(),
+            proptest::option::of(proptest::collection::vec(item(), 1..3))
+        )
+            .prop_map(|(s, items)| match items {
+                Some(items) => json!({"secret": {"name": SECRETS[s], "items": items}}),
+                None => json!({"secret": {"name": SECRETS[s]}}),
+            }),
+        Just(json!({"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}})),
+        Just(json!({"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}})),
+    ]
+}
+
+fn volume(name: &'static str) -> impl Strategy<Value = Value> {
+    prop_oneof![
+        4 => proptest::collection::vec(source(), 0..3).prop_map(move |sources| json!({"name": name, "projected": {"defaultMode": 420, "sources": sources}})),
+        1 => Just(json!({"name": name, "emptyDir": {}})),
+        1 => (0..SECRETS.len()).prop_map(move |s| json!({"name": name, "secret": {"secretName": SECRETS[s]}})),
+    ]
+}
+
+/// A mount of one of `volumes` (the pod's own volume names), rarely of an undefined one.
+fn mount(volumes: Vec<&'static str>) -> impl Strategy<Value = Value> {
+    let names = if volumes.is_empty() { vec!["undefined"] } else { volumes };
+    (
+        proptest::sample::select(names),
+        0..PATHS.len(),
+        proptest::option::of(any::<bool>()),
+        any::<bool>(),
+    )
+        .prop_map(|(v, p, ro, extra)| {
+            let mut m = json!({"name": v, "mountPath": PATHS[p]});
+            if let Some(ro) = ro {
+                m["readOnly"] = json!(ro);
+            }
+            if extra {
+                m["mountPropagation"] = json!("None");
+            }
+            m
+        })
+}
+
+fn container(name: &'static str, volumes: Vec<&'static str>) -> impl Strategy<Value = Value> {
+    (proptest::collection::vec(mount(volumes), 0..3), any::<bool>()).prop_map(move |(mounts, env)| {
+        let mut c = json!({"name": name, "image": "example/app:1", "futureField": {"kept": true}});
+        if !mounts.is_empty() {
+            c["volumeMounts"] = json!(mounts);
+        }
+        if env {
+            c["env"] = json!([{"name": "A", "value": "1"}]);
+        }
+        c
+    })
+}
+
+fn pod_spec() -> impl Strategy<Value = Value> {
+    proptest::sample::subsequence(VOLUMES.to_vec(), 0..=VOLUMES.len()).prop_flat_map(|names| {
+        let volumes = names.iter().map(|n| volume(n)).collect::<Vec<_>>();
+        // "app" is always there, so entries naming it find it; the others come and go.
+        let mounts = names.clone();
+        let containers =
+            proptest::sample::subsequence(NAMES[1..].to_vec(), 0..NAMES.len()).prop_flat_map(move |others| {
+                let mounts = mounts.clone();
+                std::iter::once("app")
+                    .chain(others)
+                    .map(|n| container(n, mounts.clone()))
+                    .collect::<Vec<_>>()
+            });
+        let init = proptest::option::of(container("init", names.clone()));
+        (containers, init, volumes).prop_map(|(containers, init, volumes)| {
+            let mut spec = json!({"containers": containers, "restartPolicy": "Always"});
+            if let Some(init) = init {
+                spec["initContainers"] = json!([init]);
+            }
+            if !volumes.is_empty() {
+                spec["volumes"] = json!(volumes);
+            }
+            spec
+        })
+    })
+}
+
+fn entry(i: usize) -> impl Strategy<Value = Value> {
+    (
+        0..SECRETS.len(),
+        proptest::option::of(proptest::sample::subsequence(ITEM_PATHS.to_vec(), 1..=2)),
+        proptest::option::of(prop_oneof![
+            Just(vec!["app"]),
+            Just(vec!["app", "init"]),
+            Just(vec!["web"])
+        ]),
+    )
+        .prop_map(move |(s, paths, containers)| {
+            let mut e = json!({"name": format!("e{i}"), "secretName": SECRETS[s]});
+            if let Some(paths) = paths {
+                // Paths are made unique per entry so the settings are valid.
+                e["items"] = json!(paths
+                    .iter()
+                    .map(|p| json!({"key": "K", "path": format!("e{i}/{p}")}))
+                    .collect::<Vec<_>>());
+            }
+            if let Some(containers) = containers {
+                e["containers"] = json!(containers);
+            }
+            e
+        })
+}
+
+fn settings_strategy() -> impl Strategy<Value = Value> {
+    (proptest::collection::vec(any::<bool>(), 1..4), any::<bool>()).prop_flat_map(|(present, exempt)| {
+        let entries: Vec<_> = present.iter().enumerate().map(|(i, _)| entry(i)).collect();
+        entries.prop_map(move |secret_mounts| {
+            let mut s = json!({"secretMounts": secret_mounts});
+            if exempt {
+                s["exemptContainers"] = json!(["vault-agent"]);
+            }
+            s
+        })
+    })
+}
+
+/// Undoes a patch made only of `add`s (and `replace`s of readOnly) and returns the result.
+fn remove_additions(after: &Value, before: &Value, ops: &[Value]) -> Value {
+    let mut reverse = Vec::new();
+    for op in ops.iter().rev() {
+        let path = op["path"].as_str().unwrap();
+        match op["op"].as_str().unwrap() {
+            "add" => reverse.push(json!({"op": "remove", "path": path})),
+            "replace" => reverse.push(json!({"op": "replace", "path": path, "value": before.pointer(path).unwrap()})),
+            other => panic!("unexpected operation {other}"),
+        }
+    }
+    let reverse: json_patch::Patch = serde_json::from_value(Value::Array(reverse)).unwrap();
+    let mut undone = after.clone();
+    json_patch::patch(&mut undone, &reverse).unwrap();
+    undone
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutation_is_append_only_reversible_idempotent_and_valid_or_rejected(spec in pod_spec(), settings_json in settings_strategy()) {
+        let settings: Settings = settings(settings_json);
+        let object = wrap("Deployment", spec, json!({"app": "x"}));
+        let first = evaluate(&settings, request("apps", "Deployment", "CREATE", object.clone()));
+        let Some(after) = first.mutated else {
+            return Ok(());
+        };
+        let ops = serde_json::to_value(json_patch::diff(&object, &after)).unwrap();
+        let ops = ops.as_array().unwrap();
+        prop_assert!(!ops.is_empty());
+        for op in ops {
+            let path = op["path"].as_str().unwrap();
+            match op["op"].as_str().unwrap() {
+                "add" => {}
+                "replace" => {
+                    prop_assert!(path.ends_with("/readOnly"), "replace outside readOnly: {}", op);
+                    prop_assert_eq!(&op["value"], &json!(true));
+                }
+                other => prop_assert!(false, "operation {} at {}", other, path),
+            }
+            prop_assert!(path.starts_with("/spec/template/spec/"), "patch outside the pod spec: {}", path);
+        }
+        prop_assert_eq!(&remove_additions(&after, &object, ops), &object, "removing the additions gives back the original");
+
+        let second = evaluate(&settings, request("apps", "Deployment", "UPDATE", after.clone()));
+        prop_assert!(second.mutated.is_none(), "second pass mutated again: {}", serde_json::to_string(&after).unwrap());
+        prop_assert_eq!(
+            rules(&second), rules(&first_findings_only(&settings, &after)),
+            "the second pass judges the mutated object exactly as validation does"
+        );
+        if first.findings.is_empty() {
+            prop_assert!(second.findings.is_empty(), "accepted mutation must be valid: {:?}", rendered(&second, &settings));
+        }
+    }
+}
+
+/// The findings of validating `object` with mutation switched off and nothing declared.
+fn first_findings_only(settings: &Settings, object: &Value) -> secret_mounts_policy::evaluate::Evaluation {
+    let mut plain = settings.clone();
+    plain.secret_mounts.clear();
+    evaluate(&plain, request("apps", "Deployment", "UPDATE", object.clone()))
+}
