@@ -139,10 +139,17 @@ pub fn parse(json: &[u8]) -> Result<Settings, String> {
     Ok(settings)
 }
 
-/// `null` settings (a policy with no `settings:`) are the defaults.
+/// Prefixes serde's message with the path of the offending field; an unknown
+/// key is reported at its parent, since serde's message already names it.
 fn describe_parse_error(err: serde_path_to_error::Error<serde_json::Error>) -> String {
-    let path = err.path().to_string();
+    let mut path = err.path().to_string();
     let inner = err.into_inner();
+    if inner.to_string().starts_with("unknown field") {
+        path = path
+            .rsplit_once('.')
+            .map(|(parent, _)| parent.to_string())
+            .unwrap_or_default();
+    }
     if path == "." || path.is_empty() {
         inner.to_string()
     } else {
@@ -152,6 +159,7 @@ fn describe_parse_error(err: serde_path_to_error::Error<serde_json::Error>) -> S
 
 impl Settings {
     /// Parses and checks settings; the single entry point for `validate_settings`.
+    /// Empty or `null` settings (a policy with no `settings:`) are the defaults.
     pub fn from_json(json: &[u8]) -> Result<Settings, String> {
         let trimmed = json.trim_ascii();
         let settings = if trimmed.is_empty() || trimmed == b"null" {

@@ -1,0 +1,148 @@
+//! The real-looking AdmissionRequests under test_data/, through the full
+//! `validate` entry point (payload bytes in, ValidationResponse out).
+
+mod common;
+
+use common::*;
+use secret_mounts_policy::evaluate;
+use serde_json::{json, Value};
+
+fn validate(settings: Value, request_fixture: &str) -> kubewarden_policy_sdk::response::ValidationResponse {
+    evaluate::validate(&payload(settings, fixture(request_fixture)))
+}
+
+#[test]
+fn helm_rendered_deployment_is_accepted_untouched() {
+    let r = validate(json!({}), "deployment-helm-compliant.json");
+    assert!(r.accepted, "{:?}", r.message);
+    assert!(r.mutated_object.is_none() && r.warnings.is_none() && r.audit_annotations.is_none());
+}
+
+#[test]
+fn pod_with_kube_api_access_is_accepted() {
+    let r = validate(json!({}), "pod-kube-api-access.json");
+    assert!(r.accepted, "{:?}", r.message);
+    assert!(r.mutated_object.is_none());
+}
+
+#[test]
+fn deployment_with_three_violations_lists_them_all() {
+    let r = validate(json!({}), "deployment-three-violations.json");
+    assert!(!r.accepted);
+    let message = r.message.unwrap();
+    let lines: Vec<&str> = message.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Deployment \"team-a/processor\" breaks the secret mounts rules (4 violations):"
+    );
+    assert!(lines[1].starts_with("[env-secret-ref] spec.template.spec.containers[0].env[3]: container \"processor\": env \"DB_PASSWORD\" reads key \"password\" of secret \"db-credentials\""), "{message}");
+    assert!(lines[2].starts_with("[secret-mount-path] spec.template.spec.containers[0].volumeMounts[0]: container \"processor\": volumeMount of volume \"processor-secrets\" (secret \"api-key\") is at \"/etc/secrets/api-key\""), "{message}");
+    assert!(lines[3].starts_with("[secret-mount-subpath] spec.template.spec.containers[0].volumeMounts[0]: container \"processor\": volumeMount of volume \"processor-secrets\" (secret \"api-key\") uses subPath \"api-key\""), "{message}");
+    assert!(lines[4].starts_with("[plain-secret-volume] spec.template.spec.containers[0].volumeMounts[2]: container \"processor\": volume \"tls\" mounted at \"/etc/tls\" is a plain secret volume of secret \"processor-tls\""), "{message}");
+    assert_eq!(lines.len(), 5);
+    assert_eq!(
+        r.audit_annotations.unwrap()["violations"],
+        "env-secret-ref,secret-mount-path,secret-mount-subpath,plain-secret-volume"
+    );
+}
+
+#[test]
+fn cronjob_init_container_envfrom_secret_is_rejected() {
+    let r = validate(json!({}), "cronjob-envfrom-secret.json");
+    assert!(!r.accepted);
+    let message = r.message.unwrap();
+    assert!(message.contains("[envfrom-secret-ref] spec.jobTemplate.spec.template.spec.initContainers[0].envFrom[1]: initContainer \"migrate\": envFrom imports every key of secret \"db-credentials\""), "{message}");
+}
+
+#[test]
+fn vso_app_with_exempt_vault_agent_is_accepted() {
+    let r = validate(fixture("settings-vso.json"), "deployment-vso-app.json");
+    assert!(r.accepted, "{:?}", r.message);
+    // Without the exemption the agent's own secrets are judged.
+    let r = validate(json!({}), "deployment-vso-app.json");
+    assert!(!r.accepted);
+    let message = r.message.unwrap();
+    assert!(
+        message.contains("container \"vault-agent\": env \"VAULT_TOKEN\""),
+        "{message}"
+    );
+    assert!(
+        message.contains("container \"vault-agent\": volume \"vault-agent-config\""),
+        "{message}"
+    );
+}
+
+#[test]
+fn seed_settings_mutate_the_deployment_that_lacks_the_mount() {
+    let r = validate(fixture("settings-seed.json"), "deployment-missing-mount.json");
+    assert!(r.accepted, "{:?}", r.message);
+    let mutated = r.mutated_object.expect("mutated");
+    let spec = &mutated["spec"]["template"]["spec"];
+    assert_eq!(
+        spec["containers"][0]["volumeMounts"][1],
+        json!({"name": "processor-secrets", "mountPath": "/etc/secrets", "readOnly": true})
+    );
+    // The compliant fixture is what Helm renders: the mutated spec now matches it.
+    let rendered = fixture("deployment-helm-compliant.json")["object"]["spec"]["template"]["spec"]["volumes"][0]
+        ["projected"]["sources"]
+        .clone();
+    assert_eq!(spec["volumes"][1]["projected"]["sources"], rendered);
+}
+
+#[test]
+fn settings_inside_the_payload_are_validated_too() {
+    let r = validate(json!({"mountpath": "/etc/secrets"}), "deployment-helm-compliant.json");
+    assert!(!r.accepted);
+    let message = r.message.unwrap();
+    assert!(
+        message.starts_with("the policy settings are not valid: unknown field `mountpath`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn unparsable_payloads_are_rejected_with_a_clear_message() {
+    for (payload, expected) in [
+        (
+            &b"not json"[..],
+            "the admission request could not be parsed: expected ident at line 1 column 2",
+        ),
+        (
+            &b""[..],
+            "the admission request could not be parsed: EOF while parsing a value at line 1 column 0",
+        ),
+        (
+            &b"{\"settings\": {}}"[..],
+            "the admission request could not be parsed: missing field `request`",
+        ),
+        (
+            &b"{\"request\": {\"kind\": 5}}"[..],
+            "the admission request could not be parsed at request.kind: invalid type: integer `5`",
+        ),
+        (
+            &b"{\"request\": {}} trailing"[..],
+            "the admission request could not be parsed: trailing characters",
+        ),
+    ] {
+        let r = evaluate::validate(payload);
+        assert!(!r.accepted);
+        let message = r.message.unwrap();
+        assert!(
+            message.starts_with(expected),
+            "{message:?} should start with {expected:?}"
+        );
+        assert_eq!(r.audit_annotations.unwrap()["violations"], "malformed-object");
+    }
+}
+
+#[test]
+fn settings_entry_point_answers_valid_or_names_the_problem() {
+    let ok = evaluate::validate_settings(br#"{"secretMounts": [{"name": "api-key", "secretName": "api-key"}]}"#);
+    assert!(ok.valid && ok.message.is_none());
+    let bad = evaluate::validate_settings(br#"{"action": "deny"}"#);
+    assert!(!bad.valid);
+    assert!(bad
+        .message
+        .unwrap()
+        .starts_with("action: unknown variant `deny`, expected `reject` or `warn`"));
+}
