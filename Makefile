@@ -11,7 +11,7 @@ RUNNER_SOURCES := $(shell find runner/src -name '*.rs' 2>/dev/null) runner/Cargo
 DEMO_SETTINGS := examples/settings.yml
 DEMO_MANIFESTS := $(sort $(wildcard examples/manifests/*.yaml))
 
-.PHONY: runner fmt lint unit-tests e2e-tests test demo bench fuzz clean tools
+.PHONY: runner fmt lint unit-tests e2e-tests test demo bench fuzz readme clean tools
 
 policy.wasm: $(POLICY_SOURCES)
 	scripts/build-wasm.sh secret_mounts_policy $@ -p secret-mounts-policy --locked
@@ -47,6 +47,10 @@ test: fmt lint unit-tests e2e-tests
 # rejection) is expected here; anything else is a real failure.
 demo: policy.wasm $(RUNNER)
 	$(RUNNER) check --settings-path $(DEMO_SETTINGS) policy.wasm $(DEMO_MANIFESTS) || [ $$? -eq 1 ]
+
+# Rewrites the README's generated rule messages from the policy core.
+readme:
+	UPDATE_README=1 $(CARGO) test --locked --test readme
 
 annotated-policy.wasm: policy.wasm policy-metadata.yml README.md
 	@if command -v kwctl >/dev/null; then \
