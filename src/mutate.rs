@@ -8,9 +8,11 @@
 //! that already has everything yields no edit at all, which makes the mutation
 //! idempotent.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde_json::{json, Map, Value};
 
-use crate::settings::{SecretMount, Settings};
+use crate::settings::{KeyToPath, SecretMount, Settings};
 use crate::validate::{entry_name, projected_paths};
 use crate::violation::{ContainerList, ContainerRef, Finding, Violation};
 
@@ -34,17 +36,19 @@ pub enum Edit {
         index: usize,
         mount: usize,
     },
-    /// Append a `secret` source to an existing projected volume.
+    /// Append a `secret` source to the existing projected volume at `volumes[volume]`.
     AddSource {
-        volume: String,
+        volume: usize,
+        name: String,
         source: Value,
         entry: String,
         secret: String,
         who: ContainerRef,
     },
-    /// Append items to an existing `secret` source of a projected volume.
+    /// Append items to source `source` of the existing projected volume at `volumes[volume]`.
     AddItems {
-        volume: String,
+        volume: usize,
+        name: String,
         source: usize,
         items: Vec<Value>,
         entry: String,
@@ -53,29 +57,118 @@ pub enum Edit {
     },
 }
 
-/// A volume the plan targets: an existing projected volume, or the one it creates.
+/// A volume the plan targets: an existing projected volume, or the one it creates,
+/// with indexes over its sources so merging stays linear in their size.
 struct TargetVolume<'a> {
     name: String,
+    /// Index in `volumes` of the existing volume; `None` for the one the plan creates.
+    existing: Option<usize>,
     /// Working copy of its sources, with the plan's additions so far.
     sources: Vec<Value>,
-    existing: bool,
+    /// Every explicit file path projected, with a description of its source.
+    used_paths: BTreeMap<String, String>,
+    /// (secret, key, path) of every secret item projected.
+    items: BTreeSet<(String, String, String)>,
+    /// Secrets projected whole (a source without `items`).
+    whole: BTreeSet<String>,
+    /// The first source of each secret that has an `items` list.
+    with_items: BTreeMap<String, usize>,
     /// The declared entries it must carry, in settings order, and the first container wanting each.
-    entries: Vec<(&'a SecretMount, ContainerRef)>,
+    entries: BTreeMap<usize, (&'a SecretMount, ContainerRef)>,
+}
+
+impl<'a> TargetVolume<'a> {
+    fn new(name: String, existing: Option<(usize, &Value)>) -> Self {
+        let sources = existing
+            .and_then(|(_, v)| v.pointer("/projected/sources"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut target = TargetVolume {
+            name,
+            existing: existing.map(|(i, _)| i),
+            sources: Vec::new(),
+            used_paths: BTreeMap::new(),
+            items: BTreeSet::new(),
+            whole: BTreeSet::new(),
+            with_items: BTreeMap::new(),
+            entries: BTreeMap::new(),
+        };
+        for source in sources {
+            target.index_source(source);
+        }
+        target
+    }
+
+    /// Appends a source to the working copy and indexes it.
+    fn index_source(&mut self, source: Value) {
+        let at = self.sources.len();
+        for (path, holder) in projected_paths(std::slice::from_ref(&source)) {
+            self.used_paths.entry(path.to_string()).or_insert(holder);
+        }
+        if let Some(secret) = source.pointer("/secret/name").and_then(Value::as_str) {
+            match source.pointer("/secret/items").and_then(Value::as_array) {
+                Some(items) => {
+                    self.with_items.entry(secret.to_string()).or_insert(at);
+                    for item in items {
+                        let field = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                        self.items.insert((secret.to_string(), field("key"), field("path")));
+                    }
+                }
+                None => {
+                    self.whole.insert(secret.to_string());
+                }
+            }
+        }
+        self.sources.push(source);
+    }
+
+    /// Appends items to the working copy of source `at` of `secret` and indexes them.
+    fn index_items(&mut self, at: usize, secret: &str, items: &[KeyToPath]) {
+        if let Some(list) = self.sources[at]
+            .pointer_mut("/secret/items")
+            .and_then(Value::as_array_mut)
+        {
+            list.extend(items.iter().map(item_json));
+        }
+        for item in items {
+            self.used_paths
+                .entry(item.path.clone())
+                .or_insert_with(|| format!("secret {secret:?} key {:?}", item.key));
+            self.items
+                .insert((secret.to_string(), item.key.clone(), item.path.clone()));
+        }
+    }
+}
+
+fn item_json(item: &KeyToPath) -> Value {
+    json!({"key": item.key, "path": item.path})
+}
+
+/// The list at `key` of a JSON object, or empty when absent or not a list
+/// (validation reports such shapes as malformed).
+fn list<'a>(map: &'a Map<String, Value>, key: &str) -> &'a [Value] {
+    map.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+}
+
+fn name_of(value: &Value) -> Option<&str> {
+    value.get("name").and_then(Value::as_str)
 }
 
 /// Decides the edits that give `spec` every applicable declared mount.
 /// `labels` are the pod template's labels (for entry selectors); `at` is the spec's
-/// dotted location, for conflict messages.
+/// dotted location, for conflict messages. Linear in the size of the pod spec.
 pub fn plan(
     spec: &Map<String, Value>,
     labels: &Map<String, Value>,
     at: &str,
     settings: &Settings,
 ) -> Result<Vec<Edit>, Vec<Finding>> {
-    let entries: Vec<&SecretMount> = settings
+    let entries: Vec<(usize, &SecretMount)> = settings
         .secret_mounts
         .iter()
-        .filter(|e| e.selector.as_ref().is_none_or(|s| s.matches(labels)))
+        .enumerate()
+        .filter(|(_, e)| e.selector.as_ref().is_none_or(|s| s.matches(labels)))
         .collect();
     if entries.is_empty() {
         return Ok(Vec::new());
@@ -85,42 +178,31 @@ pub fn plan(
         at: at.to_string(),
         violation: Violation::SecretMountsConflict { subject, detail },
     };
+    let lists: [&[Value]; 3] = ContainerList::ALL.map(|l| list(spec, l.field()));
 
-    // Which containers each entry targets, grouped per container in pod-spec order.
-    let lists: Vec<(ContainerList, &[Value])> = ContainerList::ALL
-        .iter()
-        .map(|&l| {
-            (
-                l,
-                spec.get(l.field())
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]),
-            )
-        })
-        .collect();
-    let mut targets: Vec<(ContainerList, usize, Vec<&SecretMount>)> = Vec::new();
-    for entry in &entries {
-        let mut wanted: Vec<(ContainerList, usize)> = Vec::new();
+    // The entries each container gets, keyed by (list, index): pod-spec order.
+    let mut targets: BTreeMap<(usize, usize), Vec<(usize, &SecretMount)>> = BTreeMap::new();
+    let mut by_name: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for (l, items) in lists.iter().enumerate() {
+        for (i, c) in items.iter().enumerate() {
+            if let Some(name) = name_of(c) {
+                by_name.entry(name).or_insert((l, i));
+            }
+        }
+    }
+    for &(order, entry) in &entries {
         match &entry.containers {
             None => {
-                for (index, c) in lists[0].1.iter().enumerate() {
-                    let name = c.as_object().map(|c| entry_name(c, index)).unwrap_or_default();
-                    if !settings.is_exempt(&name) {
-                        wanted.push((ContainerList::Containers, index));
+                for (index, c) in lists[0].iter().enumerate() {
+                    if !name_of(c).is_some_and(|n| settings.is_exempt(n)) {
+                        targets.entry((0, index)).or_default().push((order, entry));
                     }
                 }
             }
             Some(names) => {
                 for name in names {
-                    let found = lists.iter().find_map(|(list, items)| {
-                        items
-                            .iter()
-                            .position(|c| c.get("name").and_then(Value::as_str) == Some(name))
-                            .map(|i| (*list, i))
-                    });
-                    match found {
-                        Some(hit) => wanted.push(hit),
+                    match by_name.get(name.as_str()) {
+                        Some(&key) => targets.entry(key).or_default().push((order, entry)),
                         None => conflicts.push(conflict(
                             format!("secretMounts entry {:?}", entry.name),
                             format!("it names container {name:?}, which this pod spec does not have"),
@@ -129,55 +211,39 @@ pub fn plan(
                 }
             }
         }
-        for (list, index) in wanted {
-            match targets.iter_mut().find(|(l, i, _)| *l == list && *i == index) {
-                Some((_, _, es)) => es.push(entry),
-                None => targets.push((list, index, vec![entry])),
-            }
+    }
+
+    let volumes = list(spec, "volumes");
+    let mut volume_index: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, v) in volumes.iter().enumerate() {
+        if let Some(name) = name_of(v) {
+            volume_index.entry(name).or_insert(i);
         }
     }
-    targets.sort_by_key(|(list, index, _)| (ContainerList::ALL.iter().position(|l| l == list), *index));
-
-    let volumes: &[Value] = spec
-        .get("volumes")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
-    let volume_named = |name: &str| {
-        volumes
-            .iter()
-            .find(|v| v.get("name").and_then(Value::as_str) == Some(name))
-    };
+    let projected = |i: usize| volumes[i].get("projected").is_some_and(Value::is_object);
     let mount_path = settings.mount_path.as_str();
     let mut edits = Vec::new();
     let mut target_volumes: Vec<TargetVolume> = Vec::new();
+    let mut target_index: BTreeMap<String, usize> = BTreeMap::new();
 
-    for (list, index, wanted) in targets {
-        let items = lists
-            .iter()
-            .find(|(l, _)| *l == list)
-            .map_or(&[][..], |(_, items)| *items);
-        let Some(container) = items.get(index).and_then(Value::as_object) else {
+    for ((l, index), wanted) in targets {
+        let list_kind = ContainerList::ALL[l];
+        let Some(container) = lists[l].get(index).and_then(Value::as_object) else {
             continue;
         };
         let who = ContainerRef {
-            list,
+            list: list_kind,
             name: entry_name(container, index),
         };
-        let mounts = container
-            .get("volumeMounts")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
+        let mounts = list(container, "volumeMounts");
         let at_path = mounts
             .iter()
             .position(|m| m.get("mountPath").and_then(Value::as_str) == Some(mount_path));
         let volume_name = match at_path {
             Some(m) => {
-                let mount = &mounts[m];
-                let name = mount.get("name").and_then(Value::as_str).unwrap_or("");
-                match volume_named(name) {
-                    Some(v) if v.get("projected").is_some_and(Value::is_object) => {}
+                let name = name_of(&mounts[m]).unwrap_or("");
+                match volume_index.get(name) {
+                    Some(&i) if projected(i) => {}
                     Some(_) => {
                         conflicts.push(conflict(
                             who.to_string(),
@@ -193,89 +259,68 @@ pub fn plan(
                         continue;
                     }
                 }
-                if mount.get("readOnly") != Some(&Value::Bool(true)) {
+                if mounts[m].get("readOnly") != Some(&Value::Bool(true)) {
                     edits.push(Edit::MakeReadOnly {
                         who: who.clone(),
                         index,
                         mount: m,
                     });
                 }
-                name.to_string()
+                name
             }
             None => {
                 let name = settings.volume_name.as_str();
-                if let Some(v) = volume_named(name) {
-                    if !v.get("projected").is_some_and(Value::is_object) {
-                        conflicts.push(conflict(
-                            who.to_string(),
-                            format!("volumeName {name:?} already names a volume that is not projected; set the policy's volumeName to an unused name"),
-                        ));
-                        continue;
-                    }
+                if volume_index.get(name).is_some_and(|&i| !projected(i)) {
+                    conflicts.push(conflict(
+                        who.to_string(),
+                        format!("volumeName {name:?} already names a volume that is not projected; set the policy's volumeName to an unused name"),
+                    ));
+                    continue;
                 }
-                let entries = wanted.iter().map(|e| (e.name.clone(), e.secret_name.clone())).collect();
+                let entries = wanted
+                    .iter()
+                    .map(|(_, e)| (e.name.clone(), e.secret_name.clone()))
+                    .collect();
                 edits.push(Edit::AddMount {
                     who: who.clone(),
                     index,
                     volume: name.to_string(),
                     entries,
                 });
-                name.to_string()
+                name
             }
         };
-        let target = match target_volumes.iter_mut().position(|t| t.name == volume_name) {
-            Some(i) => &mut target_volumes[i],
-            None => {
-                let existing = volume_named(&volume_name);
-                let sources = existing
-                    .and_then(|v| v.pointer("/projected/sources"))
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                target_volumes.push(TargetVolume {
-                    name: volume_name,
-                    sources,
-                    existing: existing.is_some(),
-                    entries: Vec::new(),
-                });
-                target_volumes.last_mut().expect("just pushed")
-            }
-        };
-        for entry in wanted {
-            if !target.entries.iter().any(|(e, _)| std::ptr::eq(*e, entry)) {
-                target.entries.push((entry, who.clone()));
-            }
+        let t = *target_index.entry(volume_name.to_string()).or_insert_with(|| {
+            let existing = volume_index.get(volume_name).map(|&i| (i, &volumes[i]));
+            target_volumes.push(TargetVolume::new(volume_name.to_string(), existing));
+            target_volumes.len() - 1
+        });
+        for (order, entry) in wanted {
+            target_volumes[t]
+                .entries
+                .entry(order)
+                .or_insert_with(|| (entry, who.clone()));
         }
     }
 
     for mut target in target_volumes {
-        target
-            .entries
-            .sort_by_key(|(e, _)| entries.iter().position(|x| std::ptr::eq(*x, *e)));
-        let entries = std::mem::take(&mut target.entries);
-        for (entry, who) in entries {
+        for (_, (entry, who)) in std::mem::take(&mut target.entries) {
             if let Err(detail) = merge_entry(&mut target, entry, &who, &mut edits) {
                 conflicts.push(conflict(format!("volume {:?}", target.name), detail));
             }
         }
-        if !target.existing {
+        if target.existing.is_none() {
             edits.push(Edit::AddVolume {
                 name: target.name,
                 sources: target.sources,
             });
         }
     }
-    // Volumes are created before anything refers to them.
-    edits.sort_by_key(|e| !matches!(e, Edit::AddVolume { .. }));
     if conflicts.is_empty() {
         Ok(edits)
     } else {
         Err(conflicts)
     }
-}
-
-fn secret_name(source: &Value) -> Option<&str> {
-    source.pointer("/secret/name").and_then(Value::as_str)
 }
 
 /// Adds what `entry` declares to the target volume's working sources, recording
@@ -287,81 +332,61 @@ fn merge_entry(
     edits: &mut Vec<Edit>,
 ) -> Result<(), String> {
     let secret = entry.secret_name.as_str();
-    let of_secret: Vec<usize> = (0..target.sources.len())
-        .filter(|&i| secret_name(&target.sources[i]) == Some(secret))
-        .collect();
-    let whole = |s: &Value| s.pointer("/secret/items").is_none_or(Value::is_null);
-    let new_source = |items: Option<Vec<Value>>| match items {
-        Some(items) => json!({"secret": {"name": secret, "items": items}}),
-        None => json!({"secret": {"name": secret}}),
-    };
-
     let Some(declared) = &entry.items else {
         // Every key of the Secret: satisfied by a source of it without items.
-        if of_secret.iter().any(|&i| whole(&target.sources[i])) {
-            return Ok(());
+        if !target.whole.contains(secret) {
+            add_source(target, json!({"secret": {"name": secret}}), entry, who, edits);
         }
-        return add_source(target, new_source(None), entry, who, edits);
+        return Ok(());
     };
-
-    let mut missing = Vec::new();
-    {
-        let used = projected_paths(&target.sources);
-        for item in declared {
-            let present = of_secret.iter().any(|&i| {
-                let source = &target.sources[i];
-                (whole(source) && item.key == item.path)
-                    || source
-                        .pointer("/secret/items")
-                        .and_then(Value::as_array)
-                        .is_some_and(|items| {
-                            items.iter().any(|it| {
-                                it.get("key").and_then(Value::as_str) == Some(&item.key)
-                                    && it.get("path").and_then(Value::as_str) == Some(&item.path)
-                            })
-                        })
-            });
-            if present {
-                continue;
-            }
-            if let Some((_, holder)) = used.iter().find(|(path, _)| *path == item.path) {
-                return Err(format!(
-                    "item {:?} of secretMounts entry {:?} would project path {:?}, already projected by {holder}",
-                    item.key, entry.name, item.path
-                ));
-            }
-            missing.push(json!({"key": item.key, "path": item.path}));
+    let mut missing: Vec<KeyToPath> = Vec::new();
+    for item in declared {
+        let projected_whole = target.whole.contains(secret) && item.key == item.path;
+        if projected_whole
+            || target
+                .items
+                .contains(&(secret.to_string(), item.key.clone(), item.path.clone()))
+        {
+            continue;
         }
+        if let Some(holder) = target.used_paths.get(&item.path) {
+            return Err(format!(
+                "item {:?} of secretMounts entry {:?} would project path {:?}, already projected by {holder}",
+                item.key, entry.name, item.path
+            ));
+        }
+        missing.push(item.clone());
     }
     if missing.is_empty() {
         return Ok(());
     }
-    let with_items = of_secret
-        .iter()
-        .copied()
-        .find(|&i| target.sources[i].pointer("/secret/items").is_some_and(Value::is_array));
-    match with_items {
+    match target.with_items.get(secret).copied() {
         Some(source) => {
-            if let Some(items) = target.sources[source]
-                .pointer_mut("/secret/items")
-                .and_then(Value::as_array_mut)
-            {
-                items.extend(missing.iter().cloned());
-            }
-            if target.existing {
+            target.index_items(source, secret, &missing);
+            if let Some(volume) = target.existing {
                 edits.push(Edit::AddItems {
-                    volume: target.name.clone(),
+                    volume,
+                    name: target.name.clone(),
                     source,
-                    items: missing,
+                    items: missing.iter().map(item_json).collect(),
                     entry: entry.name.clone(),
                     secret: secret.to_string(),
                     who: who.clone(),
                 });
             }
-            Ok(())
         }
-        None => add_source(target, new_source(Some(missing)), entry, who, edits),
+        None => {
+            let items: Vec<Value> = missing.iter().map(item_json).collect();
+            add_source(
+                target,
+                json!({"secret": {"name": secret, "items": items}}),
+                entry,
+                who,
+                edits,
+            );
+        }
     }
+    Ok(())
 }
 
 fn add_source(
@@ -370,18 +395,18 @@ fn add_source(
     entry: &SecretMount,
     who: &ContainerRef,
     edits: &mut Vec<Edit>,
-) -> Result<(), String> {
-    target.sources.push(source.clone());
-    if target.existing {
+) {
+    if let Some(volume) = target.existing {
         edits.push(Edit::AddSource {
-            volume: target.name.clone(),
-            source,
+            volume,
+            name: target.name.clone(),
+            source: source.clone(),
             entry: entry.name.clone(),
             secret: entry.secret_name.clone(),
             who: who.clone(),
         });
     }
-    Ok(())
+    target.index_source(source);
 }
 
 /// Performs planned edits on the raw pod spec, appending only.
@@ -408,14 +433,14 @@ pub fn apply(spec: &mut Map<String, Value>, edits: Vec<Edit>, mount_path: &str) 
                 }
             }
             Edit::AddSource { volume, source, .. } => {
-                if let Some(sources) = projected_mut(spec, &volume).and_then(|p| list_mut(p, "sources")) {
+                if let Some(sources) = projected_mut(spec, volume).and_then(|p| list_mut(p, "sources")) {
                     sources.push(source);
                 }
             }
             Edit::AddItems {
                 volume, source, items, ..
             } => {
-                let list = projected_mut(spec, &volume)
+                let list = projected_mut(spec, volume)
                     .and_then(|p| p.get_mut("sources"))
                     .and_then(|s| s.get_mut(source))
                     .and_then(|s| s.pointer_mut("/secret/items"))
@@ -442,11 +467,9 @@ fn container_mut(spec: &mut Map<String, Value>, list: ContainerList, index: usiz
     spec.get_mut(list.field())?.get_mut(index)?.as_object_mut()
 }
 
-fn projected_mut<'a>(spec: &'a mut Map<String, Value>, volume: &str) -> Option<&'a mut Map<String, Value>> {
+fn projected_mut(spec: &mut Map<String, Value>, volume: usize) -> Option<&mut Map<String, Value>> {
     spec.get_mut("volumes")?
-        .as_array_mut()?
-        .iter_mut()
-        .find(|v| v.get("name").and_then(Value::as_str) == Some(volume))?
+        .get_mut(volume)?
         .get_mut("projected")?
         .as_object_mut()
 }
@@ -469,7 +492,7 @@ pub fn missing_as_findings(edits: &[Edit], at: &str, mount_path: &str) -> Vec<Fi
                 who,
                 entry,
                 secret,
-                volume,
+                name: volume,
                 ..
             } => (
                 who,
@@ -480,7 +503,7 @@ pub fn missing_as_findings(edits: &[Edit], at: &str, mount_path: &str) -> Vec<Fi
                 who,
                 entry,
                 secret,
-                volume,
+                name: volume,
                 items,
                 ..
             } => {

@@ -5,6 +5,8 @@
 //! JSON pointer, so validation and mutation address the raw object the same way
 //! for every kind, and messages can say exactly where a pod spec was found.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use crate::settings::Settings;
@@ -113,9 +115,10 @@ pub fn locate(
         }
     }
     if let Some(paths) = configured_paths(settings, group, version, kind) {
+        let mut seen: std::collections::BTreeSet<String> = found.iter().map(|l| l.pointer.clone()).collect();
         for path in paths {
             for location in select_pointers(object, path)? {
-                if !found.contains(&location) {
+                if seen.insert(location.pointer.clone()) {
                     found.push(location);
                 }
             }
@@ -191,10 +194,13 @@ fn select_pointers(object: &Value, path: &str) -> Result<Vec<PodSpecLocation>, L
     if selected.is_empty() {
         return Ok(Vec::new());
     }
-    let addresses: Vec<*const Value> = selected.iter().map(|v| std::ptr::from_ref(*v)).collect();
-    let mut pointers: Vec<Option<String>> = vec![None; addresses.len()];
-    let mut remaining = addresses.len();
-    find_addresses(object, &mut String::new(), &addresses, &mut pointers, &mut remaining);
+    // Node address -> positions in the selection (a node may be selected twice).
+    let mut wanted: BTreeMap<*const Value, Vec<usize>> = BTreeMap::new();
+    for (i, node) in selected.iter().enumerate() {
+        wanted.entry(std::ptr::from_ref(*node)).or_default().push(i);
+    }
+    let mut pointers: Vec<Option<String>> = vec![None; selected.len()];
+    find_addresses(object, &mut String::new(), &mut wanted, &mut pointers);
     let mut out = Vec::new();
     // In the order JSONPath selected them; a node selected twice is reported once.
     for (pointer, node) in pointers.into_iter().zip(&selected) {
@@ -214,19 +220,17 @@ fn select_pointers(object: &Value, path: &str) -> Result<Vec<PodSpecLocation>, L
     Ok(out)
 }
 
-/// Depth-first walk recording the pointer of every node whose address was selected.
+/// Depth-first walk recording the pointer of every node whose address was
+/// selected; stops as soon as every selected node is found.
 fn find_addresses(
     value: &Value,
     pointer: &mut String,
-    addresses: &[*const Value],
+    wanted: &mut BTreeMap<*const Value, Vec<usize>>,
     pointers: &mut [Option<String>],
-    remaining: &mut usize,
 ) {
-    if let Some(i) = addresses.iter().position(|a| std::ptr::eq(*a, value)) {
-        if pointers[i].is_none() {
-            pointers[i] = Some(pointer.clone());
-            *remaining -= 1;
-        }
+    if let Some(positions) = wanted.remove(&std::ptr::from_ref(value)) {
+        // The first selection of a node gets its pointer; repeats are reported once.
+        pointers[positions[0]] = Some(pointer.clone());
     }
     let len = pointer.len();
     let children: Box<dyn Iterator<Item = (String, &Value)>> = match value {
@@ -235,12 +239,12 @@ fn find_addresses(
         _ => return,
     };
     for (token, child) in children {
-        if *remaining == 0 {
+        if wanted.is_empty() {
             return;
         }
         pointer.push('/');
         pointer.push_str(&token);
-        find_addresses(child, pointer, addresses, pointers, remaining);
+        find_addresses(child, pointer, wanted, pointers);
         pointer.truncate(len);
     }
 }
