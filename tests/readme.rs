@@ -13,38 +13,77 @@ const END: &str = "<!-- rules:end -->";
 
 /// One example per rule: what it catches, settings, the pod spec of a Deployment.
 fn examples() -> Vec<(&'static str, &'static str, Value, Value)> {
-    let projected = |name: &str, secret: &str| json!({"name": name, "projected": {"sources": [{"secret": {"name": secret}}]}});
+    let projected =
+        |name: &str, secret: &str| json!({"name": name, "projected": {"sources": [{"secret": {"name": secret}}]}});
     vec![
-        ("env-secret-ref", "an environment variable read from a Secret key", json!({}),
-         json!({"containers": [{"name": "app", "env": [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db-credentials", "key": "password"}}}]}]})),
-        ("envfrom-secret-ref", "a whole Secret imported as environment variables", json!({}),
-         json!({"containers": [{"name": "app", "envFrom": [{"secretRef": {"name": "db-credentials"}}]}]})),
-        ("plain-secret-volume", "a `secret` volume instead of a projected one", json!({}),
-         json!({"containers": [{"name": "app", "volumeMounts": [{"name": "tls", "mountPath": "/etc/tls", "readOnly": true}]}],
-                "volumes": [{"name": "tls", "secret": {"secretName": "app-tls"}}]})),
-        ("secret-mount-path", "a secret-bearing projected volume mounted elsewhere than `mountPath`", json!({}),
-         json!({"containers": [{"name": "app", "volumeMounts": [{"name": "creds", "mountPath": "/var/run/creds", "readOnly": true}]}],
-                "volumes": [projected("creds", "api-key")]})),
-        ("secret-mount-writable", "a secret-bearing mount without `readOnly: true`", json!({}),
-         json!({"containers": [{"name": "app", "volumeMounts": [{"name": "creds", "mountPath": "/etc/secrets"}]}],
-                "volumes": [projected("creds", "api-key")]})),
-        ("secret-mount-subpath", "a secret-bearing mount with `subPath`/`subPathExpr`", json!({}),
-         json!({"containers": [{"name": "app", "volumeMounts": [{"name": "creds", "mountPath": "/etc/secrets", "readOnly": true, "subPath": "api-key"}]}],
-                "volumes": [projected("creds", "api-key")]})),
-        ("projected-path-conflict", "two sources of one projected volume writing the same file", json!({}),
-         json!({"containers": [{"name": "app", "volumeMounts": [{"name": "creds", "mountPath": "/etc/secrets", "readOnly": true}]}],
+        (
+            "env-secret-ref",
+            "an environment variable read from a Secret key",
+            json!({}),
+            json!({"containers": [{"name": "app", "env": [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db-credentials", "key": "password"}}}]}]}),
+        ),
+        (
+            "envfrom-secret-ref",
+            "a whole Secret imported as environment variables",
+            json!({}),
+            json!({"containers": [{"name": "app", "envFrom": [{"secretRef": {"name": "db-credentials"}}]}]}),
+        ),
+        (
+            "plain-secret-volume",
+            "a `secret` volume instead of a projected one",
+            json!({}),
+            json!({"containers": [{"name": "app", "volumeMounts": [{"name": "tls", "mountPath": "/etc/tls", "readOnly": true}]}],
+                "volumes": [{"name": "tls", "secret": {"secretName": "app-tls"}}]}),
+        ),
+        (
+            "secret-mount-path",
+            "a secret-bearing projected volume mounted elsewhere than `mountPath`",
+            json!({}),
+            json!({"containers": [{"name": "app", "volumeMounts": [{"name": "creds", "mountPath": "/var/run/creds", "readOnly": true}]}],
+                "volumes": [projected("creds", "api-key")]}),
+        ),
+        (
+            "secret-mount-writable",
+            "a secret-bearing mount without `readOnly: true`",
+            json!({}),
+            json!({"containers": [{"name": "app", "volumeMounts": [{"name": "creds", "mountPath": "/etc/secrets"}]}],
+                "volumes": [projected("creds", "api-key")]}),
+        ),
+        (
+            "secret-mount-subpath",
+            "a secret-bearing mount with `subPath`/`subPathExpr`",
+            json!({}),
+            json!({"containers": [{"name": "app", "volumeMounts": [{"name": "creds", "mountPath": "/etc/secrets", "readOnly": true, "subPath": "api-key"}]}],
+                "volumes": [projected("creds", "api-key")]}),
+        ),
+        (
+            "projected-path-conflict",
+            "two sources of one projected volume writing the same file",
+            json!({}),
+            json!({"containers": [{"name": "app", "volumeMounts": [{"name": "creds", "mountPath": "/etc/secrets", "readOnly": true}]}],
                 "volumes": [{"name": "creds", "projected": {"sources": [
                     {"secret": {"name": "api-key", "items": [{"key": "API_KEY", "path": "api/key"}]}},
-                    {"secret": {"name": "api-key-v2", "items": [{"key": "API_KEY", "path": "api/key"}]}}]}}]})),
-        ("declared-mount-missing", "with `mutate: false`, a declared `secretMounts` entry the workload lacks",
-         json!({"mutate": false, "secretMounts": [{"name": "api-key", "secretName": "api-key", "items": [{"key": "API_KEY", "path": "api-key/API_KEY"}]}]}),
-         json!({"containers": [{"name": "app"}]})),
-        ("secret-mounts-conflict", "declared mounts that cannot be added without guessing",
-         json!({"secretMounts": [{"name": "api-key", "secretName": "api-key"}]}),
-         json!({"containers": [{"name": "app", "volumeMounts": [{"name": "scratch", "mountPath": "/etc/secrets"}]}],
-                "volumes": [{"name": "scratch", "emptyDir": {}}]})),
-        ("malformed-object", "an object whose pod spec does not have Kubernetes' shape", json!({}),
-         json!({"containers": [{"name": "app", "env": {"DB_PASSWORD": "x"}}]})),
+                    {"secret": {"name": "api-key-v2", "items": [{"key": "API_KEY", "path": "api/key"}]}}]}}]}),
+        ),
+        (
+            "declared-mount-missing",
+            "with `mutate: false`, a declared `secretMounts` entry the workload lacks",
+            json!({"mutate": false, "secretMounts": [{"name": "api-key", "secretName": "api-key", "items": [{"key": "API_KEY", "path": "api-key/API_KEY"}]}]}),
+            json!({"containers": [{"name": "app"}]}),
+        ),
+        (
+            "secret-mounts-conflict",
+            "declared mounts that cannot be added without guessing",
+            json!({"secretMounts": [{"name": "api-key", "secretName": "api-key"}]}),
+            json!({"containers": [{"name": "app", "volumeMounts": [{"name": "scratch", "mountPath": "/etc/secrets"}]}],
+                "volumes": [{"name": "scratch", "emptyDir": {}}]}),
+        ),
+        (
+            "malformed-object",
+            "an object whose pod spec does not have Kubernetes' shape",
+            json!({}),
+            json!({"containers": [{"name": "app", "env": {"DB_PASSWORD": "x"}}]}),
+        ),
     ]
 }
 
@@ -57,7 +96,10 @@ fn generate() -> String {
         let e = evaluate(&settings, request("apps", "Deployment", "CREATE", object));
         assert_eq!(rules(&e), [rule], "the example for {rule} must break exactly that rule");
         let response = evaluate::respond(&settings, "Deployment \"team-a/processor\"", e);
-        out.push_str(&format!("**`{rule}`** — {what}:\n\n```text\n{}\n```\n\n", response.message.expect("rejected")));
+        out.push_str(&format!(
+            "**`{rule}`** — {what}:\n\n```text\n{}\n```\n\n",
+            response.message.expect("rejected")
+        ));
     }
     out
 }
@@ -75,6 +117,9 @@ fn readme_quotes_the_policys_real_rule_messages() {
         let updated = format!("{}{}{}", &readme[..start], generated, &readme[end..]);
         std::fs::write(&path, updated).expect("write README.md");
     } else {
-        assert!(readme[start..end] == generated, "README.md's rule messages are stale: run `make readme`\n--- generated ---\n{generated}");
+        assert!(
+            readme[start..end] == generated,
+            "README.md's rule messages are stale: run `make readme`\n--- generated ---\n{generated}"
+        );
     }
 }
