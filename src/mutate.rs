@@ -233,7 +233,7 @@ pub fn plan(
         };
         let who = ContainerRef {
             list: list_kind,
-            name: entry_name(container, index),
+            name: entry_name(container, index).into_owned(),
         };
         let mounts = list(container, "volumeMounts");
         let at_path = mounts

@@ -1,11 +1,14 @@
 //! The judgment: how a pod spec consumes Secrets.
 //!
 //! A pure walk over the raw pod spec (`serde_json::Value`): it reads only the
-//! fields that matter, allocates only when it finds something wrong, and reports
+//! fields that matter, allocates nothing for a compliant container (paths and
+//! names are formatted only for findings) beyond an index of the secret-bearing
+//! volumes, and reports
 //! every violation in a stable order — per container list (`containers`,
 //! `initContainers`, `ephemeralContainers`), per container (env, envFrom,
 //! volumeMounts), then the pod-level volumes.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
@@ -34,13 +37,19 @@ struct VolumeUse<'a> {
     mounted_by_judged: bool,
 }
 
-/// Reads a list field: absent or `null` is empty; anything else but a list is malformed.
-pub(crate) fn list_field<'a>(map: &'a Map<String, Value>, key: &str, at: &str, out: &mut Vec<Finding>) -> &'a [Value] {
+/// Reads a list field: absent or `null` is empty; anything else but a list is
+/// malformed. `at` renders the field's parent path, only when it is needed.
+pub(crate) fn list_field<'a>(
+    map: &'a Map<String, Value>,
+    key: &str,
+    at: impl Fn() -> String,
+    out: &mut Vec<Finding>,
+) -> &'a [Value] {
     match map.get(key) {
         None | Some(Value::Null) => &[],
         Some(Value::Array(items)) => items,
         Some(other) => {
-            out.push(malformed(format!("{at}.{key}"), "a list", other));
+            out.push(malformed(format!("{}.{key}", at()), "a list", other));
             &[]
         }
     }
@@ -56,10 +65,10 @@ pub(crate) fn malformed(at: String, expected: &str, found: &Value) -> Finding {
 }
 
 /// The `name` of a list entry, or a placeholder naming its index.
-pub(crate) fn entry_name(entry: &Map<String, Value>, index: usize) -> String {
+pub(crate) fn entry_name(entry: &Map<String, Value>, index: usize) -> Cow<'_, str> {
     match entry.get("name").and_then(Value::as_str) {
-        Some(name) => name.to_string(),
-        None => format!("#{index} (unnamed)"),
+        Some(name) => Cow::Borrowed(name),
+        None => Cow::Owned(format!("#{index} (unnamed)")),
     }
 }
 
@@ -87,13 +96,39 @@ pub fn secret_bearing(volume: &Map<String, Value>) -> Option<SecretBearingVolume
     }
 }
 
+/// The container being judged: where it is and what it is called. Paths and
+/// owned names are only built when a finding needs them.
+struct Judged<'a> {
+    spec_at: &'a str,
+    list: ContainerList,
+    index: usize,
+    name: Cow<'a, str>,
+}
+
+impl Judged<'_> {
+    fn at(&self) -> String {
+        format!("{}.{}[{}]", self.spec_at, self.list.field(), self.index)
+    }
+
+    fn field_at(&self, field: &str, index: usize) -> String {
+        format!("{}.{field}[{index}]", self.at())
+    }
+
+    fn who(&self) -> ContainerRef {
+        ContainerRef {
+            list: self.list,
+            name: self.name.to_string(),
+        }
+    }
+}
+
 /// Validates one pod spec; `at` is its dotted location in the object.
 pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, settings: &Settings, out: &mut Vec<Finding>) {
-    let volumes_at = format!("{at}.volumes");
+    let volumes_at = |index: usize| format!("{at}.volumes[{index}]");
     let mut volumes: BTreeMap<&str, VolumeUse> = BTreeMap::new();
-    for (index, volume) in list_field(spec, "volumes", at, out).iter().enumerate() {
+    for (index, volume) in list_field(spec, "volumes", || at.to_string(), out).iter().enumerate() {
         let Some(volume) = volume.as_object() else {
-            out.push(malformed(format!("{volumes_at}[{index}]"), "an object", volume));
+            out.push(malformed(volumes_at(index), "an object", volume));
             continue;
         };
         if let Some(kind) = secret_bearing(volume) {
@@ -110,28 +145,36 @@ pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, settings: &Setting
     }
 
     for list in ContainerList::ALL {
-        let list_at = format!("{at}.{}", list.field());
-        for (index, container) in list_field(spec, list.field(), at, out).iter().enumerate() {
-            let container_at = format!("{list_at}[{index}]");
+        for (index, container) in list_field(spec, list.field(), || at.to_string(), out)
+            .iter()
+            .enumerate()
+        {
             let Some(container) = container.as_object() else {
-                out.push(malformed(container_at, "an object", container));
+                out.push(malformed(
+                    format!("{at}.{}[{index}]", list.field()),
+                    "an object",
+                    container,
+                ));
                 continue;
             };
-            let name = entry_name(container, index);
-            let judged = !settings.is_exempt(&name);
-            let who = ContainerRef { list, name };
-            if judged {
-                check_env(container, &who, &container_at, out);
+            let judged = Judged {
+                spec_at: at,
+                list,
+                index,
+                name: entry_name(container, index),
+            };
+            let exempt = settings.is_exempt(&judged.name);
+            if !exempt {
+                check_env(container, &judged, out);
             }
-            check_mounts(container, &who, &container_at, judged, &mut volumes, settings, out);
+            check_mounts(container, &judged, exempt, &mut volumes, settings, out);
         }
     }
 
     for (name, volume) in &volumes {
-        let volume_at = format!("{volumes_at}[{}]", volume.index);
         match &volume.kind {
             SecretBearingVolume::Plain { secret } if !volume.mounted => out.push(Finding {
-                at: volume_at,
+                at: volumes_at(volume.index),
                 violation: Violation::PlainSecretVolume {
                     volume: name.to_string(),
                     secret: secret.to_string(),
@@ -139,36 +182,36 @@ pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, settings: &Setting
                 },
             }),
             SecretBearingVolume::Projected { sources, .. } if volume.mounted_by_judged => {
-                check_projected_paths(name, sources, &volume_at, out);
+                check_projected_paths(name, sources, &volumes_at(volume.index), out);
             }
             _ => {}
         }
     }
 }
 
-fn check_env(container: &Map<String, Value>, who: &ContainerRef, at: &str, out: &mut Vec<Finding>) {
-    for (index, env) in list_field(container, "env", at, out).iter().enumerate() {
+fn check_env(container: &Map<String, Value>, judged: &Judged, out: &mut Vec<Finding>) {
+    for (index, env) in list_field(container, "env", || judged.at(), out).iter().enumerate() {
         let Some(secret_ref) = env.pointer("/valueFrom/secretKeyRef").and_then(Value::as_object) else {
             continue;
         };
         out.push(Finding {
-            at: format!("{at}.env[{index}]"),
+            at: judged.field_at("env", index),
             violation: Violation::EnvSecretRef {
-                container: who.clone(),
+                container: judged.who(),
                 env: env.get("name").and_then(Value::as_str).unwrap_or("").to_string(),
                 secret: str_field(secret_ref, "name").to_string(),
                 key: str_field(secret_ref, "key").to_string(),
             },
         });
     }
-    for (index, env_from) in list_field(container, "envFrom", at, out).iter().enumerate() {
+    for (index, env_from) in list_field(container, "envFrom", || judged.at(), out).iter().enumerate() {
         let Some(secret_ref) = env_from.get("secretRef").and_then(Value::as_object) else {
             continue;
         };
         out.push(Finding {
-            at: format!("{at}.envFrom[{index}]"),
+            at: judged.field_at("envFrom", index),
             violation: Violation::EnvFromSecretRef {
-                container: who.clone(),
+                container: judged.who(),
                 secret: str_field(secret_ref, "name").to_string(),
             },
         });
@@ -177,37 +220,39 @@ fn check_env(container: &Map<String, Value>, who: &ContainerRef, at: &str, out: 
 
 fn check_mounts(
     container: &Map<String, Value>,
-    who: &ContainerRef,
-    at: &str,
-    judged: bool,
+    judged: &Judged,
+    exempt: bool,
     volumes: &mut BTreeMap<&str, VolumeUse>,
     settings: &Settings,
     out: &mut Vec<Finding>,
 ) {
-    for (index, mount) in list_field(container, "volumeMounts", at, out).iter().enumerate() {
+    for (index, mount) in list_field(container, "volumeMounts", || judged.at(), out)
+        .iter()
+        .enumerate()
+    {
         let Some(mount) = mount.as_object() else {
-            out.push(malformed(format!("{at}.volumeMounts[{index}]"), "an object", mount));
+            out.push(malformed(judged.field_at("volumeMounts", index), "an object", mount));
             continue;
         };
-        let Some(volume) = volumes.get_mut(str_field(mount, "name")) else {
+        let volume_name = str_field(mount, "name");
+        let Some(volume) = volumes.get_mut(volume_name) else {
             continue;
         };
         volume.mounted = true;
-        if !judged {
+        if exempt {
             continue;
         }
         volume.mounted_by_judged = true;
-        let mount_at = || format!("{at}.volumeMounts[{index}]");
-        let volume_name = str_field(mount, "name").to_string();
+        let mount_at = || judged.field_at("volumeMounts", index);
         let path = str_field(mount, "mountPath");
         let secrets = match &volume.kind {
             SecretBearingVolume::Plain { secret } => {
                 out.push(Finding {
                     at: mount_at(),
                     violation: Violation::PlainSecretVolume {
-                        volume: volume_name,
+                        volume: volume_name.to_string(),
                         secret: secret.to_string(),
-                        mount: Some((who.clone(), path.to_string())),
+                        mount: Some((judged.who(), path.to_string())),
                     },
                 });
                 continue;
@@ -219,8 +264,8 @@ fn check_mounts(
             out.push(Finding {
                 at: mount_at(),
                 violation: Violation::SecretMountPath {
-                    container: who.clone(),
-                    volume: volume_name.clone(),
+                    container: judged.who(),
+                    volume: volume_name.to_string(),
                     secrets: secrets(),
                     path: path.to_string(),
                 },
@@ -230,8 +275,8 @@ fn check_mounts(
             out.push(Finding {
                 at: mount_at(),
                 violation: Violation::SecretMountWritable {
-                    container: who.clone(),
-                    volume: volume_name.clone(),
+                    container: judged.who(),
+                    volume: volume_name.to_string(),
                     secrets: secrets(),
                     path: path.to_string(),
                 },
@@ -243,8 +288,8 @@ fn check_mounts(
                 out.push(Finding {
                     at: mount_at(),
                     violation: Violation::SecretMountSubpath {
-                        container: who.clone(),
-                        volume: volume_name.clone(),
+                        container: judged.who(),
+                        volume: volume_name.to_string(),
                         secrets: secrets(),
                         field,
                         value: value.to_string(),
