@@ -174,10 +174,24 @@ pub fn kind_of(value: &Value) -> &'static str {
     }
 }
 
+/// Bounds on a `podSpecPaths` expression: generous for real paths, small enough
+/// that parsing cannot run out of stack.
+const MAX_JSON_PATH_LEN: usize = 512;
+const MAX_JSON_PATH_BRACKETS: usize = 32;
+
 /// Checks that a JSONPath expression parses, for `validate_settings`.
 pub fn check_json_path(path: &str) -> Result<(), String> {
     if !path.starts_with('$') {
         return Err("must be a JSONPath expression starting with '$', e.g. \"$.spec.template.spec\"".into());
+    }
+    // The parser recurses per bracket: bound the expression before handing it over,
+    // so a hostile setting cannot exhaust the module's stack.
+    if path.len() > MAX_JSON_PATH_LEN {
+        return Err(format!("is longer than {MAX_JSON_PATH_LEN} characters"));
+    }
+    let depth = path.bytes().filter(|b| matches!(b, b'[' | b'(')).count();
+    if depth > MAX_JSON_PATH_BRACKETS {
+        return Err(format!("has more than {MAX_JSON_PATH_BRACKETS} brackets and parentheses"));
     }
     jsonpath_lib::Compiled::compile(path)
         .map(|_| ())
@@ -387,5 +401,8 @@ mod tests {
         assert!(check_json_path("$.spec.template.spec").is_ok());
         assert!(check_json_path("spec.template").is_err());
         assert!(check_json_path("$.spec[").is_err());
+        let deep = format!("$.spec{}", "[?(@.a".repeat(40));
+        assert!(check_json_path(&deep).unwrap_err().contains("more than 32 brackets"));
+        assert!(check_json_path(&format!("$.{}", "a".repeat(600))).unwrap_err().contains("longer than 512"));
     }
 }
