@@ -1,4 +1,5 @@
 # Shared by the e2e tests. They run the policy through `${KWCTL:-bin/policy-runner} run`
+bats_require_minimum_version 1.5.0
 # and read only what a real `kwctl run` prints too: one AdmissionResponse JSON
 # line on stdout (logs go to stderr). To run them against kwctl:
 #   make annotated-policy.wasm && KWCTL=kwctl POLICY=annotated-policy.wasm bats e2e-tests/
