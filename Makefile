@@ -34,9 +34,10 @@ lint:
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 	$(CARGO) clippy --manifest-path runner/Cargo.toml --all-targets --locked -- -D warnings
 
+# The runner's tests share the release build of wasmtime with $(RUNNER).
 unit-tests:
 	$(CARGO) test --locked
-	$(CARGO) test --locked --manifest-path runner/Cargo.toml
+	$(CARGO) test --release --locked --manifest-path runner/Cargo.toml
 
 e2e-tests: policy.wasm $(RUNNER) tools
 	bats e2e-tests/
@@ -51,6 +52,15 @@ demo: policy.wasm $(RUNNER)
 # Rewrites the README's generated rule messages from the policy core.
 readme:
 	UPDATE_README=1 $(CARGO) test --locked --test readme
+
+# The comparison table against the floor policy, then the native Criterion and
+# scaling benchmarks.
+bench:
+	scripts/bench.sh
+
+# Every fuzz target for FUZZ_SECONDS each (default 60).
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 annotated-policy.wasm: policy.wasm policy-metadata.yml README.md
 	@if command -v kwctl >/dev/null; then \
