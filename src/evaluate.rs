@@ -78,26 +78,12 @@ pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
 /// `validate`: settings and request in, a Kubewarden ValidationResponse out.
 /// Malformed input is answered with a rejection that says what is wrong.
 pub fn validate(payload: &[u8]) -> ValidationResponse {
-    let mut de = serde_json::Deserializer::from_slice(payload);
-    let parsed: Result<Payload, _> = serde_path_to_error::deserialize(&mut de);
-    let payload = match parsed {
+    // The fast path parses plainly; only a failure is parsed again with
+    // serde_path_to_error, which copies every key, to name the offending field.
+    let payload: Payload = match serde_json::from_slice(payload) {
         Ok(p) => p,
-        Err(e) => {
-            let path = e.path().to_string();
-            let at = if path == "." {
-                String::new()
-            } else {
-                format!(" at {path}")
-            };
-            return unparsable(format!(
-                "the admission request could not be parsed{at}: {}",
-                e.into_inner()
-            ));
-        }
+        Err(plain) => return unparsable(describe_request_error(payload, plain)),
     };
-    if let Err(e) = de.end() {
-        return unparsable(format!("the admission request could not be parsed: {e}"));
-    }
     let settings = match payload
         .settings
         .map(|raw| Settings::from_json(raw.get().as_bytes()))
@@ -110,6 +96,20 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
     let subject = subject(&request);
     let evaluation = evaluate(&settings, request);
     respond(&settings, &subject, evaluation)
+}
+
+fn describe_request_error(payload: &[u8], plain: serde_json::Error) -> String {
+    let mut de = serde_json::Deserializer::from_slice(payload);
+    match serde_path_to_error::deserialize::<_, Payload>(&mut de) {
+        Err(e) if e.path().to_string() != "." => {
+            let path = e.path().to_string();
+            format!(
+                "the admission request could not be parsed at {path}: {}",
+                e.into_inner()
+            )
+        }
+        _ => format!("the admission request could not be parsed: {plain}"),
+    }
 }
 
 fn unparsable(message: String) -> ValidationResponse {
@@ -208,12 +208,10 @@ fn judge_pod_spec(
     let at = location.display();
     let empty = Map::new();
     let planned = if declared_apply {
-        let labels = object
-            .pointer(&location.labels_pointer())
+        let labels = podspec::lookup(object, &location.labels_pointer())
             .and_then(Value::as_object)
             .unwrap_or(&empty);
-        let spec = object
-            .pointer(&location.pointer)
+        let spec = podspec::lookup(object, &location.pointer)
             .and_then(Value::as_object)
             .unwrap_or(&empty);
         mutate::plan(spec, labels, &at, settings)
@@ -223,9 +221,8 @@ fn judge_pod_spec(
     let mut changed = false;
     match planned {
         Ok(edits) if !edits.is_empty() && settings.mutate => {
-            if let Some(spec) = object.pointer_mut(&location.pointer).and_then(Value::as_object_mut) {
-                mutate::apply(spec, edits, &settings.mount_path);
-                changed = true;
+            if let Some(spec) = podspec::lookup_mut(object, &location.pointer).and_then(Value::as_object_mut) {
+                changed = mutate::apply(spec, edits, &settings.mount_path);
             }
             validate_at(settings, object, location, &at, findings);
         }
@@ -242,7 +239,7 @@ fn judge_pod_spec(
 }
 
 fn validate_at(settings: &Settings, object: &Value, location: &PodSpecLocation, at: &str, findings: &mut Vec<Finding>) {
-    if let Some(spec) = object.pointer(&location.pointer).and_then(Value::as_object) {
+    if let Some(spec) = podspec::lookup(object, &location.pointer).and_then(Value::as_object) {
         validate_pod_spec(spec, at, settings, findings);
     }
 }

@@ -409,48 +409,42 @@ fn add_source(
     target.index_source(source);
 }
 
-/// Performs planned edits on the raw pod spec, appending only.
-pub fn apply(spec: &mut Map<String, Value>, edits: Vec<Edit>, mount_path: &str) {
+/// Performs planned edits on the raw pod spec, appending only. Returns whether
+/// anything changed: an edit whose target is not a list (malformed, and then
+/// reported by validation) is skipped.
+pub fn apply(spec: &mut Map<String, Value>, edits: Vec<Edit>, mount_path: &str) -> bool {
+    let mut changed = false;
     for edit in edits {
-        match edit {
-            Edit::AddVolume { name, sources } => {
-                if let Some(volumes) = list_mut(spec, "volumes") {
-                    volumes.push(json!({"name": name, "projected": {"sources": sources}}));
-                }
-            }
-            Edit::AddMount { who, index, volume, .. } => {
-                if let Some(mounts) = container_mut(spec, who.list, index).and_then(|c| list_mut(c, "volumeMounts")) {
-                    mounts.push(json!({"name": volume, "mountPath": mount_path, "readOnly": true}));
-                }
-            }
-            Edit::MakeReadOnly { who, index, mount } => {
-                let mount = container_mut(spec, who.list, index)
-                    .and_then(|c| c.get_mut("volumeMounts"))
-                    .and_then(|m| m.get_mut(mount))
-                    .and_then(Value::as_object_mut);
-                if let Some(mount) = mount {
-                    mount.insert("readOnly".to_string(), Value::Bool(true));
-                }
-            }
-            Edit::AddSource { volume, source, .. } => {
-                if let Some(sources) = projected_mut(spec, volume).and_then(|p| list_mut(p, "sources")) {
-                    sources.push(source);
-                }
-            }
+        changed |= match edit {
+            Edit::AddVolume { name, sources } => list_mut(spec, "volumes")
+                .map(|volumes| volumes.push(json!({"name": name, "projected": {"sources": sources}})))
+                .is_some(),
+            Edit::AddMount { who, index, volume, .. } => container_mut(spec, who.list, index)
+                .and_then(|c| list_mut(c, "volumeMounts"))
+                .map(|mounts| mounts.push(json!({"name": volume, "mountPath": mount_path, "readOnly": true})))
+                .is_some(),
+            Edit::MakeReadOnly { who, index, mount } => container_mut(spec, who.list, index)
+                .and_then(|c| c.get_mut("volumeMounts"))
+                .and_then(|m| m.get_mut(mount))
+                .and_then(Value::as_object_mut)
+                .map(|mount| mount.insert("readOnly".to_string(), Value::Bool(true)))
+                .is_some(),
+            Edit::AddSource { volume, source, .. } => projected_mut(spec, volume)
+                .and_then(|p| list_mut(p, "sources"))
+                .map(|sources| sources.push(source))
+                .is_some(),
             Edit::AddItems {
                 volume, source, items, ..
-            } => {
-                let list = projected_mut(spec, volume)
-                    .and_then(|p| p.get_mut("sources"))
-                    .and_then(|s| s.get_mut(source))
-                    .and_then(|s| s.pointer_mut("/secret/items"))
-                    .and_then(Value::as_array_mut);
-                if let Some(list) = list {
-                    list.extend(items);
-                }
-            }
-        }
+            } => projected_mut(spec, volume)
+                .and_then(|p| p.get_mut("sources"))
+                .and_then(|s| s.get_mut(source))
+                .and_then(|s| s.pointer_mut("/secret/items"))
+                .and_then(Value::as_array_mut)
+                .map(|list| list.extend(items))
+                .is_some(),
+        };
     }
+    changed
 }
 
 /// The list at `key`, created when absent or `null`; `None` for a non-list, which

@@ -36,6 +36,39 @@ impl PodSpecLocation {
     }
 }
 
+/// `Value::pointer` without its per-segment allocation: this runs on every
+/// admission, a few times per pod spec. Unescapes `~1`/`~0` only where present.
+pub fn lookup<'a>(value: &'a Value, pointer: &str) -> Option<&'a Value> {
+    pointer
+        .split('/')
+        .skip(1)
+        .try_fold(value, |current, token| match current {
+            Value::Object(map) => map.get(unescape(token).as_ref()),
+            Value::Array(items) => items.get(token.parse::<usize>().ok()?),
+            _ => None,
+        })
+}
+
+/// The mutable twin of [`lookup`].
+pub fn lookup_mut<'a>(value: &'a mut Value, pointer: &str) -> Option<&'a mut Value> {
+    pointer
+        .split('/')
+        .skip(1)
+        .try_fold(value, |current, token| match current {
+            Value::Object(map) => map.get_mut(unescape(token).as_ref()),
+            Value::Array(items) => items.get_mut(token.parse::<usize>().ok()?),
+            _ => None,
+        })
+}
+
+fn unescape(token: &str) -> std::borrow::Cow<'_, str> {
+    if token.contains('~') {
+        std::borrow::Cow::Owned(token.replace("~1", "/").replace("~0", "~"))
+    } else {
+        std::borrow::Cow::Borrowed(token)
+    }
+}
+
 /// Renders a JSON pointer as the dotted path Kubernetes users read.
 pub fn display_pointer(pointer: &str) -> String {
     let mut out = String::new();
@@ -191,11 +224,42 @@ pub fn check_json_path(path: &str) -> Result<(), String> {
     }
     let depth = path.bytes().filter(|b| matches!(b, b'[' | b'(')).count();
     if depth > MAX_JSON_PATH_BRACKETS {
-        return Err(format!("has more than {MAX_JSON_PATH_BRACKETS} brackets and parentheses"));
+        return Err(format!(
+            "has more than {MAX_JSON_PATH_BRACKETS} brackets and parentheses"
+        ));
+    }
+    // jsonpath_lib 0.3 panics while *evaluating* two things its parser accepts:
+    // a number literal beyond f64 and a slice step of 0. Refuse them up front.
+    if let Some(literal) = non_finite_number(path) {
+        return Err(format!("has the number {literal}, which is out of range"));
+    }
+    if has_zero_slice_step(path) {
+        return Err("has a slice with step 0".to_string());
     }
     jsonpath_lib::Compiled::compile(path)
         .map(|_| ())
         .map_err(|e| format!("is not a valid JSONPath expression: {}", e.trim()))
+}
+
+/// The first number-like run (digits with `.`, `e`, sign) that parses to an
+/// infinite f64, if any.
+fn non_finite_number(path: &str) -> Option<&str> {
+    let is_part = |c: char| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-');
+    path.split(|c: char| !is_part(c))
+        .filter(|run| run.bytes().any(|b| b.is_ascii_digit()))
+        .flat_map(|run| run.split('.').chain(std::iter::once(run)))
+        .find(|run| run.parse::<f64>().is_ok_and(|n| !n.is_finite()))
+}
+
+/// Does a bracket hold a slice `[a:b:0]`?
+fn has_zero_slice_step(path: &str) -> bool {
+    path.split('[')
+        .skip(1)
+        .filter_map(|rest| rest.split(']').next())
+        .any(|inside| {
+            let parts: Vec<&str> = inside.split(':').collect();
+            parts.len() >= 3 && parts[2].trim().parse::<i64>() == Ok(0)
+        })
 }
 
 /// Evaluates a JSONPath expression and turns each selected node into the JSON
@@ -394,6 +458,10 @@ mod tests {
         let found = locate(&s, "example.com", "v1", "Odd", &obj).unwrap();
         assert_eq!(found[0].pointer, "/spec/a~1b/spec");
         assert!(obj.pointer(&found[0].pointer).is_some());
+        assert!(std::ptr::eq(
+            lookup(&obj, &found[0].pointer).unwrap(),
+            obj.pointer(&found[0].pointer).unwrap()
+        ));
     }
 
     #[test]
@@ -403,6 +471,18 @@ mod tests {
         assert!(check_json_path("$.spec[").is_err());
         let deep = format!("$.spec{}", "[?(@.a".repeat(40));
         assert!(check_json_path(&deep).unwrap_err().contains("more than 32 brackets"));
-        assert!(check_json_path(&format!("$.{}", "a".repeat(600))).unwrap_err().contains("longer than 512"));
+        assert!(check_json_path(&format!("$.{}", "a".repeat(600)))
+            .unwrap_err()
+            .contains("longer than 512"));
+        assert!(check_json_path("$.spec[?(@.x == 1e400)]")
+            .unwrap_err()
+            .contains("1e400"));
+        assert!(check_json_path("$[?(@ < -1e999)]")
+            .unwrap_err()
+            .contains("out of range"));
+        assert!(check_json_path("$.spec[::0]").unwrap_err().contains("step 0"));
+        assert!(check_json_path("$.spec[0:2:0]").unwrap_err().contains("step 0"));
+        assert!(check_json_path("$.spec[0:4:2]").is_ok());
+        assert!(check_json_path("$.spec[?(@.x == 1.5e3)]").is_ok());
     }
 }

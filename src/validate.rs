@@ -191,7 +191,11 @@ pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, settings: &Setting
 
 fn check_env(container: &Map<String, Value>, judged: &Judged, out: &mut Vec<Finding>) {
     for (index, env) in list_field(container, "env", || judged.at(), out).iter().enumerate() {
-        let Some(secret_ref) = env.pointer("/valueFrom/secretKeyRef").and_then(Value::as_object) else {
+        let Some(secret_ref) = env
+            .get("valueFrom")
+            .and_then(|v| v.get("secretKeyRef"))
+            .and_then(Value::as_object)
+        else {
             continue;
         };
         out.push(Finding {
