@@ -1,0 +1,169 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::input::SettingsSource;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "policy-runner",
+    version,
+    about = "Run, check and benchmark Kubewarden waPC policies (wasm32-wasip1) locally",
+    long_about = "Run, check and benchmark Kubewarden waPC policies locally, on the same \
+                  waPC + wasmtime stack as kwctl and policy-server.\n\n\
+                  Guest log events (kubewarden/tracing/log) are printed on stderr with \
+                  --verbose or POLICY_RUNNER_VERBOSE=1; other host capabilities are \
+                  answered with an error."
+)]
+pub struct Cli {
+    /// Print the policy's log events on stderr (also: POLICY_RUNNER_VERBOSE=1)
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate one request and print the AdmissionResponse as one JSON line
+    /// (like `kwctl run`). Exit 0 whether allowed or rejected, 1 on errors or
+    /// invalid settings.
+    Run(RunArgs),
+    /// Evaluate Kubernetes manifests (YAML/JSON, multi-document, Lists) as
+    /// CREATE requests. Exit 0 when nothing is rejected, 1 when something is,
+    /// 2 on errors.
+    Check(CheckArgs),
+    /// Time `validate` calls of one or more modules, interleaved, and report
+    /// latency percentiles and linear memory (KB/MB are 1024-based).
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SettingsArgs {
+    /// Policy settings as JSON text
+    #[arg(long, value_name = "JSON", conflicts_with = "settings_path")]
+    pub settings_json: Option<String>,
+
+    /// Policy settings file (YAML or JSON)
+    #[arg(long, value_name = "FILE")]
+    pub settings_path: Option<String>,
+}
+
+impl SettingsArgs {
+    pub fn source(&self) -> SettingsSource {
+        SettingsSource {
+            json: self.settings_json.clone(),
+            path: self.settings_path.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// AdmissionRequest or AdmissionReview, JSON or YAML (`-` for stdin)
+    #[arg(short = 'r', long, value_name = "FILE")]
+    pub request_path: String,
+
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+
+    /// The policy module
+    #[arg(value_name = "POLICY.wasm")]
+    pub policy: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+
+    /// Report format
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// Policy metadata with the rules selecting objects
+    /// [default: policy-metadata.yml beside the module, if present]
+    #[arg(long, value_name = "FILE")]
+    pub metadata: Option<PathBuf>,
+
+    /// The policy module
+    #[arg(value_name = "POLICY.wasm")]
+    pub policy: PathBuf,
+
+    /// Manifest files (`-` for stdin)
+    #[arg(value_name = "MANIFEST", required = true)]
+    pub manifests: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+
+    /// AdmissionRequest or AdmissionReview, JSON or YAML (`-` for stdin)
+    #[arg(short = 'r', long, value_name = "FILE")]
+    pub request_path: String,
+
+    /// Timed `validate` calls per module
+    #[arg(short = 'n', long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
+    pub iterations: u64,
+
+    /// Untimed `validate` calls per module before timing
+    #[arg(long, default_value_t = 20)]
+    pub warmup: u64,
+
+    /// Report format
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// Policy modules; with several, calls are interleaved (A B A B ...)
+    #[arg(value_name = "POLICY.wasm", required = true)]
+    pub policies: Vec<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn settings_flags_conflict() {
+        let r = Cli::try_parse_from([
+            "policy-runner",
+            "run",
+            "-r",
+            "req.json",
+            "--settings-json",
+            "{}",
+            "--settings-path",
+            "s.yml",
+            "p.wasm",
+        ]);
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn bench_defaults() {
+        let cli = Cli::try_parse_from(["policy-runner", "bench", "-r", "r.json", "a.wasm", "b.wasm"]).unwrap();
+        let Command::Bench(b) = cli.command else {
+            panic!("not bench")
+        };
+        assert_eq!(b.iterations, 200);
+        assert_eq!(b.policies.len(), 2);
+        assert_eq!(b.output, OutputFormat::Text);
+    }
+}

@@ -1,0 +1,275 @@
+//! Reading user input: files or stdin, JSON or YAML, single or multi-document.
+
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// Reads a whole text input; `-` means standard input.
+pub fn read_text(path: &str, what: &str) -> Result<String> {
+    if path == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .with_context(|| format!("cannot read {what} from standard input"))?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(Path::new(path)).with_context(|| format!("cannot read {what} {path}"))
+    }
+}
+
+/// The name to show for an input (`<stdin>` for `-`).
+pub fn origin_name(path: &str) -> String {
+    if path == "-" {
+        "<stdin>".to_string()
+    } else {
+        path.to_string()
+    }
+}
+
+fn looks_like_json(text: &str) -> bool {
+    matches!(text.trim_start().chars().next(), Some('{') | Some('['))
+}
+
+/// Parses every document of a JSON or YAML stream, dropping empty ones
+/// (blank, `---` only, or comments only). JSON may be a sequence of values.
+pub fn parse_documents(text: &str) -> Result<Vec<Value>> {
+    if looks_like_json(text) {
+        let parsed: std::result::Result<Vec<Value>, _> = serde_json::Deserializer::from_str(text).into_iter().collect();
+        match parsed {
+            Ok(docs) => return Ok(docs.into_iter().filter(|d| !d.is_null()).collect()),
+            // JSON-looking text that is not JSON may still be YAML flow
+            // style; if YAML fails too, the JSON error is the useful one.
+            Err(json_err) => return parse_yaml_documents(text).map_err(|_| anyhow!("invalid JSON: {json_err}")),
+        }
+    }
+    parse_yaml_documents(text)
+}
+
+fn parse_yaml_documents(text: &str) -> Result<Vec<Value>> {
+    let mut docs = Vec::new();
+    for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let mut yaml = serde_yaml::Value::deserialize(document)
+            .map_err(|e| anyhow!("invalid YAML in document {}: {e}", index + 1))?;
+        yaml.apply_merge()
+            .map_err(|e| anyhow!("invalid YAML merge key in document {}: {e}", index + 1))?;
+        let json = serde_json::to_value(&yaml)
+            .map_err(|e| anyhow!("document {} cannot be represented as JSON: {e}", index + 1))?;
+        if !json.is_null() {
+            docs.push(json);
+        }
+    }
+    Ok(docs)
+}
+
+/// Parses an input that must hold exactly one document (a request, the
+/// settings). `None` when the input is empty.
+pub fn parse_single_document(text: &str) -> Result<Option<Value>> {
+    let mut docs = parse_documents(text)?;
+    match docs.len() {
+        0 => Ok(None),
+        1 => Ok(docs.pop()),
+        n => bail!("expected a single document, found {n}"),
+    }
+}
+
+/// Expands `List` and `*List` objects (those with an `items` array) into
+/// their items, recursively. Items of a typed list (`PodList`) that lack
+/// `apiVersion`/`kind` inherit them from the list.
+pub fn expand_lists(docs: Vec<Value>) -> Vec<Value> {
+    let mut out = Vec::new();
+    for doc in docs {
+        expand_into(doc, &mut out);
+    }
+    out
+}
+
+fn expand_into(doc: Value, out: &mut Vec<Value>) {
+    let list_kind = doc
+        .get("kind")
+        .and_then(Value::as_str)
+        .filter(|k| k.ends_with("List"))
+        .map(str::to_string);
+    let (Some(list_kind), Value::Object(mut map)) = (list_kind, doc.clone()) else {
+        out.push(doc);
+        return;
+    };
+    let Some(Value::Array(items)) = map.remove("items") else {
+        out.push(doc);
+        return;
+    };
+    let item_kind = list_kind
+        .strip_suffix("List")
+        .filter(|k| !k.is_empty())
+        .map(str::to_string);
+    let api_version = map.get("apiVersion").cloned();
+    for mut item in items {
+        if let (Value::Object(fields), Some(kind)) = (&mut item, &item_kind) {
+            if !fields.contains_key("kind") {
+                fields.insert("kind".into(), Value::String(kind.clone()));
+                if let (false, Some(v)) = (fields.contains_key("apiVersion"), &api_version) {
+                    fields.insert("apiVersion".into(), v.clone());
+                }
+            }
+        }
+        expand_into(item, out);
+    }
+}
+
+/// `AdmissionReview` → its `.request`; anything else is taken as a bare
+/// AdmissionRequest (kwctl's rule: `kind` is the string `AdmissionReview`).
+pub fn unwrap_admission_review(input: Value) -> Result<Value> {
+    let Value::Object(map) = input else {
+        bail!("the request must be a JSON/YAML object (an AdmissionRequest or an AdmissionReview)");
+    };
+    if map.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
+        match map.get("request") {
+            Some(request @ Value::Object(_)) => Ok(request.clone()),
+            _ => bail!("invalid AdmissionReview object: it has no `request` object"),
+        }
+    } else {
+        Ok(Value::Object(map))
+    }
+}
+
+/// Where the policy settings come from.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsSource {
+    pub json: Option<String>,
+    pub path: Option<String>,
+}
+
+/// Loads the settings object (`{}` when none is given; `null` counts as none).
+pub fn load_settings(source: &SettingsSource) -> Result<Value> {
+    let (value, origin) = if let Some(text) = &source.json {
+        let v: Value = serde_json::from_str(text).map_err(|e| anyhow!("cannot parse --settings-json: {e}"))?;
+        (Some(v), "--settings-json".to_string())
+    } else if let Some(path) = &source.path {
+        let text = read_text(path, "settings file")?;
+        let v = parse_single_document(&text)
+            .with_context(|| format!("cannot parse settings file {}", origin_name(path)))?;
+        (v, format!("settings file {}", origin_name(path)))
+    } else {
+        (None, String::new())
+    };
+    match value {
+        None | Some(Value::Null) => Ok(Value::Object(Map::new())),
+        Some(v @ Value::Object(_)) => Ok(v),
+        Some(other) => bail!(
+            "invalid settings in {origin}: expected an object (a map), got {}",
+            type_name(&other)
+        ),
+    }
+}
+
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn yaml_stream_skips_empty_and_comment_only_documents() {
+        let text = "---\n# Source: chart/templates/a.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\n---\n# only a comment\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: b\n";
+        let docs = parse_documents(text).unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0]["kind"], "ConfigMap");
+        assert_eq!(docs[1]["metadata"]["name"], "b");
+    }
+
+    #[test]
+    fn json_documents_and_streams() {
+        assert_eq!(parse_documents(r#"{"a": 1}"#).unwrap(), vec![json!({"a": 1})]);
+        assert_eq!(
+            parse_documents("{\"a\": 1}\n{\"b\": 2}\n").unwrap(),
+            vec![json!({"a": 1}), json!({"b": 2})]
+        );
+        // YAML flow style that is not strict JSON still parses
+        assert_eq!(parse_documents("{a: 1}").unwrap(), vec![json!({"a": 1})]);
+        let err = parse_documents("{\"a\": ").unwrap_err().to_string();
+        assert!(err.contains("invalid JSON"), "{err}");
+    }
+
+    #[test]
+    fn invalid_yaml_names_the_document() {
+        let err = parse_documents("a: 1\n---\nb: [1,\n").unwrap_err().to_string();
+        assert!(err.contains("document 2"), "{err}");
+    }
+
+    #[test]
+    fn yaml_merge_keys_are_applied() {
+        let docs = parse_documents("base: &b {x: 1}\nobj:\n  <<: *b\n  y: 2\n").unwrap();
+        assert_eq!(docs[0]["obj"], json!({"x": 1, "y": 2}));
+    }
+
+    #[test]
+    fn lists_are_expanded_recursively() {
+        let docs = vec![
+            json!({"apiVersion": "v1", "kind": "List", "items": [
+                {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}},
+                {"apiVersion": "v1", "kind": "List", "items": [
+                    {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "b"}}
+                ]}
+            ]}),
+            json!({"apiVersion": "v1", "kind": "PodList", "items": [{"metadata": {"name": "c"}}]}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d"}}),
+            json!({"apiVersion": "example.com/v1", "kind": "AllowList", "spec": {}}),
+        ];
+        let out = expand_lists(docs);
+        let names: Vec<_> = out
+            .iter()
+            .map(|o| o["metadata"]["name"].as_str().unwrap_or("-").to_string())
+            .collect();
+        assert_eq!(names, ["a", "b", "c", "d", "-"]);
+        assert_eq!(out[2]["kind"], "Pod");
+        assert_eq!(out[2]["apiVersion"], "v1");
+        assert_eq!(out[4]["kind"], "AllowList");
+    }
+
+    #[test]
+    fn admission_review_is_unwrapped_and_bare_request_kept() {
+        let request = json!({"uid": "1", "kind": {"group": "", "version": "v1", "kind": "Pod"}});
+        let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request});
+        assert_eq!(unwrap_admission_review(review).unwrap(), request);
+        assert_eq!(unwrap_admission_review(request.clone()).unwrap(), request);
+        let err = unwrap_admission_review(json!({"kind": "AdmissionReview"}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no `request`"), "{err}");
+        assert!(unwrap_admission_review(json!([1])).is_err());
+    }
+
+    #[test]
+    fn settings_default_to_empty_object_and_must_be_maps() {
+        assert_eq!(load_settings(&SettingsSource::default()).unwrap(), json!({}));
+        let s = |j: &str| SettingsSource {
+            json: Some(j.to_string()),
+            path: None,
+        };
+        assert_eq!(load_settings(&s("null")).unwrap(), json!({}));
+        assert_eq!(load_settings(&s(r#"{"a":1}"#)).unwrap(), json!({"a": 1}));
+        let err = load_settings(&s("[1]")).unwrap_err().to_string();
+        assert!(err.contains("expected an object"), "{err}");
+        assert!(load_settings(&s("{")).is_err());
+    }
+
+    #[test]
+    fn single_document_inputs() {
+        assert_eq!(parse_single_document("").unwrap(), None);
+        assert_eq!(parse_single_document("# nothing\n").unwrap(), None);
+        assert_eq!(parse_single_document("a: 1").unwrap(), Some(json!({"a": 1})));
+        assert!(parse_single_document("a: 1\n---\nb: 2\n").is_err());
+    }
+}

@@ -1,0 +1,61 @@
+//! policy-runner: run, check and benchmark Kubewarden waPC policies locally.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod bench;
+mod check;
+mod cli;
+mod host;
+mod input;
+mod memory;
+mod metadata;
+mod patch;
+mod request;
+mod response;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn verbose_from_env() -> bool {
+    std::env::var("POLICY_RUNNER_VERBOSE")
+        .map(|v| !matches!(v.trim(), "" | "0" | "false" | "no"))
+        .unwrap_or(false)
+}
+
+fn main() -> ExitCode {
+    // Whatever happens, report it as one line rather than a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "policy-runner: error: internal error: {}{location}",
+            payload.replace('\n', " ")
+        );
+    }));
+
+    let cli = Cli::parse();
+    let verbose = cli.verbose || verbose_from_env();
+    let (result, error_exit) = match &cli.command {
+        Command::Run(args) => (run::run(args, verbose), 1),
+        Command::Check(args) => (check::check(args, verbose), check::EXIT_ERROR),
+        Command::Bench(args) => (bench::bench(args, verbose), 2),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("policy-runner: error: {err:#}");
+            ExitCode::from(error_exit)
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! AdmissionRequests: normalising user-given ones, building them for
+//! manifests, and the kind → resource table.
+
+use std::collections::BTreeMap;
+
+use anyhow::{anyhow, bail, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GroupVersionKind {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GroupVersionResource {
+    pub group: String,
+    pub version: String,
+    pub resource: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UserInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// admission/v1 AdmissionRequest. Which fields are required and which are
+/// dropped when absent follows policy-evaluator, which kwctl uses to
+/// re-serialise the request before handing it to the policy: `uid`, `kind`,
+/// `resource`, `operation` and `userInfo` are required; unknown fields are
+/// not passed on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmissionRequest {
+    pub uid: String,
+    pub kind: GroupVersionKind,
+    pub resource: GroupVersionResource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_resource: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_kind: Option<GroupVersionKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_resource: Option<GroupVersionResource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_sub_resource: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub operation: String,
+    pub user_info: UserInfo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_object: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<Value>,
+}
+
+impl AdmissionRequest {
+    /// Parses a request given by the user (AdmissionReview already unwrapped).
+    pub fn from_value(value: Value) -> Result<AdmissionRequest> {
+        serde_json::from_value(value).map_err(|e| anyhow!("cannot build AdmissionRequest object from given input: {e}"))
+    }
+
+    /// The payload of the waPC `validate` call.
+    pub fn validate_payload(&self, settings: &Value) -> Result<Vec<u8>> {
+        Ok(serde_json::to_vec(&json!({"request": self, "settings": settings}))?)
+    }
+}
+
+/// Reads the request for `run`/`bench`: a bare AdmissionRequest or an
+/// AdmissionReview wrapping one, as JSON or YAML (`-` for stdin).
+pub fn load_request(path: &str) -> Result<AdmissionRequest> {
+    let origin = crate::input::origin_name(path);
+    let text = crate::input::read_text(path, "request file")?;
+    let value = crate::input::parse_single_document(&text)
+        .map_err(|e| anyhow!("cannot parse request file {origin}: {e}"))?
+        .ok_or_else(|| anyhow!("request file {origin} is empty"))?;
+    let request = crate::input::unwrap_admission_review(value).map_err(|e| anyhow!("request file {origin}: {e}"))?;
+    AdmissionRequest::from_value(request).map_err(|e| anyhow!("request file {origin}: {e}"))
+}
+
+/// `apps/v1` → (`apps`, `v1`); `v1` → (``, `v1`).
+pub fn split_api_version(api_version: &str) -> (String, String) {
+    match api_version.rsplit_once('/') {
+        Some((group, version)) => (group.to_string(), version.to_string()),
+        None => (String::new(), api_version.to_string()),
+    }
+}
+
+/// Plural resource names of well-known kinds; others use [`plural_of`].
+const KNOWN_RESOURCES: &[(&str, &str)] = &[
+    ("Pod", "pods"),
+    ("Deployment", "deployments"),
+    ("ReplicaSet", "replicasets"),
+    ("StatefulSet", "statefulsets"),
+    ("DaemonSet", "daemonsets"),
+    ("ReplicationController", "replicationcontrollers"),
+    ("Job", "jobs"),
+    ("CronJob", "cronjobs"),
+    ("PodTemplate", "podtemplates"),
+    ("Service", "services"),
+    ("ServiceAccount", "serviceaccounts"),
+    ("ConfigMap", "configmaps"),
+    ("Secret", "secrets"),
+    ("Namespace", "namespaces"),
+    ("Node", "nodes"),
+    ("PersistentVolume", "persistentvolumes"),
+    ("PersistentVolumeClaim", "persistentvolumeclaims"),
+    ("Endpoints", "endpoints"),
+    ("EndpointSlice", "endpointslices"),
+    ("Event", "events"),
+    ("LimitRange", "limitranges"),
+    ("ResourceQuota", "resourcequotas"),
+    ("Ingress", "ingresses"),
+    ("IngressClass", "ingressclasses"),
+    ("NetworkPolicy", "networkpolicies"),
+    ("Role", "roles"),
+    ("RoleBinding", "rolebindings"),
+    ("ClusterRole", "clusterroles"),
+    ("ClusterRoleBinding", "clusterrolebindings"),
+    ("HorizontalPodAutoscaler", "horizontalpodautoscalers"),
+    ("PodDisruptionBudget", "poddisruptionbudgets"),
+    ("PriorityClass", "priorityclasses"),
+    ("StorageClass", "storageclasses"),
+    ("RuntimeClass", "runtimeclasses"),
+    ("CSIDriver", "csidrivers"),
+    ("Lease", "leases"),
+    ("CustomResourceDefinition", "customresourcedefinitions"),
+    ("MutatingWebhookConfiguration", "mutatingwebhookconfigurations"),
+    ("ValidatingWebhookConfiguration", "validatingwebhookconfigurations"),
+];
+
+/// The resource (plural) for a kind: the table, else a lowercase plural.
+pub fn resource_for_kind(kind: &str) -> String {
+    KNOWN_RESOURCES
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, r)| r.to_string())
+        .unwrap_or_else(|| plural_of(&kind.to_lowercase()))
+}
+
+/// English pluralisation of a lowercase kind (`policy` → `policies`,
+/// `ingress` → `ingresses`), the usual convention for CRD plurals.
+pub fn plural_of(word: &str) -> String {
+    if word.is_empty() {
+        return String::new();
+    }
+    if let Some(stem) = word.strip_suffix('y') {
+        let before = stem.chars().last();
+        if before.is_some_and(|c| !"aeiou".contains(c)) {
+            return format!("{stem}ies");
+        }
+    }
+    if ["s", "x", "z", "ch", "sh"].iter().any(|s| word.ends_with(s)) {
+        return format!("{word}es");
+    }
+    format!("{word}s")
+}
+
+/// A Kubernetes object taken from a manifest, with its identity.
+#[derive(Debug, Clone)]
+pub struct ManifestObject {
+    pub api_version: String,
+    pub kind: GroupVersionKind,
+    pub resource: GroupVersionResource,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub object: Value,
+}
+
+impl ManifestObject {
+    /// Checks that `object` looks like a Kubernetes object and reads its identity.
+    pub fn new(object: Value) -> Result<ManifestObject> {
+        let Value::Object(map) = &object else {
+            bail!(
+                "not a Kubernetes object: expected a map, got {}",
+                crate::input::type_name(&object)
+            );
+        };
+        let text = |key: &str| map.get(key).and_then(Value::as_str).filter(|s| !s.is_empty());
+        let (Some(api_version), Some(kind)) = (text("apiVersion"), text("kind")) else {
+            bail!("not a Kubernetes object: `apiVersion` and `kind` must be non-empty strings");
+        };
+        let (group, version) = split_api_version(api_version);
+        let meta = map.get("metadata");
+        let meta_text = |key: &str| {
+            meta.and_then(|m| m.get(key))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        Ok(ManifestObject {
+            api_version: api_version.to_string(),
+            kind: GroupVersionKind {
+                group: group.clone(),
+                version: version.clone(),
+                kind: kind.to_string(),
+            },
+            resource: GroupVersionResource {
+                group,
+                version,
+                resource: resource_for_kind(kind),
+            },
+            name: meta_text("name").or_else(|| meta_text("generateName")),
+            namespace: meta_text("namespace"),
+            object: object.clone(),
+        })
+    }
+
+    /// The key used by `podSpecPaths` settings: `group/version/Kind`, or
+    /// `version/Kind` for the core group — i.e. `apiVersion/Kind`.
+    pub fn kind_key(&self) -> String {
+        format!("{}/{}", self.api_version, self.kind.kind)
+    }
+
+    /// `Kind namespace/name`, or `Kind name`.
+    pub fn display(&self) -> String {
+        let name = self.name.as_deref().unwrap_or("<unnamed>");
+        match &self.namespace {
+            Some(ns) => format!("{} {ns}/{name}", self.kind.kind),
+            None => format!("{} {name}", self.kind.kind),
+        }
+    }
+
+    /// Wraps the object in a CREATE AdmissionRequest.
+    pub fn create_request(&self, uid: String) -> AdmissionRequest {
+        AdmissionRequest {
+            uid,
+            kind: self.kind.clone(),
+            resource: self.resource.clone(),
+            sub_resource: None,
+            request_kind: Some(self.kind.clone()),
+            request_resource: Some(self.resource.clone()),
+            request_sub_resource: None,
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
+            operation: "CREATE".to_string(),
+            user_info: UserInfo {
+                username: Some("policy-runner".to_string()),
+                uid: None,
+                groups: Some(vec!["system:authenticated".to_string()]),
+                extra: None,
+            },
+            object: Some(self.object.clone()),
+            old_object: None,
+            dry_run: Some(false),
+            options: Some(json!({"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"})),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_map_to_resources() {
+        for (kind, resource) in [
+            ("Pod", "pods"),
+            ("Deployment", "deployments"),
+            ("ReplicaSet", "replicasets"),
+            ("StatefulSet", "statefulsets"),
+            ("DaemonSet", "daemonsets"),
+            ("ReplicationController", "replicationcontrollers"),
+            ("Job", "jobs"),
+            ("CronJob", "cronjobs"),
+            ("Ingress", "ingresses"),
+            ("NetworkPolicy", "networkpolicies"),
+            ("Endpoints", "endpoints"),
+            // fallbacks
+            ("Rollout", "rollouts"),
+            ("Gateway", "gateways"),
+            ("HTTPRoute", "httproutes"),
+            ("Policy", "policies"),
+            ("Mailbox", "mailboxes"),
+            ("Gateway", "gateways"),
+            ("Key", "keys"),
+        ] {
+            assert_eq!(resource_for_kind(kind), resource, "{kind}");
+        }
+    }
+
+    #[test]
+    fn api_versions_split_into_group_and_version() {
+        assert_eq!(split_api_version("v1"), ("".into(), "v1".into()));
+        assert_eq!(split_api_version("apps/v1"), ("apps".into(), "v1".into()));
+        assert_eq!(
+            split_api_version("argoproj.io/v1alpha1"),
+            ("argoproj.io".into(), "v1alpha1".into())
+        );
+    }
+
+    #[test]
+    fn manifest_objects_become_create_requests() {
+        let obj = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "prod"}, "spec": {}});
+        let m = ManifestObject::new(obj.clone()).unwrap();
+        assert_eq!(m.display(), "Deployment prod/web");
+        assert_eq!(m.kind_key(), "apps/v1/Deployment");
+        let req = serde_json::to_value(m.create_request("check-1".into())).unwrap();
+        assert_eq!(req["uid"], "check-1");
+        assert_eq!(req["operation"], "CREATE");
+        assert_eq!(
+            req["kind"],
+            serde_json::json!({"group": "apps", "version": "v1", "kind": "Deployment"})
+        );
+        assert_eq!(
+            req["resource"],
+            serde_json::json!({"group": "apps", "version": "v1", "resource": "deployments"})
+        );
+        assert_eq!(req["name"], "web");
+        assert_eq!(req["namespace"], "prod");
+        assert_eq!(req["object"], obj);
+        assert!(req.get("oldObject").is_none());
+
+        let pod =
+            ManifestObject::new(serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}))
+                .unwrap();
+        assert_eq!(pod.display(), "Pod p");
+        assert_eq!(pod.kind_key(), "v1/Pod");
+        let req = serde_json::to_value(pod.create_request("x".into())).unwrap();
+        assert!(req.get("namespace").is_none());
+        assert_eq!(req["kind"]["group"], "");
+    }
+
+    #[test]
+    fn non_objects_are_rejected() {
+        assert!(ManifestObject::new(serde_json::json!("text")).is_err());
+        assert!(ManifestObject::new(serde_json::json!({"kind": "Pod"})).is_err());
+    }
+
+    #[test]
+    fn user_requests_follow_policy_evaluator_rules() {
+        let full = serde_json::json!({
+            "uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "operation": "CREATE", "userInfo": {"username": "me"},
+            "object": {"a": 1}, "unknownField": true, "oldObject": null
+        });
+        let req = AdmissionRequest::from_value(full.clone()).unwrap();
+        let out = serde_json::to_value(&req).unwrap();
+        assert!(out.get("unknownField").is_none());
+        assert!(out.get("oldObject").is_none());
+        assert_eq!(out["userInfo"], serde_json::json!({"username": "me"}));
+
+        let mut missing = full;
+        missing.as_object_mut().unwrap().remove("userInfo");
+        let err = AdmissionRequest::from_value(missing).unwrap_err().to_string();
+        assert!(err.contains("missing field `userInfo`"), "{err}");
+    }
+}
