@@ -1,0 +1,51 @@
+//! The mutation over generated pod specs and settings: containers and
+//! initContainers named from a small set, env (secretKeyRef, configMapKeyRef,
+//! value), envFrom, volumeMounts at a few paths (incl. /etc/secrets) with
+//! readOnly/subPath variations, volumes (secret, projected with
+//! secret/configMap/serviceAccountToken sources and items, emptyDir,
+//! configMap), and settings with secretMounts (items, containers, selectors).
+//! Mostly a Deployment CREATE with `mutate: true` (some Pods, CronJobs and
+//! `mutate: false` too). Properties: see `fuzz_support::check_mutation`, plus
+//! the whole `validate` path agreeing with the pure evaluation.
+#![no_main]
+
+use arbitrary::Unstructured;
+use fuzz_support::*;
+use libfuzzer_sys::fuzz_target;
+use secret_mounts_policy::evaluate;
+use secret_mounts_policy::settings::{Action, Settings};
+use serde_json::Value;
+
+fuzz_target!(|data: &[u8]| {
+    let u = &mut Unstructured::new(data);
+    let (group, kind, pointer) = KINDS[u.choose_index(KINDS.len()).unwrap_or(0)];
+    let spec = pod_spec(u);
+    let labels = labels(u);
+    let mutate = !one_in(u, 8);
+    let settings_json = settings_json(u, mutate);
+    let settings = Settings::from_json(settings_json.to_string().as_bytes())
+        .unwrap_or_else(|e| panic!("the generator makes valid settings: {e}\n{settings_json}"));
+    // As a host holds it: parsed from JSON text (serde_json rounds some floats).
+    let object: Value = serde_json::from_str(&wrap(kind, spec, labels).to_string()).expect("JSON");
+
+    let evaluation = check_mutation(&settings, group, kind, pointer, &object);
+
+    // The whole `validate` path (the object serialised, as the host sends it, and
+    // parsed again by the policy) gives the same answer as the pure evaluation:
+    // in particular the mutated object holds the host's values, floats included.
+    let response = evaluate::validate(&payload(
+        &settings_json,
+        request_json(group, "v1", kind, "CREATE", object),
+    ));
+    check_validation_response(&response);
+    let response = serde_json::to_value(&response).expect("the response serialises");
+    let accepted = evaluation.findings.is_empty() || settings.action == Action::Warn;
+    assert_eq!(response["accepted"], Value::Bool(accepted));
+    if accepted {
+        assert_eq!(
+            response.get("mutated_object").filter(|m| !m.is_null()),
+            evaluation.mutated.as_ref(),
+            "validate returns the mutated object of the evaluation"
+        );
+    }
+});
