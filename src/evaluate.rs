@@ -4,17 +4,21 @@
 //! The request is parsed once, into a lean envelope that keeps the object as raw
 //! JSON and skips what the policy never reads (`oldObject`, `userInfo`, ...).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::mutate;
 use crate::podspec::{self, PodSpecLocation};
+use crate::pruned;
 use crate::settings::{Action, Settings};
+use crate::splice;
 use crate::validate::validate_pod_spec;
 use crate::violation::{Finding, Rule, Violation};
 
@@ -25,13 +29,16 @@ pub const VIOLATIONS_ANNOTATION: &str = "violations";
 struct Payload<'a> {
     #[serde(borrow, default)]
     settings: Option<&'a RawValue>,
-    request: AdmissionRequest,
+    #[serde(borrow)]
+    request: AdmissionRequest<Option<&'a RawValue>>,
 }
 
-/// The parts of a Kubernetes AdmissionRequest the policy reads.
+/// The parts of a Kubernetes AdmissionRequest the policy reads. The host's
+/// request keeps its object as raw JSON (`O = Option<&RawValue>`): it is parsed
+/// only once the policy knows it judges it, and only as far as the policy reads it.
 #[derive(Deserialize, Debug, Default)]
 #[serde(rename_all = "camelCase")]
-pub struct AdmissionRequest {
+pub struct AdmissionRequest<O = Value> {
     #[serde(default)]
     pub kind: GroupVersionKind,
     #[serde(default)]
@@ -41,7 +48,7 @@ pub struct AdmissionRequest {
     #[serde(default)]
     pub namespace: Option<String>,
     #[serde(default)]
-    pub object: Value,
+    pub object: O,
 }
 
 #[derive(Deserialize, Debug, Default, Clone)]
@@ -75,27 +82,96 @@ pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
     }
 }
 
-/// `validate`: settings and request in, a Kubewarden ValidationResponse out.
-/// Malformed input is answered with a rejection that says what is wrong.
+/// `validate`: settings and request in, a Kubewarden ValidationResponse out,
+/// as the JSON the host reads. Malformed input is answered with a rejection
+/// that says what is wrong.
+pub fn validate_json(payload: &[u8]) -> Result<Vec<u8>, serde_json::Error> {
+    let (response, mutated) = answer(payload);
+    serde_json::to_vec(&WireResponse {
+        accepted: response.accepted,
+        message: &response.message,
+        code: response.code,
+        mutated_object: mutated.as_deref().filter(|_| response.accepted),
+        audit_annotations: &response.audit_annotations,
+        warnings: &response.warnings,
+    })
+}
+
+/// [`validate_json`]'s answer read back into the SDK's type, for tests and tools.
 pub fn validate(payload: &[u8]) -> ValidationResponse {
+    validate_json(payload)
+        .and_then(|json| serde_json::from_slice(&json))
+        .unwrap_or_else(|e| unparsable(format!("the response could not be written: {e}")))
+}
+
+/// The SDK's `ValidationResponse` as it is written for the host, with the
+/// mutated object as JSON text (spliced into the request's own text, see
+/// [`splice`]) instead of a `Value` built only to be written out again.
+#[derive(Serialize)]
+struct WireResponse<'a> {
+    accepted: bool,
+    message: &'a Option<String>,
+    code: Option<u16>,
+    mutated_object: Option<&'a RawValue>,
+    audit_annotations: &'a Option<HashMap<String, String>>,
+    warnings: &'a Option<Vec<String>>,
+}
+
+/// The response, and the mutated object it carries when it accepts.
+fn answer(payload: &[u8]) -> (ValidationResponse, Option<Box<RawValue>>) {
     // The fast path parses plainly; only a failure is parsed again with
     // serde_path_to_error, which copies every key, to name the offending field.
     let payload: Payload = match serde_json::from_slice(payload) {
         Ok(p) => p,
-        Err(plain) => return unparsable(describe_request_error(payload, plain)),
+        Err(plain) => return (unparsable(describe_request_error(payload, plain)), None),
     };
-    let settings = match payload
-        .settings
-        .map(|raw| Settings::from_json(raw.get().as_bytes()))
-        .transpose()
-    {
-        Ok(s) => s.unwrap_or_default(),
-        Err(message) => return unparsable(format!("the policy settings are not valid: {message}")),
+    let settings = match cached_settings(payload.settings) {
+        Ok(s) => s,
+        Err(message) => {
+            return (
+                unparsable(format!("the policy settings are not valid: {message}")),
+                None,
+            )
+        }
     };
-    let request = payload.request;
-    let subject = subject(&request);
-    let evaluation = evaluate(&settings, request);
-    respond(&settings, &subject, evaluation)
+    match evaluate_raw(&settings, &payload.request) {
+        Ok(RawEvaluation {
+            subject,
+            findings,
+            mutated,
+        }) => {
+            let evaluation = Evaluation {
+                findings,
+                mutated: None,
+            };
+            (respond(&settings, &subject, evaluation), mutated)
+        }
+        Err(message) => (unparsable(message), None),
+    }
+}
+
+/// Settings with the bytes they were parsed from.
+type CachedSettings = Option<(Box<[u8]>, Rc<Settings>)>;
+
+thread_local! {
+    /// The settings of the last call, with the bytes they were parsed from. A
+    /// policy server sends the same settings with every request of a policy, so
+    /// they are parsed and checked once, not on every admission.
+    static SETTINGS: RefCell<CachedSettings> = const { RefCell::new(None) };
+}
+
+fn cached_settings(raw: Option<&RawValue>) -> Result<Rc<Settings>, String> {
+    let bytes = raw.map_or(&b""[..], |r| r.get().as_bytes());
+    SETTINGS.with(|cache| {
+        if let Some((key, settings)) = &*cache.borrow() {
+            if **key == *bytes {
+                return Ok(Rc::clone(settings));
+            }
+        }
+        let settings = Rc::new(Settings::from_json(bytes)?);
+        *cache.borrow_mut() = Some((bytes.into(), Rc::clone(&settings)));
+        Ok(settings)
+    })
 }
 
 fn describe_request_error(payload: &[u8], plain: serde_json::Error) -> String {
@@ -109,6 +185,23 @@ fn describe_request_error(payload: &[u8], plain: serde_json::Error) -> String {
             )
         }
         _ => format!("the admission request could not be parsed: {plain}"),
+    }
+}
+
+/// Names the field of the object that could not be parsed. Only fields the
+/// pruned parse reads can fail it, but the full parse that names the path may
+/// stop earlier, at a field it skipped: that field is malformed too.
+fn describe_object_error(raw: &RawValue, plain: serde_json::Error) -> String {
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    match serde_path_to_error::deserialize::<_, Value>(&mut de) {
+        Err(e) if e.path().to_string() != "." => {
+            let path = e.path().to_string();
+            format!(
+                "the admission request could not be parsed at request.object.{path}: {}",
+                e.into_inner()
+            )
+        }
+        _ => format!("the admission request could not be parsed at request.object: {plain}"),
     }
 }
 
@@ -127,19 +220,15 @@ fn unparsable(message: String) -> ValidationResponse {
 }
 
 /// `Deployment "team-a/processor"`, for the first line of a rejection.
-fn subject(request: &AdmissionRequest) -> String {
-    let meta = request.object.get("metadata");
+fn subject(kind: &str, request_namespace: Option<&str>, object: &Value) -> String {
+    let meta = object.get("metadata");
     let field = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str);
     let name = field("name")
         .map(str::to_string)
         .or_else(|| field("generateName").map(|g| format!("{g}*")))
         .unwrap_or_default();
-    let namespace = field("namespace").or(request.namespace.as_deref()).unwrap_or("");
-    let kind = if request.kind.kind.is_empty() {
-        "object"
-    } else {
-        &request.kind.kind
-    };
+    let namespace = field("namespace").or(request_namespace).unwrap_or("");
+    let kind = if kind.is_empty() { "object" } else { kind };
     match (namespace.is_empty(), name.is_empty()) {
         (_, true) => kind.to_string(),
         (true, false) => format!("{kind} {name:?}"),
@@ -147,64 +236,202 @@ fn subject(request: &AdmissionRequest) -> String {
     }
 }
 
+/// Whether the policy judges this request at all, from its kind, operation and
+/// subresource alone (before the object is parsed).
+fn is_judged<O>(settings: &Settings, request: &AdmissionRequest<O>) -> bool {
+    let sub_resource = request.sub_resource.as_deref().unwrap_or("");
+    // Only the object itself and the ephemeral-containers subresource carry a pod spec.
+    matches!(request.operation.as_str(), "CREATE" | "UPDATE")
+        && matches!(sub_resource, "" | "ephemeralcontainers")
+        && podspec::is_covered(settings, &request.kind.group, &request.kind.version, &request.kind.kind)
+}
+
 /// Judges (and, where allowed, mutates) every pod spec of the request's object.
 pub fn evaluate(settings: &Settings, request: AdmissionRequest) -> Evaluation {
-    let sub_resource = request.sub_resource.as_deref().unwrap_or("");
-    let judged_operation = matches!(request.operation.as_str(), "CREATE" | "UPDATE");
-    // Only the object itself and the ephemeral-containers subresource carry a pod spec.
-    let judged_sub_resource = matches!(sub_resource, "" | "ephemeralcontainers");
+    if request.object.is_null() || !is_judged(settings, &request) {
+        return Evaluation::default();
+    }
+    let (head, object) = split(request);
+    match judge_object(settings, &head, object, Parse::Full) {
+        Judgement::Done(evaluation, _) => evaluation,
+        // Only a pruned parse defers to a full one.
+        Judgement::NeedsFullObject => Evaluation::default(),
+    }
+}
+
+/// Like [`evaluate`], for a request whose object is still raw JSON (what the host
+/// sends). For a built-in kind the object is parsed pruned to the fields the
+/// policy reads ([`pruned`]); it is parsed in full only when it must be mutated,
+/// or when `podSpecPaths` (JSONPath over the whole object) applies to its kind.
+/// Returns the subject for messages with the evaluation, or why the object could
+/// not be parsed.
+pub fn evaluate_raw(
+    settings: &Settings,
+    request: &AdmissionRequest<Option<&RawValue>>,
+) -> Result<RawEvaluation, String> {
+    let Some(raw) = request.object else {
+        return Ok(RawEvaluation::default());
+    };
+    if !is_judged(settings, request) {
+        return Ok(RawEvaluation::default());
+    }
+    let head = AdmissionRequest {
+        kind: request.kind.clone(),
+        sub_resource: request.sub_resource.clone(),
+        operation: request.operation.clone(),
+        namespace: request.namespace.clone(),
+        object: (),
+    };
+    let unparsable = |e: serde_json::Error| describe_object_error(raw, e);
+    let kind = &request.kind;
+    let shape = podspec::built_in_only(settings, &kind.group, &kind.version, &kind.kind).and_then(pruned::shape_for);
+    if let Some(shape) = shape {
+        let object = pruned::parse(raw.get(), shape).map_err(unparsable)?;
+        let mut spliced = None;
+        let parse = Parse::Pruned {
+            json: raw.get(),
+            spliced: &mut spliced,
+        };
+        if let Judgement::Done(evaluation, subject) = judge_object(settings, &head, object, parse) {
+            // The splicer's output is checked to be JSON like any other input.
+            let mutated = spliced.map(RawValue::from_string).transpose();
+            if let Ok(mutated) = mutated {
+                return Ok(RawEvaluation {
+                    subject,
+                    findings: evaluation.findings,
+                    mutated,
+                });
+            }
+        }
+    }
+    let object: Value = serde_json::from_str(raw.get()).map_err(unparsable)?;
+    match judge_object(settings, &head, object, Parse::Full) {
+        Judgement::Done(evaluation, subject) => Ok(RawEvaluation {
+            subject,
+            findings: evaluation.findings,
+            mutated: evaluation
+                .mutated
+                .map(|v| serde_json::value::to_raw_value(&v))
+                .transpose()
+                .map_err(|e| format!("the mutated object could not be written: {e}"))?,
+        }),
+        Judgement::NeedsFullObject => Err("the object could not be judged even when parsed in full".to_string()),
+    }
+}
+
+fn split(request: AdmissionRequest) -> (AdmissionRequest<()>, Value) {
+    let AdmissionRequest {
+        kind,
+        sub_resource,
+        operation,
+        namespace,
+        object,
+    } = request;
+    let head = AdmissionRequest {
+        kind,
+        sub_resource,
+        operation,
+        namespace,
+        object: (),
+    };
+    (head, object)
+}
+
+/// How much of the object was parsed.
+enum Parse<'j, 's> {
+    /// Every field: the object itself is mutated.
+    Full,
+    /// Only what validation and planning read ([`pruned`]). Edits are spliced
+    /// into the object's JSON text `json`, the result left in `spliced`.
+    Pruned {
+        json: &'j str,
+        spliced: &'s mut Option<String>,
+    },
+}
+
+enum Judgement {
+    /// The evaluation, with the subject for messages.
+    Done(Evaluation, String),
+    /// A pruned object needs a change the splicer cannot make: parse it in full
+    /// and judge it again.
+    NeedsFullObject,
+}
+
+/// What [`evaluate_raw`] concluded.
+#[derive(Debug, Default)]
+pub struct RawEvaluation {
+    /// The object named for messages: `Deployment "team-a/processor"`.
+    pub subject: String,
+    /// Every violation, in a stable order.
+    pub findings: Vec<Finding>,
+    /// The object with the declared mounts added, when anything was added.
+    pub mutated: Option<Box<RawValue>>,
+}
+
+fn judge_object(settings: &Settings, request: &AdmissionRequest<()>, mut object: Value, mut parse: Parse) -> Judgement {
     let GroupVersionKind { group, version, kind } = &request.kind;
-    if !judged_operation || !judged_sub_resource || request.object.is_null() {
-        return Evaluation::default();
-    }
-    if !podspec::is_covered(settings, group, version, kind) {
-        return Evaluation::default();
-    }
-    let mut object = request.object;
+    let subject = subject(kind, request.namespace.as_deref(), &object);
     let locations = match podspec::locate(settings, group, version, kind, &object) {
         Ok(l) => l,
         Err(e) => {
-            return Evaluation {
+            let evaluation = Evaluation {
                 findings: vec![Finding {
                     at: e.at,
                     violation: Violation::MalformedObject { detail: e.message },
                 }],
                 mutated: None,
-            }
+            };
+            return Judgement::Done(evaluation, subject);
         }
     };
     // A Pod's spec cannot gain volumes after creation: on UPDATE (and through the
     // ephemeralcontainers subresource) a Pod is judged but never mutated.
     let is_pod = group.is_empty() && kind == "Pod";
-    let declared_apply =
-        !settings.secret_mounts.is_empty() && !(is_pod && (request.operation == "UPDATE" || !sub_resource.is_empty()));
+    let declared_apply = !settings.secret_mounts.is_empty()
+        && !(is_pod
+            && (request.operation == "UPDATE" || request.sub_resource.as_deref().is_some_and(|s| !s.is_empty())));
 
+    if locations.len() > 1 && matches!(parse, Parse::Pruned { .. }) {
+        // Splicing edits text one pod spec at a time; pruning is for built-in
+        // kinds, which have one pod spec.
+        return Judgement::NeedsFullObject;
+    }
     let mut evaluation = Evaluation::default();
     let mut changed = false;
     for location in &locations {
-        changed |= judge_pod_spec(
+        let parse = match &mut parse {
+            Parse::Full => Parse::Full,
+            Parse::Pruned { json, spliced } => Parse::Pruned { json, spliced },
+        };
+        match judge_pod_spec(
             settings,
             &mut object,
             location,
             declared_apply,
+            parse,
             &mut evaluation.findings,
-        );
+        ) {
+            Some(c) => changed |= c,
+            None => return Judgement::NeedsFullObject,
+        }
     }
-    if changed {
+    if changed && matches!(parse, Parse::Full) {
         evaluation.mutated = Some(object);
     }
-    evaluation
+    Judgement::Done(evaluation, subject)
 }
 
 /// Plans the declared mounts, applies them when allowed, and validates the
-/// result. Returns whether the object was changed.
+/// result. Returns whether the object was changed, or `None` when it must be
+/// changed but only a pruned copy was parsed.
 fn judge_pod_spec(
     settings: &Settings,
     object: &mut Value,
     location: &PodSpecLocation,
     declared_apply: bool,
+    parse: Parse<'_, '_>,
     findings: &mut Vec<Finding>,
-) -> bool {
+) -> Option<bool> {
     let at = location.display();
     let empty = Map::new();
     let planned = if declared_apply {
@@ -221,6 +448,11 @@ fn judge_pod_spec(
     let mut changed = false;
     match planned {
         Ok(edits) if !edits.is_empty() && settings.mutate => {
+            if let Parse::Pruned { json, spliced } = parse {
+                // The pruned object takes the edits for validation; the text takes
+                // them for the answer. What the splicer cannot do, a full parse does.
+                *spliced = Some(splice::apply(json, &location.pointer, &edits, &settings.mount_path)?);
+            }
             if let Some(spec) = podspec::lookup_mut(object, &location.pointer).and_then(Value::as_object_mut) {
                 changed = mutate::apply(spec, edits, &settings.mount_path);
             }
@@ -235,7 +467,7 @@ fn judge_pod_spec(
             findings.extend(conflicts);
         }
     }
-    changed
+    Some(changed)
 }
 
 fn validate_at(settings: &Settings, object: &Value, location: &PodSpecLocation, at: &str, findings: &mut Vec<Finding>) {

@@ -8,7 +8,9 @@
 pub mod evaluate;
 pub mod mutate;
 pub mod podspec;
+pub mod pruned;
 pub mod settings;
+pub mod splice;
 pub mod validate;
 pub mod violation;
 
@@ -22,7 +24,7 @@ pub extern "C" fn wapc_init() {
 }
 
 fn validate(payload: &[u8]) -> guest::CallResult {
-    Ok(serde_json::to_vec(&evaluate::validate(payload))?)
+    Ok(evaluate::validate_json(payload)?)
 }
 
 fn validate_settings(payload: &[u8]) -> guest::CallResult {

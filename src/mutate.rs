@@ -180,34 +180,24 @@ pub fn plan(
     };
     let lists: [&[Value]; 3] = ContainerList::ALL.map(|l| list(spec, l.field()));
 
-    // The entries each container gets, keyed by (list, index): pod-spec order.
-    let mut targets: BTreeMap<(usize, usize), Vec<(usize, &SecretMount)>> = BTreeMap::new();
+    // Entries naming their containers go to the first container of each name;
+    // the index of names is built only when some entry names containers.
     let mut by_name: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    for (l, items) in lists.iter().enumerate() {
-        for (i, c) in items.iter().enumerate() {
-            if let Some(name) = name_of(c) {
-                by_name.entry(name).or_insert((l, i));
-            }
-        }
-    }
-    for &(order, entry) in &entries {
-        match &entry.containers {
-            None => {
-                for (index, c) in lists[0].iter().enumerate() {
-                    if !name_of(c).is_some_and(|n| settings.is_exempt(n)) {
-                        targets.entry((0, index)).or_default().push((order, entry));
-                    }
+    if entries.iter().any(|(_, e)| e.containers.is_some()) {
+        for (l, items) in lists.iter().enumerate() {
+            for (i, c) in items.iter().enumerate() {
+                if let Some(name) = name_of(c) {
+                    by_name.entry(name).or_insert((l, i));
                 }
             }
-            Some(names) => {
-                for name in names {
-                    match by_name.get(name.as_str()) {
-                        Some(&key) => targets.entry(key).or_default().push((order, entry)),
-                        None => conflicts.push(conflict(
-                            format!("secretMounts entry {:?}", entry.name),
-                            format!("it names container {name:?}, which this pod spec does not have"),
-                        )),
-                    }
+        }
+        for &(_, entry) in &entries {
+            for name in entry.containers.iter().flatten() {
+                if !by_name.contains_key(name.as_str()) {
+                    conflicts.push(conflict(
+                        format!("secretMounts entry {:?}", entry.name),
+                        format!("it names container {name:?}, which this pod spec does not have"),
+                    ));
                 }
             }
         }
@@ -224,82 +214,94 @@ pub fn plan(
     let mount_path = settings.mount_path.as_str();
     let mut edits = Vec::new();
     let mut target_volumes: Vec<TargetVolume> = Vec::new();
-    let mut target_index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut target_index: BTreeMap<&str, usize> = BTreeMap::new();
+    // The entries the container being planned gets, in settings order (reused).
+    let mut wanted: Vec<(usize, &SecretMount)> = Vec::new();
 
-    for ((l, index), wanted) in targets {
-        let list_kind = ContainerList::ALL[l];
-        let Some(container) = lists[l].get(index).and_then(Value::as_object) else {
-            continue;
-        };
-        let who = ContainerRef {
-            list: list_kind,
-            name: entry_name(container, index).into_owned(),
-        };
-        let mounts = list(container, "volumeMounts");
-        let at_path = mounts
-            .iter()
-            .position(|m| m.get("mountPath").and_then(Value::as_str) == Some(mount_path));
-        let volume_name = match at_path {
-            Some(m) => {
-                let name = name_of(&mounts[m]).unwrap_or("");
-                match volume_index.get(name) {
-                    Some(&i) if projected(i) => {}
-                    Some(_) => {
-                        conflicts.push(conflict(
-                            who.to_string(),
-                            format!("{mount_path} is taken by volume {name:?}, which is not a projected volume; mount secrets there through a projected volume"),
-                        ));
-                        continue;
-                    }
-                    None => {
-                        conflicts.push(conflict(
-                            who.to_string(),
-                            format!("its volumeMount at {mount_path} names volume {name:?}, which the pod spec does not define"),
-                        ));
-                        continue;
-                    }
+    // Containers in pod-spec order: containers, initContainers, ephemeralContainers.
+    for (l, items) in lists.iter().enumerate() {
+        for (index, container) in items.iter().enumerate() {
+            let Some(container) = container.as_object() else {
+                continue;
+            };
+            let name = container.get("name").and_then(Value::as_str);
+            wanted.clear();
+            wanted.extend(entries.iter().copied().filter(|(_, entry)| match &entry.containers {
+                None => l == 0 && !name.is_some_and(|n| settings.is_exempt(n)),
+                Some(names) => {
+                    name.is_some_and(|n| names.iter().any(|x| x == n) && by_name.get(n) == Some(&(l, index)))
                 }
-                if mounts[m].get("readOnly") != Some(&Value::Bool(true)) {
-                    edits.push(Edit::MakeReadOnly {
-                        who: who.clone(),
+            }));
+            if wanted.is_empty() {
+                continue;
+            }
+            let who = || ContainerRef {
+                list: ContainerList::ALL[l],
+                name: entry_name(container, index).into_owned(),
+            };
+            let mounts = list(container, "volumeMounts");
+            let at_path = mounts
+                .iter()
+                .position(|m| m.get("mountPath").and_then(Value::as_str) == Some(mount_path));
+            let volume_name = match at_path {
+                Some(m) => {
+                    let name = name_of(&mounts[m]).unwrap_or("");
+                    match volume_index.get(name) {
+                        Some(&i) if projected(i) => {}
+                        Some(_) => {
+                            conflicts.push(conflict(
+                                who().to_string(),
+                                format!("{mount_path} is taken by volume {name:?}, which is not a projected volume; mount secrets there through a projected volume"),
+                            ));
+                            continue;
+                        }
+                        None => {
+                            conflicts.push(conflict(
+                                who().to_string(),
+                                format!("its volumeMount at {mount_path} names volume {name:?}, which the pod spec does not define"),
+                            ));
+                            continue;
+                        }
+                    }
+                    if mounts[m].get("readOnly") != Some(&Value::Bool(true)) {
+                        edits.push(Edit::MakeReadOnly {
+                            who: who(),
+                            index,
+                            mount: m,
+                        });
+                    }
+                    name
+                }
+                None => {
+                    let name = settings.volume_name.as_str();
+                    if volume_index.get(name).is_some_and(|&i| !projected(i)) {
+                        conflicts.push(conflict(
+                            who().to_string(),
+                            format!("volumeName {name:?} already names a volume that is not projected; set the policy's volumeName to an unused name"),
+                        ));
+                        continue;
+                    }
+                    let entries = wanted
+                        .iter()
+                        .map(|(_, e)| (e.name.clone(), e.secret_name.clone()))
+                        .collect();
+                    edits.push(Edit::AddMount {
+                        who: who(),
                         index,
-                        mount: m,
+                        volume: name.to_string(),
+                        entries,
                     });
+                    name
                 }
-                name
+            };
+            let t = *target_index.entry(volume_name).or_insert_with(|| {
+                let existing = volume_index.get(volume_name).map(|&i| (i, &volumes[i]));
+                target_volumes.push(TargetVolume::new(volume_name.to_string(), existing));
+                target_volumes.len() - 1
+            });
+            for &(order, entry) in &wanted {
+                target_volumes[t].entries.entry(order).or_insert_with(|| (entry, who()));
             }
-            None => {
-                let name = settings.volume_name.as_str();
-                if volume_index.get(name).is_some_and(|&i| !projected(i)) {
-                    conflicts.push(conflict(
-                        who.to_string(),
-                        format!("volumeName {name:?} already names a volume that is not projected; set the policy's volumeName to an unused name"),
-                    ));
-                    continue;
-                }
-                let entries = wanted
-                    .iter()
-                    .map(|(_, e)| (e.name.clone(), e.secret_name.clone()))
-                    .collect();
-                edits.push(Edit::AddMount {
-                    who: who.clone(),
-                    index,
-                    volume: name.to_string(),
-                    entries,
-                });
-                name
-            }
-        };
-        let t = *target_index.entry(volume_name.to_string()).or_insert_with(|| {
-            let existing = volume_index.get(volume_name).map(|&i| (i, &volumes[i]));
-            target_volumes.push(TargetVolume::new(volume_name.to_string(), existing));
-            target_volumes.len() - 1
-        });
-        for (order, entry) in wanted {
-            target_volumes[t]
-                .entries
-                .entry(order)
-                .or_insert_with(|| (entry, who.clone()));
         }
     }
 

@@ -122,6 +122,12 @@ pub fn is_covered(settings: &Settings, group: &str, version: &str, kind: &str) -
     built_in_pointer(group, kind).is_some() || configured_paths(settings, group, version, kind).is_some()
 }
 
+/// The built-in pod spec pointer of a kind for which no `podSpecPaths` are
+/// configured: then the pod spec's location is known without reading the object.
+pub fn built_in_only(settings: &Settings, group: &str, version: &str, kind: &str) -> Option<&'static str> {
+    built_in_pointer(group, kind).filter(|_| configured_paths(settings, group, version, kind).is_none())
+}
+
 fn configured_paths<'s>(settings: &'s Settings, group: &str, version: &str, kind: &str) -> Option<&'s Vec<String>> {
     let key = if group.is_empty() {
         format!("{version}/{kind}")

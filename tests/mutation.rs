@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use secret_mounts_policy::evaluate::{self, evaluate};
+use secret_mounts_policy::evaluate;
 use serde_json::{json, Value};
 
 /// The RFC 6902 diff from `before` to `after`, as JSON.

@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use secret_mounts_policy::evaluate::evaluate;
 use secret_mounts_policy::settings::Settings;
 use serde_json::{json, Value};
 

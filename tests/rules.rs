@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use secret_mounts_policy::evaluate::evaluate;
 use secret_mounts_policy::settings::Settings;
 use serde_json::{json, Value};
 

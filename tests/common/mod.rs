@@ -4,6 +4,7 @@
 
 use secret_mounts_policy::evaluate::{self, AdmissionRequest, Evaluation, GroupVersionKind};
 use secret_mounts_policy::settings::Settings;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 /// Every built-in kind: (group, kind, pointer of its pod spec).
@@ -51,9 +52,37 @@ pub fn settings(v: Value) -> Settings {
     Settings::from_json(v.to_string().as_bytes()).expect("test settings are valid")
 }
 
+/// Evaluates a request through both ways the core judges an object, and checks
+/// they agree: `evaluate` over the parsed object and `evaluate_raw` over its JSON
+/// text (what the host sends: a built-in kind is parsed pruned to the fields the
+/// policy reads, and in full only when it must be mutated). Every native test
+/// that evaluates a request thereby also tests the pruned parse.
+pub fn evaluate(settings: &Settings, request: AdmissionRequest) -> Evaluation {
+    let text = RawValue::from_string(request.object.to_string()).unwrap();
+    let raw_request = AdmissionRequest {
+        kind: request.kind.clone(),
+        sub_resource: request.sub_resource.clone(),
+        operation: request.operation.clone(),
+        namespace: request.namespace.clone(),
+        object: (!request.object.is_null()).then_some(&*text),
+    };
+    let full = evaluate::evaluate(settings, request);
+    let raw = evaluate::evaluate_raw(settings, &raw_request).expect("the object's own JSON text parses");
+    assert_eq!(
+        full.findings, raw.findings,
+        "evaluate and evaluate_raw disagree on the findings"
+    );
+    let raw_mutated: Option<Value> = raw.mutated.map(|m| serde_json::from_str(m.get()).unwrap());
+    assert_eq!(
+        full.mutated, raw_mutated,
+        "evaluate and evaluate_raw disagree on the mutation"
+    );
+    full
+}
+
 /// Evaluates a pod spec wrapped as a Deployment CREATE.
 pub fn eval_deployment(settings: &Settings, spec: Value) -> Evaluation {
-    evaluate::evaluate(
+    evaluate(
         settings,
         request("apps", "Deployment", "CREATE", wrap("Deployment", spec, json!({}))),
     )

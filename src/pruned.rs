@@ -1,0 +1,430 @@
+//! A pruned parse of the admission object: only the fields the policy reads.
+//!
+//! Most of a workload's bytes are things the rules never look at: probes,
+//! resources, annotations, and above all the plain `env` values. Building a
+//! `serde_json::Value` for all of them (what any SDK policy pays) costs an
+//! allocation per string, list and object. For the built-in kinds the policy
+//! knows exactly which fields it reads, so it parses the object once into a
+//! `Value` that keeps those fields and skips everything else without allocating.
+//!
+//! The pruned value has the same shape as the full one along every field kept:
+//! a field of an unexpected type (`env: "x"`) is kept as it is, so validation sees
+//! and reports exactly what it would see in the full object. Two kinds of list
+//! entries collapse to `null`, which validation skips exactly as it skips them in
+//! the full object: an `env` entry without `valueFrom.secretKeyRef` and an
+//! `envFrom` entry without `secretRef` (both objects). Mutation never works on a
+//! pruned value: when the plan has edits to make, the object is parsed in full.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// What of a JSON value to keep.
+#[derive(Debug)]
+pub enum Shape {
+    /// The value, entirely.
+    Whole,
+    /// An object of which only these fields are kept (at most [`MAX_FIELDS`]).
+    Object(&'static [(&'static str, Shape)]),
+    /// Like `Object`, but the whole entry becomes `null` unless following these
+    /// keys from it reaches an object: the entry is irrelevant to every rule.
+    ObjectIf(&'static [(&'static str, Shape)], &'static [&'static str]),
+    /// A list whose entries have this shape.
+    List(&'static Shape),
+}
+
+/// The most fields an `Object` shape names; slots are kept on the stack.
+pub const MAX_FIELDS: usize = 6;
+
+const NAMED_META: Shape = Shape::Object(&[
+    ("name", Shape::Whole),
+    ("generateName", Shape::Whole),
+    ("namespace", Shape::Whole),
+    ("labels", Shape::Whole),
+]);
+
+const LABELS_ONLY: Shape = Shape::Object(&[("labels", Shape::Whole)]);
+
+/// An `env` entry matters only when it reads a Secret.
+const ENV_VAR: Shape = Shape::ObjectIf(
+    &[
+        ("name", Shape::Whole),
+        ("valueFrom", Shape::Object(&[("secretKeyRef", Shape::Whole)])),
+    ],
+    &["valueFrom", "secretKeyRef"],
+);
+
+/// An `envFrom` entry matters only when it imports a Secret.
+const ENV_FROM: Shape = Shape::ObjectIf(&[("secretRef", Shape::Whole)], &["secretRef"]);
+
+const VOLUME_MOUNT: Shape = Shape::Object(&[
+    ("name", Shape::Whole),
+    ("mountPath", Shape::Whole),
+    ("readOnly", Shape::Whole),
+    ("subPath", Shape::Whole),
+    ("subPathExpr", Shape::Whole),
+]);
+
+const CONTAINER: Shape = Shape::Object(&[
+    ("name", Shape::Whole),
+    ("env", Shape::List(&ENV_VAR)),
+    ("envFrom", Shape::List(&ENV_FROM)),
+    ("volumeMounts", Shape::List(&VOLUME_MOUNT)),
+]);
+
+/// Volumes are kept with every source of a projected volume: its file paths are
+/// checked for conflicts, whatever kind of source writes them.
+const VOLUME: Shape = Shape::Object(&[
+    ("name", Shape::Whole),
+    ("secret", Shape::Whole),
+    ("projected", Shape::Whole),
+]);
+
+/// The fields of a pod spec the rules and the mutation planner read.
+pub const POD_SPEC: Shape = Shape::Object(&[
+    ("volumes", Shape::List(&VOLUME)),
+    ("containers", Shape::List(&CONTAINER)),
+    ("initContainers", Shape::List(&CONTAINER)),
+    ("ephemeralContainers", Shape::List(&CONTAINER)),
+]);
+
+/// A pod template: its labels (for `secretMounts` selectors) and its spec.
+const TEMPLATE: Shape = Shape::Object(&[("metadata", LABELS_ONLY), ("spec", POD_SPEC)]);
+
+/// A Pod: the pod spec at `/spec`.
+const POD: Shape = Shape::Object(&[("metadata", NAMED_META), ("spec", POD_SPEC)]);
+
+/// Deployment, StatefulSet, ...: the pod spec at `/spec/template/spec`.
+const WORKLOAD: Shape = Shape::Object(&[
+    ("metadata", NAMED_META),
+    ("spec", Shape::Object(&[("template", TEMPLATE)])),
+]);
+
+/// CronJob: the pod spec at `/spec/jobTemplate/spec/template/spec`.
+const CRON_JOB: Shape = Shape::Object(&[
+    ("metadata", NAMED_META),
+    (
+        "spec",
+        Shape::Object(&[(
+            "jobTemplate",
+            Shape::Object(&[("spec", Shape::Object(&[("template", TEMPLATE)]))]),
+        )]),
+    ),
+]);
+
+/// The shape that keeps what the policy reads of an object whose pod spec is at
+/// `pointer` (one of the built-in pointers), with the object's own metadata.
+pub fn shape_for(pointer: &str) -> Option<&'static Shape> {
+    match pointer {
+        "/spec" => Some(&POD),
+        "/spec/template/spec" => Some(&WORKLOAD),
+        "/spec/jobTemplate/spec/template/spec" => Some(&CRON_JOB),
+        _ => None,
+    }
+}
+
+/// Parses `json` keeping only what `shape` names.
+pub fn parse(json: &str, shape: &'static Shape) -> Result<Value, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let value = Pruned(shape).deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+/// A `DeserializeSeed` that keeps what its shape names.
+pub struct Pruned(pub &'static Shape);
+
+impl<'de> DeserializeSeed<'de> for Pruned {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        match self.0 {
+            Shape::Whole => Value::deserialize(deserializer),
+            shape => deserializer.deserialize_any(PrunedVisitor(shape)),
+        }
+    }
+}
+
+struct PrunedVisitor(&'static Shape);
+
+/// Parses a value the policy does not read and discards it. Unlike
+/// `IgnoredAny`, which serde_json skips by syntax alone, every string, number
+/// and nesting level is parsed as a full parse would (escapes decoded, numbers
+/// in range, depth within the limit), so the pruned parse accepts exactly the
+/// objects a full parse accepts — it only allocates nothing for them.
+struct Skip;
+
+impl<'de> DeserializeSeed<'de> for Skip {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(Skip)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Skip)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key_seed(Skip)?.is_some() {
+            map.next_value_seed(Skip)?;
+        }
+        Ok(())
+    }
+}
+
+/// A key, borrowed from the input unless it had escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de> Visitor<'de> for PrunedVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    // Scalars where an object or a list was expected are kept as they are, for
+    // validation to report with their type.
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        match self.0 {
+            Shape::List(entry) => {
+                while let Some(item) = seq.next_element_seed(Pruned(entry))? {
+                    items.push(item);
+                }
+            }
+            // A list where an object was expected: kept whole, it is malformed.
+            _ => {
+                while let Some(item) = seq.next_element::<Value>()? {
+                    items.push(item);
+                }
+            }
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let (fields, required) = match self.0 {
+            Shape::Object(fields) => (*fields, None),
+            Shape::ObjectIf(fields, required) => (*fields, Some(*required)),
+            // An object where a list was expected: kept whole, it is malformed.
+            Shape::List(_) | Shape::Whole => {
+                let mut whole = Map::new();
+                while let Some((key, value)) = map.next_entry::<String, Value>()? {
+                    whole.insert(key, value);
+                }
+                return Ok(Value::Object(whole));
+            }
+        };
+        // The last occurrence of a duplicated key wins, as it does in a full parse.
+        let mut slots: [Option<Value>; MAX_FIELDS] = Default::default();
+        while let Some(Key(key)) = map.next_key::<Key>()? {
+            match fields.iter().position(|(name, _)| *name == key) {
+                Some(i) => slots[i] = Some(map.next_value_seed(Pruned(&fields[i].1))?),
+                None => map.next_value_seed(Skip)?,
+            }
+        }
+        if let Some(required) = required {
+            let first = fields.iter().position(|(name, _)| *name == required[0]);
+            let reaches_object = first
+                .and_then(|i| slots[i].as_ref())
+                .and_then(|v| required[1..].iter().try_fold(v, |v, key| v.get(key)))
+                .is_some_and(Value::is_object);
+            if !reaches_object {
+                return Ok(Value::Null);
+            }
+        }
+        let mut kept = Map::new();
+        for ((name, _), slot) in fields.iter().zip(slots) {
+            if let Some(value) = slot {
+                kept.insert((*name).to_string(), value);
+            }
+        }
+        Ok(Value::Object(kept))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields_of(shape: &Shape, out: &mut Vec<usize>) {
+        match shape {
+            Shape::Whole => {}
+            Shape::Object(fields) | Shape::ObjectIf(fields, _) => {
+                out.push(fields.len());
+                for (_, s) in *fields {
+                    fields_of(s, out);
+                }
+            }
+            Shape::List(entry) => fields_of(entry, out),
+        }
+    }
+
+    #[test]
+    fn every_object_shape_fits_its_slots() {
+        for pointer in ["/spec", "/spec/template/spec", "/spec/jobTemplate/spec/template/spec"] {
+            let mut counts = Vec::new();
+            fields_of(shape_for(pointer).unwrap(), &mut counts);
+            assert!(counts.iter().all(|&n| n <= MAX_FIELDS), "{pointer}: {counts:?}");
+        }
+    }
+
+    #[test]
+    fn keeps_only_the_fields_the_policy_reads() {
+        let object = json!({
+            "apiVersion": "apps/v1",
+            "metadata": {"name": "web", "namespace": "a", "annotations": {"x": "y"}},
+            "spec": {"replicas": 3, "template": {
+                "metadata": {"labels": {"app": "web"}, "annotations": {"a": "b"}},
+                "spec": {
+                    "serviceAccountName": "web",
+                    "volumes": [{"name": "s", "projected": {"sources": [{"secret": {"name": "x"}}]}}, {"name": "c", "emptyDir": {}}],
+                    "containers": [{
+                        "name": "app", "image": "nginx",
+                        "env": [
+                            {"name": "PLAIN", "value": "1"},
+                            {"name": "FIELD", "valueFrom": {"fieldRef": {"fieldPath": "x"}}},
+                            {"name": "SECRET", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}}
+                        ],
+                        "envFrom": [{"configMapRef": {"name": "c"}}, {"secretRef": {"name": "s"}}],
+                        "volumeMounts": [{"name": "s", "mountPath": "/etc/secrets", "readOnly": true, "mountPropagation": "None"}]
+                    }]
+                }
+            }}
+        });
+        let pruned = parse(&object.to_string(), shape_for("/spec/template/spec").unwrap()).unwrap();
+        assert_eq!(
+            pruned,
+            json!({
+                "metadata": {"name": "web", "namespace": "a"},
+                "spec": {"template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {
+                        "volumes": [{"name": "s", "projected": {"sources": [{"secret": {"name": "x"}}]}}, {"name": "c"}],
+                        "containers": [{
+                            "name": "app",
+                            "env": [null, null, {"name": "SECRET", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}}],
+                            "envFrom": [null, {"secretRef": {"name": "s"}}],
+                            "volumeMounts": [{"name": "s", "mountPath": "/etc/secrets", "readOnly": true}]
+                        }]
+                    }
+                }}
+            })
+        );
+    }
+
+    #[test]
+    fn unexpected_types_are_kept_as_they_are() {
+        let object = json!({"spec": {"template": {"spec": {
+            "containers": [{"name": "a", "env": "x", "volumeMounts": {"k": [1, 2]}}, 7, ["l"]],
+            "volumes": 5
+        }}}});
+        let pruned = parse(&object.to_string(), shape_for("/spec/template/spec").unwrap()).unwrap();
+        assert_eq!(pruned, object);
+        for odd in [json!("pod"), json!(null), json!([1]), json!({"spec": 1.5})] {
+            assert_eq!(parse(&odd.to_string(), shape_for("/spec").unwrap()).unwrap(), odd);
+        }
+    }
+
+    #[test]
+    fn the_last_of_duplicate_keys_wins_as_in_a_full_parse() {
+        let json = r#"{"spec": {"containers": [{"name": "a", "name": "b", "image": "x", "image": "y"}]}}"#;
+        let full: Value = serde_json::from_str(json).unwrap();
+        let pruned = parse(json, shape_for("/spec").unwrap()).unwrap();
+        assert_eq!(
+            pruned["spec"]["containers"][0]["name"],
+            full["spec"]["containers"][0]["name"]
+        );
+        assert_eq!(pruned["spec"]["containers"][0]["name"], "b");
+    }
+
+    #[test]
+    fn escaped_keys_are_matched() {
+        let json = r#"{"sp\u0065c": {"containers": [{"n\u0061me": "a"}]}}"#;
+        let pruned = parse(json, shape_for("/spec").unwrap()).unwrap();
+        assert_eq!(pruned, json!({"spec": {"containers": [{"name": "a"}]}}));
+    }
+
+    #[test]
+    fn invalid_json_is_an_error() {
+        assert!(parse(r#"{"spec": "#, shape_for("/spec").unwrap()).is_err());
+        assert!(parse(r#"{"spec": {}} x"#, shape_for("/spec").unwrap()).is_err());
+    }
+}

@@ -1,0 +1,377 @@
+//! Applies planned edits to the request's own JSON text.
+//!
+//! Every edit the planner makes appends: an entry to a list, a key to an object,
+//! or `readOnly: true` to a mount. Those are insertions into the object's text at
+//! places a scan of the text finds, so the mutated object is the request's bytes
+//! with the additions spliced in: nothing is parsed into a `Value` and written
+//! back, and every byte the policy did not mean to change stays as it was.
+//!
+//! The text must be valid JSON (the request envelope's parse checked its syntax).
+//! Whenever an edit meets anything but the plain case — a list that is not a
+//! list, an index beyond the text's list (an entry added by an earlier edit), a
+//! key created twice — splicing gives up and the caller applies the edits to a
+//! full parse instead, so the two ways always agree (tests compare them).
+
+use serde_json::Value;
+
+use crate::mutate::Edit;
+
+/// A byte range of the text: `start` is the first byte of a value, `end` one past its last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+/// One step into a JSON value.
+#[derive(Clone, Copy)]
+enum Step<'p> {
+    Key(&'p str),
+    Index(usize),
+}
+
+/// The text with the edits of one pod spec spliced in, or `None` when an edit
+/// is not a plain append (then the caller applies the edits to a full parse).
+/// `spec_pointer` is the JSON pointer of the pod spec; `mount_path` is the
+/// policy's mount path (for new mounts).
+pub fn apply(json: &str, spec_pointer: &str, edits: &[Edit], mount_path: &str) -> Option<String> {
+    let mut splicer = Splicer {
+        json: json.as_bytes(),
+        text: json,
+        objects: Vec::new(),
+        lists: Vec::new(),
+        brackets: match_brackets(json.as_bytes()),
+        edits: Vec::new(),
+        created: Vec::new(),
+    };
+    let root = Span {
+        start: skip_ws(json.as_bytes(), 0),
+        end: json.trim_end().len(),
+    };
+    let mut spec_steps = Vec::new();
+    for token in spec_pointer.split('/').skip(1) {
+        if token.contains('~') {
+            return None; // never for the built-in pointers this runs on
+        }
+        spec_steps.push(Step::Key(token));
+    }
+    let spec = splicer.follow(root, &spec_steps)?;
+    for edit in edits {
+        match edit {
+            Edit::AddVolume { name, sources } => {
+                let volume = serde_json::json!({"name": name, "projected": {"sources": sources}});
+                splicer.append(spec, "volumes", &[volume])?;
+            }
+            Edit::AddMount { who, index, volume, .. } => {
+                let container = splicer.follow(spec, &[Step::Key(who.list.field()), Step::Index(*index)])?;
+                let mount = serde_json::json!({"name": volume, "mountPath": mount_path, "readOnly": true});
+                splicer.append(container, "volumeMounts", &[mount])?;
+            }
+            Edit::MakeReadOnly { who, index, mount } => {
+                let steps = [
+                    Step::Key(who.list.field()),
+                    Step::Index(*index),
+                    Step::Key("volumeMounts"),
+                    Step::Index(*mount),
+                ];
+                let mount = splicer.follow(spec, &steps)?;
+                splicer.set_true(mount, "readOnly")?;
+            }
+            Edit::AddSource { volume, source, .. } => {
+                let steps = [Step::Key("volumes"), Step::Index(*volume), Step::Key("projected")];
+                let projected = splicer.follow(spec, &steps)?;
+                splicer.append(projected, "sources", std::slice::from_ref(source))?;
+            }
+            Edit::AddItems {
+                volume, source, items, ..
+            } => {
+                let steps = [
+                    Step::Key("volumes"),
+                    Step::Index(*volume),
+                    Step::Key("projected"),
+                    Step::Key("sources"),
+                    Step::Index(*source),
+                    Step::Key("secret"),
+                    Step::Key("items"),
+                ];
+                let list = splicer.follow(spec, &steps)?;
+                splicer.extend_list(list, items)?;
+            }
+        }
+    }
+    Some(splicer.finish())
+}
+
+struct Splicer<'a> {
+    json: &'a [u8],
+    text: &'a str,
+    /// Every object scanned so far: its start and its (raw key, value) entries.
+    /// Several edits reach into the same objects; each is scanned once.
+    objects: Vec<(usize, Vec<(&'a str, Span)>)>,
+    /// Every list scanned so far: its start and its entries.
+    lists: Vec<(usize, Vec<Span>)>,
+    /// (offset of `{` or `[`, offset of its closing bracket), by opening offset:
+    /// one pass over the text finds them all, so skipping a value is a lookup.
+    brackets: Vec<(usize, usize)>,
+    /// Replacements of a span's text (an insertion is an empty span), in the
+    /// order the edits made them.
+    edits: Vec<(Span, String)>,
+    /// (object start, key) of every key an insertion created.
+    created: Vec<(usize, &'static str)>,
+}
+
+impl<'a> Splicer<'a> {
+    /// The span reached by following `steps` from `from`; `None` when a step
+    /// does not exist in the text or does not lead into an object or a list.
+    fn follow(&mut self, from: Span, steps: &[Step]) -> Option<Span> {
+        let mut span = from;
+        for step in steps {
+            span = match *step {
+                Step::Key(key) => self.field(span, key)?,
+                Step::Index(index) => self.element(span, index)?,
+            };
+        }
+        Some(span)
+    }
+
+    /// The value of the last occurrence of `key` in the object at `span` (the
+    /// last occurrence is the one a parser keeps).
+    fn field(&mut self, span: Span, key: &str) -> Option<Span> {
+        if self.json[span.start] != b'{' {
+            return None;
+        }
+        let cached = match self.objects.iter().position(|(start, _)| *start == span.start) {
+            Some(i) => i,
+            None => {
+                let entries = self.scan_object(span);
+                self.objects.push((span.start, entries));
+                self.objects.len() - 1
+            }
+        };
+        self.objects[cached]
+            .1
+            .iter()
+            .rev()
+            .find(|(raw_key, _)| key_matches(raw_key, key))
+            .map(|(_, value)| *value)
+    }
+
+    fn scan_object(&self, span: Span) -> Vec<(&'a str, Span)> {
+        let json = self.json;
+        let mut entries = Vec::new();
+        let mut at = skip_ws(json, span.start + 1);
+        while json[at] != b'}' {
+            let key_end = skip_string(json, at);
+            let value_start = skip_ws(json, skip_ws(json, key_end) + 1);
+            let value_end = self.skip_value(value_start);
+            entries.push((
+                &self.text[at..key_end],
+                Span {
+                    start: value_start,
+                    end: value_end,
+                },
+            ));
+            at = skip_ws(json, value_end);
+            if json[at] == b',' {
+                at = skip_ws(json, at + 1);
+            }
+        }
+        entries
+    }
+
+    /// Entry `index` of the list at `span`.
+    fn element(&mut self, span: Span, index: usize) -> Option<Span> {
+        if self.json[span.start] != b'[' {
+            return None;
+        }
+        let cached = match self.lists.iter().position(|(start, _)| *start == span.start) {
+            Some(i) => i,
+            None => {
+                let entries = self.scan_list(span);
+                self.lists.push((span.start, entries));
+                self.lists.len() - 1
+            }
+        };
+        self.lists[cached].1.get(index).copied()
+    }
+
+    fn scan_list(&self, span: Span) -> Vec<Span> {
+        let json = self.json;
+        let mut entries = Vec::new();
+        let mut at = skip_ws(json, span.start + 1);
+        while json[at] != b']' {
+            let end = self.skip_value(at);
+            entries.push(Span { start: at, end });
+            at = skip_ws(json, end);
+            if json[at] == b',' {
+                at = skip_ws(json, at + 1);
+            }
+        }
+        entries
+    }
+
+    /// Appends `items` to the list at `key` of the object at `object`, creating
+    /// the list when the key is absent or `null`.
+    fn append(&mut self, object: Span, key: &'static str, items: &[Value]) -> Option<()> {
+        if self.json[object.start] != b'{' {
+            return None;
+        }
+        match self.field(object, key) {
+            Some(list) if self.json[list.start] == b'[' => self.extend_list(list, items),
+            Some(null) if &self.json[null.start..null.end] == b"null" => {
+                self.claim(object, key)?;
+                self.edits.push((null, format!("[{}]", join(items)?)));
+                Some(())
+            }
+            Some(_) => None,
+            None => {
+                self.claim(object, key)?;
+                let value = format!("[{}]", join(items)?);
+                self.add_key(object, key, &value);
+                Some(())
+            }
+        }
+    }
+
+    /// Appends `items` at the end of the list at `list`.
+    fn extend_list(&mut self, list: Span, items: &[Value]) -> Option<()> {
+        if self.json[list.start] != b'[' {
+            return None;
+        }
+        let close = list.end - 1;
+        let text = join(items)?;
+        let text = if self.is_empty(list) { text } else { format!(",{text}") };
+        self.insert(close, text);
+        Some(())
+    }
+
+    /// Sets `key` to `true` in the object at `object`.
+    fn set_true(&mut self, object: Span, key: &'static str) -> Option<()> {
+        match self.field(object, key) {
+            Some(value) if &self.json[value.start..value.end] == b"true" => Some(()),
+            Some(_) => None,
+            None => {
+                self.claim(object, key)?;
+                self.add_key(object, key, "true");
+                Some(())
+            }
+        }
+    }
+
+    /// One past the end of the value starting at `at`.
+    fn skip_value(&self, at: usize) -> usize {
+        let json = self.json;
+        match json[at] {
+            b'"' => skip_string(json, at),
+            b'{' | b'[' => match self.brackets.binary_search_by_key(&at, |(open, _)| *open) {
+                Ok(i) => self.brackets[i].1 + 1,
+                Err(_) => json.len(),
+            },
+            _ => {
+                let mut i = at;
+                while i < json.len() && !matches!(json[i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                    i += 1;
+                }
+                i
+            }
+        }
+    }
+
+    fn add_key(&mut self, object: Span, key: &str, value: &str) {
+        let comma = if self.is_empty(object) { "" } else { "," };
+        self.insert(object.end - 1, format!("{comma}\"{key}\":{value}"));
+    }
+
+    /// Is the object or list at `span` empty, in the text and in what was inserted into it?
+    fn is_empty(&self, span: Span) -> bool {
+        let close = span.end - 1;
+        skip_ws(self.json, span.start + 1) == close && !self.edits.iter().any(|(s, _)| s.start == close)
+    }
+
+    fn insert(&mut self, at: usize, text: String) {
+        self.edits.push((Span { start: at, end: at }, text));
+    }
+
+    /// Records that an insertion creates `key` in `object`; a second creation
+    /// of the same key is not a plain append.
+    fn claim(&mut self, object: Span, key: &'static str) -> Option<()> {
+        if self.created.contains(&(object.start, key)) {
+            return None;
+        }
+        self.created.push((object.start, key));
+        Some(())
+    }
+
+    fn finish(mut self) -> String {
+        // A stable sort keeps the edits' order among insertions at one offset.
+        self.edits.sort_by_key(|(span, _)| span.start);
+        let added: usize = self.edits.iter().map(|(_, t)| t.len()).sum();
+        let mut out = String::with_capacity(self.text.len() + added);
+        let mut copied = 0;
+        for (span, text) in &self.edits {
+            out.push_str(&self.text[copied..span.start]);
+            out.push_str(text);
+            copied = span.end;
+        }
+        out.push_str(&self.text[copied..]);
+        out
+    }
+}
+
+fn join(items: &[Value]) -> Option<String> {
+    let parts: Result<Vec<String>, _> = items.iter().map(serde_json::to_string).collect();
+    parts.ok().map(|p| p.join(","))
+}
+
+/// Does the raw (quoted) key equal `key`? Escaped keys are decoded first.
+fn key_matches(raw: &str, key: &str) -> bool {
+    let inner = &raw[1..raw.len() - 1];
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(raw).is_ok_and(|k| k == key)
+    } else {
+        inner == key
+    }
+}
+
+fn skip_ws(json: &[u8], mut at: usize) -> usize {
+    while at < json.len() && matches!(json[at], b' ' | b'\t' | b'\n' | b'\r') {
+        at += 1;
+    }
+    at
+}
+
+/// One past the closing quote of the string starting at `at`.
+fn skip_string(json: &[u8], at: usize) -> usize {
+    let mut i = at + 1;
+    while i < json.len() && json[i] != b'"' {
+        i += if json[i] == b'\\' { 2 } else { 1 };
+    }
+    i + 1
+}
+
+/// Every `{`/`[` of the text with its closing bracket, in text order.
+fn match_brackets(json: &[u8]) -> Vec<(usize, usize)> {
+    let mut pairs = Vec::new();
+    let mut open: Vec<usize> = Vec::new();
+    let mut i = 0;
+    while i < json.len() {
+        match json[i] {
+            b'"' => {
+                i = skip_string(json, i);
+                continue;
+            }
+            b'{' | b'[' => {
+                open.push(pairs.len());
+                pairs.push((i, i));
+            }
+            b'}' | b']' => {
+                if let Some(p) = open.pop() {
+                    pairs[p].1 = i;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    pairs
+}
