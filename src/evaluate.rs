@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -87,14 +87,19 @@ pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
 /// that says what is wrong.
 pub fn validate_json(payload: &[u8]) -> Result<Vec<u8>, serde_json::Error> {
     let (response, mutated) = answer(payload);
-    serde_json::to_vec(&WireResponse {
-        accepted: response.accepted,
-        message: &response.message,
-        code: response.code,
-        mutated_object: mutated.as_deref().filter(|_| response.accepted),
-        audit_annotations: &response.audit_annotations,
-        warnings: &response.warnings,
-    })
+    let mut json = serde_json::to_vec(&response)?;
+    if let Some(object) = mutated.filter(|_| response.accepted) {
+        // The object is JSON text already (spliced into the request's own text,
+        // see [`splice`]): it goes in as it is instead of through a `Value` built
+        // only to be written out again. `response.mutated_object` is `None`, so
+        // the object's key is replaced, after the SDK's field order.
+        let null_field = b"\"mutated_object\":null";
+        if let Some(at) = json.windows(null_field.len()).position(|w| w == null_field) {
+            let value_at = at + null_field.len() - b"null".len();
+            json.splice(value_at..value_at + 4, object.into_bytes());
+        }
+    }
+    Ok(json)
 }
 
 /// [`validate_json`]'s answer read back into the SDK's type, for tests and tools.
@@ -104,21 +109,8 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
         .unwrap_or_else(|e| unparsable(format!("the response could not be written: {e}")))
 }
 
-/// The SDK's `ValidationResponse` as it is written for the host, with the
-/// mutated object as JSON text (spliced into the request's own text, see
-/// [`splice`]) instead of a `Value` built only to be written out again.
-#[derive(Serialize)]
-struct WireResponse<'a> {
-    accepted: bool,
-    message: &'a Option<String>,
-    code: Option<u16>,
-    mutated_object: Option<&'a RawValue>,
-    audit_annotations: &'a Option<HashMap<String, String>>,
-    warnings: &'a Option<Vec<String>>,
-}
-
 /// The response, and the mutated object it carries when it accepts.
-fn answer(payload: &[u8]) -> (ValidationResponse, Option<Box<RawValue>>) {
+fn answer(payload: &[u8]) -> (ValidationResponse, Option<String>) {
     // The fast path parses plainly; only a failure is parsed again with
     // serde_path_to_error, which copies every key, to name the offending field.
     let payload: Payload = match serde_json::from_slice(payload) {
@@ -293,15 +285,11 @@ pub fn evaluate_raw(
             spliced: &mut spliced,
         };
         if let Judgement::Done(evaluation, subject) = judge_object(settings, &head, object, parse) {
-            // The splicer's output is checked to be JSON like any other input.
-            let mutated = spliced.map(RawValue::from_string).transpose();
-            if let Ok(mutated) = mutated {
-                return Ok(RawEvaluation {
-                    subject,
-                    findings: evaluation.findings,
-                    mutated,
-                });
-            }
+            return Ok(RawEvaluation {
+                subject,
+                findings: evaluation.findings,
+                mutated: spliced,
+            });
         }
     }
     let object: Value = serde_json::from_str(raw.get()).map_err(unparsable)?;
@@ -311,7 +299,7 @@ pub fn evaluate_raw(
             findings: evaluation.findings,
             mutated: evaluation
                 .mutated
-                .map(|v| serde_json::value::to_raw_value(&v))
+                .map(|v| serde_json::to_string(&v))
                 .transpose()
                 .map_err(|e| format!("the mutated object could not be written: {e}"))?,
         }),
@@ -364,8 +352,8 @@ pub struct RawEvaluation {
     pub subject: String,
     /// Every violation, in a stable order.
     pub findings: Vec<Finding>,
-    /// The object with the declared mounts added, when anything was added.
-    pub mutated: Option<Box<RawValue>>,
+    /// The object with the declared mounts added, as JSON text, when anything was added.
+    pub mutated: Option<String>,
 }
 
 fn judge_object(settings: &Settings, request: &AdmissionRequest<()>, mut object: Value, mut parse: Parse) -> Judgement {

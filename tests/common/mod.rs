@@ -72,7 +72,9 @@ pub fn evaluate(settings: &Settings, request: AdmissionRequest) -> Evaluation {
         full.findings, raw.findings,
         "evaluate and evaluate_raw disagree on the findings"
     );
-    let raw_mutated: Option<Value> = raw.mutated.map(|m| serde_json::from_str(m.get()).unwrap());
+    let raw_mutated: Option<Value> = raw
+        .mutated
+        .map(|m| serde_json::from_str(&m).expect("the mutated object is JSON"));
     assert_eq!(
         full.mutated, raw_mutated,
         "evaluate and evaluate_raw disagree on the mutation"
