@@ -401,3 +401,185 @@ fn match_brackets(json: &[u8]) -> Vec<(usize, usize)> {
     }
     pairs
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::violation::{ContainerList, ContainerRef};
+    use serde_json::json;
+
+    const SPEC: &str = "/spec";
+
+    fn app() -> ContainerRef {
+        ContainerRef {
+            list: ContainerList::Containers,
+            name: "app".into(),
+        }
+    }
+
+    fn add_mount(index: usize) -> Edit {
+        Edit::AddMount {
+            who: app(),
+            index,
+            volume: "secrets".into(),
+            entries: vec![],
+        }
+    }
+
+    fn add_volume() -> Edit {
+        Edit::AddVolume {
+            name: "secrets".into(),
+            sources: vec![json!({"secret": {"name": "db"}})],
+        }
+    }
+
+    fn spliced(json: &str, edits: &[Edit]) -> Option<Value> {
+        apply(json, SPEC, edits, "/etc/secrets").map(|text| serde_json::from_str(&text).expect("spliced text is JSON"))
+    }
+
+    #[test]
+    fn appends_to_lists_and_creates_absent_ones() {
+        let json = r#"{"spec": {"containers": [{"name": "app", "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]}, {"name": "b"}]}}"#;
+        let out = spliced(json, &[add_mount(0), add_mount(1), add_volume()]).unwrap();
+        assert_eq!(
+            out,
+            json!({"spec": {
+                "containers": [
+                    {"name": "app", "volumeMounts": [
+                        {"name": "tmp", "mountPath": "/tmp"},
+                        {"name": "secrets", "mountPath": "/etc/secrets", "readOnly": true}
+                    ]},
+                    {"name": "b", "volumeMounts": [{"name": "secrets", "mountPath": "/etc/secrets", "readOnly": true}]}
+                ],
+                "volumes": [{"name": "secrets", "projected": {"sources": [{"secret": {"name": "db"}}]}}]
+            }})
+        );
+    }
+
+    #[test]
+    fn keeps_every_other_byte_as_it_was() {
+        // Odd spacing, a float serde_json would print differently, key order.
+        let json = "{ \"spec\" : {\n  \"z\": 1.0e2,\n  \"containers\" : [ { \"name\":\"app\" , \"volumeMounts\" : [ ] } ] ,\"a\":[]\n} }";
+        let out = apply(json, SPEC, &[add_mount(0)], "/etc/secrets").unwrap();
+        let mount =
+            serde_json::to_string(&json!({"name": "secrets", "mountPath": "/etc/secrets", "readOnly": true})).unwrap();
+        let expected = format!(
+            "{{ \"spec\" : {{\n  \"z\": 1.0e2,\n  \"containers\" : [ {{ \"name\":\"app\" , \"volumeMounts\" : [ {mount}] }} ] ,\"a\":[]\n}} }}"
+        );
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn a_null_list_is_replaced_and_an_empty_object_gains_its_first_key() {
+        let out = spliced(
+            r#"{"spec": {"containers": [{}], "volumes": null}}"#,
+            &[add_mount(0), add_volume()],
+        )
+        .unwrap();
+        assert_eq!(out["spec"]["containers"][0]["volumeMounts"][0]["name"], "secrets");
+        assert_eq!(out["spec"]["volumes"][0]["name"], "secrets");
+    }
+
+    #[test]
+    fn the_last_of_duplicate_keys_is_the_one_edited() {
+        let json =
+            r#"{"spec": {"containers": [], "containers": [{"name": "app", "volumeMounts": [], "volumeMounts": []}]}}"#;
+        let text = apply(json, SPEC, &[add_mount(0)], "/etc/secrets").unwrap();
+        assert!(
+            text.starts_with(
+                r#"{"spec": {"containers": [], "containers": [{"name": "app", "volumeMounts": [], "volumeMounts": [{"#
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn escaped_keys_and_strings_with_brackets_are_read_correctly() {
+        let json = r#"{"spec": {"note": "a \"quoted\" ] } [ { \\", "cont\u0061iners": [{"name": "[app]"}]}}"#;
+        let out = spliced(json, &[add_mount(0)]).unwrap();
+        assert_eq!(out["spec"]["containers"][0]["volumeMounts"][0]["name"], "secrets");
+        assert_eq!(out["spec"]["note"], "a \"quoted\" ] } [ { \\");
+    }
+
+    #[test]
+    fn a_read_only_flag_is_added_or_left_when_already_true() {
+        let make = |mount| Edit::MakeReadOnly {
+            who: app(),
+            index: 0,
+            mount,
+        };
+        let json = r#"{"spec": {"containers": [{"volumeMounts": [{"name": "s", "mountPath": "/etc/secrets"}, {"readOnly": true}]}]}}"#;
+        let out = spliced(json, &[make(0), make(1)]).unwrap();
+        assert_eq!(out["spec"]["containers"][0]["volumeMounts"][0]["readOnly"], true);
+        assert_eq!(
+            out["spec"]["containers"][0]["volumeMounts"][1],
+            json!({"readOnly": true})
+        );
+    }
+
+    #[test]
+    fn sources_and_items_are_appended_to_an_existing_projected_volume() {
+        let json = r#"{"spec": {"volumes": [{"name": "s", "projected": {"sources": [{"secret": {"name": "db", "items": [{"key": "a", "path": "a"}]}}]}}]}}"#;
+        let edits = [
+            Edit::AddItems {
+                volume: 0,
+                name: "s".into(),
+                source: 0,
+                items: vec![json!({"key": "b", "path": "b"})],
+                entry: "e".into(),
+                secret: "db".into(),
+                who: app(),
+            },
+            Edit::AddSource {
+                volume: 0,
+                name: "s".into(),
+                source: json!({"secret": {"name": "api"}}),
+                entry: "e".into(),
+                secret: "api".into(),
+                who: app(),
+            },
+        ];
+        let out = spliced(json, &edits).unwrap();
+        assert_eq!(
+            out["spec"]["volumes"][0]["projected"]["sources"],
+            json!([{"secret": {"name": "db", "items": [{"key": "a", "path": "a"}, {"key": "b", "path": "b"}]}}, {"secret": {"name": "api"}}])
+        );
+    }
+
+    #[test]
+    fn anything_but_a_plain_append_is_left_to_a_full_parse() {
+        // The container is not there, is not an object, or its list is not a list.
+        for json in [
+            r#"{"spec": {"containers": []}}"#,
+            r#"{"spec": {"containers": [5]}}"#,
+            r#"{"spec": {"containers": [{"volumeMounts": "x"}]}}"#,
+            r#"{"spec": 5}"#,
+        ] {
+            assert_eq!(spliced(json, &[add_mount(0)]), None, "{json}");
+        }
+        // Items for a source only an earlier edit added.
+        let items = Edit::AddItems {
+            volume: 0,
+            name: "s".into(),
+            source: 1,
+            items: vec![json!({"key": "b", "path": "b"})],
+            entry: "e".into(),
+            secret: "db".into(),
+            who: app(),
+        };
+        let json =
+            r#"{"spec": {"volumes": [{"name": "s", "projected": {"sources": [{"configMap": {"name": "c"}}]}}]}}"#;
+        assert_eq!(spliced(json, &[items]), None);
+        // The same absent list created twice.
+        let json = r#"{"spec": {"volumes": [{"name": "s", "projected": {}}]}}"#;
+        let source = |name: &str| Edit::AddSource {
+            volume: 0,
+            name: "s".into(),
+            source: json!({"secret": {"name": name}}),
+            entry: "e".into(),
+            secret: name.into(),
+            who: app(),
+        };
+        assert_eq!(spliced(json, &[source("a"), source("b")]), None);
+    }
+}
