@@ -14,6 +14,7 @@ DEMO_MANIFESTS := $(sort $(wildcard examples/manifests/*.yaml))
 .PHONY: runner fmt lint unit-tests e2e-tests test demo bench fuzz readme clean tools
 
 policy.wasm: $(POLICY_SOURCES)
+	@scripts/apt-tools.sh wasm-opt=binaryen || echo "policy.wasm: building without wasm-opt" >&2
 	scripts/build-wasm.sh secret_mounts_policy $@ -p secret-mounts-policy --locked
 
 runner: $(RUNNER)

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the named commands from Debian's packages when they are missing.
-# Usage: scripts/apt-tools.sh COMMAND... (each command is its package's name)
+# Usage: scripts/apt-tools.sh COMMAND[=PACKAGE]... (PACKAGE defaults to COMMAND)
 set -euo pipefail
 missing=()
 for tool in "$@"; do
-  command -v "$tool" >/dev/null || missing+=("$tool")
+  command -v "${tool%%=*}" >/dev/null || missing+=("${tool#*=}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then

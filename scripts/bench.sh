@@ -121,6 +121,12 @@ if policy.get("large") and policy.get("huge"):
     checks.append(("cost per KB, huge vs large",
                    f"{per_kb['huge']:.2f} vs {per_kb['large']:.2f} µs/KB ({dev:+.0%}; floor {floor_kb['huge'] / floor_kb['large'] - 1:+.0%})",
                    "within +-30%", abs(dev) <= 0.30))
+    # The same comparison with the floor's cost per KB divided out: what the
+    # policy adds to the JSON work per KB, which is what must not grow.
+    beyond = policy["huge"]["p50_ratio"] / policy["large"]["p50_ratio"] - 1
+    checks.append(("cost per KB over the floor's, huge vs large",
+                   f"{policy['huge']['p50_ratio']:.2f}x vs {policy['large']['p50_ratio']:.2f}x ({beyond:+.0%})",
+                   "within +-30%", abs(beyond) <= 0.30))
 any_policy = next((p for p in policy.values() if p), None)
 if any_policy:
     size = any_policy["size_bytes"]

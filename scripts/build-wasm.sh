@@ -10,6 +10,7 @@
 #   2. debian  - Debian's rustc-web/cargo-web with the std built from rust-web-src
 #                (-Zbuild-std), installed with apt when missing: works offline.
 # Force one with WASM_TOOLCHAIN=rustup or WASM_TOOLCHAIN=debian.
+# Then `wasm-opt -O3` (binaryen) when it is on PATH; WASM_OPT=0 skips it.
 set -euo pipefail
 
 TARGET=wasm32-wasip1
@@ -77,4 +78,23 @@ case "$MODE" in
 esac
 
 cp "${CARGO_TARGET_DIR:-target}/$TARGET/release/$LIB_NAME.wasm" "$OUT"
+
+# Binaryen's optimizer after rustc's: measured 13% smaller and a few percent
+# faster for the policy and for the floor policy alike (README, Performance).
+# Optional: without wasm-opt (Debian package binaryen) the module is only
+# rustc's. The features are those rustc's wasm32-wasip1 output uses.
+if [ "${WASM_OPT:-1}" != 0 ] && command -v wasm-opt >/dev/null; then
+  before=$(stat -c %s "$OUT")
+  if wasm-opt -O3 --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+    --enable-nontrapping-float-to-int "$OUT" -o "$OUT.opt" 2>"$OUT.opt.log"; then
+    mv "$OUT.opt" "$OUT"
+    rm -f "$OUT.opt.log"
+    say "wasm-opt -O3: $before -> $(stat -c %s "$OUT") bytes"
+  else
+    say "wasm-opt failed (kept rustc's module): $(head -c 300 "$OUT.opt.log")"
+    rm -f "$OUT.opt" "$OUT.opt.log"
+  fi
+elif [ "${WASM_OPT:-1}" != 0 ]; then
+  say "wasm-opt not found (Debian package binaryen): $OUT is rustc's output, about 13% larger"
+fi
 say "wrote $OUT ($(stat -c %s "$OUT") bytes)"
