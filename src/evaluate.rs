@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use crate::envelope::{self, Object};
 use crate::mutate;
 use crate::podspec::{self, PodSpecLocation};
 use crate::pruned;
@@ -49,6 +50,19 @@ pub struct AdmissionRequest<O = Value> {
     pub namespace: Option<String>,
     #[serde(default)]
     pub object: O,
+}
+
+impl AdmissionRequest<()> {
+    /// The same request carrying `object`.
+    pub fn carrying<P>(&self, object: P) -> AdmissionRequest<P> {
+        AdmissionRequest {
+            kind: self.kind.clone(),
+            sub_resource: self.sub_resource.clone(),
+            operation: self.operation.clone(),
+            namespace: self.namespace.clone(),
+            object,
+        }
+    }
 }
 
 #[derive(Deserialize, Debug, Default, Clone)]
@@ -111,6 +125,91 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
 
 /// The response, and the mutated object it carries when it accepts.
 fn answer(payload: &[u8]) -> (ValidationResponse, Option<String>) {
+    // One pass over the payload parses the object pruned, as it goes. Anything
+    // unusual (a parse error, a mutation needing the object's text) is answered
+    // by the two-pass path, which also names the field of a parse error.
+    let choose = |settings: Option<&RawValue>, kind: &GroupVersionKind| {
+        cached_settings(settings).ok().and_then(|s| pruned_shape(&s, kind))
+    };
+    let Ok(envelope) = envelope::parse(payload, &choose) else {
+        return answer_two_pass(payload);
+    };
+    let settings = match cached_settings(envelope.settings) {
+        Ok(s) => s,
+        Err(message) => {
+            return (
+                unparsable(format!("the policy settings are not valid: {message}")),
+                None,
+            )
+        }
+    };
+    let AdmissionRequest {
+        kind,
+        sub_resource,
+        operation,
+        namespace,
+        object,
+    } = envelope.request;
+    let head = AdmissionRequest {
+        kind,
+        sub_resource,
+        operation,
+        namespace,
+        object: (),
+    };
+    let result = match object {
+        Object::Absent => Ok(RawEvaluation::default()),
+        Object::Raw(raw) => evaluate_raw(&settings, &head.carrying(Some(raw))),
+        Object::Pruned(_) if !is_judged(&settings, &head) => Ok(RawEvaluation::default()),
+        Object::Pruned(object) => {
+            let mut spliced = None;
+            let parse = Parse::Pruned {
+                json: None,
+                spliced: &mut spliced,
+            };
+            match judge_object(&settings, &head, object, parse) {
+                Judgement::Done(evaluation, subject) => Ok(RawEvaluation {
+                    subject,
+                    findings: evaluation.findings,
+                    mutated: None,
+                }),
+                // A mutation: find the object's text (a second, skipping pass).
+                Judgement::NeedsText(object) => match object_text(payload) {
+                    Some(raw) => judge_pruned(&settings, &head, object, raw),
+                    None => return answer_two_pass(payload),
+                },
+                Judgement::NeedsFullObject => return answer_two_pass(payload),
+            }
+        }
+    };
+    finish(&settings, result)
+}
+
+/// The response for an evaluation (or for why the object could not be parsed).
+fn finish(settings: &Settings, result: Result<RawEvaluation, String>) -> (ValidationResponse, Option<String>) {
+    match result {
+        Ok(RawEvaluation {
+            subject,
+            findings,
+            mutated,
+        }) => {
+            let evaluation = Evaluation {
+                findings,
+                mutated: None,
+            };
+            (respond(settings, &subject, evaluation), mutated)
+        }
+        Err(message) => (unparsable(message), None),
+    }
+}
+
+/// The JSON text of the request's object.
+fn object_text(payload: &[u8]) -> Option<&RawValue> {
+    serde_json::from_slice::<Payload>(payload).ok()?.request.object
+}
+
+/// The payload parsed with the object kept raw, then the object parsed on its own.
+fn answer_two_pass(payload: &[u8]) -> (ValidationResponse, Option<String>) {
     // The fast path parses plainly; only a failure is parsed again with
     // serde_path_to_error, which copies every key, to name the offending field.
     let payload: Payload = match serde_json::from_slice(payload) {
@@ -126,20 +225,7 @@ fn answer(payload: &[u8]) -> (ValidationResponse, Option<String>) {
             )
         }
     };
-    match evaluate_raw(&settings, &payload.request) {
-        Ok(RawEvaluation {
-            subject,
-            findings,
-            mutated,
-        }) => {
-            let evaluation = Evaluation {
-                findings,
-                mutated: None,
-            };
-            (respond(&settings, &subject, evaluation), mutated)
-        }
-        Err(message) => (unparsable(message), None),
-    }
+    finish(&settings, evaluate_raw(&settings, &payload.request))
 }
 
 /// Settings with the bytes they were parsed from.
@@ -247,7 +333,7 @@ pub fn evaluate(settings: &Settings, request: AdmissionRequest) -> Evaluation {
     match judge_object(settings, &head, object, Parse::Full) {
         Judgement::Done(evaluation, _) => evaluation,
         // Only a pruned parse defers to a full one.
-        Judgement::NeedsFullObject => Evaluation::default(),
+        Judgement::NeedsText(_) | Judgement::NeedsFullObject => Evaluation::default(),
     }
 }
 
@@ -267,33 +353,59 @@ pub fn evaluate_raw(
     if !is_judged(settings, request) {
         return Ok(RawEvaluation::default());
     }
-    let head = AdmissionRequest {
+    let head = head_of(request);
+    match pruned_shape(settings, &request.kind) {
+        Some(shape) => {
+            let object = pruned::parse(raw.get(), shape).map_err(|e| describe_object_error(raw, e))?;
+            judge_pruned(settings, &head, object, raw)
+        }
+        None => judge_full(settings, &head, raw),
+    }
+}
+
+/// The shape that keeps what the policy reads of this kind, when its pod spec is
+/// at a built-in place (no `podSpecPaths`, which need the whole object).
+fn pruned_shape(settings: &Settings, kind: &GroupVersionKind) -> Option<&'static pruned::Shape> {
+    podspec::built_in_only(settings, &kind.group, &kind.version, &kind.kind).and_then(pruned::shape_for)
+}
+
+fn head_of<O>(request: &AdmissionRequest<O>) -> AdmissionRequest<()> {
+    AdmissionRequest {
         kind: request.kind.clone(),
         sub_resource: request.sub_resource.clone(),
         operation: request.operation.clone(),
         namespace: request.namespace.clone(),
         object: (),
-    };
-    let unparsable = |e: serde_json::Error| describe_object_error(raw, e);
-    let kind = &request.kind;
-    let shape = podspec::built_in_only(settings, &kind.group, &kind.version, &kind.kind).and_then(pruned::shape_for);
-    if let Some(shape) = shape {
-        let object = pruned::parse(raw.get(), shape).map_err(unparsable)?;
-        let mut spliced = None;
-        let parse = Parse::Pruned {
-            json: raw.get(),
-            spliced: &mut spliced,
-        };
-        if let Judgement::Done(evaluation, subject) = judge_object(settings, &head, object, parse) {
-            return Ok(RawEvaluation {
-                subject,
-                findings: evaluation.findings,
-                mutated: spliced,
-            });
-        }
     }
-    let object: Value = serde_json::from_str(raw.get()).map_err(unparsable)?;
-    match judge_object(settings, &head, object, Parse::Full) {
+}
+
+/// Judges a pruned object whose JSON text is `raw`: mutations are spliced into
+/// the text; what the splicer cannot do is done on a full parse.
+fn judge_pruned(
+    settings: &Settings,
+    head: &AdmissionRequest<()>,
+    object: Value,
+    raw: &RawValue,
+) -> Result<RawEvaluation, String> {
+    let mut spliced = None;
+    let parse = Parse::Pruned {
+        json: Some(raw.get()),
+        spliced: &mut spliced,
+    };
+    match judge_object(settings, head, object, parse) {
+        Judgement::Done(evaluation, subject) => Ok(RawEvaluation {
+            subject,
+            findings: evaluation.findings,
+            mutated: spliced,
+        }),
+        Judgement::NeedsText(_) | Judgement::NeedsFullObject => judge_full(settings, head, raw),
+    }
+}
+
+/// Judges the object parsed in full (custom kinds, and what splicing cannot do).
+fn judge_full(settings: &Settings, head: &AdmissionRequest<()>, raw: &RawValue) -> Result<RawEvaluation, String> {
+    let object: Value = serde_json::from_str(raw.get()).map_err(|e| describe_object_error(raw, e))?;
+    match judge_object(settings, head, object, Parse::Full) {
         Judgement::Done(evaluation, subject) => Ok(RawEvaluation {
             subject,
             findings: evaluation.findings,
@@ -303,7 +415,9 @@ pub fn evaluate_raw(
                 .transpose()
                 .map_err(|e| format!("the mutated object could not be written: {e}"))?,
         }),
-        Judgement::NeedsFullObject => Err("the object could not be judged even when parsed in full".to_string()),
+        Judgement::NeedsText(_) | Judgement::NeedsFullObject => {
+            Err("the object could not be judged even when parsed in full".to_string())
+        }
     }
 }
 
@@ -330,9 +444,11 @@ enum Parse<'j, 's> {
     /// Every field: the object itself is mutated.
     Full,
     /// Only what validation and planning read ([`pruned`]). Edits are spliced
-    /// into the object's JSON text `json`, the result left in `spliced`.
+    /// into the object's JSON text `json`, the result left in `spliced`; without
+    /// the text (the one-pass parse of the payload keeps none), a mutation asks
+    /// for it.
     Pruned {
-        json: &'j str,
+        json: Option<&'j str>,
         spliced: &'s mut Option<String>,
     },
 }
@@ -340,6 +456,9 @@ enum Parse<'j, 's> {
 enum Judgement {
     /// The evaluation, with the subject for messages.
     Done(Evaluation, String),
+    /// A pruned object needs mutating and its JSON text is not at hand: find
+    /// the text and judge the object (returned unchanged) again.
+    NeedsText(Value),
     /// A pruned object needs a change the splicer cannot make: parse it in full
     /// and judge it again.
     NeedsFullObject,
@@ -384,12 +503,13 @@ fn judge_object(settings: &Settings, request: &AdmissionRequest<()>, mut object:
         // kinds, which have one pod spec.
         return Judgement::NeedsFullObject;
     }
+    let without_text = matches!(parse, Parse::Pruned { json: None, .. });
     let mut evaluation = Evaluation::default();
     let mut changed = false;
     for location in &locations {
         let parse = match &mut parse {
             Parse::Full => Parse::Full,
-            Parse::Pruned { json, spliced } => Parse::Pruned { json, spliced },
+            Parse::Pruned { json, spliced } => Parse::Pruned { json: *json, spliced },
         };
         match judge_pod_spec(
             settings,
@@ -400,6 +520,8 @@ fn judge_object(settings: &Settings, request: &AdmissionRequest<()>, mut object:
             &mut evaluation.findings,
         ) {
             Some(c) => changed |= c,
+            // Nothing was changed before a pruned judgement stops.
+            None if without_text => return Judgement::NeedsText(object),
             None => return Judgement::NeedsFullObject,
         }
     }
@@ -439,7 +561,7 @@ fn judge_pod_spec(
             if let Parse::Pruned { json, spliced } = parse {
                 // The pruned object takes the edits for validation; the text takes
                 // them for the answer. What the splicer cannot do, a full parse does.
-                *spliced = Some(splice::apply(json, &location.pointer, &edits, &settings.mount_path)?);
+                *spliced = Some(splice::apply(json?, &location.pointer, &edits, &settings.mount_path)?);
             }
             if let Some(spec) = podspec::lookup_mut(object, &location.pointer).and_then(Value::as_object_mut) {
                 changed = mutate::apply(spec, edits, &settings.mount_path);

@@ -5,6 +5,7 @@
 //! This file only wires the waPC functions; the logic lives in pure modules beside
 //! it and is tested natively.
 
+pub mod envelope;
 pub mod evaluate;
 pub mod mutate;
 pub mod podspec;

@@ -202,7 +202,7 @@ impl<'de> Visitor<'de> for Skip {
 }
 
 /// A key, borrowed from the input unless it had escapes.
-struct Key<'de>(Cow<'de, str>);
+pub(crate) struct Key<'de>(pub(crate) Cow<'de, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

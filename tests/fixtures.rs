@@ -146,3 +146,47 @@ fn settings_entry_point_answers_valid_or_names_the_problem() {
         .unwrap()
         .starts_with("action: unknown variant `deny`, expected `reject` or `warn`"));
 }
+
+/// Hosts write the settings first and the request's kind before its object,
+/// which lets the policy parse the object pruned in one pass. Any other order
+/// must give the same answer (the object is then kept raw and parsed after).
+#[test]
+fn the_answer_does_not_depend_on_the_order_of_the_payload_fields() {
+    let settings = fixture("settings-seed.json");
+    for request_fixture in [
+        "deployment-missing-mount.json",
+        "deployment-three-violations.json",
+        "deployment-helm-compliant.json",
+    ] {
+        let request = fixture(request_fixture);
+        let object = request["object"].to_string();
+        let mut head = request.clone();
+        head.as_object_mut().unwrap().remove("object");
+        let head = head.to_string();
+        let head_fields = &head[1..head.len() - 1];
+        let orders = [
+            format!(r#"{{"settings": {settings}, "request": {{{head_fields}, "object": {object}}}}}"#),
+            format!(r#"{{"settings": {settings}, "request": {{"object": {object}, {head_fields}}}}}"#),
+            format!(r#"{{"request": {{{head_fields}, "object": {object}}}, "settings": {settings}}}"#),
+        ];
+        let answers: Vec<Value> = orders
+            .iter()
+            .map(|payload| serde_json::to_value(evaluate::validate(payload.as_bytes())).unwrap())
+            .collect();
+        let expect_accepted = request_fixture != "deployment-three-violations.json";
+        assert_eq!(
+            answers[0]["accepted"],
+            json!(expect_accepted),
+            "{request_fixture}: {}",
+            answers[0]
+        );
+        let expect_mutated = request_fixture == "deployment-missing-mount.json";
+        assert_eq!(
+            answers[0]["mutated_object"].is_object(),
+            expect_mutated,
+            "{request_fixture}"
+        );
+        assert_eq!(answers[0], answers[1], "{request_fixture}: object before kind");
+        assert_eq!(answers[0], answers[2], "{request_fixture}: settings after the request");
+    }
+}

@@ -52,11 +52,12 @@ pub fn settings(v: Value) -> Settings {
     Settings::from_json(v.to_string().as_bytes()).expect("test settings are valid")
 }
 
-/// Evaluates a request through both ways the core judges an object, and checks
-/// they agree: `evaluate` over the parsed object and `evaluate_raw` over its JSON
-/// text (what the host sends: a built-in kind is parsed pruned to the fields the
-/// policy reads, and in full only when it must be mutated). Every native test
-/// that evaluates a request thereby also tests the pruned parse.
+/// Evaluates a request through every way the core judges an object, and checks
+/// they agree: `evaluate` over the parsed object, `evaluate_raw` over its JSON
+/// text (a built-in kind is parsed pruned to the fields the policy reads, and
+/// mutations are spliced into the text), and `validate` over the whole payload
+/// as a host writes it (parsed in one pass). Every native test that evaluates a
+/// request thereby also tests the pruned parse, the splicer and the envelope.
 pub fn evaluate(settings: &Settings, request: AdmissionRequest) -> Evaluation {
     let text = RawValue::from_string(request.object.to_string()).unwrap();
     let raw_request = AdmissionRequest {
@@ -66,6 +67,20 @@ pub fn evaluate(settings: &Settings, request: AdmissionRequest) -> Evaluation {
         namespace: request.namespace.clone(),
         object: (!request.object.is_null()).then_some(&*text),
     };
+    // Settings first, the kind before the object: the order hosts write.
+    let payload = serde_json::to_vec(&json!({
+        "settings": settings,
+        "request": {
+            "uid": "test",
+            "kind": {"group": request.kind.group, "version": request.kind.version, "kind": request.kind.kind},
+            "subResource": request.sub_resource,
+            "operation": request.operation,
+            "namespace": request.namespace,
+            "object": request.object,
+        }
+    }))
+    .unwrap();
+
     let full = evaluate::evaluate(settings, request);
     let raw = evaluate::evaluate_raw(settings, &raw_request).expect("the object's own JSON text parses");
     assert_eq!(
@@ -78,6 +93,31 @@ pub fn evaluate(settings: &Settings, request: AdmissionRequest) -> Evaluation {
     assert_eq!(
         full.mutated, raw_mutated,
         "evaluate and evaluate_raw disagree on the mutation"
+    );
+
+    let expected = evaluate::respond(
+        settings,
+        &raw.subject,
+        Evaluation {
+            findings: full.findings.clone(),
+            mutated: full.mutated.clone(),
+        },
+    );
+    let answered = evaluate::validate(&payload);
+    assert_eq!(
+        (
+            answered.accepted,
+            &answered.message,
+            &answered.warnings,
+            &answered.mutated_object
+        ),
+        (
+            expected.accepted,
+            &expected.message,
+            &expected.warnings,
+            &expected.mutated_object
+        ),
+        "validate (one pass over the payload) and evaluate disagree"
     );
     full
 }

@@ -1,0 +1,172 @@
+//! The host's `validate` payload, `{"settings": ..., "request": {...}}`, parsed
+//! in one pass.
+//!
+//! Hosts write the settings before the request, and the request's `kind`
+//! before its `object` (kwctl and policy-server serialise the AdmissionRequest
+//! in the Kubernetes field order). So by the time the parser reaches the object
+//! it knows the settings and the kind, and can parse the object pruned to what
+//! the policy reads ([`crate::pruned`]) right there, instead of first skipping
+//! over it as raw JSON and parsing it again. When the order is otherwise, or the
+//! kind needs the whole object (`podSpecPaths`), the object is kept raw.
+//!
+//! Errors are plain serde_json errors; the caller parses the payload again the
+//! slow way to name the offending field.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::evaluate::{AdmissionRequest, GroupVersionKind};
+use crate::pruned::{Key, Pruned, Shape};
+
+/// The payload: raw settings, and the request with its object.
+pub struct Envelope<'a> {
+    pub settings: Option<&'a RawValue>,
+    pub request: AdmissionRequest<Object<'a>>,
+}
+
+/// The request's object as the one-pass parse left it.
+#[derive(Default)]
+pub enum Object<'a> {
+    /// Absent or `null`.
+    #[default]
+    Absent,
+    /// Parsed pruned with the shape chosen for the request's kind.
+    Pruned(Value),
+    /// Kept as JSON text (the kind or the settings came after it, or the kind
+    /// has no pruned shape).
+    Raw(&'a RawValue),
+}
+
+/// Chooses the pruned shape for an object from the raw settings and the kind.
+pub type ShapeChooser<'c, 'a> = &'c dyn Fn(Option<&'a RawValue>, &GroupVersionKind) -> Option<&'static Shape>;
+
+/// Parses the payload in one pass; `choose` picks the object's shape.
+pub fn parse<'a>(payload: &'a [u8], choose: ShapeChooser<'_, 'a>) -> Result<Envelope<'a>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(payload);
+    let envelope = de.deserialize_map(PayloadVisitor { choose })?;
+    de.end()?;
+    Ok(envelope)
+}
+
+struct PayloadVisitor<'c, 'a> {
+    choose: ShapeChooser<'c, 'a>,
+}
+
+impl<'a> Visitor<'a> for PayloadVisitor<'_, 'a> {
+    type Value = Envelope<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a validation request: {settings, request}")
+    }
+
+    fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<Envelope<'a>, A::Error> {
+        let mut settings: Option<Option<&'a RawValue>> = None;
+        let mut request = None;
+        while let Some(Key(key)) = map.next_key()? {
+            match key.as_ref() {
+                "settings" => {
+                    if settings.is_some() {
+                        return Err(de::Error::duplicate_field("settings"));
+                    }
+                    settings = Some(map.next_value()?);
+                }
+                "request" => {
+                    if request.is_some() {
+                        return Err(de::Error::duplicate_field("request"));
+                    }
+                    // Settings after the request are not known yet: keep the object raw.
+                    let choose = |kind: &GroupVersionKind| settings.and_then(|s| (self.choose)(s, kind));
+                    request = Some(map.next_value_seed(RequestSeed { choose: &choose })?);
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Envelope {
+            settings: settings.flatten(),
+            request: request.ok_or_else(|| de::Error::missing_field("request"))?,
+        })
+    }
+}
+
+struct RequestSeed<'c> {
+    choose: &'c dyn Fn(&GroupVersionKind) -> Option<&'static Shape>,
+}
+
+impl<'a> DeserializeSeed<'a> for RequestSeed<'_> {
+    type Value = AdmissionRequest<Object<'a>>;
+
+    fn deserialize<D: de::Deserializer<'a>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'a> Visitor<'a> for RequestSeed<'_> {
+    type Value = AdmissionRequest<Object<'a>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an AdmissionRequest")
+    }
+
+    fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        fn once<T, E: de::Error>(slot: &Option<T>, name: &'static str) -> Result<(), E> {
+            match slot {
+                Some(_) => Err(E::duplicate_field(name)),
+                None => Ok(()),
+            }
+        }
+        let mut kind: Option<GroupVersionKind> = None;
+        let mut sub_resource: Option<Option<String>> = None;
+        let mut operation: Option<String> = None;
+        let mut namespace: Option<Option<String>> = None;
+        let mut object: Option<Object<'a>> = None;
+        while let Some(Key(key)) = map.next_key()? {
+            match key.as_ref() {
+                "kind" => {
+                    once(&kind, "kind")?;
+                    kind = Some(map.next_value()?);
+                }
+                "subResource" => {
+                    once(&sub_resource, "subResource")?;
+                    sub_resource = Some(map.next_value()?);
+                }
+                "operation" => {
+                    once(&operation, "operation")?;
+                    operation = Some(map.next_value()?);
+                }
+                "namespace" => {
+                    once(&namespace, "namespace")?;
+                    namespace = Some(map.next_value()?);
+                }
+                "object" => {
+                    once(&object, "object")?;
+                    let shape = kind.as_ref().and_then(|k| (self.choose)(k));
+                    object = Some(match shape {
+                        Some(shape) => match map.next_value_seed(Pruned(shape))? {
+                            Value::Null => Object::Absent,
+                            value => Object::Pruned(value),
+                        },
+                        None => match map.next_value::<Option<&'a RawValue>>()? {
+                            None => Object::Absent,
+                            Some(raw) => Object::Raw(raw),
+                        },
+                    });
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(AdmissionRequest {
+            kind: kind.unwrap_or_default(),
+            sub_resource: sub_resource.flatten(),
+            operation: operation.unwrap_or_default(),
+            namespace: namespace.flatten(),
+            object: object.unwrap_or_default(),
+        })
+    }
+}
