@@ -1,15 +1,27 @@
 # Shared by the e2e tests. They run the policy through `${KWCTL:-bin/policy-runner} run`
-bats_require_minimum_version 1.5.0
 # and read only what a real `kwctl run` prints too: one AdmissionResponse JSON
-# line on stdout (logs go to stderr). To run them against kwctl:
+# line on stdout (logs go to stderr); errors of the host (unparsable request
+# file, invalid settings) on stderr with a non-zero exit. To run them against kwctl:
 #   make annotated-policy.wasm && KWCTL=kwctl POLICY=annotated-policy.wasm bats e2e-tests/
+bats_require_minimum_version 1.5.0
 RUNNER=${KWCTL:-bin/policy-runner}
 POLICY=${POLICY:-policy.wasm}
 
-# evaluate REQUEST_FILE [SETTINGS_JSON] — sets $status, $output, $response.
+# evaluate REQUEST_FILE [SETTINGS] — runs the policy. SETTINGS is JSON text, or
+# @FILE for a settings file; without it the host's default (no settings) is
+# used. Sets $status; stdout goes to the file $RESPONSE, stderr to the file
+# $STDERR (files: the answers to the hostile inputs can be large).
 evaluate() {
-  run --separate-stderr "$RUNNER" run --request-path "$1" --settings-json "${2:-{\}}" "$POLICY"
-  response=$(printf '%s\n' "$output" | tail -n 1)
+  local settings=()
+  case ${2-} in
+    '') ;;
+    @*) settings=(--settings-path "${2#@}") ;;
+    *) settings=(--settings-json "$2") ;;
+  esac
+  RESPONSE=$BATS_TEST_TMPDIR/response.json
+  STDERR=$BATS_TEST_TMPDIR/stderr.txt
+  status=0
+  "$RUNNER" run --request-path "$1" "${settings[@]}" "$POLICY" >"$RESPONSE" 2>"$STDERR" || status=$?
 }
 
 # request_with FIXTURE JQ_FILTER — writes a modified copy of a test_data fixture
@@ -21,29 +33,42 @@ request_with() {
   echo "$out"
 }
 
+# A clean answer: exit 0, exactly one JSON line, `allowed` a boolean, and a
+# non-empty status.message when rejected.
+assert_clean_answer() {
+  [ "$status" -eq 0 ] || { echo "exit $status, not an answer: $(head -c 2000 "$STDERR")"; return 1; }
+  [ "$(wc -l <"$RESPONSE")" -eq 1 ] || { echo "not one line: $(head -c 2000 "$RESPONSE")"; return 1; }
+  jq -e '.allowed | type == "boolean"' "$RESPONSE" >/dev/null || { echo "no allowed: $(head -c 2000 "$RESPONSE")"; return 1; }
+  if [ "$(jq -r .allowed "$RESPONSE")" = false ]; then
+    jq -e '.status.message | type == "string" and test("\\S")' "$RESPONSE" >/dev/null ||
+      { echo "a rejection without a message: $(head -c 2000 "$RESPONSE")"; return 1; }
+  fi
+}
+
+# assert_allowed / assert_rejected — a clean answer (above) with that verdict.
 assert_allowed() {
-  [ "$status" -eq 0 ] || { echo "exit $status: $stderr"; return 1; }
-  [ "$(jq -r .allowed <<<"$response")" = true ] || { echo "not allowed: $response"; return 1; }
+  assert_clean_answer
+  [ "$(jq -r .allowed "$RESPONSE")" = true ] || { echo "not allowed: $(head -c 2000 "$RESPONSE")"; return 1; }
 }
 
 assert_rejected() {
-  [ "$status" -eq 0 ] || { echo "exit $status: $stderr"; return 1; }
-  [ "$(jq -r .allowed <<<"$response")" = false ] || { echo "not rejected: $response"; return 1; }
+  assert_clean_answer
+  [ "$(jq -r .allowed "$RESPONSE")" = false ] || { echo "not rejected: $(head -c 2000 "$RESPONSE")"; return 1; }
 }
 
 # assert_message_contains TEXT — the rejection message contains TEXT.
 assert_message_contains() {
-  jq -e --arg t "$1" '.status.message | contains($t)' <<<"$response" >/dev/null ||
-    { echo "message lacks '$1': $(jq -r .status.message <<<"$response")"; return 1; }
+  jq -e --arg t "$1" '.status.message | contains($t)' "$RESPONSE" >/dev/null ||
+    { echo "message lacks '$1': $(jq -r .status.message "$RESPONSE" | head -c 2000)"; return 1; }
 }
 
 assert_not_mutated() {
-  [ "$(jq -r '.patch // "none"' <<<"$response")" = none ] || { echo "unexpected patch: $(decoded_patch)"; return 1; }
+  [ "$(jq -r '.patch // "none"' "$RESPONSE")" = none ] || { echo "unexpected patch: $(decoded_patch | head -c 2000)"; return 1; }
 }
 
 # The response's JSON patch, decoded, keys sorted, one line.
 decoded_patch() {
-  jq -r .patch <<<"$response" | base64 -d | jq -cS .
+  jq -r .patch "$RESPONSE" | base64 -d | jq -cS .
 }
 
 # assert_patch EXPECTED_JSON — the decoded patch is exactly EXPECTED_JSON.
@@ -51,6 +76,17 @@ assert_patch() {
   local expected actual
   expected=$(jq -cS . <<<"$1")
   actual=$(decoded_patch)
-  [ "$(jq -r .patchType <<<"$response")" = JSONPatch ] || { echo "patchType: $response"; return 1; }
+  [ "$(jq -r .patchType "$RESPONSE")" = JSONPatch ] || { echo "patchType: $(head -c 2000 "$RESPONSE")"; return 1; }
   [ "$actual" = "$expected" ] || { printf 'patch:    %s\nexpected: %s\n' "$actual" "$expected"; return 1; }
+}
+
+# assert_host_error TEXT — the host refused the input before or instead of
+# asking the policy: non-zero exit, nothing on stdout, TEXT on stderr, and no
+# sign of a trap or a crash.
+assert_host_error() {
+  [ "$status" -ne 0 ] || { echo "expected a host error, got: $(head -c 2000 "$RESPONSE")"; return 1; }
+  [ ! -s "$RESPONSE" ] || { echo "stdout not empty: $(head -c 2000 "$RESPONSE")"; return 1; }
+  grep -qF -- "$1" "$STDERR" || { echo "stderr lacks '$1': $(head -c 2000 "$STDERR")"; return 1; }
+  ! grep -qiE 'trap|unreachable|panicked|internal error|stack overflow' "$STDERR" ||
+    { echo "a trap: $(head -c 2000 "$STDERR")"; return 1; }
 }

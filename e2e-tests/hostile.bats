@@ -49,8 +49,6 @@
 # | podSpecPaths `[?(@.x == 1e400)]`, `[::0]`      | host error "Provided settings are not valid: podSpecPaths..." (these   |
 # |                                                | expressions parse, but jsonpath_lib panics evaluating them)            |
 
-bats_require_minimum_version 1.5.0
-
 setup() {
   load common
   cd "$BATS_TEST_DIRNAME/.."
@@ -65,65 +63,6 @@ gen() {
   echo "$out"
 }
 
-# policy_run REQUEST_FILE [RUNNER ARGS...] — runs the policy; stdout to $OUT,
-# stderr to $ERR (files: the answers can be large), exit code in $status.
-policy_run() {
-  local request=$1
-  shift
-  OUT=$BATS_TEST_TMPDIR/stdout.json
-  ERR=$BATS_TEST_TMPDIR/stderr.txt
-  status=0
-  "$RUNNER" run --request-path "$request" "$@" "$POLICY" >"$OUT" 2>"$ERR" || status=$?
-}
-
-# A clean answer: exit 0, exactly one JSON line, `allowed` a boolean, and a
-# non-empty status.message when rejected.
-assert_clean_answer() {
-  [ "$status" -eq 0 ] || { echo "exit $status, not an answer: $(head -c 2000 "$ERR")"; return 1; }
-  [ "$(wc -l <"$OUT")" -eq 1 ] || { echo "not one line: $(head -c 2000 "$OUT")"; return 1; }
-  jq -e '.allowed | type == "boolean"' "$OUT" >/dev/null || { echo "no allowed: $(head -c 2000 "$OUT")"; return 1; }
-  if [ "$(jq -r .allowed "$OUT")" = false ]; then
-    jq -e '.status.message | type == "string" and test("\\S")' "$OUT" >/dev/null ||
-      { echo "a rejection without a message: $(head -c 2000 "$OUT")"; return 1; }
-  fi
-}
-
-assert_answer_allowed() {
-  assert_clean_answer
-  [ "$(jq -r .allowed "$OUT")" = true ] || { echo "not allowed: $(head -c 2000 "$OUT")"; return 1; }
-}
-
-assert_answer_rejected() {
-  assert_clean_answer
-  [ "$(jq -r .allowed "$OUT")" = false ] || { echo "not rejected: $(head -c 2000 "$OUT")"; return 1; }
-}
-
-# assert_answer_message_contains TEXT
-assert_answer_message_contains() {
-  jq -e --arg t "$1" '.status.message | contains($t)' "$OUT" >/dev/null ||
-    { echo "message lacks '$1': $(jq -r .status.message "$OUT" | head -c 2000)"; return 1; }
-}
-
-assert_answer_not_mutated() {
-  [ "$(jq -r '.patch // "none"' "$OUT")" = none ] || { echo "unexpected patch"; return 1; }
-}
-
-# The decoded JSON patch of the answer.
-answer_patch() {
-  jq -r .patch "$OUT" | base64 -d
-}
-
-# assert_host_error TEXT — the host refused the input before or instead of
-# asking the policy: non-zero exit, nothing on stdout, TEXT on stderr, and no
-# sign of a trap or a crash.
-assert_host_error() {
-  [ "$status" -ne 0 ] || { echo "expected a host error, got: $(head -c 2000 "$OUT")"; return 1; }
-  [ ! -s "$OUT" ] || { echo "stdout not empty: $(head -c 2000 "$OUT")"; return 1; }
-  grep -qF -- "$1" "$ERR" || { echo "stderr lacks '$1': $(head -c 2000 "$ERR")"; return 1; }
-  ! grep -qiE 'trap|unreachable|panicked|internal error|stack overflow' "$ERR" ||
-    { echo "a trap: $(head -c 2000 "$ERR")"; return 1; }
-}
-
 DECLARED='{"secretMounts":[{"name":"api-key","secretName":"api-key","items":[{"key":"API_KEY","path":"api-key/API_KEY"}]}]}'
 
 # ---------------------------------------------------------------------------
@@ -131,38 +70,38 @@ DECLARED='{"secretMounts":[{"name":"api-key","secretName":"api-key","items":[{"k
 # ---------------------------------------------------------------------------
 
 @test "hostile: a request file of non-JSON bytes is a host error (the module is tested natively)" {
-  policy_run "$(gen not-json)"
+  evaluate "$(gen not-json)"
   assert_host_error "cannot read request file"
   assert_host_error "stream did not contain valid UTF-8"
-  policy_run "$(gen not-json-text)"
+  evaluate "$(gen not-json-text)"
   assert_host_error "cannot parse request file"
 }
 
 @test "hostile: an empty object is accepted" {
-  policy_run "$(gen object-empty)"
-  assert_answer_allowed
-  assert_answer_not_mutated
+  evaluate "$(gen object-empty)"
+  assert_allowed
+  assert_not_mutated
 }
 
 @test "hostile: a null object on CREATE is accepted" {
-  policy_run "$(gen object-null)" --settings-json "$DECLARED"
-  assert_answer_allowed
-  assert_answer_not_mutated
+  evaluate "$(gen object-null)" "$DECLARED"
+  assert_allowed
+  assert_not_mutated
 }
 
 @test "hostile: spec of the wrong type (spec: 5) is rejected as malformed" {
-  policy_run "$(gen spec-number)" --settings-json "$DECLARED"
-  assert_answer_rejected
-  assert_answer_message_contains "spec must be an object, found a number"
-  [ "$(jq -r .auditAnnotations.violations "$OUT")" = malformed-object ]
+  evaluate "$(gen spec-number)" "$DECLARED"
+  assert_rejected
+  assert_message_contains "spec must be an object, found a number"
+  [ "$(jq -r .auditAnnotations.violations "$RESPONSE")" = malformed-object ]
 }
 
 @test "hostile: containers that are not a list are rejected as malformed" {
-  policy_run "$(gen containers-not-list)" --settings-json "$DECLARED"
-  assert_answer_rejected
-  assert_answer_message_contains "spec.template.spec.containers"
-  assert_answer_message_contains "must be a list, found an object"
-  assert_answer_not_mutated
+  evaluate "$(gen containers-not-list)" "$DECLARED"
+  assert_rejected
+  assert_message_contains "spec.template.spec.containers"
+  assert_message_contains "must be a list, found an object"
+  assert_not_mutated
 }
 
 # ---------------------------------------------------------------------------
@@ -170,47 +109,47 @@ DECLARED='{"secretMounts":[{"name":"api-key","secretName":"api-key","items":[{"k
 # ---------------------------------------------------------------------------
 
 @test "hostile: 10,000 compliant containers are accepted" {
-  policy_run "$(gen containers-compliant 10000)"
-  assert_answer_allowed
-  assert_answer_not_mutated
+  evaluate "$(gen containers-compliant 10000)"
+  assert_allowed
+  assert_not_mutated
 }
 
 @test "hostile: 10,000 containers reading a secret from env are rejected, each named" {
-  policy_run "$(gen containers-env-secret 10000)"
-  assert_answer_rejected
-  assert_answer_message_contains "(10000 violations)"
-  assert_answer_message_contains 'spec.template.spec.containers[9999].env[0]: container "c9999"'
+  evaluate "$(gen containers-env-secret 10000)"
+  assert_rejected
+  assert_message_contains "(10000 violations)"
+  assert_message_contains 'spec.template.spec.containers[9999].env[0]: container "c9999"'
 }
 
 @test "hostile: 10,000 bare containers get the declared mount, with additions only" {
-  policy_run "$(gen containers-bare 10000)" --settings-json "$DECLARED"
-  assert_answer_allowed
-  [ "$(jq -r .patchType "$OUT")" = JSONPatch ]
-  answer_patch >"$BATS_TEST_TMPDIR/patch.json"
+  evaluate "$(gen containers-bare 10000)" "$DECLARED"
+  assert_allowed
+  [ "$(jq -r .patchType "$RESPONSE")" = JSONPatch ]
+  decoded_patch >"$BATS_TEST_TMPDIR/patch.json"
   [ "$(jq length "$BATS_TEST_TMPDIR/patch.json")" -eq 10001 ]
   [ "$(jq '[.[] | select(.op != "add")] | length' "$BATS_TEST_TMPDIR/patch.json")" -eq 0 ]
   [ "$(jq '[.[] | select(.path | endswith("/volumeMounts"))] | length' "$BATS_TEST_TMPDIR/patch.json")" -eq 10000 ]
 }
 
 @test "hostile: 100,000 env vars, the last a secretKeyRef, are rejected naming it" {
-  policy_run "$(gen env-many 100000)"
-  assert_answer_rejected
-  assert_answer_message_contains "(1 violation)"
-  assert_answer_message_contains 'spec.template.spec.containers[0].env[99999]: container "app": env "DB_PASSWORD"'
+  evaluate "$(gen env-many 100000)"
+  assert_rejected
+  assert_message_contains "(1 violation)"
+  assert_message_contains 'spec.template.spec.containers[0].env[99999]: container "app": env "DB_PASSWORD"'
 }
 
 @test "hostile: a 20 MB request is accepted" {
   request=$(gen big 20)
   [ "$(stat -c %s "$request")" -ge $((20 * 1024 * 1024)) ]
-  policy_run "$request"
-  assert_answer_allowed
-  assert_answer_not_mutated
+  evaluate "$request"
+  assert_allowed
+  assert_not_mutated
 }
 
 @test "hostile: a 20 MB request is mutated with additions only" {
-  policy_run "$(gen big 20)" --settings-json "$DECLARED"
-  assert_answer_allowed
-  answer_patch >"$BATS_TEST_TMPDIR/patch.json"
+  evaluate "$(gen big 20)" "$DECLARED"
+  assert_allowed
+  decoded_patch >"$BATS_TEST_TMPDIR/patch.json"
   jq -e 'length > 0 and all(.[]; .op == "add")' "$BATS_TEST_TMPDIR/patch.json" >/dev/null
   jq -e 'any(.[]; .path == "/spec/template/spec/containers/2/volumeMounts")' "$BATS_TEST_TMPDIR/patch.json" >/dev/null
 }
@@ -220,46 +159,46 @@ DECLARED='{"secretMounts":[{"name":"api-key","secretName":"api-key","items":[{"k
 # ---------------------------------------------------------------------------
 
 @test "hostile: floats in an unrelated field survive the mutation bit for bit" {
-  policy_run "$(gen floats)" --settings-json "$DECLARED"
-  assert_answer_allowed
-  answer_patch >"$BATS_TEST_TMPDIR/patch.json"
+  evaluate "$(gen floats)" "$DECLARED"
+  assert_allowed
+  decoded_patch >"$BATS_TEST_TMPDIR/patch.json"
   jq -e 'length > 0' "$BATS_TEST_TMPDIR/patch.json" >/dev/null
   jq -e 'all(.[]; .op == "add")' "$BATS_TEST_TMPDIR/patch.json" >/dev/null ||
     { echo "the mutation changes values it never meant to: $(jq -c '[.[] | select(.op != "add")]' "$BATS_TEST_TMPDIR/patch.json")"; return 1; }
 }
 
 @test "hostile: 1,000-level nesting is refused by the host's parser (the module is tested natively)" {
-  policy_run "$(gen deep 1000)"
+  evaluate "$(gen deep 1000)"
   assert_host_error "recursion limit exceeded"
 }
 
 @test "hostile: the deepest request the host accepts is judged normally" {
-  # The host parses at most 127 levels. The module parses the envelope and the
-  # object apart (the object is kept raw in the envelope), so each stays within
-  # its parser's limit of 128 and the request is judged like any other.
-  policy_run "$(gen deep 127)"
-  assert_answer_allowed
+  # The host parses at most 127 levels. Where the module's one-pass parse of
+  # the payload reaches its own limit of 128, it parses the envelope and the
+  # object apart, each within the limit, and judges the request like any other.
+  evaluate "$(gen deep 127)"
+  assert_allowed
 }
 
 @test "hostile: 100-level nesting in an unrelated field is judged normally" {
-  policy_run "$(gen deep 100)"
-  assert_answer_allowed
+  evaluate "$(gen deep 100)"
+  assert_allowed
 }
 
 @test "hostile: a lone surrogate is refused by the host's parser (the module is tested natively)" {
-  policy_run "$(gen lone-surrogate)"
+  evaluate "$(gen lone-surrogate)"
   assert_host_error "cannot parse request file"
 }
 
 @test "hostile: duplicate keys, the clean list last: accepted (the last key wins)" {
-  policy_run "$(gen duplicate-keys-last-clean)"
-  assert_answer_allowed
+  evaluate "$(gen duplicate-keys-last-clean)"
+  assert_allowed
 }
 
 @test "hostile: duplicate keys, the secretKeyRef list last: rejected (the last key wins)" {
-  policy_run "$(gen duplicate-keys-last-dirty)"
-  assert_answer_rejected
-  assert_answer_message_contains "[env-secret-ref]"
+  evaluate "$(gen duplicate-keys-last-dirty)"
+  assert_rejected
+  assert_message_contains "[env-secret-ref]"
 }
 
 # ---------------------------------------------------------------------------
@@ -267,27 +206,27 @@ DECLARED='{"secretMounts":[{"name":"api-key","secretName":"api-key","items":[{"k
 # ---------------------------------------------------------------------------
 
 @test "hostile: an unknown kind is accepted untouched" {
-  policy_run "$(gen unknown-kind)" --settings-json "$DECLARED"
-  assert_answer_allowed
-  assert_answer_not_mutated
+  evaluate "$(gen unknown-kind)" "$DECLARED"
+  assert_allowed
+  assert_not_mutated
 }
 
 @test "hostile: a Deployment of another API group is accepted untouched" {
-  policy_run "$(gen lookalike-kind)" --settings-json "$DECLARED"
-  assert_answer_allowed
-  assert_answer_not_mutated
+  evaluate "$(gen lookalike-kind)" "$DECLARED"
+  assert_allowed
+  assert_not_mutated
 }
 
 @test "hostile: a Secret is accepted untouched" {
-  policy_run "$(gen secret-object)" --settings-json "$DECLARED"
-  assert_answer_allowed
-  assert_answer_not_mutated
+  evaluate "$(gen secret-object)" "$DECLARED"
+  assert_allowed
+  assert_not_mutated
 }
 
 @test "hostile: DELETE without an object is accepted" {
-  policy_run "$(gen delete-without-object)" --settings-json "$DECLARED"
-  assert_answer_allowed
-  assert_answer_not_mutated
+  evaluate "$(gen delete-without-object)" "$DECLARED"
+  assert_allowed
+  assert_not_mutated
 }
 
 # ---------------------------------------------------------------------------
@@ -296,49 +235,49 @@ DECLARED='{"secretMounts":[{"name":"api-key","secretName":"api-key","items":[{"k
 
 @test "hostile settings: wrong types are refused, naming the field" {
   request=$(gen object-empty)
-  policy_run "$request" --settings-json '{"mutate": "yes"}'
+  evaluate "$request" '{"mutate": "yes"}'
   assert_host_error 'Provided settings are not valid: mutate: invalid type: string "yes", expected a boolean'
-  policy_run "$request" --settings-json '{"secretMounts": {"name": "a"}}'
+  evaluate "$request" '{"secretMounts": {"name": "a"}}'
   assert_host_error "Provided settings are not valid: secretMounts: invalid type: map, expected a sequence"
-  policy_run "$request" --settings-json '{"exemptContainers": "vault-agent"}'
+  evaluate "$request" '{"exemptContainers": "vault-agent"}'
   assert_host_error "Provided settings are not valid: exemptContainers: invalid type: string"
-  policy_run "$request" --settings-json '{"secretMounts": [{"name": "a", "secretName": "a", "items": [{"key": "K", "path": 5}]}]}'
+  evaluate "$request" '{"secretMounts": [{"name": "a", "secretName": "a", "items": [{"key": "K", "path": 5}]}]}'
   assert_host_error "Provided settings are not valid: secretMounts[0].items[0].path: invalid type: integer"
 }
 
 @test "hostile settings: negative numbers are refused" {
   request=$(gen object-empty)
-  policy_run "$request" --settings-json '{"mutate": -1}'
+  evaluate "$request" '{"mutate": -1}'
   assert_host_error 'Provided settings are not valid: mutate: invalid type: integer `-1`, expected a boolean'
-  policy_run "$request" --settings-json '{"mountPath": -9223372036854775808}'
+  evaluate "$request" '{"mountPath": -9223372036854775808}'
   assert_host_error 'Provided settings are not valid: mountPath: invalid type: integer `-9223372036854775808`, expected a string'
 }
 
 @test "hostile settings: huge numbers are refused" {
   request=$(gen object-empty)
-  policy_run "$request" --settings-json '{"volumeName": 18446744073709551616}'
+  evaluate "$request" '{"volumeName": 18446744073709551616}'
   assert_host_error "Provided settings are not valid: volumeName: invalid type: floating point"
-  policy_run "$request" --settings-json '{"secretMounts": 1.7976931348623157e308}'
+  evaluate "$request" '{"secretMounts": 1.7976931348623157e308}'
   assert_host_error "Provided settings are not valid: secretMounts: invalid type: floating point"
 }
 
 @test "hostile settings: a number out of range is refused by the host's parser" {
-  policy_run "$(gen object-empty)" --settings-json '{"mutate": 1e400}'
+  evaluate "$(gen object-empty)" '{"mutate": 1e400}'
   assert_host_error "number out of range"
 }
 
 @test "hostile settings: a 1 MiB volumeName is refused" {
   python3 -c 'import json; print(json.dumps({"volumeName": "a" * (1 << 20)}))' >"$BATS_TEST_TMPDIR/settings.json"
-  policy_run "$(gen object-empty)" --settings-path "$BATS_TEST_TMPDIR/settings.json"
+  evaluate "$(gen object-empty)" "@$BATS_TEST_TMPDIR/settings.json"
   assert_host_error "Provided settings are not valid: volumeName"
   assert_host_error "must be a DNS-1123 label"
 }
 
 @test "hostile settings: 1,000 secretMounts entries are applied" {
   settings=$(gen settings-many-mounts 1000)
-  policy_run "$(gen containers-bare 3)" --settings-path "$settings"
-  assert_answer_allowed
-  answer_patch >"$BATS_TEST_TMPDIR/patch.json"
+  evaluate "$(gen containers-bare 3)" "@$settings"
+  assert_allowed
+  decoded_patch >"$BATS_TEST_TMPDIR/patch.json"
   jq -e 'all(.[]; .op == "add")' "$BATS_TEST_TMPDIR/patch.json" >/dev/null
   [ "$(jq '[.[] | select(.path == "/spec/template/spec/volumes")][0].value[0].projected.sources | length' "$BATS_TEST_TMPDIR/patch.json")" -eq 1000 ]
 }
@@ -355,7 +294,7 @@ DECLARED='{"secretMounts":[{"name":"api-key","secretName":"api-key","items":[{"k
             "spec": [{"containers": [{"name": "app"}]}, {"x": 1}]}}
 EOF
   for expression in '$.spec[?(@.x == 1e400)]' '$.spec[::0]'; do
-    policy_run "$BATS_TEST_TMPDIR/thing.json" --settings-json "{\"podSpecPaths\": {\"example.com/v1/Thing\": [\"$expression\"]}}"
+    evaluate "$BATS_TEST_TMPDIR/thing.json" "{\"podSpecPaths\": {\"example.com/v1/Thing\": [\"$expression\"]}}"
     if [ "$status" -eq 0 ]; then
       assert_clean_answer
     else

@@ -28,7 +28,7 @@ SPEC=.object.spec.template.spec
   assert_rejected
   assert_message_contains '[env-secret-ref] spec.template.spec.containers[0].env[3]: container "processor": env "DB_PASSWORD" reads key "password" of secret "db"'
   assert_message_contains 'mount secret "db" through a projected volume, read-only at /etc/secrets'
-  [ "$(jq -r .auditAnnotations.violations <<<"$response")" = env-secret-ref ]
+  [ "$(jq -r .auditAnnotations.violations "$RESPONSE")" = env-secret-ref ]
 }
 
 @test "envfrom-secret-ref: envFrom secretRef is rejected, in an initContainer of a CronJob" {
@@ -82,8 +82,8 @@ SPEC=.object.spec.template.spec
 @test "every violation is listed, one per line" {
   evaluate test_data/deployment-three-violations.json
   assert_rejected
-  [ "$(jq -r .status.message <<<"$response" | wc -l)" -eq 5 ]
-  [ "$(jq -r .auditAnnotations.violations <<<"$response")" = "env-secret-ref,secret-mount-path,secret-mount-subpath,plain-secret-volume" ]
+  [ "$(jq -r .status.message "$RESPONSE" | wc -l)" -eq 5 ]
+  [ "$(jq -r .auditAnnotations.violations "$RESPONSE")" = "env-secret-ref,secret-mount-path,secret-mount-subpath,plain-secret-volume" ]
 }
 
 @test "exempt containers (a vault-agent sidecar) are not judged" {
@@ -97,8 +97,8 @@ SPEC=.object.spec.template.spec
 @test "warn mode accepts and returns the violations as warnings" {
   evaluate test_data/deployment-three-violations.json '{"action":"warn"}'
   assert_allowed
-  [ "$(jq '.warnings | length' <<<"$response")" -eq 4 ]
-  jq -e '.warnings[0] | startswith("[env-secret-ref]")' <<<"$response"
+  [ "$(jq '.warnings | length' "$RESPONSE")" -eq 4 ]
+  jq -e '.warnings[0] | startswith("[env-secret-ref]")' "$RESPONSE"
 }
 
 @test "DELETE without an object is accepted" {
@@ -125,7 +125,7 @@ SPEC=.object.spec.template.spec
 @test "a second pass over the mutated Deployment is a no-op" {
   evaluate test_data/deployment-missing-mount.json "$SEED_SETTINGS"
   mutated=$(mktemp "$BATS_TEST_TMPDIR/mutated.XXXXXX.json")
-  jq -r .patch <<<"$response" | base64 -d >"$BATS_TEST_TMPDIR/patch.json"
+  decoded_patch >"$BATS_TEST_TMPDIR/patch.json"
   # Apply the add operations (the only kind present) with jq.
   jq --slurpfile p "$BATS_TEST_TMPDIR/patch.json" '
     reduce $p[0][] as $op (.; ($op.path | split("/")[1:] | map(if test("^[0-9]+$") then tonumber else . end)) as $path
@@ -197,14 +197,14 @@ SPEC=.object.spec.template.spec
 }
 
 @test "invalid settings are refused before evaluation, naming the key" {
-  run --separate-stderr "$RUNNER" run --request-path test_data/deployment-helm-compliant.json --settings-json '{"mountpath":"/etc/secrets"}' "$POLICY"
+  evaluate test_data/deployment-helm-compliant.json '{"mountpath":"/etc/secrets"}'
   [ "$status" -ne 0 ]
-  [[ "$stderr$output" == *"Provided settings are not valid"*"unknown field \`mountpath\`"* ]]
+  [[ "$(cat "$STDERR" "$RESPONSE")" == *"Provided settings are not valid"*"unknown field \`mountpath\`"* ]]
 }
 
 @test "malformed podSpecPaths settings are refused, naming the entry" {
-  run --separate-stderr "$RUNNER" run --request-path test_data/rollout-missing-mount.json --settings-json '{"podSpecPaths":{"Rollout":["$.spec[?(@.a =="]}}' "$POLICY"
+  evaluate test_data/rollout-missing-mount.json '{"podSpecPaths":{"Rollout":["$.spec[?(@.a =="]}}'
   [ "$status" -ne 0 ]
-  [[ "$stderr$output" == *'podSpecPaths key "Rollout": must be group/version/Kind'* ]]
-  [[ "$stderr$output" == *'is not a valid JSONPath expression'* ]]
+  [[ "$(cat "$STDERR" "$RESPONSE")" == *'podSpecPaths key "Rollout": must be group/version/Kind'* ]]
+  [[ "$(cat "$STDERR" "$RESPONSE")" == *'is not a valid JSONPath expression'* ]]
 }
