@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
+use crate::podspec::{field, get};
 use crate::settings::{KeyToPath, SecretMount, Settings};
 use crate::validate::{entry_name, projected_paths};
 use crate::violation::{ContainerList, ContainerRef, Finding, Violation};
@@ -148,11 +149,14 @@ fn item_json(item: &KeyToPath) -> Value {
 /// The list at `key` of a JSON object, or empty when absent or not a list
 /// (validation reports such shapes as malformed).
 fn list<'a>(map: &'a Map<String, Value>, key: &str) -> &'a [Value] {
-    map.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    field(map, key)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 fn name_of(value: &Value) -> Option<&str> {
-    value.get("name").and_then(Value::as_str)
+    get(value, "name").and_then(Value::as_str)
 }
 
 /// Decides the edits that give `spec` every applicable declared mount.
@@ -224,7 +228,7 @@ pub fn plan(
             let Some(container) = container.as_object() else {
                 continue;
             };
-            let name = container.get("name").and_then(Value::as_str);
+            let name = field(container, "name").and_then(Value::as_str);
             wanted.clear();
             wanted.extend(entries.iter().copied().filter(|(_, entry)| match &entry.containers {
                 None => l == 0 && !name.is_some_and(|n| settings.is_exempt(n)),
@@ -242,7 +246,7 @@ pub fn plan(
             let mounts = list(container, "volumeMounts");
             let at_path = mounts
                 .iter()
-                .position(|m| m.get("mountPath").and_then(Value::as_str) == Some(mount_path));
+                .position(|m| get(m, "mountPath").and_then(Value::as_str) == Some(mount_path));
             let volume_name = match at_path {
                 Some(m) => {
                     let name = name_of(&mounts[m]).unwrap_or("");
@@ -263,7 +267,7 @@ pub fn plan(
                             continue;
                         }
                     }
-                    if mounts[m].get("readOnly") != Some(&Value::Bool(true)) {
+                    if get(&mounts[m], "readOnly") != Some(&Value::Bool(true)) {
                         edits.push(Edit::MakeReadOnly {
                             who: who(),
                             index,

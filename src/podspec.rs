@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::settings::Settings;
 
@@ -34,6 +34,24 @@ impl PodSpecLocation {
         let parent = self.pointer.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
         format!("{parent}/metadata/labels")
     }
+}
+
+/// `map.get(key)` for the small objects of a pod spec (a container, a mount, an
+/// env entry): scanning a few entries is cheaper than hashing the key, and the
+/// rules look up several keys in every container. Larger maps use the index.
+#[inline]
+pub fn field<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if map.len() <= 8 {
+        map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+    } else {
+        map.get(key)
+    }
+}
+
+/// [`field`] of a value that may not be an object.
+#[inline]
+pub fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    value.as_object().and_then(|map| field(map, key))
 }
 
 /// `Value::pointer` without its per-segment allocation: this runs on every

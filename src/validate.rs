@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::podspec::kind_of;
+use crate::podspec::{field, get, kind_of};
 use crate::settings::Settings;
 use crate::violation::{ContainerList, ContainerRef, Finding, Violation};
 
@@ -45,7 +45,7 @@ pub(crate) fn list_field<'a>(
     at: impl Fn() -> String,
     out: &mut Vec<Finding>,
 ) -> &'a [Value] {
-    match map.get(key) {
+    match field(map, key) {
         None | Some(Value::Null) => &[],
         Some(Value::Array(items)) => items,
         Some(other) => {
@@ -66,19 +66,19 @@ pub(crate) fn malformed(at: String, expected: &str, found: &Value) -> Finding {
 
 /// The `name` of a list entry, or a placeholder naming its index.
 pub(crate) fn entry_name(entry: &Map<String, Value>, index: usize) -> Cow<'_, str> {
-    match entry.get("name").and_then(Value::as_str) {
+    match field(entry, "name").and_then(Value::as_str) {
         Some(name) => Cow::Borrowed(name),
         None => Cow::Owned(format!("#{index} (unnamed)")),
     }
 }
 
 fn str_field<'a>(map: &'a Map<String, Value>, key: &str) -> &'a str {
-    map.get(key).and_then(Value::as_str).unwrap_or("")
+    field(map, key).and_then(Value::as_str).unwrap_or("")
 }
 
 /// Classifies a volume; `None` for volumes that carry no Secret.
 pub fn secret_bearing(volume: &Map<String, Value>) -> Option<SecretBearingVolume<'_>> {
-    if let Some(secret) = volume.get("secret").and_then(Value::as_object) {
+    if let Some(secret) = field(volume, "secret").and_then(Value::as_object) {
         return Some(SecretBearingVolume::Plain {
             secret: str_field(secret, "secretName"),
         });
@@ -191,9 +191,8 @@ pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, settings: &Setting
 
 fn check_env(container: &Map<String, Value>, judged: &Judged, out: &mut Vec<Finding>) {
     for (index, env) in list_field(container, "env", || judged.at(), out).iter().enumerate() {
-        let Some(secret_ref) = env
-            .get("valueFrom")
-            .and_then(|v| v.get("secretKeyRef"))
+        let Some(secret_ref) = get(env, "valueFrom")
+            .and_then(|v| get(v, "secretKeyRef"))
             .and_then(Value::as_object)
         else {
             continue;
@@ -202,14 +201,14 @@ fn check_env(container: &Map<String, Value>, judged: &Judged, out: &mut Vec<Find
             at: judged.field_at("env", index),
             violation: Violation::EnvSecretRef {
                 container: judged.who(),
-                env: env.get("name").and_then(Value::as_str).unwrap_or("").to_string(),
+                env: get(env, "name").and_then(Value::as_str).unwrap_or("").to_string(),
                 secret: str_field(secret_ref, "name").to_string(),
                 key: str_field(secret_ref, "key").to_string(),
             },
         });
     }
     for (index, env_from) in list_field(container, "envFrom", || judged.at(), out).iter().enumerate() {
-        let Some(secret_ref) = env_from.get("secretRef").and_then(Value::as_object) else {
+        let Some(secret_ref) = get(env_from, "secretRef").and_then(Value::as_object) else {
             continue;
         };
         out.push(Finding {
@@ -275,7 +274,7 @@ fn check_mounts(
                 },
             });
         }
-        if mount.get("readOnly") != Some(&Value::Bool(true)) {
+        if field(mount, "readOnly") != Some(&Value::Bool(true)) {
             out.push(Finding {
                 at: mount_at(),
                 violation: Violation::SecretMountWritable {
