@@ -67,12 +67,7 @@ impl<'a> Visitor<'a> for PayloadVisitor<'_, 'a> {
         let mut request = None;
         while let Some(Key(key)) = map.next_key()? {
             match key.as_ref() {
-                "settings" => {
-                    if settings.is_some() {
-                        return Err(de::Error::duplicate_field("settings"));
-                    }
-                    settings = Some(map.next_value()?);
-                }
+                "settings" => next_once(&mut map, &mut settings, "settings")?,
                 "request" => {
                     if request.is_some() {
                         return Err(de::Error::duplicate_field("request"));
@@ -91,6 +86,19 @@ impl<'a> Visitor<'a> for PayloadVisitor<'_, 'a> {
             request: request.ok_or_else(|| de::Error::missing_field("request"))?,
         })
     }
+}
+
+/// The value of a field that may appear once, as serde's derive reads it.
+fn next_once<'a, T: serde::Deserialize<'a>, A: MapAccess<'a>>(
+    map: &mut A,
+    slot: &mut Option<T>,
+    name: &'static str,
+) -> Result<(), A::Error> {
+    if slot.is_some() {
+        return Err(de::Error::duplicate_field(name));
+    }
+    *slot = Some(map.next_value()?);
+    Ok(())
 }
 
 struct RequestSeed<'c> {
@@ -113,12 +121,6 @@ impl<'a> Visitor<'a> for RequestSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        fn once<T, E: de::Error>(slot: &Option<T>, name: &'static str) -> Result<(), E> {
-            match slot {
-                Some(_) => Err(E::duplicate_field(name)),
-                None => Ok(()),
-            }
-        }
         let mut kind: Option<GroupVersionKind> = None;
         let mut sub_resource: Option<Option<String>> = None;
         let mut operation: Option<String> = None;
@@ -126,24 +128,14 @@ impl<'a> Visitor<'a> for RequestSeed<'_> {
         let mut object: Option<Object<'a>> = None;
         while let Some(Key(key)) = map.next_key()? {
             match key.as_ref() {
-                "kind" => {
-                    once(&kind, "kind")?;
-                    kind = Some(map.next_value()?);
-                }
-                "subResource" => {
-                    once(&sub_resource, "subResource")?;
-                    sub_resource = Some(map.next_value()?);
-                }
-                "operation" => {
-                    once(&operation, "operation")?;
-                    operation = Some(map.next_value()?);
-                }
-                "namespace" => {
-                    once(&namespace, "namespace")?;
-                    namespace = Some(map.next_value()?);
-                }
+                "kind" => next_once(&mut map, &mut kind, "kind")?,
+                "subResource" => next_once(&mut map, &mut sub_resource, "subResource")?,
+                "operation" => next_once(&mut map, &mut operation, "operation")?,
+                "namespace" => next_once(&mut map, &mut namespace, "namespace")?,
                 "object" => {
-                    once(&object, "object")?;
+                    if object.is_some() {
+                        return Err(de::Error::duplicate_field("object"));
+                    }
                     let shape = kind.as_ref().and_then(|k| (self.choose)(k));
                     object = Some(match shape {
                         Some(shape) => match map.next_value_seed(Pruned(shape))? {

@@ -134,29 +134,11 @@ fn answer(payload: &[u8]) -> (ValidationResponse, Option<String>) {
     let Ok(envelope) = envelope::parse(payload, &choose) else {
         return answer_two_pass(payload);
     };
-    let settings = match cached_settings(envelope.settings) {
+    let settings = match settings_for(envelope.settings) {
         Ok(s) => s,
-        Err(message) => {
-            return (
-                unparsable(format!("the policy settings are not valid: {message}")),
-                None,
-            )
-        }
+        Err(rejection) => return (*rejection, None),
     };
-    let AdmissionRequest {
-        kind,
-        sub_resource,
-        operation,
-        namespace,
-        object,
-    } = envelope.request;
-    let head = AdmissionRequest {
-        kind,
-        sub_resource,
-        operation,
-        namespace,
-        object: (),
-    };
+    let (head, object) = split(envelope.request);
     let result = match object {
         Object::Absent => Ok(RawEvaluation::default()),
         Object::Raw(raw) => evaluate_raw(&settings, &head.carrying(Some(raw))),
@@ -216,16 +198,17 @@ fn answer_two_pass(payload: &[u8]) -> (ValidationResponse, Option<String>) {
         Ok(p) => p,
         Err(plain) => return (unparsable(describe_request_error(payload, plain)), None),
     };
-    let settings = match cached_settings(payload.settings) {
+    let settings = match settings_for(payload.settings) {
         Ok(s) => s,
-        Err(message) => {
-            return (
-                unparsable(format!("the policy settings are not valid: {message}")),
-                None,
-            )
-        }
+        Err(rejection) => return (*rejection, None),
     };
     finish(&settings, evaluate_raw(&settings, &payload.request))
+}
+
+/// The settings, or the rejection saying why they are not valid.
+fn settings_for(raw: Option<&RawValue>) -> Result<Rc<Settings>, Box<ValidationResponse>> {
+    cached_settings(raw)
+        .map_err(|message| Box::new(unparsable(format!("the policy settings are not valid: {message}"))))
 }
 
 /// Settings with the bytes they were parsed from.
@@ -253,33 +236,33 @@ fn cached_settings(raw: Option<&RawValue>) -> Result<Rc<Settings>, String> {
 }
 
 fn describe_request_error(payload: &[u8], plain: serde_json::Error) -> String {
-    let mut de = serde_json::Deserializer::from_slice(payload);
-    match serde_path_to_error::deserialize::<_, Payload>(&mut de) {
-        Err(e) if e.path().to_string() != "." => {
-            let path = e.path().to_string();
-            format!(
-                "the admission request could not be parsed at {path}: {}",
-                e.into_inner()
-            )
-        }
-        _ => format!("the admission request could not be parsed: {plain}"),
-    }
+    describe_parse_error::<Payload>(payload, None, plain)
 }
 
-/// Names the field of the object that could not be parsed. Only fields the
-/// pruned parse reads can fail it, but the full parse that names the path may
-/// stop earlier, at a field it skipped: that field is malformed too.
 fn describe_object_error(raw: &RawValue, plain: serde_json::Error) -> String {
-    let mut de = serde_json::Deserializer::from_str(raw.get());
-    match serde_path_to_error::deserialize::<_, Value>(&mut de) {
-        Err(e) if e.path().to_string() != "." => {
-            let path = e.path().to_string();
-            format!(
-                "the admission request could not be parsed at request.object.{path}: {}",
-                e.into_inner()
-            )
-        }
-        _ => format!("the admission request could not be parsed at request.object: {plain}"),
+    describe_parse_error::<Value>(raw.get().as_bytes(), Some("request.object"), plain)
+}
+
+/// Parses `json` again as a `T` with serde_path_to_error, which copies every key,
+/// to name the field where the plain parse failed; `within` is where `json` is
+/// in the payload. A parse error is a host bug or a hand-written request, so
+/// only this rare path pays for the copies.
+fn describe_parse_error<'a, T: Deserialize<'a>>(
+    json: &'a [u8],
+    within: Option<&str>,
+    plain: serde_json::Error,
+) -> String {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let named = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Err(e) if e.path().to_string() != "." => Some((e.path().to_string(), e.into_inner())),
+        _ => None,
+    };
+    let prefix = "the admission request could not be parsed";
+    match (within, named) {
+        (None, Some((path, e))) => format!("{prefix} at {path}: {e}"),
+        (Some(within), Some((path, e))) => format!("{prefix} at {within}.{path}: {e}"),
+        (None, None) => format!("{prefix}: {plain}"),
+        (Some(within), None) => format!("{prefix} at {within}: {plain}"),
     }
 }
 
@@ -421,7 +404,8 @@ fn judge_full(settings: &Settings, head: &AdmissionRequest<()>, raw: &RawValue) 
     }
 }
 
-fn split(request: AdmissionRequest) -> (AdmissionRequest<()>, Value) {
+/// The request without its object, and the object.
+fn split<O>(request: AdmissionRequest<O>) -> (AdmissionRequest<()>, O) {
     let AdmissionRequest {
         kind,
         sub_resource,
