@@ -6,16 +6,16 @@
 //! For every fixture of benches/fixtures/ (written by benches/gen_fixtures.py,
 //! run here when one is missing) with the bench settings (benches/settings.json):
 //!
-//!   validate/FIXTURE   `evaluate::validate` on the raw waPC payload bytes: what the
-//!                      wasm `validate` export does, minus the final `to_vec`.
+//!   validate/FIXTURE   `evaluate::validate_json` on the raw waPC payload bytes:
+//!                      what the wasm `validate` export does.
 //!   evaluate/FIXTURE   `evaluate::evaluate` on an already parsed request: the walk
 //!                      (locate, plan, apply, validate), nothing else.
 //!   parts/FIXTURE/...  where the time of `validate` goes: the parse alone (as the
-//!                      SDK's generic `ValidationRequest` does it, and as the
-//!                      policy's envelope does it, with and without
-//!                      serde_path_to_error), a lexical skim of the payload (the
-//!                      least any parse costs), dropping the parsed object, and the
-//!                      serialisation of the response.
+//!                      SDK's generic `ValidationRequest` does it, as the policy's
+//!                      one-pass envelope does it with the object pruned, and as
+//!                      its two-pass fallback does it with the object raw), a
+//!                      lexical skim of the payload (the least any parse costs),
+//!                      and the full and pruned parses of the object alone.
 //!   parts/settings     `Settings::from_json` of the bench settings (every request
 //!                      carries the settings, so every `validate` pays it).
 //!
@@ -30,8 +30,9 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use kubewarden_policy_sdk::request::ValidationRequest;
-use secret_mounts_policy::evaluate::{self, AdmissionRequest};
+use secret_mounts_policy::evaluate::{self, AdmissionRequest, GroupVersionKind};
 use secret_mounts_policy::settings::Settings;
+use secret_mounts_policy::{envelope, podspec, pruned};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -130,7 +131,7 @@ fn validate(c: &mut Criterion) {
         group.bench_with_input(
             BenchmarkId::from_parameter(fixture.name),
             &fixture.payload,
-            |b, payload| b.iter(|| evaluate::validate(black_box(payload))),
+            |b, payload| b.iter(|| evaluate::validate_json(black_box(payload)).expect("serialises")),
         );
     }
     group.finish();
@@ -157,15 +158,15 @@ fn evaluate(c: &mut Criterion) {
 #[derive(Deserialize, Default)]
 struct NoSettings {}
 
-/// A mirror of the policy's private envelope (src/evaluate.rs `Payload`), to time
-/// its parse with and without serde_path_to_error.
+/// A mirror of the policy's private two-pass envelope (src/evaluate.rs `Payload`).
 #[derive(Deserialize)]
-struct Envelope<'a> {
+struct RawEnvelope<'a> {
     #[serde(borrow, default)]
     #[allow(dead_code)]
     settings: Option<&'a RawValue>,
+    #[serde(borrow)]
     #[allow(dead_code)]
-    request: AdmissionRequest,
+    request: AdmissionRequest<Option<&'a RawValue>>,
 }
 
 fn parts(c: &mut Criterion) {
@@ -175,31 +176,32 @@ fn parts(c: &mut Criterion) {
     group.bench_function("settings", |b| {
         b.iter(|| Settings::from_json(black_box(settings_json.as_bytes())).expect("valid"))
     });
+    // As the policy chooses: the built-in kinds have their shape.
+    let choose =
+        |kind: &GroupVersionKind| podspec::built_in_pointer(&kind.group, &kind.kind).and_then(pruned::shape_for);
+    let deployment = pruned::shape_for("/spec/template/spec").expect("a built-in shape");
     for fixture in load(&raw) {
         tune(&mut group, &fixture);
         let name = fixture.name;
         let payload = fixture.payload.as_slice();
+        let object = fixture.request["object"].to_string();
         group.bench_function(format!("{name}/parse-sdk-floor"), |b| {
             b.iter(|| ValidationRequest::<NoSettings>::new(black_box(payload)).expect("parses"))
         });
-        group.bench_function(format!("{name}/parse-envelope"), |b| {
-            b.iter(|| serde_json::from_slice::<Envelope>(black_box(payload)).expect("parses"))
+        group.bench_function(format!("{name}/parse-envelope-one-pass"), |b| {
+            b.iter(|| envelope::parse(black_box(payload), &choose).expect("parses"))
         });
-        group.bench_function(format!("{name}/parse-envelope-path-to-error"), |b| {
-            b.iter(|| {
-                let mut de = serde_json::Deserializer::from_slice(black_box(payload));
-                serde_path_to_error::deserialize::<_, Envelope>(&mut de).expect("parses")
-            })
+        group.bench_function(format!("{name}/parse-envelope-raw-object"), |b| {
+            b.iter(|| serde_json::from_slice::<RawEnvelope>(black_box(payload)).expect("parses"))
         });
         group.bench_function(format!("{name}/skim-ignored-any"), |b| {
             b.iter(|| serde_json::from_slice::<IgnoredAny>(black_box(payload)).expect("parses"))
         });
-        group.bench_function(format!("{name}/drop-object"), |b| {
-            b.iter_batched(|| fixture.request["object"].clone(), drop, BatchSize::PerIteration)
+        group.bench_function(format!("{name}/object-full"), |b| {
+            b.iter(|| serde_json::from_str::<Value>(black_box(&object)).expect("parses"))
         });
-        let response = evaluate::validate(payload);
-        group.bench_function(format!("{name}/serialise-response"), |b| {
-            b.iter(|| serde_json::to_vec(black_box(&response)).expect("serialises"))
+        group.bench_function(format!("{name}/object-pruned"), |b| {
+            b.iter(|| pruned::parse(black_box(&object), deployment).expect("parses"))
         });
     }
     group.finish();

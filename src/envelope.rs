@@ -1,13 +1,14 @@
-//! The host's `validate` payload, `{"settings": ..., "request": {...}}`, parsed
+//! The host's `validate` payload, `{"request": {...}, "settings": ...}`, parsed
 //! in one pass.
 //!
-//! Hosts write the settings before the request, and the request's `kind`
-//! before its `object` (kwctl and policy-server serialise the AdmissionRequest
-//! in the Kubernetes field order). So by the time the parser reaches the object
-//! it knows the settings and the kind, and can parse the object pruned to what
-//! the policy reads ([`crate::pruned`]) right there, instead of first skipping
-//! over it as raw JSON and parsing it again. When the order is otherwise, or the
-//! kind needs the whole object (`podSpecPaths`), the object is kept raw.
+//! The object's shape (what of it the policy reads) depends on its kind alone:
+//! the settings can only add `podSpecPaths`, which need the whole object and are
+//! checked once the payload is parsed. Hosts write the request's `kind` before
+//! its `object` (policy-evaluator, under kwctl and policy-server, serialises the
+//! payload as a JSON map with sorted keys), so the parser knows the shape when it
+//! reaches the object and parses it pruned right there ([`crate::pruned`]),
+//! instead of first skipping over it as raw JSON and parsing it again. When the
+//! kind comes after the object, or has no built-in shape, the object is kept raw.
 //!
 //! Errors are plain serde_json errors; the caller parses the payload again the
 //! slow way to name the offending field.
@@ -35,27 +36,26 @@ pub enum Object<'a> {
     Absent,
     /// Parsed pruned with the shape chosen for the request's kind.
     Pruned(Value),
-    /// Kept as JSON text (the kind or the settings came after it, or the kind
-    /// has no pruned shape).
+    /// Kept as JSON text (the kind came after it, or has no pruned shape).
     Raw(&'a RawValue),
 }
 
-/// Chooses the pruned shape for an object from the raw settings and the kind.
-pub type ShapeChooser<'c, 'a> = &'c dyn Fn(Option<&'a RawValue>, &GroupVersionKind) -> Option<&'static Shape>;
+/// Chooses the pruned shape of an object from its kind.
+pub type ShapeChooser<'c> = &'c dyn Fn(&GroupVersionKind) -> Option<&'static Shape>;
 
 /// Parses the payload in one pass; `choose` picks the object's shape.
-pub fn parse<'a>(payload: &'a [u8], choose: ShapeChooser<'_, 'a>) -> Result<Envelope<'a>, serde_json::Error> {
+pub fn parse<'a>(payload: &'a [u8], choose: ShapeChooser<'_>) -> Result<Envelope<'a>, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(payload);
     let envelope = de.deserialize_map(PayloadVisitor { choose })?;
     de.end()?;
     Ok(envelope)
 }
 
-struct PayloadVisitor<'c, 'a> {
-    choose: ShapeChooser<'c, 'a>,
+struct PayloadVisitor<'c> {
+    choose: ShapeChooser<'c>,
 }
 
-impl<'a> Visitor<'a> for PayloadVisitor<'_, 'a> {
+impl<'a> Visitor<'a> for PayloadVisitor<'_> {
     type Value = Envelope<'a>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -72,9 +72,7 @@ impl<'a> Visitor<'a> for PayloadVisitor<'_, 'a> {
                     if request.is_some() {
                         return Err(de::Error::duplicate_field("request"));
                     }
-                    // Settings after the request are not known yet: keep the object raw.
-                    let choose = |kind: &GroupVersionKind| settings.and_then(|s| (self.choose)(s, kind));
-                    request = Some(map.next_value_seed(RequestSeed { choose: &choose })?);
+                    request = Some(map.next_value_seed(RequestSeed { choose: self.choose })?);
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -102,7 +100,7 @@ fn next_once<'a, T: serde::Deserialize<'a>, A: MapAccess<'a>>(
 }
 
 struct RequestSeed<'c> {
-    choose: &'c dyn Fn(&GroupVersionKind) -> Option<&'static Shape>,
+    choose: ShapeChooser<'c>,
 }
 
 impl<'a> DeserializeSeed<'a> for RequestSeed<'_> {

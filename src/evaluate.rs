@@ -126,11 +126,11 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
 /// The response, and the mutated object it carries when it accepts.
 fn answer(payload: &[u8]) -> (ValidationResponse, Option<String>) {
     // One pass over the payload parses the object pruned, as it goes. Anything
-    // unusual (a parse error, a mutation needing the object's text) is answered
-    // by the two-pass path, which also names the field of a parse error.
-    let choose = |settings: Option<&RawValue>, kind: &GroupVersionKind| {
-        cached_settings(settings).ok().and_then(|s| pruned_shape(&s, kind))
-    };
+    // unusual (a parse error, podSpecPaths for a built-in kind, a mutation that
+    // needs the object's text) is answered by the two-pass path, which also
+    // names the field of a parse error.
+    let choose =
+        |kind: &GroupVersionKind| podspec::built_in_pointer(&kind.group, &kind.kind).and_then(pruned::shape_for);
     let Ok(envelope) = envelope::parse(payload, &choose) else {
         return answer_two_pass(payload);
     };
@@ -138,6 +138,11 @@ fn answer(payload: &[u8]) -> (ValidationResponse, Option<String>) {
         Ok(s) => s,
         Err(rejection) => return (*rejection, None),
     };
+    if matches!(envelope.request.object, Object::Pruned(_)) && pruned_shape(&settings, &envelope.request.kind).is_none()
+    {
+        // podSpecPaths also apply to this built-in kind: JSONPath reads the whole object.
+        return answer_two_pass(payload);
+    }
     let (head, object) = split(envelope.request);
     let result = match object {
         Object::Absent => Ok(RawEvaluation::default()),

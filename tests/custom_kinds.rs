@@ -119,3 +119,28 @@ fn malformed_pod_spec_paths_settings_are_refused_naming_the_entry() {
         assert!(message.contains(expected), "{message:?} should contain {expected:?}");
     }
 }
+
+/// `podSpecPaths` may add pod specs to a built-in kind; those need the whole
+/// object (JSONPath), so the one-pass pruned parse must give way to a full one.
+#[test]
+fn pod_spec_paths_for_a_built_in_kind_are_honoured() {
+    let settings = json!({"podSpecPaths": {"apps/v1/Deployment": ["$.spec.template.metadata.annotations.extra"]}});
+    let object = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w", "namespace": "ns"},
+        "spec": {"template": {
+            "metadata": {"annotations": {"extra": {"containers": [{"name": "side", "envFrom": [{"secretRef": {"name": "db"}}]}]}}},
+            "spec": {"containers": [{"name": "app"}]}
+        }}
+    });
+    let request = json!({
+        "uid": "1", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "operation": "CREATE", "namespace": "ns", "object": object
+    });
+    let r = evaluate::validate(&payload(settings, request));
+    assert!(!r.accepted);
+    let message = r.message.unwrap();
+    assert!(
+        message.contains("spec.template.metadata.annotations.extra.containers[0].envFrom[0]"),
+        "{message}"
+    );
+}

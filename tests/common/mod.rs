@@ -56,7 +56,7 @@ pub fn settings(v: Value) -> Settings {
 /// they agree: `evaluate` over the parsed object, `evaluate_raw` over its JSON
 /// text (a built-in kind is parsed pruned to the fields the policy reads, and
 /// mutations are spliced into the text), and `validate` over the whole payload
-/// as a host writes it (parsed in one pass). Every native test that evaluates a
+/// as a host writes it (parsed in one pass, the object pruned as it is reached). Every native test that evaluates a
 /// request thereby also tests the pruned parse, the splicer and the envelope.
 pub fn evaluate(settings: &Settings, request: AdmissionRequest) -> Evaluation {
     let text = RawValue::from_string(request.object.to_string()).unwrap();
@@ -67,17 +67,19 @@ pub fn evaluate(settings: &Settings, request: AdmissionRequest) -> Evaluation {
         namespace: request.namespace.clone(),
         object: (!request.object.is_null()).then_some(&*text),
     };
-    // Settings first, the kind before the object: the order hosts write.
+    // As policy-evaluator (kwctl, policy-server) writes it: a JSON map with
+    // sorted keys, so the request before the settings, its kind before its
+    // object, and its operation after.
     let payload = serde_json::to_vec(&json!({
-        "settings": settings,
         "request": {
-            "uid": "test",
-            "kind": {"group": request.kind.group, "version": request.kind.version, "kind": request.kind.kind},
-            "subResource": request.sub_resource,
-            "operation": request.operation,
+            "kind": {"group": request.kind.group, "kind": request.kind.kind, "version": request.kind.version},
             "namespace": request.namespace,
             "object": request.object,
-        }
+            "operation": request.operation,
+            "subResource": request.sub_resource,
+            "uid": "test",
+        },
+        "settings": settings,
     }))
     .unwrap();
 
