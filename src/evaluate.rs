@@ -150,21 +150,19 @@ fn answer(payload: &[u8]) -> (ValidationResponse, Option<String>) {
         Object::Pruned(_) if !is_judged(&settings, &head) => Ok(RawEvaluation::default()),
         Object::Pruned(object) => {
             let mut spliced = None;
+            // Only a mutation needs the text: the splicer finds the object in it.
+            let text = || std::str::from_utf8(payload).ok();
             let parse = Parse::Pruned {
-                json: None,
+                json: &text,
+                root: &["request", "object"],
                 spliced: &mut spliced,
             };
             match judge_object(&settings, &head, object, parse) {
                 Judgement::Done(evaluation, subject) => Ok(RawEvaluation {
                     subject,
                     findings: evaluation.findings,
-                    mutated: None,
+                    mutated: spliced,
                 }),
-                // A mutation: find the object's text (a second, skipping pass).
-                Judgement::NeedsText(object) => match object_text(payload) {
-                    Some(raw) => judge_pruned(&settings, &head, object, raw),
-                    None => return answer_two_pass(payload),
-                },
                 Judgement::NeedsFullObject => return answer_two_pass(payload),
             }
         }
@@ -188,11 +186,6 @@ fn finish(settings: &Settings, result: Result<RawEvaluation, String>) -> (Valida
         }
         Err(message) => (unparsable(message), None),
     }
-}
-
-/// The JSON text of the request's object.
-fn object_text(payload: &[u8]) -> Option<&RawValue> {
-    serde_json::from_slice::<Payload>(payload).ok()?.request.object
 }
 
 /// The payload parsed with the object kept raw, then the object parsed on its own.
@@ -321,7 +314,7 @@ pub fn evaluate(settings: &Settings, request: AdmissionRequest) -> Evaluation {
     match judge_object(settings, &head, object, Parse::Full) {
         Judgement::Done(evaluation, _) => evaluation,
         // Only a pruned parse defers to a full one.
-        Judgement::NeedsText(_) | Judgement::NeedsFullObject => Evaluation::default(),
+        Judgement::NeedsFullObject => Evaluation::default(),
     }
 }
 
@@ -376,8 +369,10 @@ fn judge_pruned(
     raw: &RawValue,
 ) -> Result<RawEvaluation, String> {
     let mut spliced = None;
+    let text = || Some(raw.get());
     let parse = Parse::Pruned {
-        json: Some(raw.get()),
+        json: &text,
+        root: &[],
         spliced: &mut spliced,
     };
     match judge_object(settings, head, object, parse) {
@@ -386,7 +381,7 @@ fn judge_pruned(
             findings: evaluation.findings,
             mutated: spliced,
         }),
-        Judgement::NeedsText(_) | Judgement::NeedsFullObject => judge_full(settings, head, raw),
+        Judgement::NeedsFullObject => judge_full(settings, head, raw),
     }
 }
 
@@ -403,9 +398,7 @@ fn judge_full(settings: &Settings, head: &AdmissionRequest<()>, raw: &RawValue) 
                 .transpose()
                 .map_err(|e| format!("the mutated object could not be written: {e}"))?,
         }),
-        Judgement::NeedsText(_) | Judgement::NeedsFullObject => {
-            Err("the object could not be judged even when parsed in full".to_string())
-        }
+        Judgement::NeedsFullObject => Err("the object could not be judged even when parsed in full".to_string()),
     }
 }
 
@@ -433,11 +426,12 @@ enum Parse<'j, 's> {
     /// Every field: the object itself is mutated.
     Full,
     /// Only what validation and planning read ([`pruned`]). Edits are spliced
-    /// into the object's JSON text `json`, the result left in `spliced`; without
-    /// the text (the one-pass parse of the payload keeps none), a mutation asks
-    /// for it.
+    /// into the object's JSON text, found at the keys `root` of the text `json`
+    /// gives (called only for a mutation: the payload itself, or the object's
+    /// own text); the mutated object is left in `spliced`.
     Pruned {
-        json: Option<&'j str>,
+        json: &'j dyn Fn() -> Option<&'j str>,
+        root: &'j [&'j str],
         spliced: &'s mut Option<String>,
     },
 }
@@ -445,9 +439,6 @@ enum Parse<'j, 's> {
 enum Judgement {
     /// The evaluation, with the subject for messages.
     Done(Evaluation, String),
-    /// A pruned object needs mutating and its JSON text is not at hand: find
-    /// the text and judge the object (returned unchanged) again.
-    NeedsText(Value),
     /// A pruned object needs a change the splicer cannot make: parse it in full
     /// and judge it again.
     NeedsFullObject,
@@ -492,13 +483,16 @@ fn judge_object(settings: &Settings, request: &AdmissionRequest<()>, mut object:
         // kinds, which have one pod spec.
         return Judgement::NeedsFullObject;
     }
-    let without_text = matches!(parse, Parse::Pruned { json: None, .. });
     let mut evaluation = Evaluation::default();
     let mut changed = false;
     for location in &locations {
         let parse = match &mut parse {
             Parse::Full => Parse::Full,
-            Parse::Pruned { json, spliced } => Parse::Pruned { json: *json, spliced },
+            Parse::Pruned { json, root, spliced } => Parse::Pruned {
+                json: *json,
+                root,
+                spliced,
+            },
         };
         match judge_pod_spec(
             settings,
@@ -509,8 +503,7 @@ fn judge_object(settings: &Settings, request: &AdmissionRequest<()>, mut object:
             &mut evaluation.findings,
         ) {
             Some(c) => changed |= c,
-            // Nothing was changed before a pruned judgement stops.
-            None if without_text => return Judgement::NeedsText(object),
+            // A change the splicer cannot make: judged again on a full parse.
             None => return Judgement::NeedsFullObject,
         }
     }
@@ -547,10 +540,16 @@ fn judge_pod_spec(
     let mut changed = false;
     match planned {
         Ok(edits) if !edits.is_empty() && settings.mutate => {
-            if let Parse::Pruned { json, spliced } = parse {
+            if let Parse::Pruned { json, root, spliced } = parse {
                 // The pruned object takes the edits for validation; the text takes
                 // them for the answer. What the splicer cannot do, a full parse does.
-                *spliced = Some(splice::apply(json?, &location.pointer, &edits, &settings.mount_path)?);
+                *spliced = Some(splice::apply(
+                    json()?,
+                    root,
+                    &location.pointer,
+                    &edits,
+                    &settings.mount_path,
+                )?);
             }
             if let Some(spec) = podspec::lookup_mut(object, &location.pointer).and_then(Value::as_object_mut) {
                 changed = mutate::apply(spec, edits, &settings.mount_path);

@@ -30,11 +30,12 @@ enum Step<'p> {
     Index(usize),
 }
 
-/// The text with the edits of one pod spec spliced in, or `None` when an edit
-/// is not a plain append (then the caller applies the edits to a full parse).
-/// `spec_pointer` is the JSON pointer of the pod spec; `mount_path` is the
-/// policy's mount path (for new mounts).
-pub fn apply(json: &str, spec_pointer: &str, edits: &[Edit], mount_path: &str) -> Option<String> {
+/// The object at the keys `root` of `json` (the text itself when `root` is
+/// empty), with the edits of one pod spec spliced in; `None` when an edit is
+/// not a plain append (then the caller applies the edits to a full parse).
+/// `spec_pointer` is the JSON pointer of the pod spec in the object;
+/// `mount_path` is the policy's mount path (for new mounts).
+pub fn apply(json: &str, root: &[&str], spec_pointer: &str, edits: &[Edit], mount_path: &str) -> Option<String> {
     let mut splicer = Splicer {
         json: json.as_bytes(),
         text: json,
@@ -44,10 +45,12 @@ pub fn apply(json: &str, spec_pointer: &str, edits: &[Edit], mount_path: &str) -
         edits: Vec::new(),
         created: Vec::new(),
     };
-    let root = Span {
+    let whole = Span {
         start: skip_ws(json.as_bytes(), 0),
         end: json.trim_end().len(),
     };
+    let root_steps: Vec<Step> = root.iter().map(|key| Step::Key(key)).collect();
+    let root = splicer.follow(whole, &root_steps)?;
     let mut spec_steps = Vec::new();
     for token in spec_pointer.split('/').skip(1) {
         if token.contains('~') {
@@ -99,7 +102,7 @@ pub fn apply(json: &str, spec_pointer: &str, edits: &[Edit], mount_path: &str) -
             }
         }
     }
-    Some(splicer.finish())
+    Some(splicer.finish(root))
 }
 
 struct Splicer<'a> {
@@ -302,18 +305,19 @@ impl<'a> Splicer<'a> {
         Some(())
     }
 
-    fn finish(mut self) -> String {
+    /// The text of `root` with every edit applied (all edits lie inside it).
+    fn finish(mut self, root: Span) -> String {
         // A stable sort keeps the edits' order among insertions at one offset.
         self.edits.sort_by_key(|(span, _)| span.start);
         let added: usize = self.edits.iter().map(|(_, t)| t.len()).sum();
-        let mut out = String::with_capacity(self.text.len() + added);
-        let mut copied = 0;
+        let mut out = String::with_capacity(root.end - root.start + added);
+        let mut copied = root.start;
         for (span, text) in &self.edits {
             out.push_str(&self.text[copied..span.start]);
             out.push_str(text);
             copied = span.end;
         }
-        out.push_str(&self.text[copied..]);
+        out.push_str(&self.text[copied..root.end]);
         out
     }
 }
@@ -434,7 +438,8 @@ mod tests {
     }
 
     fn spliced(json: &str, edits: &[Edit]) -> Option<Value> {
-        apply(json, SPEC, edits, "/etc/secrets").map(|text| serde_json::from_str(&text).expect("spliced text is JSON"))
+        apply(json, &[], SPEC, edits, "/etc/secrets")
+            .map(|text| serde_json::from_str(&text).expect("spliced text is JSON"))
     }
 
     #[test]
@@ -457,10 +462,25 @@ mod tests {
     }
 
     #[test]
+    fn the_object_is_found_and_returned_from_within_a_payload() {
+        let payload = r#"{"request": {"kind": {"kind": "Pod"}, "object": {"spec": {"containers": [{"name": "app"}]}}, "operation": "CREATE"}, "settings": {"object": 1}}"#;
+        let out = apply(payload, &["request", "object"], SPEC, &[add_mount(0)], "/etc/secrets").unwrap();
+        let out: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            out,
+            json!({"spec": {"containers": [{"name": "app", "volumeMounts": [{"name": "secrets", "mountPath": "/etc/secrets", "readOnly": true}]}]}})
+        );
+        assert_eq!(
+            apply(payload, &["request", "nothing"], SPEC, &[add_mount(0)], "/etc/secrets"),
+            None
+        );
+    }
+
+    #[test]
     fn keeps_every_other_byte_as_it_was() {
         // Odd spacing, a float serde_json would print differently, key order.
         let json = "{ \"spec\" : {\n  \"z\": 1.0e2,\n  \"containers\" : [ { \"name\":\"app\" , \"volumeMounts\" : [ ] } ] ,\"a\":[]\n} }";
-        let out = apply(json, SPEC, &[add_mount(0)], "/etc/secrets").unwrap();
+        let out = apply(json, &[], SPEC, &[add_mount(0)], "/etc/secrets").unwrap();
         let mount =
             serde_json::to_string(&json!({"name": "secrets", "mountPath": "/etc/secrets", "readOnly": true})).unwrap();
         let expected = format!(
@@ -484,7 +504,7 @@ mod tests {
     fn the_last_of_duplicate_keys_is_the_one_edited() {
         let json =
             r#"{"spec": {"containers": [], "containers": [{"name": "app", "volumeMounts": [], "volumeMounts": []}]}}"#;
-        let text = apply(json, SPEC, &[add_mount(0)], "/etc/secrets").unwrap();
+        let text = apply(json, &[], SPEC, &[add_mount(0)], "/etc/secrets").unwrap();
         assert!(
             text.starts_with(
                 r#"{"spec": {"containers": [], "containers": [{"name": "app", "volumeMounts": [], "volumeMounts": [{"#
