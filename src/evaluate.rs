@@ -1,8 +1,11 @@
 //! The policy's two waPC entry points as pure functions from the payload bytes to
 //! the response: no host, no wasm, natively testable. `lib.rs` only wires them.
 //!
-//! The request is parsed once, into a lean envelope that keeps the object as raw
-//! JSON and skips what the policy never reads (`oldObject`, `userInfo`, ...).
+//! The payload is parsed once ([`envelope`]): the object pruned to what the
+//! policy reads ([`pruned`]), everything else skipped; a mutation is spliced
+//! into the request's own text ([`splice`]). The two-pass path (object kept
+//! raw, then parsed on its own) answers what the one pass does not, and
+//! `evaluate` judges an already parsed object, for tests and tools.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -52,9 +55,9 @@ pub struct AdmissionRequest<O = Value> {
     pub object: O,
 }
 
-impl AdmissionRequest<()> {
-    /// The same request carrying `object`.
-    pub fn carrying<P>(&self, object: P) -> AdmissionRequest<P> {
+impl<O> AdmissionRequest<O> {
+    /// The same request carrying `object` instead.
+    pub fn with_object<P>(&self, object: P) -> AdmissionRequest<P> {
         AdmissionRequest {
             kind: self.kind.clone(),
             sub_resource: self.sub_resource.clone(),
@@ -100,17 +103,24 @@ pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
 /// as the JSON the host reads. Malformed input is answered with a rejection
 /// that says what is wrong.
 pub fn validate_json(payload: &[u8]) -> Result<Vec<u8>, serde_json::Error> {
-    let (response, mutated) = answer(payload);
+    let (mut response, mutated) = answer(payload);
     let mut json = serde_json::to_vec(&response)?;
     if let Some(object) = mutated.filter(|_| response.accepted) {
         // The object is JSON text already (spliced into the request's own text,
         // see [`splice`]): it goes in as it is instead of through a `Value` built
         // only to be written out again. `response.mutated_object` is `None`, so
-        // the object's key is replaced, after the SDK's field order.
+        // its `null` is replaced (the first occurrence is the field: a message
+        // or warning quoting it would have its quotes escaped).
         let null_field = b"\"mutated_object\":null";
-        if let Some(at) = json.windows(null_field.len()).position(|w| w == null_field) {
-            let value_at = at + null_field.len() - b"null".len();
-            json.splice(value_at..value_at + 4, object.into_bytes());
+        match json.windows(null_field.len()).position(|w| w == null_field) {
+            Some(at) => {
+                let value_at = at + null_field.len() - b"null".len();
+                json.splice(value_at..value_at + 4, object.into_bytes());
+            }
+            None => {
+                response.mutated_object = Some(serde_json::from_str(&object)?);
+                json = serde_json::to_vec(&response)?;
+            }
         }
     }
     Ok(json)
@@ -146,7 +156,7 @@ fn answer(payload: &[u8]) -> (ValidationResponse, Option<String>) {
     let (head, object) = split(envelope.request);
     let result = match object {
         Object::Absent => Ok(RawEvaluation::default()),
-        Object::Raw(raw) => evaluate_raw(&settings, &head.carrying(Some(raw))),
+        Object::Raw(raw) => evaluate_raw(&settings, &head.with_object(Some(raw))),
         Object::Pruned(_) if !is_judged(&settings, &head) => Ok(RawEvaluation::default()),
         Object::Pruned(object) => {
             let mut spliced = None;
@@ -334,7 +344,7 @@ pub fn evaluate_raw(
     if !is_judged(settings, request) {
         return Ok(RawEvaluation::default());
     }
-    let head = head_of(request);
+    let head = request.with_object(());
     match pruned_shape(settings, &request.kind) {
         Some(shape) => {
             let object = pruned::parse(raw.get(), shape).map_err(|e| describe_object_error(raw, e))?;
@@ -348,16 +358,6 @@ pub fn evaluate_raw(
 /// at a built-in place (no `podSpecPaths`, which need the whole object).
 fn pruned_shape(settings: &Settings, kind: &GroupVersionKind) -> Option<&'static pruned::Shape> {
     podspec::built_in_only(settings, &kind.group, &kind.version, &kind.kind).and_then(pruned::shape_for)
-}
-
-fn head_of<O>(request: &AdmissionRequest<O>) -> AdmissionRequest<()> {
-    AdmissionRequest {
-        kind: request.kind.clone(),
-        sub_resource: request.sub_resource.clone(),
-        operation: request.operation.clone(),
-        namespace: request.namespace.clone(),
-        object: (),
-    }
 }
 
 /// Judges a pruned object whose JSON text is `raw`: mutations are spliced into

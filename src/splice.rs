@@ -124,6 +124,11 @@ struct Splicer<'a> {
 }
 
 impl<'a> Splicer<'a> {
+    /// Does the value at `span` start with `bracket`?
+    fn opens(&self, span: Span, bracket: u8) -> bool {
+        self.json.get(span.start) == Some(&bracket)
+    }
+
     /// The span reached by following `steps` from `from`; `None` when a step
     /// does not exist in the text or does not lead into an object or a list.
     fn follow(&mut self, from: Span, steps: &[Step]) -> Option<Span> {
@@ -140,7 +145,7 @@ impl<'a> Splicer<'a> {
     /// The value of the last occurrence of `key` in the object at `span` (the
     /// last occurrence is the one a parser keeps).
     fn field(&mut self, span: Span, key: &str) -> Option<Span> {
-        if self.json[span.start] != b'{' {
+        if !self.opens(span, b'{') {
             return None;
         }
         let cached = match self.objects.iter().position(|(start, _)| *start == span.start) {
@@ -184,7 +189,7 @@ impl<'a> Splicer<'a> {
 
     /// Entry `index` of the list at `span`.
     fn element(&mut self, span: Span, index: usize) -> Option<Span> {
-        if self.json[span.start] != b'[' {
+        if !self.opens(span, b'[') {
             return None;
         }
         let cached = match self.lists.iter().position(|(start, _)| *start == span.start) {
@@ -216,11 +221,11 @@ impl<'a> Splicer<'a> {
     /// Appends `items` to the list at `key` of the object at `object`, creating
     /// the list when the key is absent or `null`.
     fn append(&mut self, object: Span, key: &'static str, items: &[Value]) -> Option<()> {
-        if self.json[object.start] != b'{' {
+        if !self.opens(object, b'{') {
             return None;
         }
         match self.field(object, key) {
-            Some(list) if self.json[list.start] == b'[' => self.extend_list(list, items),
+            Some(list) if self.opens(list, b'[') => self.extend_list(list, items),
             Some(null) if &self.json[null.start..null.end] == b"null" => {
                 self.claim(object, key)?;
                 self.edits.push((null, format!("[{}]", join(items)?)));
@@ -238,7 +243,7 @@ impl<'a> Splicer<'a> {
 
     /// Appends `items` at the end of the list at `list`.
     fn extend_list(&mut self, list: Span, items: &[Value]) -> Option<()> {
-        if self.json[list.start] != b'[' {
+        if !self.opens(list, b'[') {
             return None;
         }
         let close = list.end - 1;
