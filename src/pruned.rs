@@ -12,8 +12,12 @@
 //! and reports exactly what it would see in the full object. Two kinds of list
 //! entries collapse to `null`, which validation skips exactly as it skips them in
 //! the full object: an `env` entry without `valueFrom.secretKeyRef` and an
-//! `envFrom` entry without `secretRef` (both objects). Mutation never works on a
-//! pruned value: when the plan has edits to make, the object is parsed in full.
+//! `envFrom` entry without `secretRef` (both objects). Skipped values are still
+//! parsed (escapes, number ranges, nesting depth), so a pruned parse accepts
+//! exactly the objects a full parse accepts. The answer's mutated object is
+//! never built from a pruned value: the edits are spliced into the request's
+//! text ([`crate::splice`]), and applied to the pruned value only so that the
+//! result is validated.
 
 use std::borrow::Cow;
 use std::fmt;
