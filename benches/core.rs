@@ -8,20 +8,21 @@
 //!
 //!   validate/FIXTURE   `evaluate::validate_json` on the raw waPC payload bytes:
 //!                      what the wasm `validate` export does.
-//!   evaluate/FIXTURE   `evaluate::evaluate` on an already parsed request: the walk
-//!                      (locate, plan, apply, validate), nothing else.
+//!   judge/FIXTURE      `judge::judge` on the object's parsed view: the walk
+//!                      (locate, rules, plan), nothing else.
 //!   parts/FIXTURE/...  where the time of `validate` goes: the parse alone (as the
-//!                      SDK's generic `ValidationRequest` does it, as the policy's
-//!                      one-pass envelope does it with the object pruned, and as
-//!                      its two-pass fallback does it with the object raw), a
-//!                      lexical skim of the payload (the least any parse costs),
-//!                      and the full and pruned parses of the object alone.
+//!                      SDK's generic `ValidationRequest` does it, and as the
+//!                      policy's `request::parse` does it with the object kept as
+//!                      text), a lexical skim of the payload (the least any parse
+//!                      costs), and the full and pruned parses of the object alone.
 //!   parts/settings     `Settings::from_json` of the bench settings (every request
 //!                      carries the settings, so every `validate` pays it).
 //!
 //! Before measuring, every fixture's verdict is checked (typical-compliant,
 //! large and huge are accepted unchanged, typical-mutate is accepted mutated), so a
 //! benchmark never silently measures the wrong path.
+// Tests and benchmarks may unwrap, panic and index: a failure is meant to stop them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -30,12 +31,10 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use kubewarden_policy_sdk::request::ValidationRequest;
-use secret_mounts_policy::evaluate::{self, AdmissionRequest, GroupVersionKind};
 use secret_mounts_policy::settings::Settings;
-use secret_mounts_policy::{envelope, podspec, pruned};
+use secret_mounts_policy::{evaluate, judge, locate, pruned, request};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// (fixture, expected verdict) — mutated or not; all are accepted.
@@ -50,7 +49,7 @@ struct Fixture {
     name: &'static str,
     /// The `validate` payload, `{"request": ..., "settings": ...}`, compact, as the runner sends it.
     payload: Vec<u8>,
-    /// The request alone, to rebuild an `AdmissionRequest` for every `evaluate` run.
+    /// The request alone.
     request: Value,
 }
 
@@ -107,10 +106,6 @@ fn load(settings: &Value) -> Vec<Fixture> {
         .collect()
 }
 
-fn admission_request(request: &Value) -> AdmissionRequest {
-    serde_json::from_value(request.clone()).expect("the fixture is an AdmissionRequest")
-}
-
 /// Larger inputs get fewer samples, so a full run stays within a few minutes on 2 cores.
 fn tune(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, fixture: &Fixture) {
     if fixture.payload.len() > 1 << 20 {
@@ -131,22 +126,26 @@ fn validate(c: &mut Criterion) {
         group.bench_with_input(
             BenchmarkId::from_parameter(fixture.name),
             &fixture.payload,
-            |b, payload| b.iter(|| evaluate::validate_json(black_box(payload)).expect("serialises")),
+            |b, payload| b.iter(|| evaluate::validate_json(black_box(payload))),
         );
     }
     group.finish();
 }
 
-fn evaluate(c: &mut Criterion) {
+fn judge(c: &mut Criterion) {
     let raw = bench_settings();
     let settings = Settings::from_json(raw.to_string().as_bytes()).expect("the bench settings are valid");
-    let mut group = c.benchmark_group("evaluate");
+    let mut group = c.benchmark_group("judge");
     for fixture in load(&raw) {
         tune(&mut group, &fixture);
+        let payload = request::parse(&fixture.payload).expect("the fixture parses");
+        let request = payload.request;
+        let object = request.object.expect("the fixture has an object");
+        let shape = locate::view_shape(&settings, &request.kind);
         group.bench_function(BenchmarkId::from_parameter(fixture.name), |b| {
             b.iter_batched(
-                || admission_request(&fixture.request),
-                |request| evaluate::evaluate(&settings, request),
+                || pruned::parse(object.get(), shape).expect("the object parses"),
+                |view| judge::judge(&settings, &request, view),
                 BatchSize::PerIteration,
             )
         });
@@ -158,17 +157,6 @@ fn evaluate(c: &mut Criterion) {
 #[derive(Deserialize, Default)]
 struct NoSettings {}
 
-/// A mirror of the policy's private two-pass envelope (src/evaluate.rs `Payload`).
-#[derive(Deserialize)]
-struct RawEnvelope<'a> {
-    #[serde(borrow, default)]
-    #[allow(dead_code)]
-    settings: Option<&'a RawValue>,
-    #[serde(borrow)]
-    #[allow(dead_code)]
-    request: AdmissionRequest<Option<&'a RawValue>>,
-}
-
 fn parts(c: &mut Criterion) {
     let raw = bench_settings();
     let mut group = c.benchmark_group("parts");
@@ -176,9 +164,6 @@ fn parts(c: &mut Criterion) {
     group.bench_function("settings", |b| {
         b.iter(|| Settings::from_json(black_box(settings_json.as_bytes())).expect("valid"))
     });
-    // As the policy chooses: the built-in kinds have their shape.
-    let choose =
-        |kind: &GroupVersionKind| podspec::built_in_pointer(&kind.group, &kind.kind).and_then(pruned::shape_for);
     let deployment = pruned::shape_for("/spec/template/spec").expect("a built-in shape");
     for fixture in load(&raw) {
         tune(&mut group, &fixture);
@@ -188,11 +173,8 @@ fn parts(c: &mut Criterion) {
         group.bench_function(format!("{name}/parse-sdk-floor"), |b| {
             b.iter(|| ValidationRequest::<NoSettings>::new(black_box(payload)).expect("parses"))
         });
-        group.bench_function(format!("{name}/parse-envelope-one-pass"), |b| {
-            b.iter(|| envelope::parse(black_box(payload), &choose).expect("parses"))
-        });
-        group.bench_function(format!("{name}/parse-envelope-raw-object"), |b| {
-            b.iter(|| serde_json::from_slice::<RawEnvelope>(black_box(payload)).expect("parses"))
+        group.bench_function(format!("{name}/parse-request"), |b| {
+            b.iter(|| request::parse(black_box(payload)).expect("parses"))
         });
         group.bench_function(format!("{name}/skim-ignored-any"), |b| {
             b.iter(|| serde_json::from_slice::<IgnoredAny>(black_box(payload)).expect("parses"))
@@ -207,5 +189,5 @@ fn parts(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, validate, evaluate, parts);
+criterion_group!(benches, validate, judge, parts);
 criterion_main!(benches);

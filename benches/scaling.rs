@@ -5,7 +5,7 @@
 //!
 //! For each dimension a pod spec grows in (containers, env vars, volumes, volume
 //! mounts, projected items, ...), it builds the same Deployment CREATE at size N and
-//! 10×N, times `evaluate::evaluate` (the walk over the parsed object: locate, plan,
+//! 10×N, times `judge::judge` (the walk over the parsed view: locate, rules, plan,
 //! apply, validate; the parse is linear serde_json work measured by `core`) and
 //! `evaluate::validate` (payload bytes in, response out), and compares the medians.
 //! Linear code gives a ratio near 10; quadratic code near 100. The check fails
@@ -24,13 +24,15 @@
 //! quadratic code still shows: the items and entries dimensions measured 40-77× on
 //! the policy of commit 4eb7610, whose planner compared every declared item with
 //! every projected one.
+// Tests and benchmarks may unwrap, panic and index: a failure is meant to stop them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use secret_mounts_policy::evaluate::{self, AdmissionRequest};
 use secret_mounts_policy::settings::Settings;
+use secret_mounts_policy::{evaluate, judge, locate, pruned, request};
 use serde_json::{json, Value};
 
 /// The ratio 10× the input may cost at most (linear ≈ 10, quadratic ≈ 100).
@@ -269,7 +271,6 @@ fn request(spec: Value) -> Value {
 /// One input size, ready to evaluate.
 struct Prepared {
     settings: Settings,
-    request: Value,
     payload: Vec<u8>,
 }
 
@@ -277,16 +278,12 @@ fn prepare(case: Case) -> Prepared {
     let settings = Settings::from_json(case.settings.to_string().as_bytes()).expect("scaling settings are valid");
     let request = request(case.spec);
     let payload = serde_json::to_vec(&json!({"request": request, "settings": case.settings})).expect("serialises");
-    Prepared {
-        settings,
-        request,
-        payload,
-    }
+    Prepared { settings, payload }
 }
 
 #[derive(Clone, Copy)]
 enum Measure {
-    /// `evaluate::evaluate` on the parsed request.
+    /// `judge::judge` on the parsed view of the object.
     Evaluate,
     /// `evaluate::validate` on the payload bytes.
     Validate,
@@ -310,12 +307,16 @@ impl Measure {
 fn sample(p: &Prepared, measure: Measure, reps: usize) -> Duration {
     match measure {
         Measure::Evaluate => {
-            let requests: Vec<AdmissionRequest> = (0..reps)
-                .map(|_| serde_json::from_value(p.request.clone()).expect("an AdmissionRequest"))
+            let parsed = request::parse(&p.payload).expect("the payload parses");
+            let request = parsed.request;
+            let object = request.object.expect("an object");
+            let shape = locate::view_shape(&p.settings, &request.kind);
+            let views: Vec<_> = (0..reps)
+                .map(|_| pruned::parse(object.get(), shape).expect("the object parses"))
                 .collect();
             let started = Instant::now();
-            for request in requests {
-                black_box(evaluate::evaluate(&p.settings, request));
+            for view in views {
+                black_box(judge::judge(&p.settings, &request, view));
             }
             started.elapsed()
         }

@@ -15,9 +15,10 @@
 //! `envFrom` entry without `secretRef` (both objects). Skipped values are still
 //! parsed (escapes, number ranges, nesting depth), so a pruned parse accepts
 //! exactly the objects a full parse accepts. The answer's mutated object is
-//! never built from a pruned value: the edits are spliced into the request's
+//! never built from a pruned value: the edits are spliced into the object's
 //! text ([`crate::splice`]), and applied to the pruned value only so that the
-//! result is validated.
+//! rules judge the object as it will be admitted. Kinds whose pod specs
+//! JSONPath finds are parsed [`Shape::Whole`]: the same path, a complete view.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -130,7 +131,7 @@ pub fn shape_for(pointer: &str) -> Option<&'static Shape> {
     }
 }
 
-/// Parses `json` keeping only what `shape` names.
+/// Parses `json` into the view `shape` names (all of it for [`Shape::Whole`]).
 pub fn parse(json: &str, shape: &'static Shape) -> Result<Value, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(json);
     let value = Pruned(shape).deserialize(&mut de)?;
@@ -206,7 +207,7 @@ impl<'de> Visitor<'de> for Skip {
 }
 
 /// A key, borrowed from the input unless it had escapes.
-pub(crate) struct Key<'de>(pub(crate) Cow<'de, str>);
+struct Key<'de>(Cow<'de, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -298,18 +299,15 @@ impl<'de> Visitor<'de> for PrunedVisitor {
         // The last occurrence of a duplicated key wins, as it does in a full parse.
         let mut slots: [Option<Value>; MAX_FIELDS] = Default::default();
         while let Some(Key(key)) = map.next_key::<Key>()? {
-            match fields.iter().position(|(name, _)| *name == key) {
-                Some(i) => slots[i] = Some(map.next_value_seed(Pruned(&fields[i].1))?),
+            // A field and its slot: `slots` has MAX_FIELDS, more than any shape names.
+            let kept = fields.iter().zip(slots.iter_mut()).find(|((name, _), _)| *name == key);
+            match kept {
+                Some(((_, shape), slot)) => *slot = Some(map.next_value_seed(Pruned(shape))?),
                 None => map.next_value_seed(Skip)?,
             }
         }
         if let Some(required) = required {
-            let first = fields.iter().position(|(name, _)| *name == required[0]);
-            let reaches_object = first
-                .and_then(|i| slots[i].as_ref())
-                .and_then(|v| required[1..].iter().try_fold(v, |v, key| v.get(key)))
-                .is_some_and(Value::is_object);
-            if !reaches_object {
+            if !reaches_object(fields, &slots, required) {
                 return Ok(Value::Null);
             }
         }
@@ -321,6 +319,20 @@ impl<'de> Visitor<'de> for PrunedVisitor {
         }
         Ok(Value::Object(kept))
     }
+}
+
+/// Does following the keys `required` from the kept fields reach an object?
+fn reaches_object(fields: &[(&str, Shape)], slots: &[Option<Value>], required: &[&str]) -> bool {
+    let Some((first, rest)) = required.split_first() else {
+        return false;
+    };
+    fields
+        .iter()
+        .zip(slots)
+        .find(|((name, _), _)| name == first)
+        .and_then(|(_, slot)| slot.as_ref())
+        .and_then(|v| rest.iter().try_fold(v, |v, key| v.get(key)))
+        .is_some_and(Value::is_object)
 }
 
 #[cfg(test)]

@@ -4,9 +4,12 @@
 //! so every struct here refuses unknown keys and every value is checked by
 //! [`Settings::problems`], which names the field and says what is allowed.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// The default (and Helm chart) mount path of the secrets volume.
 pub const DEFAULT_MOUNT_PATH: &str = "/etc/secrets";
@@ -157,7 +160,34 @@ fn describe_parse_error(err: serde_path_to_error::Error<serde_json::Error>) -> S
     }
 }
 
+/// Settings with the bytes they were parsed from.
+type CachedSettings = Option<(Box<[u8]>, Rc<Settings>)>;
+
+thread_local! {
+    /// The settings of the last call, with the bytes they were parsed from. A
+    /// policy server sends the same settings with every request of a policy, so
+    /// an instance that serves several requests parses and checks them once.
+    static CACHE: RefCell<CachedSettings> = const { RefCell::new(None) };
+}
+
 impl Settings {
+    /// The settings of a `validate` payload (`None`: absent or `null`), parsed
+    /// and checked as [`Settings::from_json`] does, or taken from the cache when
+    /// they are the bytes of the last call.
+    pub fn cached(raw: Option<&RawValue>) -> Result<Rc<Settings>, String> {
+        let bytes = raw.map_or(&b""[..], |r| r.get().as_bytes());
+        CACHE.with(|cache| {
+            if let Some((key, settings)) = &*cache.borrow() {
+                if **key == *bytes {
+                    return Ok(Rc::clone(settings));
+                }
+            }
+            let settings = Rc::new(Settings::from_json(bytes)?);
+            *cache.borrow_mut() = Some((bytes.into(), Rc::clone(&settings)));
+            Ok(settings)
+        })
+    }
+
     /// Parses and checks settings; the single entry point for `validate_settings`.
     /// Empty or `null` settings (a policy with no `settings:`) are the defaults.
     pub fn from_json(json: &[u8]) -> Result<Settings, String> {
@@ -206,7 +236,7 @@ impl Settings {
                 ));
             }
             for (i, path) in paths.iter().enumerate() {
-                if let Err(why) = crate::podspec::check_json_path(path) {
+                if let Err(why) = crate::jsonpath::check(path) {
                     problems.push(format!("podSpecPaths[{kind:?}][{i}] {path:?}: {why}"));
                 }
             }

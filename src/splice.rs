@@ -1,20 +1,26 @@
-//! Applies planned edits to the request's own JSON text.
+//! apply: the planned edits spliced into the object's own JSON text.
 //!
-//! Every edit the planner makes appends: an entry to a list, a key to an object,
-//! or `readOnly: true` to a mount. Those are insertions into the object's text at
-//! places a scan of the text finds, so the mutated object is the request's bytes
-//! with the additions spliced in: nothing is parsed into a `Value` and written
-//! back, and every byte the policy did not mean to change stays as it was.
+//! Every edit the planner makes appends: entries to a list (created when absent
+//! or `null`), or `readOnly: true` to a mount. Those are insertions into the
+//! object's text at places a scan of the text finds, so the mutated object is
+//! the request's bytes with the additions spliced in: nothing is parsed into a
+//! `Value` and written back, and every byte the policy did not mean to change
+//! stays as it was.
 //!
-//! The text must be valid JSON (the request envelope's parse checked its syntax).
-//! Whenever an edit meets anything but the plain case — a list that is not a
-//! list, an index beyond the text's list (an entry added by an earlier edit), a
-//! key created twice — splicing gives up and the caller applies the edits to a
-//! full parse instead, so the two ways always agree (tests compare them).
+//! The splicer always succeeds. The text is the object the view was parsed from
+//! (so it is valid JSON with the view's shape along every path an edit takes),
+//! and the planner only targets what the view holds: containers and volumes
+//! that exist, lists that are lists (a pod spec with a malformed field gets no
+//! plan), sources that are in the text (items for a source the plan adds are
+//! folded into that source). Appends to one list are merged into one insertion,
+//! so a list is created at most once.
+
+use std::borrow::Cow;
 
 use serde_json::Value;
 
-use crate::mutate::Edit;
+use crate::json;
+use crate::plan::{Edit, PlannedEdits};
 
 /// A byte range of the text: `start` is the first byte of a value, `end` one past its last.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,120 +29,154 @@ struct Span {
     end: usize,
 }
 
-/// One step into a JSON value.
-#[derive(Clone, Copy)]
-enum Step<'p> {
-    Key(&'p str),
-    Index(usize),
+/// One step into a JSON value: a key of an object or the index of a list
+/// entry, as the value at hand turns out to be.
+type Step<'p> = Cow<'p, str>;
+
+/// A change to the text, addressed from the object's root.
+enum Change<'p> {
+    /// Append `items` (JSON texts) to the list at `key` of the object at `path`,
+    /// creating the list when the key is absent or `null`.
+    Append {
+        path: Vec<Step<'p>>,
+        key: &'static str,
+        items: Vec<String>,
+    },
+    /// Set `key: true` in the object at `path`.
+    SetTrue { path: Vec<Step<'p>>, key: &'static str },
 }
 
-/// The object at the keys `root` of `json` (the text itself when `root` is
-/// empty), with the edits of one pod spec spliced in; `None` when an edit is
-/// not a plain append (then the caller applies the edits to a full parse).
-/// `spec_pointer` is the JSON pointer of the pod spec in the object;
-/// `mount_path` is the policy's mount path (for new mounts).
-pub fn apply(json: &str, root: &[&str], spec_pointer: &str, edits: &[Edit], mount_path: &str) -> Option<String> {
-    let mut splicer = Splicer {
-        json: json.as_bytes(),
-        text: json,
-        objects: Vec::new(),
-        lists: Vec::new(),
-        brackets: match_brackets(json.as_bytes()),
-        edits: Vec::new(),
-        created: Vec::new(),
-    };
-    let whole = Span {
-        start: skip_ws(json.as_bytes(), 0),
-        end: json.trim_end().len(),
-    };
-    let root_steps: Vec<Step> = root.iter().map(|key| Step::Key(key)).collect();
-    let root = splicer.follow(whole, &root_steps)?;
-    let mut spec_steps = Vec::new();
-    for token in spec_pointer.split('/').skip(1) {
-        if token.contains('~') {
-            return None; // never for the built-in pointers this runs on
-        }
-        spec_steps.push(Step::Key(token));
+/// The object's text with every planned edit spliced in; `mount_path` is the
+/// policy's mount path (for new mounts).
+pub fn apply(object: &str, planned: &[PlannedEdits], mount_path: &str) -> String {
+    let mut splicer = Splicer::new(object);
+    for change in changes(planned, mount_path) {
+        // `None` only if the text lacked what its own view holds, which the
+        // module comment rules out: the change is then left out.
+        let _ = match change {
+            Change::Append { path, key, items } => splicer.append(&path, key, &items),
+            Change::SetTrue { path, key } => splicer.set_true(&path, key),
+        };
     }
-    let spec = splicer.follow(root, &spec_steps)?;
-    for edit in edits {
-        match edit {
-            Edit::AddVolume { name, sources } => {
-                let volume = serde_json::json!({"name": name, "projected": {"sources": sources}});
-                splicer.append(spec, "volumes", &[volume])?;
-            }
-            Edit::AddMount { who, index, volume, .. } => {
-                let container = splicer.follow(spec, &[Step::Key(who.list.field()), Step::Index(*index)])?;
-                let mount = serde_json::json!({"name": volume, "mountPath": mount_path, "readOnly": true});
-                splicer.append(container, "volumeMounts", &[mount])?;
-            }
-            Edit::MakeReadOnly { who, index, mount } => {
-                let steps = [
-                    Step::Key(who.list.field()),
-                    Step::Index(*index),
-                    Step::Key("volumeMounts"),
-                    Step::Index(*mount),
-                ];
-                let mount = splicer.follow(spec, &steps)?;
-                splicer.set_true(mount, "readOnly")?;
-            }
-            Edit::AddSource { volume, source, .. } => {
-                let steps = [Step::Key("volumes"), Step::Index(*volume), Step::Key("projected")];
-                let projected = splicer.follow(spec, &steps)?;
-                splicer.append(projected, "sources", std::slice::from_ref(source))?;
-            }
-            Edit::AddItems {
-                volume, source, items, ..
-            } => {
-                let steps = [
-                    Step::Key("volumes"),
-                    Step::Index(*volume),
-                    Step::Key("projected"),
-                    Step::Key("sources"),
-                    Step::Index(*source),
-                    Step::Key("secret"),
-                    Step::Key("items"),
-                ];
-                let list = splicer.follow(spec, &steps)?;
-                splicer.extend_list(list, items)?;
+    splicer.finish()
+}
+
+/// The edits as changes to the text, appends to one list merged in edit order.
+fn changes<'p>(planned: &'p [PlannedEdits], mount_path: &str) -> Vec<Change<'p>> {
+    let mut out: Vec<Change> = Vec::new();
+    for PlannedEdits { pointer, edits } in planned {
+        let spec: Vec<Step> = json::tokens(pointer).collect();
+        let under = |steps: &[Step<'p>]| spec.iter().cloned().chain(steps.iter().cloned()).collect::<Vec<_>>();
+        let index = |i: usize| Cow::Owned(i.to_string());
+        for edit in edits {
+            let (path, key, items) = match edit {
+                Edit::AddVolume { name, sources } => (
+                    under(&[]),
+                    "volumes",
+                    vec![serde_json::json!({"name": name, "projected": {"sources": sources}})],
+                ),
+                Edit::AddMount {
+                    who, index: i, volume, ..
+                } => (
+                    under(&[Cow::Borrowed(who.list.field()), index(*i)]),
+                    "volumeMounts",
+                    vec![serde_json::json!({"name": volume, "mountPath": mount_path, "readOnly": true})],
+                ),
+                Edit::AddSource { volume, source, .. } => (
+                    under(&[Cow::Borrowed("volumes"), index(*volume), Cow::Borrowed("projected")]),
+                    "sources",
+                    vec![source.clone()],
+                ),
+                Edit::AddItems {
+                    volume, source, items, ..
+                } => (
+                    under(&[
+                        Cow::Borrowed("volumes"),
+                        index(*volume),
+                        Cow::Borrowed("projected"),
+                        Cow::Borrowed("sources"),
+                        index(*source),
+                        Cow::Borrowed("secret"),
+                    ]),
+                    "items",
+                    items.clone(),
+                ),
+                Edit::MakeReadOnly { who, index: i, mount } => {
+                    let path = under(&[
+                        Cow::Borrowed(who.list.field()),
+                        index(*i),
+                        Cow::Borrowed("volumeMounts"),
+                        index(*mount),
+                    ]);
+                    out.push(Change::SetTrue { path, key: "readOnly" });
+                    continue;
+                }
+            };
+            let texts = items.iter().map(Value::to_string);
+            let same_list = out.iter_mut().find_map(|c| match c {
+                Change::Append { path: p, key: k, items } if *p == path && *k == key => Some(items),
+                _ => None,
+            });
+            match same_list {
+                Some(list) => list.extend(texts),
+                None => out.push(Change::Append {
+                    path,
+                    key,
+                    items: texts.collect(),
+                }),
             }
         }
     }
-    Some(splicer.finish(root))
+    out
 }
 
 struct Splicer<'a> {
-    json: &'a [u8],
     text: &'a str,
+    /// (offset of `{` or `[`, offset of its closing bracket), by opening offset:
+    /// one pass over the text finds them all, so skipping a value is a lookup.
+    brackets: Vec<(usize, usize)>,
     /// Every object scanned so far: its start and its (raw key, value) entries.
     /// Several edits reach into the same objects; each is scanned once.
     objects: Vec<(usize, Vec<(&'a str, Span)>)>,
     /// Every list scanned so far: its start and its entries.
     lists: Vec<(usize, Vec<Span>)>,
-    /// (offset of `{` or `[`, offset of its closing bracket), by opening offset:
-    /// one pass over the text finds them all, so skipping a value is a lookup.
-    brackets: Vec<(usize, usize)>,
     /// Replacements of a span's text (an insertion is an empty span), in the
     /// order the edits made them.
-    edits: Vec<(Span, String)>,
-    /// (object start, key) of every key an insertion created.
-    created: Vec<(usize, &'static str)>,
+    replacements: Vec<(Span, String)>,
 }
 
 impl<'a> Splicer<'a> {
-    /// Does the value at `span` start with `bracket`?
-    fn opens(&self, span: Span, bracket: u8) -> bool {
-        self.json.get(span.start) == Some(&bracket)
+    fn new(text: &'a str) -> Self {
+        Splicer {
+            text,
+            brackets: match_brackets(text.as_bytes()),
+            objects: Vec::new(),
+            lists: Vec::new(),
+            replacements: Vec::new(),
+        }
     }
 
-    /// The span reached by following `steps` from `from`; `None` when a step
-    /// does not exist in the text or does not lead into an object or a list.
-    fn follow(&mut self, from: Span, steps: &[Step]) -> Option<Span> {
-        let mut span = from;
-        for step in steps {
-            span = match *step {
-                Step::Key(key) => self.field(span, key)?,
-                Step::Index(index) => self.element(span, index)?,
+    fn byte(&self, at: usize) -> Option<u8> {
+        self.text.as_bytes().get(at).copied()
+    }
+
+    /// The whole text's value.
+    fn root(&self) -> Span {
+        let bytes = self.text.as_bytes();
+        Span {
+            start: skip_ws(bytes, 0),
+            end: self.text.trim_end().len(),
+        }
+    }
+
+    /// The span reached by following `path` from the root.
+    fn follow(&mut self, path: &[Step]) -> Option<Span> {
+        let mut span = self.root();
+        for step in path {
+            span = match self.byte(span.start)? {
+                b'{' => self.field(span, step)?,
+                b'[' => self.element(span, step.parse().ok()?)?,
+                _ => return None,
             };
         }
         Some(span)
@@ -145,144 +185,129 @@ impl<'a> Splicer<'a> {
     /// The value of the last occurrence of `key` in the object at `span` (the
     /// last occurrence is the one a parser keeps).
     fn field(&mut self, span: Span, key: &str) -> Option<Span> {
-        if !self.opens(span, b'{') {
-            return None;
-        }
         let cached = match self.objects.iter().position(|(start, _)| *start == span.start) {
             Some(i) => i,
             None => {
-                let entries = self.scan_object(span);
+                let entries = self.scan_object(span)?;
                 self.objects.push((span.start, entries));
                 self.objects.len() - 1
             }
         };
-        self.objects[cached]
-            .1
+        let (_, entries) = self.objects.get(cached)?;
+        entries
             .iter()
             .rev()
             .find(|(raw_key, _)| key_matches(raw_key, key))
             .map(|(_, value)| *value)
     }
 
-    fn scan_object(&self, span: Span) -> Vec<(&'a str, Span)> {
-        let json = self.json;
+    fn scan_object(&self, span: Span) -> Option<Vec<(&'a str, Span)>> {
+        let bytes = self.text.as_bytes();
         let mut entries = Vec::new();
-        let mut at = skip_ws(json, span.start + 1);
-        while json[at] != b'}' {
-            let key_end = skip_string(json, at);
-            let value_start = skip_ws(json, skip_ws(json, key_end) + 1);
-            let value_end = self.skip_value(value_start);
+        let mut at = skip_ws(bytes, span.start + 1);
+        while self.byte(at)? == b'"' {
+            let key_end = skip_string(bytes, at);
+            let value_start = skip_ws(bytes, skip_ws(bytes, key_end) + 1); // past the ':'
+            let value_end = self.skip_value(value_start)?;
+            let key = self.text.get(at..key_end)?;
             entries.push((
-                &self.text[at..key_end],
+                key,
                 Span {
                     start: value_start,
                     end: value_end,
                 },
             ));
-            at = skip_ws(json, value_end);
-            if json[at] == b',' {
-                at = skip_ws(json, at + 1);
-            }
+            at = self.after_entry(value_end)?;
         }
-        entries
+        Some(entries)
     }
 
     /// Entry `index` of the list at `span`.
     fn element(&mut self, span: Span, index: usize) -> Option<Span> {
-        if !self.opens(span, b'[') {
-            return None;
-        }
         let cached = match self.lists.iter().position(|(start, _)| *start == span.start) {
             Some(i) => i,
             None => {
-                let entries = self.scan_list(span);
+                let entries = self.scan_list(span)?;
                 self.lists.push((span.start, entries));
                 self.lists.len() - 1
             }
         };
-        self.lists[cached].1.get(index).copied()
+        self.lists.get(cached)?.1.get(index).copied()
     }
 
-    fn scan_list(&self, span: Span) -> Vec<Span> {
-        let json = self.json;
+    fn scan_list(&self, span: Span) -> Option<Vec<Span>> {
         let mut entries = Vec::new();
-        let mut at = skip_ws(json, span.start + 1);
-        while json[at] != b']' {
-            let end = self.skip_value(at);
+        let mut at = skip_ws(self.text.as_bytes(), span.start + 1);
+        while self.byte(at)? != b']' {
+            let end = self.skip_value(at)?;
             entries.push(Span { start: at, end });
-            at = skip_ws(json, end);
-            if json[at] == b',' {
-                at = skip_ws(json, at + 1);
-            }
+            at = self.after_entry(end)?;
         }
-        entries
+        Some(entries)
     }
 
-    /// Appends `items` to the list at `key` of the object at `object`, creating
-    /// the list when the key is absent or `null`.
-    fn append(&mut self, object: Span, key: &'static str, items: &[Value]) -> Option<()> {
-        if !self.opens(object, b'{') {
-            return None;
-        }
-        match self.field(object, key) {
-            Some(list) if self.opens(list, b'[') => self.extend_list(list, items),
-            Some(null) if &self.json[null.start..null.end] == b"null" => {
-                self.claim(object, key)?;
-                self.edits.push((null, format!("[{}]", join(items)?)));
-                Some(())
-            }
-            Some(_) => None,
-            None => {
-                self.claim(object, key)?;
-                let value = format!("[{}]", join(items)?);
-                self.add_key(object, key, &value);
-                Some(())
-            }
-        }
-    }
-
-    /// Appends `items` at the end of the list at `list`.
-    fn extend_list(&mut self, list: Span, items: &[Value]) -> Option<()> {
-        if !self.opens(list, b'[') {
-            return None;
-        }
-        let close = list.end - 1;
-        let text = join(items)?;
-        let text = if self.is_empty(list) { text } else { format!(",{text}") };
-        self.insert(close, text);
-        Some(())
-    }
-
-    /// Sets `key` to `true` in the object at `object`.
-    fn set_true(&mut self, object: Span, key: &'static str) -> Option<()> {
-        match self.field(object, key) {
-            Some(value) if &self.json[value.start..value.end] == b"true" => Some(()),
-            Some(_) => None,
-            None => {
-                self.claim(object, key)?;
-                self.add_key(object, key, "true");
-                Some(())
-            }
-        }
+    /// Past the `,` that may follow an entry ending at `end`, and the spaces.
+    fn after_entry(&self, end: usize) -> Option<usize> {
+        let bytes = self.text.as_bytes();
+        let at = skip_ws(bytes, end);
+        Some(if self.byte(at)? == b',' {
+            skip_ws(bytes, at + 1)
+        } else {
+            at
+        })
     }
 
     /// One past the end of the value starting at `at`.
-    fn skip_value(&self, at: usize) -> usize {
-        let json = self.json;
-        match json[at] {
-            b'"' => skip_string(json, at),
-            b'{' | b'[' => match self.brackets.binary_search_by_key(&at, |(open, _)| *open) {
-                Ok(i) => self.brackets[i].1 + 1,
-                Err(_) => json.len(),
-            },
-            _ => {
-                let mut i = at;
-                while i < json.len() && !matches!(json[i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
-                    i += 1;
-                }
-                i
+    fn skip_value(&self, at: usize) -> Option<usize> {
+        let bytes = self.text.as_bytes();
+        match self.byte(at)? {
+            b'"' => Some(skip_string(bytes, at)),
+            b'{' | b'[' => {
+                let i = self.brackets.binary_search_by_key(&at, |(open, _)| *open).ok()?;
+                self.brackets.get(i).map(|(_, close)| close + 1)
             }
+            // A number, `true`, `false` or `null`: up to the next delimiter.
+            _ => Some(
+                bytes
+                    .iter()
+                    .skip(at)
+                    .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                    .map_or(bytes.len(), |n| at + n),
+            ),
         }
+    }
+
+    /// Appends `items` to the list at `key` of the object at `path`.
+    fn append(&mut self, path: &[Step], key: &str, items: &[String]) -> Option<()> {
+        let object = self.follow(path)?;
+        let joined = items.join(",");
+        match self.field(object, key) {
+            Some(list) if self.byte(list.start) == Some(b'[') => {
+                let text = if self.is_empty(list) {
+                    joined
+                } else {
+                    format!(",{joined}")
+                };
+                self.insert(list.end - 1, text);
+            }
+            Some(null) if self.text.get(null.start..null.end) == Some("null") => {
+                self.replacements.push((null, format!("[{joined}]")));
+            }
+            Some(_) => return None,
+            None => self.add_key(object, key, &format!("[{joined}]")),
+        }
+        Some(())
+    }
+
+    /// Sets `key` to `true` in the object at `path`.
+    fn set_true(&mut self, path: &[Step], key: &str) -> Option<()> {
+        let object = self.follow(path)?;
+        match self.field(object, key) {
+            Some(value) if self.text.get(value.start..value.end) == Some("true") => {}
+            Some(value) => self.replacements.push((value, "true".to_string())),
+            None => self.add_key(object, key, "true"),
+        }
+        Some(())
     }
 
     fn add_key(&mut self, object: Span, key: &str, value: &str) {
@@ -293,48 +318,34 @@ impl<'a> Splicer<'a> {
     /// Is the object or list at `span` empty, in the text and in what was inserted into it?
     fn is_empty(&self, span: Span) -> bool {
         let close = span.end - 1;
-        skip_ws(self.json, span.start + 1) == close && !self.edits.iter().any(|(s, _)| s.start == close)
+        skip_ws(self.text.as_bytes(), span.start + 1) == close
+            && !self.replacements.iter().any(|(s, _)| s.start == close)
     }
 
     fn insert(&mut self, at: usize, text: String) {
-        self.edits.push((Span { start: at, end: at }, text));
+        self.replacements.push((Span { start: at, end: at }, text));
     }
 
-    /// Records that an insertion creates `key` in `object`; a second creation
-    /// of the same key is not a plain append.
-    fn claim(&mut self, object: Span, key: &'static str) -> Option<()> {
-        if self.created.contains(&(object.start, key)) {
-            return None;
-        }
-        self.created.push((object.start, key));
-        Some(())
-    }
-
-    /// The text of `root` with every edit applied (all edits lie inside it).
-    fn finish(mut self, root: Span) -> String {
+    /// The text with every replacement made.
+    fn finish(mut self) -> String {
         // A stable sort keeps the edits' order among insertions at one offset.
-        self.edits.sort_by_key(|(span, _)| span.start);
-        let added: usize = self.edits.iter().map(|(_, t)| t.len()).sum();
-        let mut out = String::with_capacity(root.end - root.start + added);
-        let mut copied = root.start;
-        for (span, text) in &self.edits {
-            out.push_str(&self.text[copied..span.start]);
+        self.replacements.sort_by_key(|(span, _)| span.start);
+        let added: usize = self.replacements.iter().map(|(_, t)| t.len()).sum();
+        let mut out = String::with_capacity(self.text.len() + added);
+        let mut copied = 0;
+        for (span, text) in &self.replacements {
+            out.push_str(self.text.get(copied..span.start).unwrap_or(""));
             out.push_str(text);
             copied = span.end;
         }
-        out.push_str(&self.text[copied..root.end]);
+        out.push_str(self.text.get(copied..).unwrap_or(""));
         out
     }
 }
 
-fn join(items: &[Value]) -> Option<String> {
-    let parts: Result<Vec<String>, _> = items.iter().map(serde_json::to_string).collect();
-    parts.ok().map(|p| p.join(","))
-}
-
 /// Does the raw (quoted) key equal `key`? Escaped keys are decoded first.
 fn key_matches(raw: &str, key: &str) -> bool {
-    let inner = &raw[1..raw.len() - 1];
+    let inner = raw.get(1..raw.len().saturating_sub(1)).unwrap_or("");
     if inner.contains('\\') {
         serde_json::from_str::<String>(raw).is_ok_and(|k| k == key)
     } else {
@@ -342,55 +353,33 @@ fn key_matches(raw: &str, key: &str) -> bool {
     }
 }
 
-fn skip_ws(json: &[u8], mut at: usize) -> usize {
-    while at < json.len() && matches!(json[at], b' ' | b'\t' | b'\n' | b'\r') {
-        at += 1;
-    }
-    at
+fn skip_ws(json: &[u8], at: usize) -> usize {
+    json.iter()
+        .skip(at)
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .map_or(json.len(), |n| at + n)
 }
 
-/// One past the closing quote of the string starting at `at`.
+/// One past the closing quote of the string starting at `at`. Strings are most
+/// of a manifest's bytes: `memchr2` finds the next quote or backslash.
 fn skip_string(json: &[u8], at: usize) -> usize {
     let mut i = at + 1;
     loop {
-        i = find_quote_or_backslash(json, i);
-        match json.get(i) {
-            Some(b'\\') => i += 2,
-            _ => return i + 1,
+        match json.get(i..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
+            None => return json.len(),
+            Some(n) if json.get(i + n) == Some(&b'\\') => i += n + 2,
+            Some(n) => return i + n + 1,
         }
     }
-}
-
-/// The offset of the first `"` or `\` at or after `from` (or the text's
-/// length). Strings are most of a manifest's bytes: this looks at eight bytes
-/// at a time (a byte `b` equals `c` when `b ^ c` is zero, and a zero byte is
-/// found with the usual borrow trick, exact for the lowest one).
-fn find_quote_or_backslash(json: &[u8], from: usize) -> usize {
-    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-    let zero_bytes = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
-    let mut i = from;
-    while let Some(chunk) = json.get(i..i + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        let hits = zero_bytes(word ^ (ONES * u64::from(b'"'))) | zero_bytes(word ^ (ONES * u64::from(b'\\')));
-        if hits != 0 {
-            return i + (hits.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < json.len() && !matches!(json[i], b'"' | b'\\') {
-        i += 1;
-    }
-    i
 }
 
 /// Every `{`/`[` of the text with its closing bracket, in text order.
 fn match_brackets(json: &[u8]) -> Vec<(usize, usize)> {
-    let mut pairs = Vec::new();
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
     let mut open: Vec<usize> = Vec::new();
     let mut i = 0;
-    while i < json.len() {
-        match json[i] {
+    while let Some(&byte) = json.get(i) {
+        match byte {
             b'"' => {
                 i = skip_string(json, i);
                 continue;
@@ -400,8 +389,8 @@ fn match_brackets(json: &[u8]) -> Vec<(usize, usize)> {
                 pairs.push((i, i));
             }
             b'}' | b']' => {
-                if let Some(p) = open.pop() {
-                    pairs[p].1 = i;
+                if let Some(pair) = open.pop().and_then(|p| pairs.get_mut(p)) {
+                    pair.1 = i;
                 }
             }
             _ => {}
@@ -442,15 +431,32 @@ mod tests {
         }
     }
 
-    fn spliced(json: &str, edits: &[Edit]) -> Option<Value> {
-        apply(json, &[], SPEC, edits, "/etc/secrets")
-            .map(|text| serde_json::from_str(&text).expect("spliced text is JSON"))
+    fn add_source(name: &str) -> Edit {
+        Edit::AddSource {
+            volume: 0,
+            name: "s".into(),
+            source: json!({"secret": {"name": name}}),
+            entries: vec![("e".into(), name.into())],
+            who: app(),
+        }
+    }
+
+    fn text(json: &str, edits: &[Edit]) -> String {
+        let planned = [PlannedEdits {
+            pointer: SPEC.into(),
+            edits: edits.to_vec(),
+        }];
+        apply(json, &planned, "/etc/secrets")
+    }
+
+    fn spliced(json: &str, edits: &[Edit]) -> Value {
+        serde_json::from_str(&text(json, edits)).expect("spliced text is JSON")
     }
 
     #[test]
     fn appends_to_lists_and_creates_absent_ones() {
         let json = r#"{"spec": {"containers": [{"name": "app", "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]}, {"name": "b"}]}}"#;
-        let out = spliced(json, &[add_mount(0), add_mount(1), add_volume()]).unwrap();
+        let out = spliced(json, &[add_mount(0), add_mount(1), add_volume()]);
         assert_eq!(
             out,
             json!({"spec": {
@@ -467,25 +473,25 @@ mod tests {
     }
 
     #[test]
-    fn the_object_is_found_and_returned_from_within_a_payload() {
-        let payload = r#"{"request": {"kind": {"kind": "Pod"}, "object": {"spec": {"containers": [{"name": "app"}]}}, "operation": "CREATE"}, "settings": {"object": 1}}"#;
-        let out = apply(payload, &["request", "object"], SPEC, &[add_mount(0)], "/etc/secrets").unwrap();
-        let out: Value = serde_json::from_str(&out).unwrap();
+    fn pod_specs_at_escaped_keys_and_list_indexes_are_found() {
+        let json = r#"{"spec": {"a/b": [{"x": 1}, {"spec": {"containers": [{"name": "app"}]}}]}}"#;
+        let planned = [PlannedEdits {
+            pointer: "/spec/a~1b/1/spec".into(),
+            edits: vec![add_mount(0)],
+        }];
+        let out: Value = serde_json::from_str(&apply(json, &planned, "/etc/secrets")).unwrap();
         assert_eq!(
-            out,
-            json!({"spec": {"containers": [{"name": "app", "volumeMounts": [{"name": "secrets", "mountPath": "/etc/secrets", "readOnly": true}]}]}})
+            out["spec"]["a/b"][1]["spec"]["containers"][0]["volumeMounts"][0]["name"],
+            "secrets"
         );
-        assert_eq!(
-            apply(payload, &["request", "nothing"], SPEC, &[add_mount(0)], "/etc/secrets"),
-            None
-        );
+        assert_eq!(out["spec"]["a/b"][0], json!({"x": 1}));
     }
 
     #[test]
     fn keeps_every_other_byte_as_it_was() {
         // Odd spacing, a float serde_json would print differently, key order.
         let json = "{ \"spec\" : {\n  \"z\": 1.0e2,\n  \"containers\" : [ { \"name\":\"app\" , \"volumeMounts\" : [ ] } ] ,\"a\":[]\n} }";
-        let out = apply(json, &[], SPEC, &[add_mount(0)], "/etc/secrets").unwrap();
+        let out = text(json, &[add_mount(0)]);
         let mount =
             serde_json::to_string(&json!({"name": "secrets", "mountPath": "/etc/secrets", "readOnly": true})).unwrap();
         let expected = format!(
@@ -499,8 +505,7 @@ mod tests {
         let out = spliced(
             r#"{"spec": {"containers": [{}], "volumes": null}}"#,
             &[add_mount(0), add_volume()],
-        )
-        .unwrap();
+        );
         assert_eq!(out["spec"]["containers"][0]["volumeMounts"][0]["name"], "secrets");
         assert_eq!(out["spec"]["volumes"][0]["name"], "secrets");
     }
@@ -509,7 +514,7 @@ mod tests {
     fn the_last_of_duplicate_keys_is_the_one_edited() {
         let json =
             r#"{"spec": {"containers": [], "containers": [{"name": "app", "volumeMounts": [], "volumeMounts": []}]}}"#;
-        let text = apply(json, &[], SPEC, &[add_mount(0)], "/etc/secrets").unwrap();
+        let text = text(json, &[add_mount(0)]);
         assert!(
             text.starts_with(
                 r#"{"spec": {"containers": [], "containers": [{"name": "app", "volumeMounts": [], "volumeMounts": [{"#
@@ -521,25 +526,24 @@ mod tests {
     #[test]
     fn escaped_keys_and_strings_with_brackets_are_read_correctly() {
         let json = r#"{"spec": {"note": "a \"quoted\" ] } [ { \\", "cont\u0061iners": [{"name": "[app]"}]}}"#;
-        let out = spliced(json, &[add_mount(0)]).unwrap();
+        let out = spliced(json, &[add_mount(0)]);
         assert_eq!(out["spec"]["containers"][0]["volumeMounts"][0]["name"], "secrets");
         assert_eq!(out["spec"]["note"], "a \"quoted\" ] } [ { \\");
     }
 
     #[test]
-    fn a_read_only_flag_is_added_or_left_when_already_true() {
+    fn a_read_only_flag_is_added_replaced_or_left_when_already_true() {
         let make = |mount| Edit::MakeReadOnly {
             who: app(),
             index: 0,
             mount,
         };
-        let json = r#"{"spec": {"containers": [{"volumeMounts": [{"name": "s", "mountPath": "/etc/secrets"}, {"readOnly": true}]}]}}"#;
-        let out = spliced(json, &[make(0), make(1)]).unwrap();
-        assert_eq!(out["spec"]["containers"][0]["volumeMounts"][0]["readOnly"], true);
-        assert_eq!(
-            out["spec"]["containers"][0]["volumeMounts"][1],
-            json!({"readOnly": true})
-        );
+        let json = r#"{"spec": {"containers": [{"volumeMounts": [{"name": "s", "mountPath": "/etc/secrets"}, {"readOnly": true}, {"readOnly": false}]}]}}"#;
+        let out = spliced(json, &[make(0), make(1), make(2)]);
+        let mounts = &out["spec"]["containers"][0]["volumeMounts"];
+        assert_eq!(mounts[0]["readOnly"], true);
+        assert_eq!(mounts[1], json!({"readOnly": true}));
+        assert_eq!(mounts[2], json!({"readOnly": true}));
     }
 
     #[test]
@@ -555,16 +559,9 @@ mod tests {
                 secret: "db".into(),
                 who: app(),
             },
-            Edit::AddSource {
-                volume: 0,
-                name: "s".into(),
-                source: json!({"secret": {"name": "api"}}),
-                entry: "e".into(),
-                secret: "api".into(),
-                who: app(),
-            },
+            add_source("api"),
         ];
-        let out = spliced(json, &edits).unwrap();
+        let out = spliced(json, &edits);
         assert_eq!(
             out["spec"]["volumes"][0]["projected"]["sources"],
             json!([{"secret": {"name": "db", "items": [{"key": "a", "path": "a"}, {"key": "b", "path": "b"}]}}, {"secret": {"name": "api"}}])
@@ -572,39 +569,23 @@ mod tests {
     }
 
     #[test]
-    fn anything_but_a_plain_append_is_left_to_a_full_parse() {
-        // The container is not there, is not an object, or its list is not a list.
-        for json in [
-            r#"{"spec": {"containers": []}}"#,
-            r#"{"spec": {"containers": [5]}}"#,
-            r#"{"spec": {"containers": [{"volumeMounts": "x"}]}}"#,
-            r#"{"spec": 5}"#,
-        ] {
-            assert_eq!(spliced(json, &[add_mount(0)]), None, "{json}");
-        }
-        // Items for a source only an earlier edit added.
-        let items = Edit::AddItems {
-            volume: 0,
-            name: "s".into(),
-            source: 1,
-            items: vec![json!({"key": "b", "path": "b"})],
-            entry: "e".into(),
-            secret: "db".into(),
-            who: app(),
-        };
-        let json =
-            r#"{"spec": {"volumes": [{"name": "s", "projected": {"sources": [{"configMap": {"name": "c"}}]}}]}}"#;
-        assert_eq!(spliced(json, &[items]), None);
-        // The same absent list created twice.
+    fn appends_to_one_absent_list_create_it_once() {
         let json = r#"{"spec": {"volumes": [{"name": "s", "projected": {}}]}}"#;
-        let source = |name: &str| Edit::AddSource {
-            volume: 0,
-            name: "s".into(),
-            source: json!({"secret": {"name": name}}),
-            entry: "e".into(),
-            secret: name.into(),
-            who: app(),
-        };
-        assert_eq!(spliced(json, &[source("a"), source("b")]), None);
+        let out = spliced(json, &[add_source("a"), add_source("b")]);
+        assert_eq!(
+            out["spec"]["volumes"][0]["projected"],
+            json!({"sources": [{"secret": {"name": "a"}}, {"secret": {"name": "b"}}]})
+        );
+    }
+
+    #[test]
+    fn strings_end_at_their_closing_quote() {
+        let json = br#""a\"b\\" x"#;
+        assert_eq!(skip_string(json, 0), 8);
+        assert_eq!(skip_string(br#""unterminated"#, 0), 13);
+        assert_eq!(
+            match_brackets(br#"{"[": [1, {"}": 2}]}"#),
+            vec![(0, 19), (6, 18), (10, 17)]
+        );
     }
 }

@@ -228,8 +228,8 @@ impl Violation {
 
 fn secret_list(secrets: &[String]) -> String {
     let quoted: Vec<String> = secrets.iter().map(|s| format!("{s:?}")).collect();
-    match quoted.len() {
-        1 => format!("secret {}", quoted[0]),
+    match quoted.as_slice() {
+        [one] => format!("secret {one}"),
         _ => format!("secrets {}", quoted.join(", ")),
     }
 }

@@ -1,5 +1,7 @@
 //! Custom workload kinds located through `podSpecPaths` are validated and mutated
 //! exactly like a Deployment.
+// Tests and benchmarks may unwrap, panic and index: a failure is meant to stop them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 

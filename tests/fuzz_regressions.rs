@@ -21,6 +21,8 @@
 //! surrogates, duplicate keys in the envelope, nesting past serde_json's limit:
 //! kwctl and policy-server parse and re-serialise the request first) are tested
 //! here, at the guest level, rather than in e2e-tests/hostile.bats.
+// Tests and benchmarks may unwrap, panic and index: a failure is meant to stop them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;

@@ -1,10 +1,11 @@
 //! The mutation: what it adds, what it refuses to guess, and the exact RFC 6902
 //! patch it amounts to.
+// Tests and benchmarks may unwrap, panic and index: a failure is meant to stop them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 
 use common::*;
-use secret_mounts_policy::evaluate;
 use serde_json::{json, Value};
 
 /// The RFC 6902 diff from `before` to `after`, as JSON.
@@ -309,7 +310,7 @@ fn the_mutated_result_is_validated_and_env_secrets_still_reject() {
     let spec = json!({"containers": [{"name": "app", "env": [{"name": "API_KEY", "valueFrom": {"secretKeyRef": {"name": "api-key", "key": "API_KEY"}}}]}]});
     let e = eval_deployment(&settings, spec);
     assert_eq!(rules(&e), ["env-secret-ref"]);
-    let response = evaluate::respond(&settings, "Deployment \"ns/w\"", e);
+    let response = e.response;
     assert!(!response.accepted);
     assert!(
         response.mutated_object.is_none(),
@@ -333,7 +334,7 @@ fn warn_mode_accepts_with_warnings_and_still_mutates() {
     let settings = settings(json!({"action": "warn", "secretMounts": [api_key_entry()]}));
     let spec = json!({"containers": [{"name": "app", "envFrom": [{"secretRef": {"name": "db"}}]}]});
     let e = eval_deployment(&settings, spec);
-    let response = evaluate::respond(&settings, "Deployment \"ns/w\"", e);
+    let response = e.response;
     assert!(response.accepted);
     assert!(response.mutated_object.is_some());
     let warnings = response.warnings.unwrap();

@@ -1,6 +1,8 @@
 //! Property tests of the mutation over generated pod specs and settings:
 //! idempotent, append-only (lossless and minimal), reversible, and either valid
 //! afterwards or rejected.
+// Tests and benchmarks may unwrap, panic and index: a failure is meant to stop them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 
@@ -201,7 +203,7 @@ proptest! {
 }
 
 /// The findings of validating `object` with mutation switched off and nothing declared.
-fn first_findings_only(settings: &Settings, object: &Value) -> secret_mounts_policy::evaluate::Evaluation {
+fn first_findings_only(settings: &Settings, object: &Value) -> Evaluation {
     let mut plain = settings.clone();
     plain.secret_mounts.clear();
     evaluate(&plain, request("apps", "Deployment", "UPDATE", object.clone()))

@@ -1,5 +1,7 @@
 //! Every validation rule, positive and negative, for every built-in kind and
 //! every container list.
+// Tests and benchmarks may unwrap, panic and index: a failure is meant to stop them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 

@@ -5,15 +5,16 @@
 //! secret/configMap/serviceAccountToken sources and items, emptyDir,
 //! configMap), and settings with secretMounts (items, containers, selectors).
 //! Mostly a Deployment CREATE with `mutate: true` (some Pods, CronJobs and
-//! `mutate: false` too). Properties: see `fuzz_support::check_mutation`, plus
-//! the whole `validate` path agreeing with the pure evaluation.
+//! `mutate: false` too). Properties: see `fuzz_support::check_mutation`, which
+//! compares the policy's `validate` with the reference evaluator of the native
+//! tests; plus a well-formed response.
 #![no_main]
 
 use arbitrary::Unstructured;
 use fuzz_support::*;
 use libfuzzer_sys::fuzz_target;
 use secret_mounts_policy::evaluate;
-use secret_mounts_policy::settings::{Action, Settings};
+use secret_mounts_policy::settings::Settings;
 use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {
@@ -28,24 +29,10 @@ fuzz_target!(|data: &[u8]| {
     // As a host holds it: parsed from JSON text (serde_json rounds some floats).
     let object: Value = serde_json::from_str(&wrap(kind, spec, labels).to_string()).expect("JSON");
 
-    let evaluation = check_mutation(&settings, group, kind, pointer, &object);
-
-    // The whole `validate` path (the object serialised, as the host sends it, and
-    // parsed again by the policy) gives the same answer as the pure evaluation:
-    // in particular the mutated object holds the host's values, floats included.
+    check_mutation(&settings, group, kind, pointer, &object);
     let response = evaluate::validate(&payload(
         &settings_json,
         request_json(group, "v1", kind, "CREATE", object),
     ));
     check_validation_response(&response);
-    let response = serde_json::to_value(&response).expect("the response serialises");
-    let accepted = evaluation.findings.is_empty() || settings.action == Action::Warn;
-    assert_eq!(response["accepted"], Value::Bool(accepted));
-    if accepted {
-        assert_eq!(
-            response.get("mutated_object").filter(|m| !m.is_null()),
-            evaluation.mutated.as_ref(),
-            "validate returns the mutated object of the evaluation"
-        );
-    }
 });

@@ -6,9 +6,15 @@
 //! well-formed answer (and, for the mutation, a lossless and idempotent one).
 
 use arbitrary::Unstructured;
-use secret_mounts_policy::evaluate::{self, AdmissionRequest, Evaluation, GroupVersionKind};
 use secret_mounts_policy::settings::Settings;
 use serde_json::{json, Map, Value};
+
+/// The reference evaluator of the native tests: the mutation target compares
+/// the policy against it on every input.
+#[path = "../../tests/reference/mod.rs"]
+pub mod reference;
+
+pub use reference::{Evaluation, Request};
 
 /// Picks one of `items` (never fails: an exhausted input picks the first).
 pub fn pick<'a, T: ?Sized>(u: &mut Unstructured, items: &'a [&'a T]) -> &'a T {
@@ -561,17 +567,10 @@ pub fn wrap(kind: &str, spec: Value, labels: Value) -> Value {
     }
 }
 
-pub fn request(group: &str, version: &str, kind: &str, operation: &str, object: Value) -> AdmissionRequest {
-    AdmissionRequest {
-        kind: GroupVersionKind {
-            group: group.into(),
-            version: version.into(),
-            kind: kind.into(),
-        },
-        sub_resource: None,
-        operation: operation.into(),
-        namespace: Some("ns".into()),
-        object,
+pub fn request(group: &str, version: &str, kind: &str, operation: &str, object: Value) -> Request {
+    Request {
+        version: version.into(),
+        ..reference::request(group, kind, operation, object)
     }
 }
 
@@ -638,6 +637,9 @@ pub fn changes_only_under(original: &Value, mutated: &Value, pointer: &str) -> b
 }
 
 /// The mutation's properties for one request:
+/// - the policy's `validate` agrees with the reference evaluator on everything
+///   it answers (findings, patch, accepted, code, message, warnings, audit
+///   annotations), on the request and on its mutated object;
 /// - if it mutates, evaluating the mutated object again mutates nothing
 ///   (idempotence) and judges it exactly as the first pass did;
 /// - the mutated object only adds to the original (nothing lost or changed but
@@ -646,7 +648,7 @@ pub fn changes_only_under(original: &Value, mutated: &Value, pointer: &str) -> b
 ///   or without the declared mounts;
 /// - with `mutate: false`, nothing is ever mutated.
 pub fn check_mutation(settings: &Settings, group: &str, kind: &str, pointer: &str, object: &Value) -> Evaluation {
-    let first = evaluate::evaluate(settings, request(group, "v1", kind, "CREATE", object.clone()));
+    let first = reference::check_against_product(settings, &request(group, "v1", kind, "CREATE", object.clone()));
     if !settings.mutate {
         assert!(first.mutated.is_none(), "mutate: false must never mutate");
     }
@@ -660,7 +662,7 @@ pub fn check_mutation(settings: &Settings, group: &str, kind: &str, pointer: &st
             changes_only_under(object, mutated, pointer),
             "the mutation changed something outside the pod spec {pointer}:\noriginal: {object}\nmutated:  {mutated}"
         );
-        let second = evaluate::evaluate(settings, request(group, "v1", kind, "CREATE", mutated.clone()));
+        let second = reference::check_against_product(settings, &request(group, "v1", kind, "CREATE", mutated.clone()));
         assert!(
             second.mutated.is_none(),
             "the mutation is not idempotent:\noriginal: {object}\nmutated:  {mutated}\nagain:    {}",
@@ -678,7 +680,7 @@ pub fn check_mutation(settings: &Settings, group: &str, kind: &str, pointer: &st
     if first.findings.is_empty() {
         let mut plain = settings.clone();
         plain.secret_mounts.clear();
-        let judged = evaluate::evaluate(&plain, request(group, "v1", kind, "CREATE", result.clone()));
+        let judged = reference::check_against_product(&plain, &request(group, "v1", kind, "CREATE", result.clone()));
         assert!(judged.mutated.is_none(), "nothing declared, nothing mutated");
         assert!(
             judged.findings.is_empty(),

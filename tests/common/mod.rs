@@ -1,10 +1,16 @@
 //! Helpers shared by the native integration tests: wrap a pod spec in any
-//! built-in kind, run the policy's pure core, read the answer.
+//! built-in kind, run it through the policy and the reference evaluator
+//! (`tests/reference`), read the answer.
 #![allow(dead_code)]
 
-use secret_mounts_policy::evaluate::{self, AdmissionRequest, Evaluation, GroupVersionKind};
+#[path = "../reference/mod.rs"]
+pub mod reference;
+
+use kubewarden_policy_sdk::response::ValidationResponse;
+pub use reference::{request, Request};
+use secret_mounts_policy::evaluate;
 use secret_mounts_policy::settings::Settings;
-use serde_json::value::RawValue;
+use secret_mounts_policy::violation::Finding;
 use serde_json::{json, Value};
 
 /// Every built-in kind: (group, kind, pointer of its pod spec).
@@ -29,22 +35,13 @@ pub fn wrap(kind: &str, spec: Value, labels: Value) -> Value {
         "CronJob" => json!({"apiVersion": "batch/v1", "kind": kind, "metadata": {"name": "w", "namespace": "ns"},
                             "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": template}}}}),
         _ => {
-            json!({"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": "w", "namespace": "ns"}, "spec": {"template": template}})
+            let api_version = match kind {
+                "ReplicationController" => "v1",
+                "Job" => "batch/v1",
+                _ => "apps/v1",
+            };
+            json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": "w", "namespace": "ns"}, "spec": {"template": template}})
         }
-    }
-}
-
-pub fn request(group: &str, kind: &str, operation: &str, object: Value) -> AdmissionRequest {
-    AdmissionRequest {
-        kind: GroupVersionKind {
-            group: group.into(),
-            version: "v1".into(),
-            kind: kind.into(),
-        },
-        sub_resource: None,
-        operation: operation.into(),
-        namespace: Some("ns".into()),
-        object,
     }
 }
 
@@ -52,76 +49,55 @@ pub fn settings(v: Value) -> Settings {
     Settings::from_json(v.to_string().as_bytes()).expect("test settings are valid")
 }
 
-/// Evaluates a request through every way the core judges an object, and checks
-/// they agree: `evaluate` over the parsed object, `evaluate_raw` over its JSON
-/// text (a built-in kind is parsed pruned to the fields the policy reads, and
-/// mutations are spliced into the text), and `validate` over the whole payload
-/// as a host writes it (parsed in one pass, the object pruned as it is reached). Every native test that evaluates a
-/// request thereby also tests the pruned parse, the splicer and the envelope.
-pub fn evaluate(settings: &Settings, request: AdmissionRequest) -> Evaluation {
-    let text = RawValue::from_string(request.object.to_string()).unwrap();
-    let raw_request = AdmissionRequest {
-        kind: request.kind.clone(),
-        sub_resource: request.sub_resource.clone(),
-        operation: request.operation.clone(),
-        namespace: request.namespace.clone(),
-        object: (!request.object.is_null()).then_some(&*text),
+/// The reference evaluation of a request, with the policy's own answer.
+#[derive(Debug)]
+pub struct Evaluation {
+    pub findings: Vec<Finding>,
+    pub mutated: Option<Value>,
+    /// What the policy answered, as the host reads it.
+    pub response: ValidationResponse,
+}
+
+/// Evaluates a request with the reference evaluator and checks that the
+/// policy's `validate` (the payload as a host writes it) agrees on everything
+/// it answers. Every mutated object must also be what the API server accepts:
+/// it deserializes into its Kubernetes type.
+pub fn evaluate(settings: &Settings, request: Request) -> Evaluation {
+    let evaluation = reference::check_against_product(settings, &request);
+    if let Some(mutated) = &evaluation.mutated {
+        assert_kubernetes_shape(&request.kind, mutated);
+    }
+    let response = evaluate::validate(&reference::host_payload(settings, &request));
+    Evaluation {
+        findings: evaluation.findings,
+        mutated: evaluation.mutated,
+        response,
+    }
+}
+
+/// Deserializes an object of a built-in kind into its k8s-openapi type: a
+/// mutation must never produce a field of the wrong type or shape.
+pub fn assert_kubernetes_shape(kind: &str, object: &Value) {
+    use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, core::v1 as core};
+    fn typed<T: serde::de::DeserializeOwned>(object: &Value) -> Result<(), String> {
+        serde_json::from_value::<T>(object.clone())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+    let result = match kind {
+        "Pod" => typed::<core::Pod>(object),
+        "ReplicationController" => typed::<core::ReplicationController>(object),
+        "Deployment" => typed::<apps::Deployment>(object),
+        "ReplicaSet" => typed::<apps::ReplicaSet>(object),
+        "StatefulSet" => typed::<apps::StatefulSet>(object),
+        "DaemonSet" => typed::<apps::DaemonSet>(object),
+        "Job" => typed::<batch::Job>(object),
+        "CronJob" => typed::<batch::CronJob>(object),
+        _ => Ok(()), // custom kinds have no k8s-openapi type
     };
-    // As policy-evaluator (kwctl, policy-server) writes it: a JSON map with
-    // sorted keys, so the request before the settings, its kind before its
-    // object, and its operation after.
-    let payload = serde_json::to_vec(&json!({
-        "request": {
-            "kind": {"group": request.kind.group, "kind": request.kind.kind, "version": request.kind.version},
-            "namespace": request.namespace,
-            "object": request.object,
-            "operation": request.operation,
-            "subResource": request.sub_resource,
-            "uid": "test",
-        },
-        "settings": settings,
-    }))
-    .unwrap();
-
-    let full = evaluate::evaluate(settings, request);
-    let raw = evaluate::evaluate_raw(settings, &raw_request).expect("the object's own JSON text parses");
-    assert_eq!(
-        full.findings, raw.findings,
-        "evaluate and evaluate_raw disagree on the findings"
-    );
-    let raw_mutated: Option<Value> = raw
-        .mutated
-        .map(|m| serde_json::from_str(&m).expect("the mutated object is JSON"));
-    assert_eq!(
-        full.mutated, raw_mutated,
-        "evaluate and evaluate_raw disagree on the mutation"
-    );
-
-    let expected = evaluate::respond(
-        settings,
-        &raw.subject,
-        Evaluation {
-            findings: full.findings.clone(),
-            mutated: full.mutated.clone(),
-        },
-    );
-    let answered = evaluate::validate(&payload);
-    assert_eq!(
-        (
-            answered.accepted,
-            &answered.message,
-            &answered.warnings,
-            &answered.mutated_object
-        ),
-        (
-            expected.accepted,
-            &expected.message,
-            &expected.warnings,
-            &expected.mutated_object
-        ),
-        "validate (one pass over the payload) and evaluate disagree"
-    );
-    full
+    if let Err(e) = result {
+        panic!("the mutated {kind} is not a valid {kind}: {e}\n{object}");
+    }
 }
 
 /// Evaluates a pod spec wrapped as a Deployment CREATE.

@@ -1,14 +1,19 @@
-//! Where the pod specs of an object are.
+//! locate: where the pod specs of an object are, and whether a request is
+//! judged at all.
 //!
 //! Built-in workload kinds have fixed locations; the `podSpecPaths` setting adds
 //! JSONPath expressions per `group/version/Kind`. Every location is resolved to a
-//! JSON pointer, so validation and mutation address the raw object the same way
-//! for every kind, and messages can say exactly where a pod spec was found.
+//! JSON pointer, so the rules, the planner and the splicer address the object the
+//! same way for every kind, and messages can say exactly where a pod spec was found.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::json::{display_pointer, kind_of};
+use crate::jsonpath;
+use crate::pruned::{self, Shape};
+use crate::request::{AdmissionRequest, GroupVersionKind};
 use crate::settings::Settings;
 
 /// A pod spec found in an object.
@@ -31,79 +36,9 @@ impl PodSpecLocation {
     /// Pointer of the object whose `metadata.labels` select this pod spec:
     /// the pod template (`/spec/template`) or, for a Pod, the Pod itself.
     pub fn labels_pointer(&self) -> String {
-        let parent = self.pointer.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+        let parent = self.pointer.rsplit_once('/').map_or("", |(p, _)| p);
         format!("{parent}/metadata/labels")
     }
-}
-
-/// `map.get(key)` for the small objects of a pod spec (a container, a mount, an
-/// env entry): scanning a few entries is cheaper than hashing the key, and the
-/// rules look up several keys in every container. Larger maps use the index.
-#[inline]
-pub fn field<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    if map.len() <= 8 {
-        map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
-    } else {
-        map.get(key)
-    }
-}
-
-/// [`field`] of a value that may not be an object.
-#[inline]
-pub fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
-    value.as_object().and_then(|map| field(map, key))
-}
-
-/// `Value::pointer` without its per-segment allocation: this runs on every
-/// admission, a few times per pod spec. Unescapes `~1`/`~0` only where present.
-pub fn lookup<'a>(value: &'a Value, pointer: &str) -> Option<&'a Value> {
-    pointer
-        .split('/')
-        .skip(1)
-        .try_fold(value, |current, token| match current {
-            Value::Object(map) => map.get(unescape(token).as_ref()),
-            Value::Array(items) => items.get(token.parse::<usize>().ok()?),
-            _ => None,
-        })
-}
-
-/// The mutable twin of [`lookup`].
-pub fn lookup_mut<'a>(value: &'a mut Value, pointer: &str) -> Option<&'a mut Value> {
-    pointer
-        .split('/')
-        .skip(1)
-        .try_fold(value, |current, token| match current {
-            Value::Object(map) => map.get_mut(unescape(token).as_ref()),
-            Value::Array(items) => items.get_mut(token.parse::<usize>().ok()?),
-            _ => None,
-        })
-}
-
-fn unescape(token: &str) -> std::borrow::Cow<'_, str> {
-    if token.contains('~') {
-        std::borrow::Cow::Owned(token.replace("~1", "/").replace("~0", "~"))
-    } else {
-        std::borrow::Cow::Borrowed(token)
-    }
-}
-
-/// Renders a JSON pointer as the dotted path Kubernetes users read.
-pub fn display_pointer(pointer: &str) -> String {
-    let mut out = String::new();
-    for token in pointer.split('/').skip(1) {
-        let token = token.replace("~1", "/").replace("~0", "~");
-        if !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) {
-            out.push('[');
-            out.push_str(&token);
-            out.push(']');
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(&token);
-        }
-    }
-    out
 }
 
 /// The built-in kinds and the pointer of their pod spec. Keyed by API group and kind:
@@ -135,15 +70,31 @@ pub struct LocateError {
     pub message: String,
 }
 
+/// Whether the policy judges this request at all, from its kind, operation and
+/// subresource alone (before the object is parsed).
+pub fn is_judged(settings: &Settings, request: &AdmissionRequest) -> bool {
+    let sub_resource = request.sub_resource.as_deref().unwrap_or("");
+    let GroupVersionKind { group, version, kind } = &request.kind;
+    // Only the object itself and the ephemeral-containers subresource carry a pod spec.
+    matches!(request.operation.as_str(), "CREATE" | "UPDATE")
+        && matches!(sub_resource, "" | "ephemeralcontainers")
+        && is_covered(settings, group, version, kind)
+}
+
 /// Does this kind have any pod spec location (built-in or configured)?
 pub fn is_covered(settings: &Settings, group: &str, version: &str, kind: &str) -> bool {
     built_in_pointer(group, kind).is_some() || configured_paths(settings, group, version, kind).is_some()
 }
 
-/// The built-in pod spec pointer of a kind for which no `podSpecPaths` are
-/// configured: then the pod spec's location is known without reading the object.
-pub fn built_in_only(settings: &Settings, group: &str, version: &str, kind: &str) -> Option<&'static str> {
-    built_in_pointer(group, kind).filter(|_| configured_paths(settings, group, version, kind).is_none())
+/// What of an object of this kind is parsed: for a built-in kind without
+/// `podSpecPaths`, the pod spec's place is known before the object is read, so
+/// only the fields the policy reads are kept ([`pruned`]); JSONPath reads the
+/// whole object.
+pub fn view_shape(settings: &Settings, kind: &GroupVersionKind) -> &'static Shape {
+    built_in_pointer(&kind.group, &kind.kind)
+        .filter(|_| configured_paths(settings, &kind.group, &kind.version, &kind.kind).is_none())
+        .and_then(pruned::shape_for)
+        .unwrap_or(&Shape::Whole)
 }
 
 fn configured_paths<'s>(settings: &'s Settings, group: &str, version: &str, kind: &str) -> Option<&'s Vec<String>> {
@@ -172,9 +123,9 @@ pub fn locate(
         }
     }
     if let Some(paths) = configured_paths(settings, group, version, kind) {
-        let mut seen: std::collections::BTreeSet<String> = found.iter().map(|l| l.pointer.clone()).collect();
+        let mut seen: BTreeSet<String> = found.iter().map(|l| l.pointer.clone()).collect();
         for path in paths {
-            for location in select_pointers(object, path)? {
+            for location in select(object, path)? {
                 if seen.insert(location.pointer.clone()) {
                     found.push(location);
                 }
@@ -219,136 +170,29 @@ fn not_an_object(pointer: &str, value: &Value) -> LocateError {
     }
 }
 
-/// A short name for a JSON value's type, for messages.
-pub fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// Bounds on a `podSpecPaths` expression: generous for real paths, small enough
-/// that parsing cannot run out of stack.
-const MAX_JSON_PATH_LEN: usize = 512;
-const MAX_JSON_PATH_BRACKETS: usize = 32;
-
-/// Checks that a JSONPath expression parses, for `validate_settings`.
-pub fn check_json_path(path: &str) -> Result<(), String> {
-    if !path.starts_with('$') {
-        return Err("must be a JSONPath expression starting with '$', e.g. \"$.spec.template.spec\"".into());
-    }
-    // The parser recurses per bracket: bound the expression before handing it over,
-    // so a hostile setting cannot exhaust the module's stack.
-    if path.len() > MAX_JSON_PATH_LEN {
-        return Err(format!("is longer than {MAX_JSON_PATH_LEN} characters"));
-    }
-    let depth = path.bytes().filter(|b| matches!(b, b'[' | b'(')).count();
-    if depth > MAX_JSON_PATH_BRACKETS {
-        return Err(format!(
-            "has more than {MAX_JSON_PATH_BRACKETS} brackets and parentheses"
-        ));
-    }
-    // jsonpath_lib 0.3 panics while *evaluating* two things its parser accepts:
-    // a number literal beyond f64 and a slice step of 0. Refuse them up front.
-    if let Some(literal) = non_finite_number(path) {
-        return Err(format!("has the number {literal}, which is out of range"));
-    }
-    if has_zero_slice_step(path) {
-        return Err("has a slice with step 0".to_string());
-    }
-    jsonpath_lib::Compiled::compile(path)
-        .map(|_| ())
-        .map_err(|e| format!("is not a valid JSONPath expression: {}", e.trim()))
-}
-
-/// The first number-like run (digits with `.`, `e`, sign) that parses to an
-/// infinite f64, if any.
-fn non_finite_number(path: &str) -> Option<&str> {
-    let is_part = |c: char| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-');
-    path.split(|c: char| !is_part(c))
-        .filter(|run| run.bytes().any(|b| b.is_ascii_digit()))
-        .flat_map(|run| run.split('.').chain(std::iter::once(run)))
-        .find(|run| run.parse::<f64>().is_ok_and(|n| !n.is_finite()))
-}
-
-/// Does a bracket hold a slice `[a:b:0]`?
-fn has_zero_slice_step(path: &str) -> bool {
-    path.split('[')
-        .skip(1)
-        .filter_map(|rest| rest.split(']').next())
-        .any(|inside| {
-            let parts: Vec<&str> = inside.split(':').collect();
-            parts.len() >= 3 && parts[2].trim().parse::<i64>() == Ok(0)
-        })
-}
-
-/// Evaluates a JSONPath expression and turns each selected node into the JSON
-/// pointer where it lives, by matching node addresses in one walk of the object.
-fn select_pointers(object: &Value, path: &str) -> Result<Vec<PodSpecLocation>, LocateError> {
-    let selected = jsonpath_lib::select(object, path).map_err(|e| LocateError {
+/// The pod specs a `podSpecPaths` expression selects; each must be an object.
+fn select(object: &Value, path: &str) -> Result<Vec<PodSpecLocation>, LocateError> {
+    let selected = jsonpath::select(object, path).map_err(|e| LocateError {
         at: path.to_string(),
         message: format!("podSpecPaths expression {path:?} failed: {e}"),
     })?;
-    if selected.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Node address -> positions in the selection (a node may be selected twice).
-    let mut wanted: BTreeMap<*const Value, Vec<usize>> = BTreeMap::new();
-    for (i, node) in selected.iter().enumerate() {
-        wanted.entry(std::ptr::from_ref(*node)).or_default().push(i);
-    }
-    let mut pointers: Vec<Option<String>> = vec![None; selected.len()];
-    find_addresses(object, &mut String::new(), &mut wanted, &mut pointers);
-    let mut out = Vec::new();
-    // In the order JSONPath selected them; a node selected twice is reported once.
-    for (pointer, node) in pointers.into_iter().zip(&selected) {
-        let Some(pointer) = pointer else { continue };
-        if !node.is_object() {
-            return Err(LocateError {
-                at: display_pointer(&pointer),
-                message: format!(
-                    "podSpecPaths expression {path:?} selects {}, which is {}, not a pod spec object",
-                    display_pointer(&pointer),
-                    kind_of(node)
-                ),
-            });
-        }
-        out.push(PodSpecLocation::new(pointer));
-    }
-    Ok(out)
-}
-
-/// Depth-first walk recording the pointer of every node whose address was
-/// selected; stops as soon as every selected node is found.
-fn find_addresses(
-    value: &Value,
-    pointer: &mut String,
-    wanted: &mut BTreeMap<*const Value, Vec<usize>>,
-    pointers: &mut [Option<String>],
-) {
-    if let Some(positions) = wanted.remove(&std::ptr::from_ref(value)) {
-        // The first selection of a node gets its pointer; repeats are reported once.
-        pointers[positions[0]] = Some(pointer.clone());
-    }
-    let len = pointer.len();
-    let children: Box<dyn Iterator<Item = (String, &Value)>> = match value {
-        Value::Object(map) => Box::new(map.iter().map(|(k, v)| (k.replace('~', "~0").replace('/', "~1"), v))),
-        Value::Array(items) => Box::new(items.iter().enumerate().map(|(i, v)| (i.to_string(), v))),
-        _ => return,
-    };
-    for (token, child) in children {
-        if wanted.is_empty() {
-            return;
-        }
-        pointer.push('/');
-        pointer.push_str(&token);
-        find_addresses(child, pointer, wanted, pointers);
-        pointer.truncate(len);
-    }
+    selected
+        .into_iter()
+        .map(|s| {
+            if s.node.is_object() {
+                Ok(PodSpecLocation::new(s.pointer))
+            } else {
+                let at = display_pointer(&s.pointer);
+                Err(LocateError {
+                    message: format!(
+                        "podSpecPaths expression {path:?} selects {at}, which is {}, not a pod spec object",
+                        kind_of(s.node)
+                    ),
+                    at,
+                })
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -482,31 +326,5 @@ mod tests {
         let found = locate(&s, "example.com", "v1", "Odd", &obj).unwrap();
         assert_eq!(found[0].pointer, "/spec/a~1b/spec");
         assert!(obj.pointer(&found[0].pointer).is_some());
-        assert!(std::ptr::eq(
-            lookup(&obj, &found[0].pointer).unwrap(),
-            obj.pointer(&found[0].pointer).unwrap()
-        ));
-    }
-
-    #[test]
-    fn json_path_syntax_is_checked() {
-        assert!(check_json_path("$.spec.template.spec").is_ok());
-        assert!(check_json_path("spec.template").is_err());
-        assert!(check_json_path("$.spec[").is_err());
-        let deep = format!("$.spec{}", "[?(@.a".repeat(40));
-        assert!(check_json_path(&deep).unwrap_err().contains("more than 32 brackets"));
-        assert!(check_json_path(&format!("$.{}", "a".repeat(600)))
-            .unwrap_err()
-            .contains("longer than 512"));
-        assert!(check_json_path("$.spec[?(@.x == 1e400)]")
-            .unwrap_err()
-            .contains("1e400"));
-        assert!(check_json_path("$[?(@ < -1e999)]")
-            .unwrap_err()
-            .contains("out of range"));
-        assert!(check_json_path("$.spec[::0]").unwrap_err().contains("step 0"));
-        assert!(check_json_path("$.spec[0:2:0]").unwrap_err().contains("step 0"));
-        assert!(check_json_path("$.spec[0:4:2]").is_ok());
-        assert!(check_json_path("$.spec[?(@.x == 1.5e3)]").is_ok());
     }
 }

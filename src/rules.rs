@@ -1,6 +1,6 @@
-//! The judgment: how a pod spec consumes Secrets.
+//! The rules: how a pod spec consumes Secrets.
 //!
-//! A pure walk over the raw pod spec (`serde_json::Value`): it reads only the
+//! A pure walk over the parsed pod spec (`serde_json::Value`): it reads only the
 //! fields that matter, allocates nothing for a compliant container (paths and
 //! names are formatted only for findings) beyond an index of the secret-bearing
 //! volumes, and reports
@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::podspec::{field, get, kind_of};
+use crate::json::{field, get, kind_of, str_field};
 use crate::settings::Settings;
 use crate::violation::{ContainerList, ContainerRef, Finding, Violation};
 
@@ -70,10 +70,6 @@ pub(crate) fn entry_name(entry: &Map<String, Value>, index: usize) -> Cow<'_, st
         Some(name) => Cow::Borrowed(name),
         None => Cow::Owned(format!("#{index} (unnamed)")),
     }
-}
-
-fn str_field<'a>(map: &'a Map<String, Value>, key: &str) -> &'a str {
-    field(map, key).and_then(Value::as_str).unwrap_or("")
 }
 
 /// Classifies a volume; `None` for volumes that carry no Secret.

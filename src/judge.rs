@@ -1,0 +1,143 @@
+//! judge: one object's findings and the edits it needs, from its parsed view.
+//!
+//! For every pod spec the object holds: the rules judge it as submitted; unless
+//! it is malformed, the planner decides the declared mounts it lacks; when the
+//! policy mutates, the edits are applied to the view and the rules judge it
+//! again, as it will be admitted. The edits are returned for the splicer; the
+//! view is the policy's own copy, so nothing here reaches outside its arguments.
+
+use serde_json::{Map, Value};
+
+use crate::json;
+use crate::locate::{self, PodSpecLocation};
+use crate::plan::{self, Edit, PlannedEdits};
+use crate::request::{AdmissionRequest, GroupVersionKind};
+use crate::rules::validate_pod_spec;
+use crate::settings::Settings;
+use crate::violation::{Finding, Rule, Violation};
+
+/// What the policy concluded about one object.
+#[derive(Debug, Default)]
+pub struct Judgement {
+    /// The object named for messages: `Deployment "team-a/processor"`.
+    pub subject: String,
+    /// Every violation, in a stable order.
+    pub findings: Vec<Finding>,
+    /// The edits to splice into the object, per pod spec; empty unless the
+    /// policy mutates and something is missing.
+    pub edits: Vec<PlannedEdits>,
+}
+
+/// Judges every pod spec of `object`, the view of the request's object.
+pub fn judge(settings: &Settings, request: &AdmissionRequest, mut object: Value) -> Judgement {
+    let GroupVersionKind { group, version, kind } = &request.kind;
+    let subject = subject(kind, request.namespace.as_deref(), &object);
+    let locations = match locate::locate(settings, group, version, kind, &object) {
+        Ok(locations) => locations,
+        Err(e) => {
+            let finding = Finding {
+                at: e.at,
+                violation: Violation::MalformedObject { detail: e.message },
+            };
+            return Judgement {
+                subject,
+                findings: vec![finding],
+                edits: Vec::new(),
+            };
+        }
+    };
+    let plans = declared_mounts_apply(settings, request);
+    let mut judgement = Judgement {
+        subject,
+        ..Judgement::default()
+    };
+    for location in &locations {
+        let (findings, edits) = judge_pod_spec(settings, &mut object, location, plans);
+        judgement.findings.extend(findings);
+        if !edits.is_empty() {
+            judgement.edits.push(PlannedEdits {
+                pointer: location.pointer.clone(),
+                edits,
+            });
+        }
+    }
+    judgement
+}
+
+/// Whether the declared `secretMounts` are planned for this request. A Pod's
+/// spec cannot gain volumes after creation: on UPDATE (and through the
+/// ephemeralcontainers subresource) a Pod is judged but never mutated.
+fn declared_mounts_apply(settings: &Settings, request: &AdmissionRequest) -> bool {
+    let is_pod = request.kind.group.is_empty() && request.kind.kind == "Pod";
+    let pod_is_fixed = request.operation == "UPDATE" || request.sub_resource.as_deref().is_some_and(|s| !s.is_empty());
+    let pod_can_gain_volumes = !(is_pod && pod_is_fixed);
+    !settings.secret_mounts.is_empty() && pod_can_gain_volumes
+}
+
+/// The findings of one pod spec, and the edits it needs (only when the policy
+/// mutates). The view gets the edits, so that the findings are those of the
+/// object as it will be admitted.
+fn judge_pod_spec(
+    settings: &Settings,
+    object: &mut Value,
+    location: &PodSpecLocation,
+    plans: bool,
+) -> (Vec<Finding>, Vec<Edit>) {
+    let at = location.display();
+    let mut findings = Vec::new();
+    let planned = {
+        let Some(spec) = json::pointer(object, &location.pointer).and_then(Value::as_object) else {
+            return (findings, Vec::new());
+        };
+        validate_pod_spec(spec, &at, settings, &mut findings);
+        if !plans || findings.iter().any(is_malformed) {
+            // Nothing is planned for a pod spec that does not have Kubernetes' shape.
+            return (findings, Vec::new());
+        }
+        let empty = Map::new();
+        let labels = json::pointer(object, &location.labels_pointer())
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
+        plan::plan(spec, labels, &at, settings)
+    };
+    match planned {
+        Err(conflicts) => {
+            findings.extend(conflicts);
+            (findings, Vec::new())
+        }
+        Ok(edits) if edits.is_empty() => (findings, edits),
+        Ok(edits) if !settings.mutate => {
+            findings.extend(plan::missing_as_findings(&edits, &at, &settings.mount_path));
+            (findings, Vec::new())
+        }
+        Ok(edits) => {
+            let mut admitted = Vec::new();
+            if let Some(spec) = json::pointer_mut(object, &location.pointer).and_then(Value::as_object_mut) {
+                plan::apply_to_view(spec, &edits, &settings.mount_path);
+                validate_pod_spec(spec, &at, settings, &mut admitted);
+            }
+            (admitted, edits)
+        }
+    }
+}
+
+fn is_malformed(finding: &Finding) -> bool {
+    finding.violation.rule() == Rule::MalformedObject
+}
+
+/// `Deployment "team-a/processor"`, for the first line of a rejection.
+fn subject(kind: &str, request_namespace: Option<&str>, object: &Value) -> String {
+    let meta = object.get("metadata");
+    let field = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str);
+    let name = field("name")
+        .map(str::to_string)
+        .or_else(|| field("generateName").map(|g| format!("{g}*")))
+        .unwrap_or_default();
+    let namespace = field("namespace").or(request_namespace).unwrap_or("");
+    let kind = if kind.is_empty() { "object" } else { kind };
+    match (namespace.is_empty(), name.is_empty()) {
+        (_, true) => kind.to_string(),
+        (true, false) => format!("{kind} {name:?}"),
+        (false, false) => format!("{kind} \"{namespace}/{name}\""),
+    }
+}

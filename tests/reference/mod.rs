@@ -1,0 +1,186 @@
+//! The reference evaluator: slow and obviously correct, kept in tests only.
+//!
+//! It parses the whole object into a `serde_json::Value` (no pruned view), has
+//! the policy's judge decide the findings and edits on it, applies the edits to
+//! that `Value` (no splicing), derives the JSON patch by diffing the object
+//! before and after, and writes the expected response from the findings by the
+//! README's rules (no shared response code). [`check_against_product`] runs the
+//! product's `validate` on the same request, written as a host writes it, and
+//! fails on any difference: findings (through the message or the warnings),
+//! patch, `accepted`, `code`, `message`, `warnings` and `audit_annotations`.
+//! The native tests run every request through it, and so does the `mutation`
+//! fuzz target.
+#![allow(dead_code)]
+
+use secret_mounts_policy::evaluate;
+use secret_mounts_policy::judge;
+use secret_mounts_policy::locate;
+use secret_mounts_policy::plan;
+use secret_mounts_policy::request::{AdmissionRequest, GroupVersionKind};
+use secret_mounts_policy::settings::{Action, Settings};
+use secret_mounts_policy::violation::Finding;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+/// An admission request with its object parsed, as tests build them.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub operation: String,
+    pub sub_resource: Option<String>,
+    pub namespace: Option<String>,
+    pub object: Value,
+}
+
+pub fn request(group: &str, kind: &str, operation: &str, object: Value) -> Request {
+    Request {
+        group: group.into(),
+        version: "v1".into(),
+        kind: kind.into(),
+        operation: operation.into(),
+        sub_resource: None,
+        namespace: Some("ns".into()),
+        object,
+    }
+}
+
+/// What the reference concluded.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    pub subject: String,
+    /// Every violation, in a stable order.
+    pub findings: Vec<Finding>,
+    /// The object with the declared mounts added, when anything was added.
+    pub mutated: Option<Value>,
+}
+
+/// The reference evaluation of `request`.
+pub fn evaluate(settings: &Settings, request: &Request) -> Evaluation {
+    let text = request.object.to_string();
+    let raw = RawValue::from_string(text).expect("a Value is JSON");
+    let admission = AdmissionRequest {
+        kind: GroupVersionKind {
+            group: request.group.clone(),
+            version: request.version.clone(),
+            kind: request.kind.clone(),
+        },
+        sub_resource: request.sub_resource.clone(),
+        operation: request.operation.clone(),
+        namespace: request.namespace.clone(),
+        object: Some(&raw),
+    };
+    if request.object.is_null() || !locate::is_judged(settings, &admission) {
+        return Evaluation::default();
+    }
+    let judgement = judge::judge(settings, &admission, request.object.clone());
+    let mut mutated = request.object.clone();
+    for planned in &judgement.edits {
+        let spec = mutated
+            .pointer_mut(&planned.pointer)
+            .and_then(Value::as_object_mut)
+            .expect("edits address a pod spec the object has");
+        plan::apply_to_view(spec, &planned.edits, &settings.mount_path);
+    }
+    Evaluation {
+        subject: judgement.subject,
+        findings: judgement.findings,
+        mutated: (!judgement.edits.is_empty()).then_some(mutated),
+    }
+}
+
+/// The response the README promises for an evaluation.
+pub fn expected_response(settings: &Settings, evaluation: &Evaluation, original: &Value) -> Value {
+    let lines: Vec<String> = evaluation
+        .findings
+        .iter()
+        .map(|f| f.render(&settings.mount_path))
+        .collect();
+    let mut rules: Vec<&str> = Vec::new();
+    for f in &evaluation.findings {
+        if !rules.contains(&f.violation.rule().name()) {
+            rules.push(f.violation.rule().name());
+        }
+    }
+    let found = !lines.is_empty();
+    let warn = settings.action == Action::Warn;
+    let accepted = !found || warn;
+    let message = (found && !warn).then(|| {
+        let count = if lines.len() == 1 {
+            "1 violation".to_string()
+        } else {
+            format!("{} violations", lines.len())
+        };
+        format!(
+            "{} breaks the secret mounts rules ({count}):\n{}",
+            evaluation.subject,
+            lines.join("\n")
+        )
+    });
+    let patch = evaluation
+        .mutated
+        .as_ref()
+        .filter(|_| accepted)
+        .map(|m| serde_json::to_value(json_patch::diff(original, m)).expect("a patch serialises"));
+    json!({
+        "accepted": accepted,
+        "code": null,
+        "message": message,
+        "warnings": (found && warn).then_some(lines),
+        "audit_annotations": found.then(|| json!({"violations": rules.join(",")})),
+        "patch": patch,
+    })
+}
+
+/// The product's answer in the same terms: the mutated object as a patch.
+pub fn product_response(settings: &Settings, request: &Request) -> Value {
+    let payload = host_payload(settings, request);
+    let response = evaluate::validate_json(&payload);
+    let mut response: Value = serde_json::from_slice(&response).expect("the response is JSON");
+    let object = response.as_object_mut().expect("the response is an object");
+    let patch = object
+        .remove("mutated_object")
+        .filter(|m| !m.is_null())
+        .map(|m| serde_json::to_value(json_patch::diff(&request.object, &m)).expect("a patch serialises"));
+    let field = |object: &serde_json::Map<String, Value>, k: &str| object.get(k).cloned().unwrap_or(Value::Null);
+    json!({
+        "accepted": field(object, "accepted"),
+        "code": field(object, "code"),
+        "message": field(object, "message"),
+        "warnings": field(object, "warnings"),
+        "audit_annotations": field(object, "audit_annotations"),
+        "patch": patch,
+    })
+}
+
+/// Runs the reference and the product on `request` and fails on any
+/// difference; returns the reference's evaluation.
+pub fn check_against_product(settings: &Settings, request: &Request) -> Evaluation {
+    let evaluation = evaluate(settings, request);
+    let expected = expected_response(settings, &evaluation, &request.object);
+    let answered = product_response(settings, request);
+    assert_eq!(
+        answered, expected,
+        "the policy and the reference evaluator disagree on {}",
+        request.object
+    );
+    evaluation
+}
+
+/// The `validate` payload as policy-evaluator (kwctl, policy-server) writes
+/// it: a JSON map with sorted keys.
+pub fn host_payload(settings: &Settings, request: &Request) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "request": {
+            "kind": {"group": request.group, "kind": request.kind, "version": request.version},
+            "namespace": request.namespace,
+            "object": request.object,
+            "operation": request.operation,
+            "subResource": request.sub_resource,
+            "uid": "test",
+        },
+        "settings": settings,
+    }))
+    .expect("a payload serialises")
+}
