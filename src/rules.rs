@@ -120,26 +120,7 @@ impl Judged<'_> {
 
 /// Validates one pod spec; `at` is its dotted location in the object.
 pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, settings: &Settings, out: &mut Vec<Finding>) {
-    let volumes_at = |index: usize| format!("{at}.volumes[{index}]");
-    let mut volumes: BTreeMap<&str, VolumeUse> = BTreeMap::new();
-    for (index, volume) in list_field(spec, "volumes", || at.to_string(), out).iter().enumerate() {
-        let Some(volume) = volume.as_object() else {
-            out.push(malformed(volumes_at(index), "an object", volume));
-            continue;
-        };
-        if let Some(kind) = secret_bearing(volume) {
-            volumes.insert(
-                str_field(volume, "name"),
-                VolumeUse {
-                    index,
-                    kind,
-                    mounted: false,
-                    mounted_by_judged: false,
-                },
-            );
-        }
-    }
-
+    let mut volumes = secret_bearing_volumes(spec, at, out);
     for list in ContainerList::ALL {
         for (index, container) in list_field(spec, list.field(), || at.to_string(), out)
             .iter()
@@ -166,8 +147,40 @@ pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, settings: &Setting
             check_mounts(container, &judged, exempt, &mut volumes, settings, out);
         }
     }
+    check_volumes(&volumes, at, out);
+}
 
-    for (name, volume) in &volumes {
+/// The secret-bearing volumes of a pod spec, by name; a volume that is not an
+/// object is malformed.
+fn secret_bearing_volumes<'s>(
+    spec: &'s Map<String, Value>,
+    at: &str,
+    out: &mut Vec<Finding>,
+) -> BTreeMap<&'s str, VolumeUse<'s>> {
+    let mut volumes = BTreeMap::new();
+    for (index, volume) in list_field(spec, "volumes", || at.to_string(), out).iter().enumerate() {
+        let Some(volume) = volume.as_object() else {
+            out.push(malformed(format!("{at}.volumes[{index}]"), "an object", volume));
+            continue;
+        };
+        if let Some(kind) = secret_bearing(volume) {
+            let unmounted = VolumeUse {
+                index,
+                kind,
+                mounted: false,
+                mounted_by_judged: false,
+            };
+            volumes.insert(str_field(volume, "name"), unmounted);
+        }
+    }
+    volumes
+}
+
+/// The pod-level rules, once every mount is known: a plain secret volume no
+/// container mounts, and the file paths of a projected volume a judged container mounts.
+fn check_volumes(volumes: &BTreeMap<&str, VolumeUse>, at: &str, out: &mut Vec<Finding>) {
+    let volumes_at = |index: usize| format!("{at}.volumes[{index}]");
+    for (name, volume) in volumes {
         match &volume.kind {
             SecretBearingVolume::Plain { secret } if !volume.mounted => out.push(Finding {
                 at: volumes_at(volume.index),
@@ -258,43 +271,51 @@ fn check_mounts(
             }
             SecretBearingVolume::Projected { secrets, .. } => secrets,
         };
-        let secrets = || secrets.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        if path != settings.mount_path {
-            out.push(Finding {
-                at: mount_at(),
-                violation: Violation::SecretMountPath {
-                    container: judged.who(),
-                    volume: volume_name.to_string(),
-                    secrets: secrets(),
-                    path: path.to_string(),
-                },
-            });
-        }
-        if field(mount, "readOnly") != Some(&Value::Bool(true)) {
-            out.push(Finding {
-                at: mount_at(),
-                violation: Violation::SecretMountWritable {
-                    container: judged.who(),
-                    volume: volume_name.to_string(),
-                    secrets: secrets(),
-                    path: path.to_string(),
-                },
-            });
-        }
-        for field in ["subPath", "subPathExpr"] {
-            let value = str_field(mount, field);
-            if !value.is_empty() {
-                out.push(Finding {
-                    at: mount_at(),
-                    violation: Violation::SecretMountSubpath {
-                        container: judged.who(),
-                        volume: volume_name.to_string(),
-                        secrets: secrets(),
-                        field,
-                        value: value.to_string(),
-                    },
-                });
-            }
+        check_projected_mount(mount, judged, volume_name, secrets, mount_at, settings, out);
+    }
+}
+
+/// A mount of a secret-bearing projected volume: at the mount path, read-only,
+/// the whole volume (no `subPath`).
+fn check_projected_mount(
+    mount: &Map<String, Value>,
+    judged: &Judged,
+    volume: &str,
+    secrets: &[&str],
+    at: impl Fn() -> String,
+    settings: &Settings,
+    out: &mut Vec<Finding>,
+) {
+    let path = str_field(mount, "mountPath");
+    let secrets = || secrets.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // The path is formatted only for a finding.
+    let finding = |violation| Finding { at: at(), violation };
+    if path != settings.mount_path {
+        out.push(finding(Violation::SecretMountPath {
+            container: judged.who(),
+            volume: volume.to_string(),
+            secrets: secrets(),
+            path: path.to_string(),
+        }));
+    }
+    if field(mount, "readOnly") != Some(&Value::Bool(true)) {
+        out.push(finding(Violation::SecretMountWritable {
+            container: judged.who(),
+            volume: volume.to_string(),
+            secrets: secrets(),
+            path: path.to_string(),
+        }));
+    }
+    for field in ["subPath", "subPathExpr"] {
+        let value = str_field(mount, field);
+        if !value.is_empty() {
+            out.push(finding(Violation::SecretMountSubpath {
+                container: judged.who(),
+                volume: volume.to_string(),
+                secrets: secrets(),
+                field,
+                value: value.to_string(),
+            }));
         }
     }
 }

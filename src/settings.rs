@@ -174,8 +174,8 @@ impl Settings {
     /// The settings of a `validate` payload (`None`: absent or `null`), parsed
     /// and checked as [`Settings::from_json`] does, or taken from the cache when
     /// they are the bytes of the last call.
-    pub fn cached(raw: Option<&RawValue>) -> Result<Rc<Settings>, String> {
-        let bytes = raw.map_or(&b""[..], |r| r.get().as_bytes());
+    pub fn cached(text: Option<&RawValue>) -> Result<Rc<Settings>, String> {
+        let bytes = text.map_or(&b""[..], |t| t.get().as_bytes());
         CACHE.with(|cache| {
             if let Some((key, settings)) = &*cache.borrow() {
                 if **key == *bytes {
@@ -264,73 +264,49 @@ impl Settings {
                     entry.secret_name
                 ));
             }
-            if let Some(path) = &entry.mount_path {
-                if path != &self.mount_path {
-                    problems.push(format!(
-                        "{at}.mountPath {path:?}: must equal the policy's mountPath {:?} (every secret shares one projected volume there); remove it or change mountPath",
-                        self.mount_path
-                    ));
-                }
-            }
-            if entry.read_only == Some(false) {
-                problems.push(format!(
-                    "{at}.readOnly: secrets are always mounted read-only; remove it or set it to true"
-                ));
-            }
+            self.mount_problems(entry, &at, problems);
             if let Some(items) = &entry.items {
-                if items.is_empty() {
-                    problems.push(format!(
-                        "{at}.items: must not be empty; remove it to project every key of the Secret"
-                    ));
-                }
-                for (j, item) in items.iter().enumerate() {
-                    if !is_secret_key(&item.key) {
-                        problems.push(format!(
-                            "{at}.items[{j}].key {:?}: must be a Secret key (letters, digits, '-', '_' and '.', at most 253 characters)",
-                            item.key
-                        ));
-                    }
-                    if let Err(why) = check_item_path(&item.path) {
-                        problems.push(format!("{at}.items[{j}].path {:?}: {why}", item.path));
-                    } else if let Some(other) = item_paths.insert(&item.path, &entry.name) {
-                        problems.push(format!(
-                            "{at}.items[{j}].path {:?}: already used by entry {other:?}; paths must be unique across the whole mount",
-                            item.path
-                        ));
-                    }
-                }
+                item_problems(entry, items, &at, &mut item_paths, problems);
             }
             if let Some(containers) = &entry.containers {
-                if containers.is_empty() {
-                    problems.push(format!(
-                        "{at}.containers: must not be empty; remove it to target every container"
-                    ));
-                }
-                for (j, name) in containers.iter().enumerate() {
-                    if self.exempt_containers.contains(name) {
-                        problems.push(format!(
-                            "{at}.containers[{j}] {name:?}: is also in exemptContainers; an exempt container is never mutated"
-                        ));
-                    } else if name.is_empty() {
-                        problems.push(format!("{at}.containers[{j}]: a container name must not be empty"));
-                    }
-                }
+                self.container_problems(containers, &at, problems);
             }
             if let Some(selector) = &entry.selector {
-                for (j, req) in selector.match_expressions.iter().enumerate() {
-                    let needs_values = matches!(req.operator, SelectorOperator::In | SelectorOperator::NotIn);
-                    if needs_values && req.values.is_empty() {
-                        problems.push(format!(
-                            "{at}.selector.matchExpressions[{j}]: operator {:?} needs a non-empty values list",
-                            req.operator
-                        ));
-                    } else if !needs_values && !req.values.is_empty() {
-                        problems.push(format!(
-                            "{at}.selector.matchExpressions[{j}]: operator {:?} takes no values",
-                            req.operator
-                        ));
-                    }
-                }
+                selector_problems(selector, &at, problems);
+            }
+        }
+    }
+
+    /// An entry's `mountPath` and `readOnly`, which may only restate the policy's.
+    fn mount_problems(&self, entry: &SecretMount, at: &str, problems: &mut Vec<String>) {
+        if let Some(path) = &entry.mount_path {
+            if path != &self.mount_path {
+                problems.push(format!(
+                    "{at}.mountPath {path:?}: must equal the policy's mountPath {:?} (every secret shares one projected volume there); remove it or change mountPath",
+                    self.mount_path
+                ));
+            }
+        }
+        if entry.read_only == Some(false) {
+            problems.push(format!(
+                "{at}.readOnly: secrets are always mounted read-only; remove it or set it to true"
+            ));
+        }
+    }
+
+    fn container_problems(&self, containers: &[String], at: &str, problems: &mut Vec<String>) {
+        if containers.is_empty() {
+            problems.push(format!(
+                "{at}.containers: must not be empty; remove it to target every container"
+            ));
+        }
+        for (j, name) in containers.iter().enumerate() {
+            if self.exempt_containers.contains(name) {
+                problems.push(format!(
+                    "{at}.containers[{j}] {name:?}: is also in exemptContainers; an exempt container is never mutated"
+                ));
+            } else if name.is_empty() {
+                problems.push(format!("{at}.containers[{j}]: a container name must not be empty"));
             }
         }
     }
@@ -338,6 +314,54 @@ impl Settings {
     /// Is this container exempt from judgement and mutation?
     pub fn is_exempt(&self, container: &str) -> bool {
         self.exempt_containers.iter().any(|c| c == container)
+    }
+}
+
+/// An entry's `items`: Secret keys, relative file paths unique across the mount.
+fn item_problems<'s>(
+    entry: &'s SecretMount,
+    items: &'s [KeyToPath],
+    at: &str,
+    item_paths: &mut BTreeMap<&'s str, &'s str>,
+    problems: &mut Vec<String>,
+) {
+    if items.is_empty() {
+        problems.push(format!(
+            "{at}.items: must not be empty; remove it to project every key of the Secret"
+        ));
+    }
+    for (j, item) in items.iter().enumerate() {
+        if !is_secret_key(&item.key) {
+            problems.push(format!(
+                "{at}.items[{j}].key {:?}: must be a Secret key (letters, digits, '-', '_' and '.', at most 253 characters)",
+                item.key
+            ));
+        }
+        if let Err(why) = check_item_path(&item.path) {
+            problems.push(format!("{at}.items[{j}].path {:?}: {why}", item.path));
+        } else if let Some(other) = item_paths.insert(&item.path, &entry.name) {
+            problems.push(format!(
+                "{at}.items[{j}].path {:?}: already used by entry {other:?}; paths must be unique across the whole mount",
+                item.path
+            ));
+        }
+    }
+}
+
+fn selector_problems(selector: &LabelSelector, at: &str, problems: &mut Vec<String>) {
+    for (j, req) in selector.match_expressions.iter().enumerate() {
+        let needs_values = matches!(req.operator, SelectorOperator::In | SelectorOperator::NotIn);
+        if needs_values && req.values.is_empty() {
+            problems.push(format!(
+                "{at}.selector.matchExpressions[{j}]: operator {:?} needs a non-empty values list",
+                req.operator
+            ));
+        } else if !needs_values && !req.values.is_empty() {
+            problems.push(format!(
+                "{at}.selector.matchExpressions[{j}]: operator {:?} takes no values",
+                req.operator
+            ));
+        }
     }
 }
 

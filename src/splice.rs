@@ -66,68 +66,68 @@ fn changes<'p>(planned: &'p [PlannedEdits], mount_path: &str) -> Vec<Change<'p>>
     let mut out: Vec<Change> = Vec::new();
     for PlannedEdits { pointer, edits } in planned {
         let spec: Vec<Step> = json::tokens(pointer).collect();
-        let under = |steps: &[Step<'p>]| spec.iter().cloned().chain(steps.iter().cloned()).collect::<Vec<_>>();
-        let index = |i: usize| Cow::Owned(i.to_string());
         for edit in edits {
-            let (path, key, items) = match edit {
-                Edit::AddVolume { name, sources } => (
-                    under(&[]),
-                    "volumes",
-                    vec![serde_json::json!({"name": name, "projected": {"sources": sources}})],
-                ),
-                Edit::AddMount {
-                    who, index: i, volume, ..
-                } => (
-                    under(&[Cow::Borrowed(who.list.field()), index(*i)]),
-                    "volumeMounts",
-                    vec![serde_json::json!({"name": volume, "mountPath": mount_path, "readOnly": true})],
-                ),
-                Edit::AddSource { volume, source, .. } => (
-                    under(&[Cow::Borrowed("volumes"), index(*volume), Cow::Borrowed("projected")]),
-                    "sources",
-                    vec![source.clone()],
-                ),
-                Edit::AddItems {
-                    volume, source, items, ..
-                } => (
-                    under(&[
-                        Cow::Borrowed("volumes"),
-                        index(*volume),
-                        Cow::Borrowed("projected"),
-                        Cow::Borrowed("sources"),
-                        index(*source),
-                        Cow::Borrowed("secret"),
-                    ]),
-                    "items",
-                    items.clone(),
-                ),
-                Edit::MakeReadOnly { who, index: i, mount } => {
-                    let path = under(&[
-                        Cow::Borrowed(who.list.field()),
-                        index(*i),
-                        Cow::Borrowed("volumeMounts"),
-                        index(*mount),
-                    ]);
-                    out.push(Change::SetTrue { path, key: "readOnly" });
-                    continue;
+            match change_of(&spec, edit, mount_path) {
+                Change::Append { path, key, items } => {
+                    let same_list = out.iter_mut().find_map(|c| match c {
+                        Change::Append { path: p, key: k, items } if *p == path && *k == key => Some(items),
+                        _ => None,
+                    });
+                    match same_list {
+                        Some(list) => list.extend(items),
+                        None => out.push(Change::Append { path, key, items }),
+                    }
                 }
-            };
-            let texts = items.iter().map(Value::to_string);
-            let same_list = out.iter_mut().find_map(|c| match c {
-                Change::Append { path: p, key: k, items } if *p == path && *k == key => Some(items),
-                _ => None,
-            });
-            match same_list {
-                Some(list) => list.extend(texts),
-                None => out.push(Change::Append {
-                    path,
-                    key,
-                    items: texts.collect(),
-                }),
+                set => out.push(set),
             }
         }
     }
     out
+}
+
+/// One edit of the pod spec at `spec` as a change to the text.
+fn change_of<'p>(spec: &[Step<'p>], edit: &'p Edit, mount_path: &str) -> Change<'p> {
+    let under = |steps: &[Step<'p>]| spec.iter().chain(steps).cloned().collect::<Vec<_>>();
+    let key = |k: &'static str| Cow::Borrowed(k);
+    let index = |i: usize| Cow::Owned(i.to_string());
+    let texts = |items: &[Value]| items.iter().map(Value::to_string).collect();
+    match edit {
+        Edit::AddVolume { name, sources } => Change::Append {
+            path: under(&[]),
+            key: "volumes",
+            items: vec![serde_json::json!({"name": name, "projected": {"sources": sources}}).to_string()],
+        },
+        Edit::AddMount {
+            who, index: i, volume, ..
+        } => Change::Append {
+            path: under(&[key(who.list.field()), index(*i)]),
+            key: "volumeMounts",
+            items: vec![serde_json::json!({"name": volume, "mountPath": mount_path, "readOnly": true}).to_string()],
+        },
+        Edit::AddSource { volume, source, .. } => Change::Append {
+            path: under(&[key("volumes"), index(*volume), key("projected")]),
+            key: "sources",
+            items: vec![source.to_string()],
+        },
+        Edit::AddItems {
+            volume, source, items, ..
+        } => Change::Append {
+            path: under(&[
+                key("volumes"),
+                index(*volume),
+                key("projected"),
+                key("sources"),
+                index(*source),
+                key("secret"),
+            ]),
+            key: "items",
+            items: texts(items),
+        },
+        Edit::MakeReadOnly { who, index: i, mount } => Change::SetTrue {
+            path: under(&[key(who.list.field()), index(*i), key("volumeMounts"), index(*mount)]),
+            key: "readOnly",
+        },
+    }
 }
 
 struct Splicer<'a> {
@@ -135,7 +135,7 @@ struct Splicer<'a> {
     /// (offset of `{` or `[`, offset of its closing bracket), by opening offset:
     /// one pass over the text finds them all, so skipping a value is a lookup.
     brackets: Vec<(usize, usize)>,
-    /// Every object scanned so far: its start and its (raw key, value) entries.
+    /// Every object scanned so far: its start and its (quoted key, value) entries.
     /// Several edits reach into the same objects; each is scanned once.
     objects: Vec<(usize, Vec<(&'a str, Span)>)>,
     /// Every list scanned so far: its start and its entries.
@@ -197,7 +197,7 @@ impl<'a> Splicer<'a> {
         entries
             .iter()
             .rev()
-            .find(|(raw_key, _)| key_matches(raw_key, key))
+            .find(|(quoted, _)| key_matches(quoted, key))
             .map(|(_, value)| *value)
     }
 
@@ -343,11 +343,11 @@ impl<'a> Splicer<'a> {
     }
 }
 
-/// Does the raw (quoted) key equal `key`? Escaped keys are decoded first.
-fn key_matches(raw: &str, key: &str) -> bool {
-    let inner = raw.get(1..raw.len().saturating_sub(1)).unwrap_or("");
+/// Does the key as written (with its quotes) equal `key`? Escaped keys are decoded first.
+fn key_matches(quoted: &str, key: &str) -> bool {
+    let inner = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or("");
     if inner.contains('\\') {
-        serde_json::from_str::<String>(raw).is_ok_and(|k| k == key)
+        serde_json::from_str::<String>(quoted).is_ok_and(|k| k == key)
     } else {
         inner == key
     }
