@@ -9,7 +9,6 @@
 
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
-use serde_json::value::RawValue;
 
 use crate::judge;
 use crate::locate;
@@ -71,23 +70,7 @@ fn answer(payload: &[u8]) -> Response {
         Err(e) => return Response::malformed(describe_object_error(object, e)),
     };
     let judgement = judge::judge(&settings, request, view);
-    match mutated_object(object, &judgement, &settings) {
-        Ok(mutated) => Response::judged(&settings, &judgement.subject, &judgement.findings, mutated),
-        Err(e) => Response::malformed(format!("the mutated object could not be written: {e}")),
-    }
-}
-
-/// The object with the judgement's edits spliced in, when there are any.
-fn mutated_object(
-    object: &RawValue,
-    judgement: &judge::Judgement,
-    settings: &Settings,
-) -> Result<Option<Box<RawValue>>, serde_json::Error> {
-    if judgement.edits.is_empty() {
-        return Ok(None);
-    }
-    let text = splice::apply(object.get(), &judgement.edits, &settings.mount_path);
-    // The splicer keeps the text valid JSON; taking it as a RawValue checks that
-    // once more (one scan), so a mutation is never sent broken nor dropped.
-    RawValue::from_string(text).map(Some)
+    let mutated = (!judgement.edits.is_empty())
+        .then(|| splice::apply(object.get(), &judgement.edits, &settings.mount_path));
+    Response::judged(&settings, &judgement.subject, &judgement.findings, mutated)
 }

@@ -2,13 +2,16 @@
 //!
 //! The fields and their JSON names are those of the Kubewarden SDK's
 //! `ValidationResponse`; fields without a value are left out (hosts read a
-//! missing field as `None`), and the mutated object is the spliced JSON text,
-//! carried as a `RawValue` so it is written as it is.
+//! missing field as `None`). The mutated object is the spliced JSON text
+//! ([`crate::splice`]), written into the response as it is: it is valid JSON by
+//! construction (the request's own object with serde_json-written values
+//! inserted at places a JSON scan found), so it is neither parsed again nor
+//! checked by a second scan. The tests parse every response the policy writes,
+//! and compare its mutated object with the reference evaluator's.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 use crate::settings::{Action, Settings};
 use crate::violation::{Finding, Rule};
@@ -17,24 +20,34 @@ use crate::violation::{Finding, Rule};
 pub const VIOLATIONS_ANNOTATION: &str = "violations";
 
 /// The policy's answer to one `validate` call.
-#[derive(Serialize, Debug)]
+#[derive(Debug)]
 pub struct Response {
     pub accepted: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mutated_object: Option<Box<RawValue>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The mutated object's JSON text.
+    pub mutated_object: Option<String>,
     pub audit_annotations: Option<BTreeMap<&'static str, String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub warnings: Option<Vec<String>>,
+}
+
+/// Every field of [`Response`] but the mutated object, which is text already.
+#[derive(Serialize)]
+struct Fields<'r> {
+    accepted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: &'r Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audit_annotations: &'r Option<BTreeMap<&'static str, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warnings: &'r Option<Vec<String>>,
 }
 
 impl Response {
     /// Accepts, carrying the mutated object when there is one.
-    pub fn accept(mutated: Option<Box<RawValue>>) -> Response {
+    pub fn accept(mutated: Option<String>) -> Response {
         Response {
             accepted: true,
             message: None,
@@ -65,7 +78,7 @@ impl Response {
         settings: &Settings,
         subject: &str,
         findings: &[Finding],
-        mutated: Option<Box<RawValue>>,
+        mutated: Option<String>,
     ) -> Response {
         if findings.is_empty() {
             return Response::accept(mutated);
@@ -95,10 +108,30 @@ impl Response {
         }
     }
 
-    /// The JSON the host reads.
+    /// The JSON the host reads: the fields, then the mutated object's text.
     pub fn to_json(&self) -> Vec<u8> {
-        // Writing these fields into a Vec cannot fail: every map key is a string.
-        serde_json::to_vec(self).unwrap_or_default()
+        let fields = Fields {
+            accepted: self.accepted,
+            message: &self.message,
+            code: self.code,
+            audit_annotations: &self.audit_annotations,
+            warnings: &self.warnings,
+        };
+        let extra = self.mutated_object.as_ref().map_or(0, |m| m.len() + 20);
+        let mut json = Vec::with_capacity(256 + extra);
+        // Writing plain fields into a Vec cannot fail (every map key is a string),
+        // and the object it writes ends with its `}`.
+        if serde_json::to_writer(&mut json, &fields).is_err() || json.last() != Some(&b'}') {
+            return br#"{"accepted":false,"message":"the response could not be written","code":500}"#.to_vec();
+        }
+        if let Some(object) = &self.mutated_object {
+            // `{"accepted":...}` becomes `{"accepted":...,"mutated_object":<text>}`.
+            json.pop();
+            json.extend_from_slice(b",\"mutated_object\":");
+            json.extend_from_slice(object.as_bytes());
+            json.push(b'}');
+        }
+        json
     }
 }
 
