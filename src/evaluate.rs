@@ -70,7 +70,7 @@ fn answer(payload: &[u8]) -> Response {
         Err(e) => return Response::malformed(describe_object_error(object, e)),
     };
     let judgement = judge::judge(&settings, request, view);
-    let mutated = (!judgement.edits.is_empty())
-        .then(|| splice::apply(object.get(), &judgement.edits, &settings.mount_path));
+    let mutated =
+        (!judgement.edits.is_empty()).then(|| splice::apply(object.get(), &judgement.edits, &settings.mount_path));
     Response::judged(&settings, &judgement.subject, &judgement.findings, mutated)
 }

@@ -74,12 +74,7 @@ impl Response {
     /// The response the settings' `action` calls for: accepted (and mutated)
     /// without findings; with findings, rejected listing every one, or under
     /// `warn` accepted (and mutated) with every one as a warning.
-    pub fn judged(
-        settings: &Settings,
-        subject: &str,
-        findings: &[Finding],
-        mutated: Option<String>,
-    ) -> Response {
+    pub fn judged(settings: &Settings, subject: &str, findings: &[Finding], mutated: Option<String>) -> Response {
         if findings.is_empty() {
             return Response::accept(mutated);
         }
