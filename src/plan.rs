@@ -317,10 +317,12 @@ impl<'s> Planner<'s> {
             name: entry_name(container, index).into_owned(),
         };
         let mounts = crate::json::list(container, "volumeMounts");
-        let mount_path = self.settings.mount_path.as_str();
-        let at_path = mounts
-            .iter()
-            .position(|m| get(m, "mountPath").and_then(Value::as_str) == Some(mount_path));
+        let settings = self.settings;
+        let at_path = mounts.iter().position(|m| {
+            get(m, "mountPath")
+                .and_then(Value::as_str)
+                .is_some_and(|path| settings.is_mount_path(path))
+        });
         let volume = match at_path {
             Some(m) => self.use_existing_mount(&who, index, m, mounts.get(m)),
             None => self.add_mount(&who, index, &wanted),

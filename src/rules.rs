@@ -290,7 +290,7 @@ fn check_projected_mount(
     let secrets = || secrets.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     // The path is formatted only for a finding.
     let finding = |violation| Finding { at: at(), violation };
-    if path != settings.mount_path {
+    if !settings.is_mount_path(path) {
         out.push(finding(Violation::SecretMountPath {
             container: judged.who(),
             volume: volume.to_string(),

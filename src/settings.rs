@@ -311,6 +311,14 @@ impl Settings {
         }
     }
 
+    /// Is `path` (a volumeMount's `mountPath`) the mount path? Mount paths are
+    /// directories: the kubelet mounts `/etc/secrets/`, `/etc//secrets` and
+    /// `/etc/./secrets` at `/etc/secrets`, so paths are compared cleaned
+    /// (the settings' own `mountPath` is clean already).
+    pub fn is_mount_path(&self, path: &str) -> bool {
+        path == self.mount_path || clean_path(path) == self.mount_path
+    }
+
     /// Is this container exempt from judgement and mutation?
     pub fn is_exempt(&self, container: &str) -> bool {
         self.exempt_containers.iter().any(|c| c == container)
@@ -362,6 +370,33 @@ fn selector_problems(selector: &LabelSelector, at: &str, problems: &mut Vec<Stri
                 req.operator
             ));
         }
+    }
+}
+
+/// The shortest path naming the same place, lexically (as Go's `path.Clean`,
+/// which the kubelet's path handling uses): one `/` between elements, no `.`
+/// elements, each `..` taking the element before it, no trailing `/`.
+fn clean_path(path: &str) -> String {
+    let rooted = path.starts_with('/');
+    let mut elements: Vec<&str> = Vec::new();
+    for element in path.split('/') {
+        match element {
+            "" | "." => {}
+            ".." => match elements.last() {
+                Some(&last) if last != ".." => {
+                    elements.pop();
+                }
+                _ if rooted => {}
+                _ => elements.push(".."),
+            },
+            _ => elements.push(element),
+        }
+    }
+    let joined = elements.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_string(),
+        (false, false) => joined,
     }
 }
 
@@ -452,6 +487,34 @@ mod tests {
 
     fn check(v: serde_json::Value) -> Result<Settings, String> {
         Settings::from_json(v.to_string().as_bytes())
+    }
+
+    #[test]
+    fn mount_paths_are_compared_as_the_kubelet_mounts_them() {
+        let s = Settings::default();
+        for same in [
+            "/etc/secrets",
+            "/etc/secrets/",
+            "/etc//secrets",
+            "/etc/./secrets",
+            "//etc/secrets//",
+            "/etc/x/../secrets",
+        ] {
+            assert!(s.is_mount_path(same), "{same}");
+        }
+        for other in [
+            "/etc/secrets/x",
+            "/etc/secret",
+            "etc/secrets",
+            "/etc",
+            "/etc/secrets/..",
+        ] {
+            assert!(!s.is_mount_path(other), "{other}");
+        }
+        assert_eq!(clean_path("/../a/./b/../c/"), "/a/c");
+        assert_eq!(clean_path("a/../../b"), "../b");
+        assert_eq!(clean_path(""), ".");
+        assert_eq!(clean_path("/"), "/");
     }
 
     #[test]

@@ -345,3 +345,23 @@ fn warn_mode_accepts_with_warnings_and_still_mutates() {
     );
     assert_eq!(response.audit_annotations.unwrap()["violations"], "envfrom-secret-ref");
 }
+
+#[test]
+fn a_mount_at_the_path_spelled_with_a_trailing_slash_gets_the_sources_not_a_second_mount() {
+    let settings = settings(json!({"secretMounts": [api_key_entry()]}));
+    let spec = json!({"containers": [{"name": "app", "volumeMounts": [{"name": "v", "mountPath": "/etc/secrets/", "readOnly": true}]}],
+                      "volumes": [{"name": "v", "projected": {"sources": []}}]});
+    let e = eval_deployment(&settings, spec);
+    assert!(e.findings.is_empty(), "{:?}", rendered(&e, &settings));
+    let mutated = e.mutated.expect("the source is added");
+    let spec = &mutated["spec"]["template"]["spec"];
+    assert_eq!(
+        spec["containers"][0]["volumeMounts"].as_array().unwrap().len(),
+        1,
+        "{mutated}"
+    );
+    assert_eq!(
+        spec["volumes"][0]["projected"]["sources"][0]["secret"]["name"],
+        "api-key"
+    );
+}

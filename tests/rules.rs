@@ -390,3 +390,26 @@ fn malformed_pod_specs_are_rejected_with_the_field_named() {
         "[malformed-object] spec: spec must be an object, found a number."
     );
 }
+
+#[test]
+fn mount_paths_are_directories_as_the_kubelet_mounts_them() {
+    let settings = settings(json!({}));
+    for path in ["/etc/secrets/", "/etc//secrets", "/etc/./secrets"] {
+        let mount = json!({"name": "s", "mountPath": path, "readOnly": true});
+        let spec =
+            json!({"containers": [{"name": "app", "volumeMounts": [mount]}], "volumes": [projected_secret("s", "db")]});
+        let e = eval_deployment(&settings, spec);
+        assert!(e.findings.is_empty(), "{path}: {:?}", rendered(&e, &settings));
+    }
+    // Elsewhere is still elsewhere, and the message keeps the user's spelling.
+    let mount = json!({"name": "s", "mountPath": "/etc//secrets/db/", "readOnly": true});
+    let spec =
+        json!({"containers": [{"name": "app", "volumeMounts": [mount]}], "volumes": [projected_secret("s", "db")]});
+    let e = eval_deployment(&settings, spec);
+    assert_eq!(rules(&e), ["secret-mount-path"]);
+    assert!(
+        rendered(&e, &settings)[0].contains(r#"is at "/etc//secrets/db/""#),
+        "{:?}",
+        rendered(&e, &settings)
+    );
+}
