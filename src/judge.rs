@@ -116,9 +116,28 @@ fn judge_pod_spec(
                 plan::apply_to_view(spec, &edits, &settings.mount_path);
                 validate_pod_spec(spec, &at, settings, &mut admitted);
             }
-            (admitted, edits)
+            (as_submitted(admitted, findings), edits)
         }
     }
+}
+
+/// The findings of the object as it will be admitted, each told as it was
+/// found in the object as submitted: what the mutation fixed is gone, what it
+/// causes stays, and the rest names what the user wrote (a mount's secrets are
+/// those its volume had, not those the mutation adds).
+fn as_submitted(admitted: Vec<Finding>, submitted: Vec<Finding>) -> Vec<Finding> {
+    let mut submitted: Vec<Option<Finding>> = submitted.into_iter().map(Some).collect();
+    admitted
+        .into_iter()
+        .map(|finding| {
+            let rule = finding.violation.rule();
+            let twin = submitted.iter_mut().find(|s| {
+                s.as_ref()
+                    .is_some_and(|s| s.at == finding.at && s.violation.rule() == rule)
+            });
+            twin.and_then(Option::take).unwrap_or(finding)
+        })
+        .collect()
 }
 
 fn is_malformed(finding: &Finding) -> bool {

@@ -365,3 +365,26 @@ fn a_mount_at_the_path_spelled_with_a_trailing_slash_gets_the_sources_not_a_seco
         "api-key"
     );
 }
+
+#[test]
+fn messages_name_the_secrets_the_submitted_object_mounts() {
+    let settings = settings(json!({"action": "warn", "secretMounts": [
+        api_key_entry(),
+        {"name": "db", "secretName": "db-credentials"}
+    ]}));
+    let spec = json!({"containers": [
+        {"name": "app", "volumeMounts": [{"name": "v", "mountPath": "/etc/secrets", "readOnly": true}]},
+        {"name": "sidecar", "volumeMounts": [{"name": "v", "mountPath": "/var/run/creds", "readOnly": true}]}
+    ], "volumes": [{"name": "v", "projected": {"sources": [{"secret": {"name": "api-key"}}]}}]});
+    let e = eval_deployment(&settings, spec);
+    let messages = rendered(&e, &settings);
+    assert_eq!(rules(&e), ["secret-mount-path"], "{messages:?}");
+    assert!(
+        messages[0].contains(r#"volumeMount of volume "v" (secret "api-key") is at "/var/run/creds""#),
+        "{messages:?}"
+    );
+    // The patch is about the mutated object: the volume gains both secrets.
+    let mutated = e.mutated.expect("mutated under warn");
+    let sources = &mutated["spec"]["template"]["spec"]["volumes"][0]["projected"]["sources"];
+    assert_eq!(sources.as_array().unwrap().len(), 3, "{sources}");
+}
