@@ -72,18 +72,19 @@ pub(crate) fn entry_name(entry: &Map<String, Value>, index: usize) -> Cow<'_, st
     }
 }
 
-/// Classifies a volume; `None` for volumes that carry no Secret.
-pub fn secret_bearing(volume: &Map<String, Value>) -> Option<SecretBearingVolume<'_>> {
+/// Classifies a volume; `None` for volumes that carry no Secret the rules
+/// judge (secrets matched by `exemptSecrets` are not judged).
+pub fn secret_bearing<'v>(volume: &'v Map<String, Value>, settings: &Settings) -> Option<SecretBearingVolume<'v>> {
     if let Some(secret) = field(volume, "secret").and_then(Value::as_object) {
-        return Some(SecretBearingVolume::Plain {
-            secret: str_field(secret, "secretName"),
-        });
+        let secret = str_field(secret, "secretName");
+        return (!settings.is_exempt_secret(secret)).then_some(SecretBearingVolume::Plain { secret });
     }
     let sources = volume.get("projected")?.get("sources")?.as_array()?;
     let secrets: Vec<&str> = sources
         .iter()
         .filter_map(|s| s.get("secret").and_then(Value::as_object))
         .map(|s| str_field(s, "name"))
+        .filter(|secret| !settings.is_exempt_secret(secret))
         .collect();
     if secrets.is_empty() {
         None
@@ -120,7 +121,7 @@ impl Judged<'_> {
 
 /// Validates one pod spec; `at` is its dotted location in the object.
 pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, settings: &Settings, out: &mut Vec<Finding>) {
-    let mut volumes = secret_bearing_volumes(spec, at, out);
+    let mut volumes = secret_bearing_volumes(spec, at, settings, out);
     for list in ContainerList::ALL {
         for (index, container) in list_field(spec, list.field(), || at.to_string(), out)
             .iter()
@@ -142,7 +143,7 @@ pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, settings: &Setting
             };
             let exempt = settings.is_exempt(&judged.name);
             if !exempt {
-                check_env(container, &judged, out);
+                check_env(container, &judged, settings, out);
             }
             check_mounts(container, &judged, exempt, &mut volumes, settings, out);
         }
@@ -155,6 +156,7 @@ pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, settings: &Setting
 fn secret_bearing_volumes<'s>(
     spec: &'s Map<String, Value>,
     at: &str,
+    settings: &Settings,
     out: &mut Vec<Finding>,
 ) -> BTreeMap<&'s str, VolumeUse<'s>> {
     let mut volumes = BTreeMap::new();
@@ -163,7 +165,7 @@ fn secret_bearing_volumes<'s>(
             out.push(malformed(format!("{at}.volumes[{index}]"), "an object", volume));
             continue;
         };
-        if let Some(kind) = secret_bearing(volume) {
+        if let Some(kind) = secret_bearing(volume, settings) {
             let unmounted = VolumeUse {
                 index,
                 kind,
@@ -198,7 +200,7 @@ fn check_volumes(volumes: &BTreeMap<&str, VolumeUse>, at: &str, out: &mut Vec<Fi
     }
 }
 
-fn check_env(container: &Map<String, Value>, judged: &Judged, out: &mut Vec<Finding>) {
+fn check_env(container: &Map<String, Value>, judged: &Judged, settings: &Settings, out: &mut Vec<Finding>) {
     for (index, env) in list_field(container, "env", || judged.at(), out).iter().enumerate() {
         let Some(secret_ref) = get(env, "valueFrom")
             .and_then(|v| get(v, "secretKeyRef"))
@@ -206,12 +208,16 @@ fn check_env(container: &Map<String, Value>, judged: &Judged, out: &mut Vec<Find
         else {
             continue;
         };
+        let secret = str_field(secret_ref, "name");
+        if settings.is_exempt_secret(secret) {
+            continue;
+        }
         out.push(Finding {
             at: judged.field_at("env", index),
             violation: Violation::EnvSecretRef {
                 container: judged.who(),
                 env: get(env, "name").and_then(Value::as_str).unwrap_or("").to_string(),
-                secret: str_field(secret_ref, "name").to_string(),
+                secret: secret.to_string(),
                 key: str_field(secret_ref, "key").to_string(),
             },
         });
@@ -220,11 +226,15 @@ fn check_env(container: &Map<String, Value>, judged: &Judged, out: &mut Vec<Find
         let Some(secret_ref) = get(env_from, "secretRef").and_then(Value::as_object) else {
             continue;
         };
+        let secret = str_field(secret_ref, "name");
+        if settings.is_exempt_secret(secret) {
+            continue;
+        }
         out.push(Finding {
             at: judged.field_at("envFrom", index),
             violation: Violation::EnvFromSecretRef {
                 container: judged.who(),
-                secret: str_field(secret_ref, "name").to_string(),
+                secret: secret.to_string(),
             },
         });
     }

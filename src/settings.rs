@@ -34,6 +34,10 @@ pub struct Settings {
     pub mount_path: String,
     /// Containers that are neither judged nor mutated (e.g. `vault-agent`).
     pub exempt_containers: Vec<String>,
+    /// Secrets no rule judges, wherever and however they are mounted: names,
+    /// or patterns with `*` (any run of characters) and `?` (one character),
+    /// e.g. `"*-tls"` for the certificates programs read from fixed paths.
+    pub exempt_secrets: Vec<String>,
     /// `reject` (default) or `warn`.
     pub action: Action,
     /// The secrets every (selected) workload must mount, in the Helm chart's shape.
@@ -51,6 +55,7 @@ impl Default for Settings {
         Settings {
             mount_path: DEFAULT_MOUNT_PATH.to_string(),
             exempt_containers: Vec::new(),
+            exempt_secrets: Vec::new(),
             action: Action::Reject,
             secret_mounts: Vec::new(),
             volume_name: DEFAULT_VOLUME_NAME.to_string(),
@@ -225,6 +230,7 @@ impl Settings {
                 problems.push(format!("exemptContainers[{i}]: container {name:?} is listed twice"));
             }
         }
+        self.exempt_secret_problems(&mut problems);
         self.secret_mount_problems(&mut problems);
         for (kind, paths) in &self.pod_spec_paths {
             if let Err(why) = check_kind_key(kind) {
@@ -242,6 +248,25 @@ impl Settings {
             }
         }
         problems
+    }
+
+    fn exempt_secret_problems(&self, problems: &mut Vec<String>) {
+        let mut seen = BTreeSet::new();
+        for (i, pattern) in self.exempt_secrets.iter().enumerate() {
+            let literal: String = pattern.chars().filter(|c| !matches!(c, '*' | '?')).collect();
+            let valid = !pattern.is_empty()
+                && pattern.len() <= 253
+                && literal
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.'));
+            if !valid {
+                problems.push(format!(
+                    "exemptSecrets[{i}] {pattern:?}: must be a Secret name (lowercase letters, digits, '-' and '.') where '*' stands for any characters and '?' for one, e.g. \"*-tls\""
+                ));
+            } else if !seen.insert(pattern) {
+                problems.push(format!("exemptSecrets[{i}]: {pattern:?} is listed twice"));
+            }
+        }
     }
 
     fn secret_mount_problems(&self, problems: &mut Vec<String>) {
@@ -319,6 +344,13 @@ impl Settings {
         path == self.mount_path || clean_path(path) == self.mount_path
     }
 
+    /// Is this Secret exempt from every rule (`exemptSecrets`)?
+    pub fn is_exempt_secret(&self, secret: &str) -> bool {
+        self.exempt_secrets
+            .iter()
+            .any(|pattern| glob_matches(pattern.as_bytes(), secret.as_bytes()))
+    }
+
     /// Is this container exempt from judgement and mutation?
     pub fn is_exempt(&self, container: &str) -> bool {
         self.exempt_containers.iter().any(|c| c == container)
@@ -371,6 +403,34 @@ fn selector_problems(selector: &LabelSelector, at: &str, problems: &mut Vec<Stri
             ));
         }
     }
+}
+
+/// Does `name` match `pattern`, where `*` is any run of bytes and `?` one byte?
+/// Linear in their lengths: a `*` is resumed from, never re-tried recursively.
+fn glob_matches(pattern: &[u8], name: &[u8]) -> bool {
+    let (mut p, mut n) = (0, 0);
+    let mut resume: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                resume = Some((p, n));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || Some(&c) == name.get(n) => {
+                p += 1;
+                n += 1;
+            }
+            _ => match resume {
+                Some((star, matched)) => {
+                    p = star + 1;
+                    n = matched + 1;
+                    resume = Some((star, matched + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern.get(p..).is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
 }
 
 /// The shortest path naming the same place, lexically (as Go's `path.Clean`,
@@ -487,6 +547,27 @@ mod tests {
 
     fn check(v: serde_json::Value) -> Result<Settings, String> {
         Settings::from_json(v.to_string().as_bytes())
+    }
+
+    #[test]
+    fn exempt_secret_patterns_match_names_and_globs() {
+        let s = check(json!({"exemptSecrets": ["*-tls", "webhook-?ert", "ca"]})).unwrap();
+        for exempt in ["app-tls", "-tls", "webhook-cert", "ca"] {
+            assert!(s.is_exempt_secret(exempt), "{exempt}");
+        }
+        for judged in ["app-tls-2", "tls", "webhook-certs", "cab", "db"] {
+            assert!(!s.is_exempt_secret(judged), "{judged}");
+        }
+        assert!(glob_matches(b"*a*b*", b"xxaxxbxx"));
+        assert!(!glob_matches(b"*a*b", b"xxaxxbxx"));
+        assert!(glob_matches(b"**", b""));
+        let err = check(json!({"exemptSecrets": ["App_TLS", "", "ca", "ca"]})).unwrap_err();
+        assert!(
+            err.contains(r#"exemptSecrets[0] "App_TLS": must be a Secret name"#),
+            "{err}"
+        );
+        assert!(err.contains(r#"exemptSecrets[1] "": must be a Secret name"#), "{err}");
+        assert!(err.contains(r#"exemptSecrets[3]: "ca" is listed twice"#), "{err}");
     }
 
     #[test]
@@ -717,6 +798,7 @@ mod tests {
             [
                 "action",
                 "exemptContainers",
+                "exemptSecrets",
                 "mountPath",
                 "mutate",
                 "podSpecPaths",

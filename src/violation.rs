@@ -185,9 +185,17 @@ impl Violation {
                     Some((container, path)) => format!("{container}: volume {volume:?} mounted at {path:?}"),
                     None => format!("volume {volume:?} (mounted by no container)"),
                 };
+                // The fix moves the files to the mount path: a program whose flags fix
+                // where it reads a certificate needs the escape hatch instead.
+                let or_exempt = match mount {
+                    Some((_, path)) if path != mount_path => format!(
+                        "; or, if this is a certificate the program must find at {path}, list {secret:?} in exemptSecrets"
+                    ),
+                    _ => String::new(),
+                };
                 format!(
                     "{who} is a plain secret volume of secret {secret:?}. Secrets must arrive through a projected volume: \
-                     replace it with a projected volume whose sources include secret {secret:?}, mounted read-only at {mount_path}"
+                     replace it with a projected volume whose sources include secret {secret:?}, mounted read-only at {mount_path}{or_exempt}"
                 )
             }
             Violation::SecretMountPath { container, volume, secrets, path } => format!(

@@ -413,3 +413,47 @@ fn mount_paths_are_directories_as_the_kubelet_mounts_them() {
         rendered(&e, &settings)
     );
 }
+
+#[test]
+fn exempt_secrets_are_judged_by_no_rule_wherever_they_are_mounted() {
+    let settings = settings(json!({"exemptSecrets": ["*-tls", "webhook-ca"]}));
+    let spec = json!({"containers": [{"name": "controller",
+    "env": [{"name": "CA", "valueFrom": {"secretKeyRef": {"name": "webhook-ca", "key": "ca.crt"}}}],
+    "envFrom": [{"secretRef": {"name": "ingress-tls"}}],
+    "volumeMounts": [
+        {"name": "cert", "mountPath": "/usr/local/certificates"},
+        {"name": "mixed", "mountPath": "/etc/secrets", "readOnly": true, "subPath": "x"}
+    ]}],
+    "volumes": [
+        {"name": "cert", "secret": {"secretName": "ingress-tls"}},
+        {"name": "unmounted", "secret": {"secretName": "old-tls"}},
+        {"name": "mixed", "projected": {"sources": [{"secret": {"name": "api-tls"}}, {"secret": {"name": "db"}}]}}
+    ]});
+    let e = eval_deployment(&settings, spec);
+    // Only the mixed volume's Secret that is not exempt is judged, and only it is named.
+    assert_eq!(rules(&e), ["secret-mount-subpath"], "{:?}", rendered(&e, &settings));
+    assert!(
+        rendered(&e, &settings)[0].contains(r#"(secret "db")"#),
+        "{:?}",
+        rendered(&e, &settings)
+    );
+}
+
+#[test]
+fn a_plain_secret_volume_at_another_path_names_the_escape_hatch() {
+    let spec = json!({"containers": [{"name": "controller", "volumeMounts": [{"name": "cert", "mountPath": "/etc/tls", "readOnly": true}]}],
+        "volumes": [{"name": "cert", "secret": {"secretName": "webhook-cert"}}]});
+    let e = eval_deployment(&settings(json!({})), spec);
+    let message = &rendered(&e, &settings(json!({})))[0];
+    assert!(
+        message.ends_with(
+            r#"or, if this is a certificate the program must find at /etc/tls, list "webhook-cert" in exemptSecrets."#
+        ),
+        "{message}"
+    );
+    // At the mount path itself the fix moves nothing: no escape hatch.
+    let spec = json!({"containers": [{"name": "app", "volumeMounts": [{"name": "s", "mountPath": "/etc/secrets", "readOnly": true}]}],
+        "volumes": [{"name": "s", "secret": {"secretName": "db"}}]});
+    let e = eval_deployment(&settings(json!({})), spec);
+    assert!(!rendered(&e, &settings(json!({})))[0].contains("exemptSecrets"));
+}
