@@ -181,22 +181,7 @@ impl Violation {
                 projected(secret)
             ),
             Violation::PlainSecretVolume { volume, secret, mount } => {
-                let who = match mount {
-                    Some((container, path)) => format!("{container}: volume {volume:?} mounted at {path:?}"),
-                    None => format!("volume {volume:?} (mounted by no container)"),
-                };
-                // The fix moves the files to the mount path: a program whose flags fix
-                // where it reads a certificate needs the escape hatch instead.
-                let or_exempt = match mount {
-                    Some((_, path)) if path != mount_path => format!(
-                        "; or, if this is a certificate the program must find at {path}, list {secret:?} in exemptSecrets"
-                    ),
-                    _ => String::new(),
-                };
-                format!(
-                    "{who} is a plain secret volume of secret {secret:?}. Secrets must arrive through a projected volume: \
-                     replace it with a projected volume whose sources include secret {secret:?}, mounted read-only at {mount_path}{or_exempt}"
-                )
+                describe_plain_secret_volume(volume, secret, mount.as_ref(), mount_path)
             }
             Violation::SecretMountPath { container, volume, secrets, path } => format!(
                 "{container}: volumeMount of volume {volume:?} ({}) is at {path:?}. \
@@ -232,6 +217,30 @@ impl Violation {
             Violation::MalformedObject { detail } => detail.clone(),
         }
     }
+}
+
+fn describe_plain_secret_volume(
+    volume: &str,
+    secret: &str,
+    mount: Option<&(ContainerRef, String)>,
+    mount_path: &str,
+) -> String {
+    let who = match mount {
+        Some((container, path)) => format!("{container}: volume {volume:?} mounted at {path:?}"),
+        None => format!("volume {volume:?} (mounted by no container)"),
+    };
+    // The fix moves the files to the mount path: a program whose flags fix
+    // where it reads a certificate needs the escape hatch instead.
+    let or_exempt = match mount {
+        Some((_, path)) if path != mount_path => {
+            format!("; or, if this is a certificate the program must find at {path}, list {secret:?} in exemptSecrets")
+        }
+        _ => String::new(),
+    };
+    format!(
+        "{who} is a plain secret volume of secret {secret:?}. Secrets must arrive through a projected volume: \
+         replace it with a projected volume whose sources include secret {secret:?}, mounted read-only at {mount_path}{or_exempt}"
+    )
 }
 
 fn secret_list(secrets: &[String]) -> String {
