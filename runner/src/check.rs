@@ -137,15 +137,10 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
     let options = HostOptions {
         verbose,
         track_memory: false,
+        deadline: args.deadline.deadline(),
     };
     let (policy, mut instance) = Policy::open(&args.policy, options)?;
-    let verdict = instance.validate_settings(&settings)?;
-    if !verdict.valid {
-        bail!(
-            "Provided settings are not valid: {}",
-            verdict.message.unwrap_or_default()
-        );
-    }
+    instance.require_valid_settings(&settings)?;
 
     let mut reports = Vec::with_capacity(objects.len());
     for (index, (source, object)) in objects.into_iter().enumerate() {
