@@ -95,3 +95,19 @@ assert_host_error() {
   ! grep -qiE 'trap|unreachable|panicked|internal error|stack overflow' "$STDERR" ||
     { echo "a trap: $(head -c 2000 "$STDERR")"; return 1; }
 }
+
+# check_manifests ARGS... — runs `policy-runner check ARGS...` (a command of
+# the runner alone: kwctl has none, so these tests skip when KWCTL is set).
+# Sets $status; stdout goes to the file $OUT, stderr to the file $ERR.
+check_manifests() {
+  [ -z "${KWCTL-}" ] || skip "policy-runner check has no kwctl counterpart"
+  OUT=$BATS_TEST_TMPDIR/check.out
+  ERR=$BATS_TEST_TMPDIR/check.err
+  status=0
+  bin/policy-runner check "$@" >"$OUT" 2>"$ERR" || status=$?
+}
+
+# assert_check_status N — `check` exited with N.
+assert_check_status() {
+  [ "$status" -eq "$1" ] || { echo "exit $status, expected $1"; cat "$OUT" "$ERR" | head -c 3000; return 1; }
+}

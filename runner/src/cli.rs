@@ -34,8 +34,9 @@ pub enum Command {
     /// invalid settings.
     Run(RunArgs),
     /// Evaluate Kubernetes manifests (YAML/JSON, multi-document, Lists) as
-    /// CREATE requests. Exit 0 when nothing is rejected, 1 when something is,
-    /// 2 on errors.
+    /// CREATE requests, read as kubectl reads them. Exit 0 when nothing is
+    /// rejected, 1 when something is, 2 when a document could not be read or
+    /// evaluated (every other document is still judged) or on other errors.
     Check(CheckArgs),
     /// Time `validate` calls of one or more modules, interleaved, and report
     /// latency percentiles and linear memory (KB/MB are 1024-based).
@@ -111,6 +112,15 @@ pub struct CheckArgs {
     /// Report format
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+
+    /// Also write a JUnit XML report to FILE (one testcase per object)
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Print a summary: in text mode the summary line (always last on
+    /// stdout); with `-o json` a last `{"summary": {...}}` line
+    #[arg(long)]
+    pub summary: bool,
 
     /// Policy metadata with the rules selecting objects
     /// [default: policy-metadata.yml beside the module, if present]

@@ -273,7 +273,8 @@ fn a_looping_policy_fails_at_the_deadline_instead_of_hanging() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let out = stdout(&o);
-    assert_eq!(out.matches("Pod a: error").count(), 2, "{out}");
+    assert_eq!(out.matches("): error\n").count(), 2, "{out}");
+    assert_eq!(out.matches("exceeded the 100 ms deadline").count(), 2, "{out}");
     assert!(out.contains("exceeded the 100 ms deadline"), "{out}");
 
     let o = run_args(&["bench", "--timeout-ms", "100", "-n", "1", "-r", s(&req), s(&looping)]);
@@ -337,9 +338,11 @@ fn check_shows_mutations_and_passes() {
     let manifests = dir.file("list.json", list.to_string());
     let o = run_args(&["check", s(&policy), s(&manifests)]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // two objects of one kind and name: each is shown with its place
+    let file = s(&manifests);
     assert_eq!(
         stdout(&o),
-        "Pod a: mutated\n    add /metadata/labels {\"x\":\"y\"}\nPod a: allowed\n\n2 objects: 1 allowed, 1 mutated, 0 rejected, 0 skipped\n"
+        format!("Pod a ({file}, document 1, item 1, line 1): mutated\n    add /metadata/labels {{\"x\":\"y\"}}\nPod a ({file}, document 1, item 2, line 1): allowed\n\n2 objects: 1 allowed, 1 mutated, 0 rejected, 0 skipped\n")
     );
 }
 
@@ -347,10 +350,17 @@ fn check_shows_mutations_and_passes() {
 fn check_errors_exit_2() {
     let dir = Scratch::new("check-errors");
     let policy = dir.file("p.wat", wat_policy(Validate::Answer(r#"{"accepted":true}"#)));
+    // an unreadable document is reported on stdout with its place, exit 2
     let broken = dir.file("broken.yaml", "a: [\n");
     let o = run_args(&["check", s(&policy), s(&broken)]);
     assert_eq!(o.status.code(), Some(2));
-    assert_one_error_line(&o, "broken.yaml");
+    let out = stdout(&o);
+    assert!(out.starts_with(&format!("{}, document 1, line ", s(&broken))), "{out}");
+    assert!(out.contains(": error\n    invalid YAML: "), "{out}");
+    assert!(
+        out.ends_with("1 object: 0 allowed, 0 mutated, 0 rejected, 0 skipped, 1 error\n"),
+        "{out}"
+    );
 
     let manifests = dir.file("m.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n");
     let o = run_args(&["check", "--settings-json", "{\"x\":1}", s(&policy), s(&manifests)]);
