@@ -396,7 +396,7 @@ mod tests {
         let allowed = ObjectReport::new(at.clone(), Some(object("v1", "Pod", None, "a")), Verdict::Allowed);
         let rejected = ObjectReport::new(at.clone(), Some(object("v1", "Pod", None, "b")), Verdict::Rejected);
         let error = ObjectReport::new(at, None, Verdict::Error);
-        assert_eq!(exit_code(&[allowed.clone()]), EXIT_OK);
+        assert_eq!(exit_code(std::slice::from_ref(&allowed)), EXIT_OK);
         assert_eq!(exit_code(&[allowed.clone(), rejected.clone()]), EXIT_REJECTED);
         assert_eq!(exit_code(&[rejected, error, allowed]), EXIT_ERROR);
     }
