@@ -18,10 +18,15 @@ evaluate() {
     @*) settings=(--settings-path "${2#@}") ;;
     *) settings=(--settings-json "$2") ;;
   esac
+  # These tests judge what the policy answers, not how fast (`make bench`
+  # does that): the hostile inputs take seconds on a loaded machine, so the
+  # runner's per-call deadline (2000 ms by default) is raised here.
+  local deadline=()
+  [ -n "${KWCTL-}" ] || deadline=(--timeout-ms "${E2E_TIMEOUT_MS:-120000}")
   RESPONSE=$BATS_TEST_TMPDIR/response.json
   STDERR=$BATS_TEST_TMPDIR/stderr.txt
   status=0
-  "$RUNNER" run --request-path "$1" "${settings[@]}" "$POLICY" >"$RESPONSE" 2>"$STDERR" || status=$?
+  "$RUNNER" run --request-path "$1" "${settings[@]}" "${deadline[@]}" "$POLICY" >"$RESPONSE" 2>"$STDERR" || status=$?
 }
 
 # request_with FIXTURE JQ_FILTER — writes a modified copy of a test_data fixture
@@ -94,4 +99,20 @@ assert_host_error() {
   fi
   ! grep -qiE 'trap|unreachable|panicked|internal error|stack overflow' "$STDERR" ||
     { echo "a trap: $(head -c 2000 "$STDERR")"; return 1; }
+}
+
+# check_manifests ARGS... — runs `policy-runner check ARGS...` (a command of
+# the runner alone: kwctl has none, so these tests skip when KWCTL is set).
+# Sets $status; stdout goes to the file $OUT, stderr to the file $ERR.
+check_manifests() {
+  [ -z "${KWCTL-}" ] || skip "policy-runner check has no kwctl counterpart"
+  OUT=$BATS_TEST_TMPDIR/check.out
+  ERR=$BATS_TEST_TMPDIR/check.err
+  status=0
+  bin/policy-runner check "$@" >"$OUT" 2>"$ERR" || status=$?
+}
+
+# assert_check_status N — `check` exited with N.
+assert_check_status() {
+  [ "$status" -eq "$1" ] || { echo "exit $status, expected $1"; cat "$OUT" "$ERR" | head -c 3000; return 1; }
 }

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::cli::{BenchArgs, OutputFormat};
@@ -84,26 +84,17 @@ fn prepare(
     payload: &[u8],
     uid: &str,
     object: Option<&serde_json::Value>,
-    verbose: bool,
+    options: HostOptions,
 ) -> Result<Subject> {
-    let options = HostOptions {
-        verbose,
-        track_memory: true,
-    };
     let policy = Policy::load(path, options)?;
     let started = Instant::now();
     let instance = policy.instantiate()?;
     let instantiate = started.elapsed();
     let initial_memory = policy.memory_stats().map_or(0, |m| m.current());
     instance.check_protocol_version()?;
-    let settings_verdict = instance.validate_settings(settings)?;
-    if !settings_verdict.valid {
-        bail!(
-            "Provided settings are not valid for {}: {}",
-            display_name(path),
-            settings_verdict.message.unwrap_or_default()
-        );
-    }
+    instance
+        .require_valid_settings(settings)
+        .with_context(|| format!("module {}", display_name(path)))?;
     // One checked call: the policy must give a proper answer before timing.
     let validation = instance.validate(payload)?;
     let outcome = admission_response(uid, object, &validation)?;
@@ -127,6 +118,11 @@ pub fn bench(args: &BenchArgs, verbose: bool) -> Result<u8> {
     let request = load_request(&args.request_path)?;
     let payload = request.validate_payload(&settings)?;
 
+    let options = HostOptions {
+        verbose,
+        track_memory: true,
+        deadline: args.deadline.deadline(),
+    };
     let mut subjects = Vec::with_capacity(args.policies.len());
     for path in &args.policies {
         subjects.push(prepare(
@@ -135,7 +131,7 @@ pub fn bench(args: &BenchArgs, verbose: bool) -> Result<u8> {
             &payload,
             &request.uid,
             request.object.as_ref(),
-            verbose,
+            options,
         )?);
     }
 

@@ -1,24 +1,33 @@
 //! `policy-runner check`: evaluate manifests as CREATE requests (policy CI).
+//!
+//! Manifests are read as kubectl reads them ([`crate::manifests`]); every
+//! document that can be read is judged, and each one that cannot is reported
+//! as an error with its place, so one bad document hides no other.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 
-use anyhow::{anyhow, bail, Context, Result};
-use serde::Serialize;
+use anyhow::{anyhow, bail, Result};
 use serde_json::Value;
 
-use crate::cli::{CheckArgs, OutputFormat};
+use crate::cli::CheckArgs;
 use crate::host::{HostOptions, Policy, PolicyInstance};
-use crate::input::{expand_lists, load_settings, origin_name, parse_documents, read_text};
+use crate::input::{expand_lists, load_settings, origin_name, read_text};
+use crate::manifests;
 use crate::metadata::{metadata_path, PolicyMetadata};
 use crate::patch;
+use crate::removed_apis;
+use crate::report;
 use crate::request::ManifestObject;
-use crate::response::admission_response;
+use crate::response::{admission_response, Outcome};
 
 /// Exit codes of `check`.
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_REJECTED: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
+
+/// The policy puts the ids of the rules an object breaks in this audit
+/// annotation, comma-separated.
+pub const VIOLATIONS_ANNOTATION: &str = "violations";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -41,30 +50,80 @@ impl Verdict {
     }
 }
 
-/// The result for one manifest object.
+/// Where an object (or an unreadable document) is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Location {
+    /// The file as given (`<stdin>` for `-`).
+    pub file: String,
+    /// 1-based among the file's non-empty documents; `None` when the file
+    /// itself could not be read.
+    pub document: Option<usize>,
+    /// 1-based position among the items of a `List` document.
+    pub item: Option<usize>,
+    /// 1-based line where the document starts (or where reading it failed).
+    pub line: Option<usize>,
+}
+
+impl Location {
+    /// `m.yaml, document 2, line 7`, `m.yaml, document 1, item 3, line 1`.
+    pub fn describe(&self) -> String {
+        let mut text = self.file.clone();
+        if let Some(document) = self.document {
+            text.push_str(&format!(", document {document}"));
+        }
+        if let Some(item) = self.item {
+            text.push_str(&format!(", item {item}"));
+        }
+        if let Some(line) = self.line {
+            text.push_str(&format!(", line {line}"));
+        }
+        text
+    }
+}
+
+/// One object of a manifest, or why a document did not give one.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub location: Location,
+    pub content: std::result::Result<ManifestObject, String>,
+}
+
+/// The result for one manifest object (or one unreadable document).
 #[derive(Debug, Clone)]
 pub struct ObjectReport {
-    pub source: String,
-    pub object: ManifestObject,
+    pub location: Location,
+    /// `None` when the document could not be read as an object.
+    pub object: Option<ManifestObject>,
     pub verdict: Verdict,
     pub message: Option<String>,
     pub code: Option<u16>,
+    /// Ids of the rules the object breaks, in the policy's order.
+    pub rules: Vec<String>,
     pub patch: Vec<Value>,
     pub patch_lines: Vec<String>,
     pub warnings: Vec<String>,
 }
 
 impl ObjectReport {
-    fn new(source: &str, object: ManifestObject, verdict: Verdict) -> ObjectReport {
+    pub fn new(location: Location, object: Option<ManifestObject>, verdict: Verdict) -> ObjectReport {
         ObjectReport {
-            source: source.to_string(),
+            location,
             object,
             verdict,
             message: None,
             code: None,
+            rules: Vec::new(),
             patch: Vec::new(),
             patch_lines: Vec::new(),
             warnings: Vec::new(),
+        }
+    }
+
+    /// `Kind namespace/name`, or the place of a document that has none.
+    pub fn title(&self) -> String {
+        match &self.object {
+            Some(object) => object.display(),
+            None => self.location.describe(),
         }
     }
 }
@@ -98,26 +157,62 @@ impl Coverage {
     }
 }
 
-/// Reads every manifest into objects (Lists expanded), with their origin.
-pub fn read_manifests(paths: &[String]) -> Result<Vec<(String, ManifestObject)>> {
-    let mut objects = Vec::new();
-    let mut stdin_used = false;
+/// Reads every manifest into entries: objects (Lists expanded) and the
+/// documents or files that could not be read, each with its place.
+pub fn read_manifests(paths: &[String]) -> Result<Vec<Entry>> {
+    if paths.iter().filter(|p| *p == "-").count() > 1 {
+        bail!("standard input (`-`) can be given only once");
+    }
+    let mut entries = Vec::new();
     for path in paths {
-        if path == "-" {
-            if stdin_used {
-                bail!("standard input (`-`) can be given only once");
-            }
-            stdin_used = true;
-        }
-        let origin = origin_name(path);
-        let text = read_text(path, "manifest")?;
-        let docs = parse_documents(&text).with_context(|| format!("cannot parse {origin}"))?;
-        for (index, doc) in expand_lists(docs).into_iter().enumerate() {
-            let object = ManifestObject::new(doc).with_context(|| format!("{origin}: object {}", index + 1))?;
-            objects.push((origin.clone(), object));
+        let file = origin_name(path);
+        match read_text(path, "manifest") {
+            Ok(text) => entries.extend(file_entries(&file, &text)),
+            Err(err) => entries.push(Entry {
+                location: Location {
+                    file,
+                    ..Location::default()
+                },
+                content: Err(format!("{err:#}")),
+            }),
         }
     }
-    Ok(objects)
+    Ok(entries)
+}
+
+fn file_entries(file: &str, text: &str) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    for document in manifests::documents(text) {
+        let location = Location {
+            file: file.to_string(),
+            document: Some(document.index),
+            item: None,
+            line: Some(document.line),
+        };
+        let value = match document.content {
+            Ok(value) => value,
+            Err(message) => {
+                entries.push(Entry {
+                    location,
+                    content: Err(message),
+                });
+                continue;
+            }
+        };
+        let items = expand_lists(vec![value.clone()]);
+        let from_list = !(items.len() == 1 && items[0] == value);
+        for (index, item) in items.into_iter().enumerate() {
+            let location = Location {
+                item: from_list.then_some(index + 1),
+                ..location.clone()
+            };
+            entries.push(Entry {
+                location,
+                content: ManifestObject::new(item).map_err(|e| format!("{e:#}")),
+            });
+        }
+    }
+    entries
 }
 
 fn fresh_instance(policy: &Policy) -> Result<PolicyInstance> {
@@ -128,7 +223,7 @@ fn fresh_instance(policy: &Policy) -> Result<PolicyInstance> {
 
 pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
     let settings = load_settings(&args.settings.source())?;
-    let objects = read_manifests(&args.manifests)?;
+    let entries = read_manifests(&args.manifests)?;
     let metadata = metadata_path(args.metadata.as_deref(), &args.policy)
         .map(|path| PolicyMetadata::load(&path))
         .transpose()?;
@@ -137,82 +232,103 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
     let options = HostOptions {
         verbose,
         track_memory: false,
+        deadline: args.deadline.deadline(),
     };
     let (policy, mut instance) = Policy::open(&args.policy, options)?;
-    let verdict = instance.validate_settings(&settings)?;
-    if !verdict.valid {
-        bail!(
-            "Provided settings are not valid: {}",
-            verdict.message.unwrap_or_default()
-        );
-    }
+    instance.require_valid_settings(&settings)?;
 
-    let mut reports = Vec::with_capacity(objects.len());
-    for (index, (source, object)) in objects.into_iter().enumerate() {
-        if !coverage.covers(&object) {
-            reports.push(ObjectReport::new(&source, object, Verdict::Skipped));
-            continue;
-        }
-        let request = object.create_request(format!("check-{}", index + 1));
-        let evaluated = request
-            .validate_payload(&settings)
-            .and_then(|payload| instance.validate(&payload))
-            .and_then(|v| admission_response(&request.uid, request.object.as_ref(), &v));
-        let report = match evaluated {
-            Ok(outcome) => {
-                let response = outcome.response;
-                let verdict = match (response.allowed, &outcome.patch) {
-                    (false, _) => Verdict::Rejected,
-                    (true, Some(_)) => Verdict::Mutated,
-                    (true, None) => Verdict::Allowed,
-                };
-                let mut report = ObjectReport::new(&source, object, verdict);
-                if let Some(status) = response.status {
-                    report.message = status.message;
-                    report.code = status.code;
-                }
-                if verdict == Verdict::Mutated {
-                    if let Some(p) = &outcome.patch {
-                        report.patch = patch::operations(p);
-                        report.patch_lines = patch::readable_lines(p);
-                    }
-                }
-                report.warnings = response.warnings.unwrap_or_default();
-                report
-            }
-            Err(err) => {
-                let mut report = ObjectReport::new(&source, object, Verdict::Error);
-                report.message = Some(format!("{err:#}"));
-                // A trap can leave the guest's state broken: start afresh.
-                instance =
-                    fresh_instance(&policy).map_err(|e| anyhow!("cannot re-create the policy instance: {e:#}"))?;
-                report
+    let mut reports = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.into_iter().enumerate() {
+        let object = match entry.content {
+            Ok(object) => object,
+            Err(message) => {
+                let mut report = ObjectReport::new(entry.location, None, Verdict::Error);
+                report.message = Some(message);
+                reports.push(report);
+                continue;
             }
         };
+        if let Some(reason) = removed_apis::not_served(&object.api_version, &object.kind.kind) {
+            let mut report = ObjectReport::new(entry.location, Some(object), Verdict::Skipped);
+            report.message = Some(reason);
+            reports.push(report);
+            continue;
+        }
+        if !coverage.covers(&object) {
+            reports.push(ObjectReport::new(entry.location, Some(object), Verdict::Skipped));
+            continue;
+        }
+        let report = evaluate(&instance, &settings, entry.location, object, index);
+        if report.verdict == Verdict::Error {
+            // A trap or a deadline can leave the guest's state broken.
+            instance = fresh_instance(&policy).map_err(|e| anyhow!("cannot re-create the policy instance: {e:#}"))?;
+        }
         reports.push(report);
     }
 
-    let mut stdout = std::io::stdout().lock();
-    let written = match args.output {
-        OutputFormat::Text => write!(stdout, "{}", render_text(&reports)),
-        OutputFormat::Json => {
-            let mut result = Ok(());
-            for report in &reports {
-                result = writeln!(stdout, "{}", render_json(report));
-                if result.is_err() {
-                    break;
-                }
-            }
-            if result.is_ok() {
-                eprintln!("{}", summary(&reports));
-            }
-            result
-        }
-    };
-    written
-        .and_then(|()| stdout.flush())
-        .context("cannot write the report to standard output")?;
+    report::write(&reports, args)?;
     Ok(exit_code(&reports))
+}
+
+/// Evaluates one object as a CREATE request.
+fn evaluate(
+    instance: &PolicyInstance,
+    settings: &Value,
+    location: Location,
+    object: ManifestObject,
+    index: usize,
+) -> ObjectReport {
+    let request = object.create_request(format!("check-{}", index + 1));
+    let evaluated = request
+        .validate_payload(settings)
+        .and_then(|payload| instance.validate(&payload))
+        .and_then(|v| admission_response(&request.uid, request.object.as_ref(), &v));
+    match evaluated {
+        Ok(outcome) => report_outcome(location, object, outcome),
+        Err(err) => {
+            let mut report = ObjectReport::new(location, Some(object), Verdict::Error);
+            report.message = Some(format!("{err:#}"));
+            report
+        }
+    }
+}
+
+fn report_outcome(location: Location, object: ManifestObject, outcome: Outcome) -> ObjectReport {
+    let response = outcome.response;
+    let verdict = match (response.allowed, &outcome.patch) {
+        (false, _) => Verdict::Rejected,
+        (true, Some(_)) => Verdict::Mutated,
+        (true, None) => Verdict::Allowed,
+    };
+    let mut report = ObjectReport::new(location, Some(object), verdict);
+    if let Some(status) = response.status {
+        report.message = status.message;
+        // kwctl's code: the policy's own, and none when it gave none.
+        report.code = status.code;
+    }
+    report.rules = response
+        .audit_annotations
+        .as_ref()
+        .and_then(|a| a.get(VIOLATIONS_ANNOTATION))
+        .map(|list| rule_ids(list))
+        .unwrap_or_default();
+    if verdict == Verdict::Mutated {
+        if let Some(p) = &outcome.patch {
+            report.patch = patch::operations(p);
+            report.patch_lines = patch::readable_lines(p);
+        }
+    }
+    report.warnings = response.warnings.unwrap_or_default();
+    report
+}
+
+/// `a, b,,c` → `[a, b, c]`.
+fn rule_ids(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 pub fn exit_code(reports: &[ObjectReport]) -> u8 {
@@ -225,99 +341,16 @@ pub fn exit_code(reports: &[ObjectReport]) -> u8 {
     }
 }
 
-pub fn summary(reports: &[ObjectReport]) -> String {
-    let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
-    let n = reports.len();
-    let mut line = format!(
-        "{n} object{}: {} allowed, {} mutated, {} rejected, {} skipped",
-        if n == 1 { "" } else { "s" },
-        count(Verdict::Allowed),
-        count(Verdict::Mutated),
-        count(Verdict::Rejected),
-        count(Verdict::Skipped),
-    );
-    let errors = count(Verdict::Error);
-    if errors > 0 {
-        line.push_str(&format!(", {errors} error{}", if errors == 1 { "" } else { "s" }));
-    }
-    line
-}
-
-const INDENT: &str = "    ";
-
-/// The human report: one block per object, then the summary line.
-pub fn render_text(reports: &[ObjectReport]) -> String {
-    let mut out = String::new();
-    for r in reports {
-        let mut head = format!("{}: ", r.object.display());
-        match r.verdict {
-            Verdict::Skipped => head.push_str(SKIPPED_NOTE),
-            Verdict::Rejected => {
-                head.push_str("rejected");
-                if let Some(code) = r.code {
-                    head.push_str(&format!(" (code {code})"));
-                }
-            }
-            other => head.push_str(other.as_str()),
-        }
-        out.push_str(&head);
-        out.push('\n');
-        for line in &r.patch_lines {
-            out.push_str(&format!("{INDENT}{line}\n"));
-        }
-        if let Some(message) = &r.message {
-            for line in message.lines() {
-                out.push_str(&format!("{INDENT}{line}\n"));
-            }
-        }
-        for warning in &r.warnings {
-            let mut lines = warning.lines();
-            out.push_str(&format!("{INDENT}warning: {}\n", lines.next().unwrap_or_default()));
-            for line in lines {
-                out.push_str(&format!("{INDENT}  {line}\n"));
-            }
-        }
-    }
-    if !reports.is_empty() {
-        out.push('\n');
-    }
-    out.push_str(&summary(reports));
-    out.push('\n');
-    out
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct JsonReport<'a> {
-    kind: &'a str,
-    api_version: &'a str,
-    namespace: Option<&'a str>,
-    name: Option<&'a str>,
-    verdict: &'static str,
-    message: Option<&'a str>,
-    code: Option<u16>,
-    patch: &'a [Value],
-    warnings: &'a [String],
-    source: &'a str,
-}
-
-/// The machine report for one object (one JSON line).
-pub fn render_json(r: &ObjectReport) -> String {
-    let report = JsonReport {
-        kind: &r.object.kind.kind,
-        api_version: &r.object.api_version,
-        namespace: r.object.namespace.as_deref(),
-        name: r.object.name.as_deref(),
-        verdict: r.verdict.as_str(),
-        message: r.message.as_deref(),
-        code: r.code,
-        patch: &r.patch,
-        warnings: &r.warnings,
-        source: &r.source,
-    };
-    serde_json::to_string(&report).unwrap_or_else(|e| {
-        serde_json::json!({"verdict": "error", "message": format!("cannot serialise report: {e}")}).to_string()
-    })
+/// Reads manifests for tests and tools: fails on the first unreadable entry.
+#[cfg(test)]
+pub fn read_objects(paths: &[String]) -> Result<Vec<(Location, ManifestObject)>> {
+    read_manifests(paths)?
+        .into_iter()
+        .map(|e| {
+            let place = e.location.describe();
+            e.content.map(|o| (e.location, o)).map_err(|m| anyhow!("{place}: {m}"))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -326,7 +359,7 @@ mod tests {
     use crate::metadata::Rule;
     use serde_json::json;
 
-    fn object(api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> ManifestObject {
+    pub fn object(api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> ManifestObject {
         let mut meta = json!({"name": name});
         if let Some(ns) = ns {
             meta["namespace"] = json!(ns);
@@ -358,66 +391,80 @@ mod tests {
     }
 
     #[test]
-    fn text_report_shows_verdicts_patches_messages_and_summary() {
-        let mut allowed = ObjectReport::new("f", object("v1", "Pod", Some("ns"), "a"), Verdict::Allowed);
-        allowed.warnings = vec!["careful".into()];
-        let mut mutated = ObjectReport::new("f", object("apps/v1", "Deployment", Some("ns"), "b"), Verdict::Mutated);
-        mutated.patch_lines = vec![r#"add /spec/x {"a":1}"#.into()];
-        let mut rejected = ObjectReport::new("f", object("v1", "Pod", None, "c"), Verdict::Rejected);
-        rejected.message = Some("first line\nsecond line".into());
-        rejected.code = Some(403);
-        let skipped = ObjectReport::new("f", object("v1", "ConfigMap", Some("ns"), "d"), Verdict::Skipped);
-        let reports = vec![allowed, mutated, rejected, skipped];
-        let text = render_text(&reports);
-        let expected = "Pod ns/a: allowed\n    warning: careful\nDeployment ns/b: mutated\n    add /spec/x {\"a\":1}\nPod c: rejected (code 403)\n    first line\n    second line\nConfigMap ns/d: skipped (not covered by the policy's rules)\n\n4 objects: 1 allowed, 1 mutated, 1 rejected, 1 skipped\n";
-        assert_eq!(text, expected);
-        assert_eq!(exit_code(&reports), EXIT_REJECTED);
-        assert_eq!(exit_code(&reports[..2]), EXIT_OK);
-        assert_eq!(exit_code(&reports[3..]), EXIT_OK);
-        let error = ObjectReport::new("f", object("v1", "Pod", None, "e"), Verdict::Error);
-        assert_eq!(exit_code(std::slice::from_ref(&error)), EXIT_ERROR);
-        assert!(summary(&[error]).ends_with(", 1 error"));
+    fn exit_codes_put_errors_before_rejections() {
+        let at = Location::default();
+        let allowed = ObjectReport::new(at.clone(), Some(object("v1", "Pod", None, "a")), Verdict::Allowed);
+        let rejected = ObjectReport::new(at.clone(), Some(object("v1", "Pod", None, "b")), Verdict::Rejected);
+        let error = ObjectReport::new(at, None, Verdict::Error);
+        assert_eq!(exit_code(std::slice::from_ref(&allowed)), EXIT_OK);
+        assert_eq!(exit_code(&[allowed.clone(), rejected.clone()]), EXIT_REJECTED);
+        assert_eq!(exit_code(&[rejected, error, allowed]), EXIT_ERROR);
     }
 
     #[test]
-    fn json_report_has_one_object_per_line() {
-        let mut r = ObjectReport::new("m.yaml", object("v1", "Pod", Some("ns"), "p"), Verdict::Mutated);
-        r.patch = vec![json!({"op": "add", "path": "/x", "value": 1})];
-        let line = render_json(&r);
-        assert!(!line.contains('\n'));
-        assert!(
-            line.starts_with(r#"{"kind":"Pod","apiVersion":"v1","namespace":"ns","name":"p","verdict":"mutated""#),
-            "{line}"
+    fn rule_ids_come_from_the_violations_annotation_in_order() {
+        assert_eq!(
+            rule_ids("env-secret-ref,plain-secret-volume"),
+            ["env-secret-ref", "plain-secret-volume"]
         );
-        let v: Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(v["kind"], "Pod");
-        assert_eq!(v["namespace"], "ns");
-        assert_eq!(v["name"], "p");
-        assert_eq!(v["verdict"], "mutated");
-        assert_eq!(v["patch"][0]["op"], "add");
-        assert_eq!(v["warnings"], json!([]));
-        assert_eq!(v["message"], Value::Null);
-        assert_eq!(v["source"], "m.yaml");
+        assert_eq!(rule_ids(" a , ,b"), ["a", "b"]);
+        assert!(rule_ids("").is_empty());
     }
 
     #[test]
-    fn manifests_are_read_and_expanded() {
+    fn locations_describe_file_document_item_and_line() {
+        let at = Location {
+            file: "m.yaml".into(),
+            document: Some(2),
+            item: Some(3),
+            line: Some(7),
+        };
+        assert_eq!(at.describe(), "m.yaml, document 2, item 3, line 7");
+        let file_only = Location {
+            file: "gone.yaml".into(),
+            ..Location::default()
+        };
+        assert_eq!(file_only.describe(), "gone.yaml");
+    }
+
+    #[test]
+    fn manifests_are_read_and_expanded_and_bad_documents_reported() {
         let dir = std::env::temp_dir().join(format!("policy-runner-check-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("m.yaml");
         std::fs::write(
             &file,
-            "# Source: x\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: b, namespace: n}\n",
+            "# Source: x\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: b, namespace: ns}\n",
         )
         .unwrap();
         let path = file.display().to_string();
-        let objects = read_manifests(std::slice::from_ref(&path)).unwrap();
+        let objects = read_objects(std::slice::from_ref(&path)).unwrap();
         let names: Vec<_> = objects.iter().map(|(_, o)| o.display()).collect();
-        assert_eq!(names, ["Pod a", "Deployment n/b"]);
+        assert_eq!(names, ["Pod a", "Deployment ns/b"]);
+        assert_eq!(objects[0].0.document, Some(1));
+        assert_eq!(objects[0].0.item, Some(1));
+        assert_eq!(objects[0].0.line, Some(3));
+        assert_eq!(objects[1].0.document, Some(2));
+        assert_eq!(objects[1].0.item, None);
+        assert_eq!(objects[1].0.line, Some(10));
 
         std::fs::write(&file, "apiVersion: v1\nkind: Pod\n---\n- just\n- a list\n").unwrap();
-        let err = format!("{:#}", read_manifests(&[path]).unwrap_err());
-        assert!(err.contains("object 2"), "{err}");
+        let entries = read_manifests(std::slice::from_ref(&path)).unwrap();
+        assert_eq!(entries.len(), 2);
+        let err = entries[1].content.as_ref().unwrap_err();
+        assert!(err.contains("not a Kubernetes object"), "{err}");
+        assert_eq!(entries[1].location.document, Some(2));
+
+        let missing = dir.join("missing.yaml").display().to_string();
+        let entries = read_manifests(&[missing, path]).unwrap();
+        assert!(entries[0]
+            .content
+            .as_ref()
+            .unwrap_err()
+            .contains("cannot read manifest"));
+        assert_eq!(entries[0].location.document, None);
+        assert_eq!(entries.len(), 3);
+        assert!(read_manifests(&["-".into(), "-".into()]).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

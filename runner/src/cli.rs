@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::host::{Deadline, DEFAULT_TIMEOUT_MS};
 use crate::input::SettingsSource;
 
 #[derive(Debug, Parser)]
@@ -33,8 +34,9 @@ pub enum Command {
     /// invalid settings.
     Run(RunArgs),
     /// Evaluate Kubernetes manifests (YAML/JSON, multi-document, Lists) as
-    /// CREATE requests. Exit 0 when nothing is rejected, 1 when something is,
-    /// 2 on errors.
+    /// CREATE requests, read as kubectl reads them. Exit 0 when nothing is
+    /// rejected, 1 when something is, 2 when a document could not be read or
+    /// evaluated (every other document is still judged) or on other errors.
     Check(CheckArgs),
     /// Time `validate` calls of one or more modules, interleaved, and report
     /// latency percentiles and linear memory (KB/MB are 1024-based).
@@ -61,6 +63,21 @@ impl SettingsArgs {
     }
 }
 
+/// How long guest code may run, per call.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct DeadlineArgs {
+    /// Deadline of each policy call in milliseconds (like policy-server's
+    /// policy timeout): a policy that runs longer fails the evaluation
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout_ms: u64,
+}
+
+impl DeadlineArgs {
+    pub fn deadline(&self) -> Deadline {
+        Deadline::from_millis(self.timeout_ms)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Text,
@@ -76,6 +93,9 @@ pub struct RunArgs {
     #[command(flatten)]
     pub settings: SettingsArgs,
 
+    #[command(flatten)]
+    pub deadline: DeadlineArgs,
+
     /// The policy module
     #[arg(value_name = "POLICY.wasm")]
     pub policy: PathBuf,
@@ -86,9 +106,21 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub settings: SettingsArgs,
 
+    #[command(flatten)]
+    pub deadline: DeadlineArgs,
+
     /// Report format
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+
+    /// Also write a JUnit XML report to FILE (one testcase per object)
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Print a summary: in text mode the summary line (always last on
+    /// stdout); with `-o json` a last `{"summary": {...}}` line
+    #[arg(long)]
+    pub summary: bool,
 
     /// Policy metadata with the rules selecting objects
     /// [default: policy-metadata.yml beside the module, if present]
@@ -108,6 +140,9 @@ pub struct CheckArgs {
 pub struct BenchArgs {
     #[command(flatten)]
     pub settings: SettingsArgs,
+
+    #[command(flatten)]
+    pub deadline: DeadlineArgs,
 
     /// AdmissionRequest or AdmissionReview, JSON or YAML (`-` for stdin)
     #[arg(short = 'r', long, value_name = "FILE")]
@@ -165,5 +200,16 @@ mod tests {
         assert_eq!(b.iterations, 200);
         assert_eq!(b.policies.len(), 2);
         assert_eq!(b.output, OutputFormat::Text);
+        assert_eq!(b.deadline.timeout_ms, 2000);
+    }
+
+    #[test]
+    fn timeout_is_a_positive_number_of_milliseconds() {
+        let cli = Cli::try_parse_from(["policy-runner", "run", "-r", "r", "--timeout-ms", "50", "p.wasm"]).unwrap();
+        let Command::Run(r) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(r.deadline.deadline().millis(), 50);
+        assert!(Cli::try_parse_from(["policy-runner", "check", "--timeout-ms", "0", "p.wasm", "m.yaml"]).is_err());
     }
 }

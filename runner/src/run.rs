@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use crate::cli::RunArgs;
 use crate::host::{HostOptions, Policy};
@@ -16,16 +16,11 @@ pub fn run(args: &RunArgs, verbose: bool) -> Result<u8> {
     let options = HostOptions {
         verbose,
         track_memory: false,
+        deadline: args.deadline.deadline(),
     };
     let (_policy, instance) = Policy::open(&args.policy, options)?;
 
-    let verdict = instance.validate_settings(&settings)?;
-    if !verdict.valid {
-        bail!(
-            "Provided settings are not valid: {}",
-            verdict.message.unwrap_or_default()
-        );
-    }
+    instance.require_valid_settings(&settings)?;
 
     let payload = request.validate_payload(&settings)?;
     let validation = instance.validate(&payload)?;

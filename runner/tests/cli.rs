@@ -45,20 +45,14 @@ enum Validate<'a> {
     GrowThenAnswer(u32, &'a str),
     /// Execute `unreachable`.
     Trap,
+    /// Loop forever.
+    Loop,
 }
 
 /// A waPC guest: `protocol_version` → "v1"; `validate_settings` accepts only
 /// `{}`; `validate` as given; other operations fail with a guest error.
 fn wat_policy(validate: Validate) -> String {
-    let (grow, answer, trap) = match validate {
-        Validate::Answer(a) => (0, a, false),
-        Validate::GrowThenAnswer(n, a) => (n, a, false),
-        Validate::Trap => (0, "", true),
-    };
-    let invalid = r#"{"valid":false,"message":"only {} is accepted"}"#;
-    let body = if trap {
-        "unreachable".to_string()
-    } else {
+    let answered = |grow: u32, answer: &str| {
         format!(
             "(drop (memory.grow (i32.const {grow})))
              (call $respond (i32.const 8192) (i32.const {len}))
@@ -66,6 +60,13 @@ fn wat_policy(validate: Validate) -> String {
             len = answer.len()
         )
     };
+    let (answer, body) = match validate {
+        Validate::Answer(a) => (a, answered(0, a)),
+        Validate::GrowThenAnswer(n, a) => (a, answered(n, a)),
+        Validate::Trap => ("", "unreachable".to_string()),
+        Validate::Loop => ("", "(loop $forever (br $forever))".to_string()),
+    };
+    let invalid = r#"{"valid":false,"message":"only {} is accepted"}"#;
     format!(
         r#"(module
   (import "wapc" "__guest_request" (func $request (param i32 i32)))
@@ -236,6 +237,59 @@ fn errors_are_one_line_without_panics() {
     );
 }
 
+/// A waPC guest whose `wapc_init` never returns.
+const LOOPING_INIT: &str = r#"(module
+  (memory (export "memory") 1)
+  (func (export "wapc_init") (loop $forever (br $forever)))
+  (func (export "__guest_call") (param i32 i32) (result i32) (i32.const 0)))
+"#;
+
+#[test]
+fn a_looping_policy_fails_at_the_deadline_instead_of_hanging() {
+    let dir = Scratch::new("deadline");
+    let looping = dir.file("loop.wat", wat_policy(Validate::Loop));
+    let req = dir.file("req.json", REQUEST);
+    let manifests = dir.file("m.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n");
+
+    let started = std::time::Instant::now();
+    let o = run_args(&["run", "--timeout-ms", "200", "-r", s(&req), s(&looping)]);
+    let elapsed = started.elapsed();
+    assert_eq!(o.status.code(), Some(1));
+    assert_one_error_line(
+        &o,
+        "policy loop.wat: evaluation exceeded the 200 ms deadline in `validate`",
+    );
+    assert!(elapsed >= std::time::Duration::from_millis(200), "{elapsed:?}");
+    assert!(elapsed < std::time::Duration::from_secs(20), "{elapsed:?}");
+
+    // check: the object is an error, the run goes on and exits 2
+    let o = run_args(&[
+        "check",
+        "--timeout-ms",
+        "100",
+        s(&looping),
+        s(&manifests),
+        s(&manifests),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(out.matches("): error\n").count(), 2, "{out}");
+    assert_eq!(out.matches("exceeded the 100 ms deadline").count(), 2, "{out}");
+    assert!(out.contains("exceeded the 100 ms deadline"), "{out}");
+
+    let o = run_args(&["bench", "--timeout-ms", "100", "-n", "1", "-r", s(&req), s(&looping)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_one_error_line(&o, "exceeded the 100 ms deadline");
+
+    // the default deadline holds too: 2000 ms
+    let o = run_args(&["run", "-r", s(&req), s(&looping)]);
+    assert_one_error_line(&o, "exceeded the 2000 ms deadline");
+
+    let init = dir.file("init.wat", LOOPING_INIT);
+    let o = run_args(&["run", "--timeout-ms", "100", "-r", s(&req), s(&init)]);
+    assert_one_error_line(&o, "its initialisation exceeded the 100 ms deadline");
+}
+
 #[test]
 fn check_reports_rejections_skips_and_exit_code() {
     let dir = Scratch::new("check");
@@ -284,9 +338,11 @@ fn check_shows_mutations_and_passes() {
     let manifests = dir.file("list.json", list.to_string());
     let o = run_args(&["check", s(&policy), s(&manifests)]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // two objects of one kind and name: each is shown with its place
+    let file = s(&manifests);
     assert_eq!(
         stdout(&o),
-        "Pod a: mutated\n    add /metadata/labels {\"x\":\"y\"}\nPod a: allowed\n\n2 objects: 1 allowed, 1 mutated, 0 rejected, 0 skipped\n"
+        format!("Pod a ({file}, document 1, item 1, line 1): mutated\n    add /metadata/labels {{\"x\":\"y\"}}\nPod a ({file}, document 1, item 2, line 1): allowed\n\n2 objects: 1 allowed, 1 mutated, 0 rejected, 0 skipped\n")
     );
 }
 
@@ -294,10 +350,17 @@ fn check_shows_mutations_and_passes() {
 fn check_errors_exit_2() {
     let dir = Scratch::new("check-errors");
     let policy = dir.file("p.wat", wat_policy(Validate::Answer(r#"{"accepted":true}"#)));
+    // an unreadable document is reported on stdout with its place, exit 2
     let broken = dir.file("broken.yaml", "a: [\n");
     let o = run_args(&["check", s(&policy), s(&broken)]);
     assert_eq!(o.status.code(), Some(2));
-    assert_one_error_line(&o, "broken.yaml");
+    let out = stdout(&o);
+    assert!(out.starts_with(&format!("{}, document 1, line ", s(&broken))), "{out}");
+    assert!(out.contains(": error\n    invalid YAML: "), "{out}");
+    assert!(
+        out.ends_with("1 object: 0 allowed, 0 mutated, 0 rejected, 0 skipped, 1 error\n"),
+        "{out}"
+    );
 
     let manifests = dir.file("m.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n");
     let o = run_args(&["check", "--settings-json", "{\"x\":1}", s(&policy), s(&manifests)]);

@@ -1,0 +1,202 @@
+//! A per-call deadline on guest code, through wasmtime's epoch interruption:
+//! a background thread advances the engine's epoch at a fixed tick, and each
+//! waPC call (and the module's initialisation) may run for a bounded number
+//! of ticks. A guest stuck in a loop then fails the call instead of hanging
+//! CI — the protection policy-server gives its policies with its timeout.
+
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use wasmtime_provider::wasmtime::Engine;
+use wasmtime_provider::EpochDeadlines;
+
+/// The default deadline of one call, as policy-server's policy timeout.
+pub const DEFAULT_TIMEOUT_MS: u64 = 2000;
+
+/// How long one call may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    pub timeout: Duration,
+}
+
+impl Default for Deadline {
+    fn default() -> Deadline {
+        Deadline::from_millis(DEFAULT_TIMEOUT_MS)
+    }
+}
+
+impl Deadline {
+    pub fn from_millis(ms: u64) -> Deadline {
+        Deadline {
+            timeout: Duration::from_millis(ms.max(1)),
+        }
+    }
+
+    pub fn millis(&self) -> u128 {
+        self.timeout.as_millis()
+    }
+
+    /// The epoch tick: fine enough that the deadline is kept to within a
+    /// tick, coarse enough that the ticking thread costs nothing measurable.
+    pub fn tick(&self) -> Duration {
+        Duration::from_millis(10).min(self.timeout)
+    }
+
+    /// Ticks a call may take. A call starts somewhere inside a tick, so one
+    /// extra tick guarantees it at least the whole timeout.
+    pub fn ticks(&self) -> u64 {
+        let tick = self.tick().as_nanos().max(1);
+        let whole = self.timeout.as_nanos().div_ceil(tick);
+        u64::try_from(whole).unwrap_or(u64::MAX - 1).saturating_add(1)
+    }
+
+    pub fn epoch_deadlines(&self) -> EpochDeadlines {
+        EpochDeadlines {
+            wapc_init: self.ticks(),
+            wapc_func: self.ticks(),
+        }
+    }
+}
+
+/// Advances an engine's epoch every tick until dropped.
+pub struct EpochTicker {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    pub fn start(engine: Engine, tick: Duration) -> std::io::Result<EpochTicker> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("epoch-ticker".to_string())
+            .spawn(move || {
+                // Ends when the ticker is dropped (the channel disconnects).
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
+                    engine.increment_epoch();
+                }
+            })?;
+        Ok(EpochTicker {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        // Closing the channel wakes the thread at once.
+        self.stop.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The deadline for engines that cannot use epochs. An engine without
+/// copy-on-write memory images (the memory-tracking one of `bench`) runs an
+/// epoch-checked start-up function while instantiating, before
+/// wasmtime-provider sets the store's deadline, which is 0 until then: with
+/// epochs on, every instantiation would trap. There a watchdog thread ends
+/// the process with the deadline error when a call overruns — `bench` stops
+/// at its first error anyway.
+pub struct Watchdog {
+    shared: Arc<WatchdogState>,
+    thread: Option<JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct WatchdogState {
+    armed: Mutex<Armed>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Armed {
+    /// When the running call started, and the error to report if it overruns.
+    call: Option<(Instant, String)>,
+    stopped: bool,
+}
+
+impl Watchdog {
+    pub fn start(timeout: Duration) -> std::io::Result<Watchdog> {
+        let shared = Arc::new(WatchdogState::default());
+        let watched = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("call-watchdog".to_string())
+            .spawn(move || watch(&watched, timeout))?;
+        Ok(Watchdog {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// A call starts; `error` is reported if it is still running at the deadline.
+    pub fn arm(&self, error: String) {
+        if let Ok(mut armed) = self.shared.armed.lock() {
+            armed.call = Some((Instant::now(), error));
+        }
+        self.shared.changed.notify_all();
+    }
+
+    pub fn disarm(&self) {
+        if let Ok(mut armed) = self.shared.armed.lock() {
+            armed.call = None;
+        }
+        self.shared.changed.notify_all();
+    }
+}
+
+fn watch(state: &WatchdogState, timeout: Duration) {
+    let Ok(mut armed) = state.armed.lock() else {
+        return;
+    };
+    while !armed.stopped {
+        let wait = match &armed.call {
+            Some((since, error)) => match timeout.checked_sub(since.elapsed()) {
+                Some(left) if !left.is_zero() => left,
+                _ => {
+                    eprintln!("policy-runner: error: {error}");
+                    std::process::exit(2);
+                }
+            },
+            None => Duration::from_secs(3600),
+        };
+        armed = match state.changed.wait_timeout(armed, wait) {
+            Ok((guard, _)) => guard,
+            Err(_) => return,
+        };
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        if let Ok(mut armed) = self.shared.armed.lock() {
+            armed.stopped = true;
+        }
+        self.shared.changed.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_cover_the_whole_timeout() {
+        let d = Deadline::from_millis(2000);
+        assert_eq!(d.tick(), Duration::from_millis(10));
+        assert_eq!(d.ticks(), 201);
+        let short = Deadline::from_millis(3);
+        assert_eq!(short.tick(), Duration::from_millis(3));
+        assert_eq!(short.ticks(), 2);
+        let odd = Deadline::from_millis(25);
+        assert_eq!(odd.ticks(), 4);
+        assert_eq!(Deadline::from_millis(0).millis(), 1);
+        assert_eq!(Deadline::default().millis(), 2000);
+    }
+}

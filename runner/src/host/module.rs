@@ -1,0 +1,148 @@
+//! Loading a policy module: reading and compiling it on an engine of its own,
+//! with what enforces the per-call deadline on it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use wasmtime_provider::wasmtime::{Config, Engine, ExternType, Module};
+
+use super::deadline::{Deadline, EpochTicker, Watchdog};
+use super::trap::one_line;
+use crate::memory::{MemoryStats, TrackingMemoryCreator};
+
+/// How hosts are set up.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostOptions {
+    /// Print the guest's log events on stderr.
+    pub verbose: bool,
+    /// Give the engine a memory creator that records linear memory sizes.
+    pub track_memory: bool,
+    /// How long one waPC call (or the module's initialisation) may run.
+    pub deadline: Deadline,
+}
+
+/// A compiled policy module, ready to be instantiated.
+pub struct Policy {
+    pub path: PathBuf,
+    pub size: usize,
+    pub compile_time: Duration,
+    pub(super) engine: Engine,
+    pub(super) module: Module,
+    pub(super) options: HostOptions,
+    memory: Option<Arc<MemoryStats>>,
+    pub(super) enforcement: Enforcement,
+}
+
+/// What stops a call at the deadline, for as long as the policy is loaded.
+pub(super) enum Enforcement {
+    /// Epoch interruption: the call fails with a trap. The ticker is held
+    /// for its Drop, which stops it.
+    Epochs(#[allow(dead_code)] EpochTicker),
+    /// For memory-tracking engines, which cannot use epochs.
+    Watchdog(Arc<Watchdog>),
+}
+
+/// A short name for messages: the file name, or the path as given.
+pub fn display_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+fn new_engine(options: &HostOptions) -> Result<(Engine, Option<Arc<MemoryStats>>)> {
+    let mut config = Config::default();
+    // Guest code checks the epoch at loop heads and function entries; the
+    // deadline in `EpochDeadlines` is counted in epoch ticks. Not with
+    // memory tracking: see `Watchdog`.
+    config.epoch_interruption(!options.track_memory);
+    let stats = if options.track_memory {
+        let stats = Arc::new(MemoryStats::default());
+        config.with_host_memory(Arc::new(TrackingMemoryCreator::new(stats.clone())));
+        // Copy-on-write memory images need wasmtime's own mmap memories.
+        config.memory_init_cow(false);
+        Some(stats)
+    } else {
+        None
+    };
+    let engine = Engine::new(&config).map_err(|e| anyhow!("cannot create wasmtime engine: {e}"))?;
+    Ok((engine, stats))
+}
+
+fn compile(engine: &Engine, bytes: &[u8], name: &str) -> Result<Module> {
+    if bytes.starts_with(b"\0asm") {
+        Module::new(engine, bytes).map_err(|e| {
+            anyhow!(
+                "policy module {name} is not a valid WebAssembly module: {}",
+                one_line(&format!("{e:#}"))
+            )
+        })
+    } else {
+        // Not binary wasm. The WebAssembly text format is accepted too
+        // (handy for tests); anything else is rejected plainly.
+        Module::new(engine, bytes)
+            .map_err(|_| anyhow!("policy module {name} is not a WebAssembly module (no `\\0asm` header)"))
+    }
+}
+
+fn enforcement(engine: &Engine, options: &HostOptions) -> Result<Enforcement> {
+    let started = if options.track_memory {
+        Watchdog::start(options.deadline.timeout).map(|w| Enforcement::Watchdog(Arc::new(w)))
+    } else {
+        EpochTicker::start(engine.clone(), options.deadline.tick()).map(Enforcement::Epochs)
+    };
+    started.context("cannot start the thread that enforces the call deadline")
+}
+
+impl Policy {
+    /// Reads and compiles a policy module, checking that it is a waPC guest.
+    pub fn load(path: &Path, options: HostOptions) -> Result<Policy> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read policy module {name}"))?;
+        if bytes.is_empty() {
+            bail!("policy module {name} is empty, not a WebAssembly module");
+        }
+        let (engine, memory) = new_engine(&options)?;
+        let started = Instant::now();
+        let module = compile(&engine, &bytes, &name)?;
+        let compile_time = started.elapsed();
+
+        let exports_guest_call = module
+            .exports()
+            .any(|e| e.name() == "__guest_call" && matches!(e.ty(), ExternType::Func(_)));
+        if !exports_guest_call {
+            bail!("policy module {name} is not a waPC policy: it does not export the `__guest_call` function");
+        }
+        let enforcement = enforcement(&engine, &options)?;
+
+        Ok(Policy {
+            path: path.to_path_buf(),
+            size: bytes.len(),
+            compile_time,
+            engine,
+            module,
+            options,
+            memory,
+            enforcement,
+        })
+    }
+
+    /// The memory statistics of this policy's engine, when tracked.
+    pub fn memory_stats(&self) -> Option<&MemoryStats> {
+        self.memory.as_deref()
+    }
+
+    /// The watchdog of a memory-tracking engine.
+    pub(super) fn watchdog(&self) -> Option<Arc<Watchdog>> {
+        match &self.enforcement {
+            Enforcement::Watchdog(w) => Some(w.clone()),
+            Enforcement::Epochs(_) => None,
+        }
+    }
+
+    /// A short name for messages.
+    pub fn label(&self) -> String {
+        display_name(&self.path)
+    }
+}

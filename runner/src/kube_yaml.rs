@@ -1,0 +1,616 @@
+//! One YAML document read the way kubectl reads it, as JSON.
+//!
+//! kubectl turns YAML into JSON with sigs.k8s.io/yaml, which decodes with
+//! go-yaml v2: a YAML 1.1 reader. Where that differs from YAML 1.2 (and so
+//! from serde_yaml), a manifest would mean one thing to us and another to the
+//! cluster, so scalars are resolved here by go-yaml v2's rules:
+//! - plain `y Y yes Yes YES on On ON true True TRUE` are `true`, plain
+//!   `n N no No NO off Off OFF false False FALSE` are `false`;
+//! - plain `~`, `null`, `Null`, `NULL` and the empty scalar are null;
+//! - integers are read like Go's `strconv.ParseInt(s, 0, 64)` after dropping
+//!   `_`: `0x1F`, `0o17`, `0b101` and the leading-zero octal `0644` (= 420);
+//! - quoted and block scalars are strings, whatever they look like.
+//!
+//! Then come the steps from YAML to the object the API server receives:
+//! map keys become strings (`true`, `1`), a float without a fraction
+//! becomes an integer (JSON `1.0` is read back as `1`), and what JSON cannot
+//! hold (NaN, infinities, null or composite keys) is an error. A key given
+//! twice in one mapping is an error, as in go-yaml's strict decoding.
+//! Merge keys (`<<`) and anchors work as in go-yaml.
+
+use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
+use serde_json::{Map, Number, Value};
+
+/// A document may not nest deeper than this (the stack of the code that
+/// later serialises it is the limit that matters).
+const MAX_DEPTH: usize = 1000;
+/// Alias expansion may not produce more values than this ("billion laughs").
+const MAX_VALUES: usize = 5_000_000;
+
+/// Why a document cannot be read, and where (1-based line in the text given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl YamlError {
+    fn at(span: &Span, message: impl Into<String>) -> YamlError {
+        YamlError {
+            line: span.start.line(),
+            message: message.into(),
+        }
+    }
+
+    fn scan(err: &ScanError) -> YamlError {
+        YamlError {
+            line: err.marker().line(),
+            message: err.info().to_string(),
+        }
+    }
+}
+
+/// A parsed document: its JSON value and the line where its content starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YamlDocument {
+    pub line: usize,
+    pub value: Value,
+}
+
+/// A scalar resolved by go-yaml v2's rules.
+#[derive(Debug, Clone, PartialEq)]
+enum Scalar {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Str(String),
+    /// The plain key `<<`: merge the mapping(s) given as its value.
+    Merge,
+}
+
+/// Parses every document of `text` (one document usually: callers split
+/// streams at `---` lines as kubectl does). Empty documents are left out.
+pub fn parse(text: &str) -> Result<Vec<YamlDocument>, YamlError> {
+    let mut parser = Parser::new_from_str(text);
+    let mut builder = Builder::default();
+    let mut documents = Vec::new();
+    while let Some(next) = parser.next_event() {
+        let (event, span) = next.map_err(|e| YamlError::scan(&e))?;
+        match event {
+            Event::StreamEnd => break,
+            Event::DocumentStart(_) => builder = Builder::default(),
+            Event::DocumentEnd => {
+                if let Some(document) = builder.finish() {
+                    documents.push(document);
+                }
+            }
+            other => builder.event(other, &span)?,
+        }
+    }
+    Ok(documents)
+}
+
+/// A collection being built.
+enum Open {
+    Seq(Vec<Value>),
+    Map(MapBuilder),
+}
+
+struct Frame {
+    anchor: usize,
+    open: Open,
+}
+
+/// A mapping being built: explicit keys are unique; merged (`<<`) keys only
+/// fill in what the mapping does not set itself.
+#[derive(Default)]
+struct MapBuilder {
+    entries: Map<String, Value>,
+    merged: Vec<Map<String, Value>>,
+    pending_key: Option<PendingKey>,
+}
+
+enum PendingKey {
+    Key(String, Span),
+    Merge(Span),
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    anchors: std::collections::HashMap<usize, (Value, Option<Scalar>)>,
+    root: Option<Value>,
+    root_line: Option<usize>,
+    values: usize,
+}
+
+impl Builder {
+    fn event(&mut self, event: Event, span: &Span) -> Result<(), YamlError> {
+        if self.root_line.is_none() {
+            self.root_line = Some(span.start.line());
+        }
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let scalar = resolve(&text, style, tag.as_deref()).map_err(|m| YamlError::at(span, m))?;
+                let value = scalar_value(&scalar).map_err(|m| YamlError::at(span, m))?;
+                if anchor > 0 {
+                    self.anchors.insert(anchor, (value.clone(), Some(scalar.clone())));
+                }
+                self.add(value, Some(scalar), span)
+            }
+            Event::Alias(anchor) => {
+                let (value, scalar) = self
+                    .anchors
+                    .get(&anchor)
+                    .cloned()
+                    .ok_or_else(|| YamlError::at(span, "unknown anchor referenced by an alias"))?;
+                self.values = self.values.saturating_add(count_values(&value));
+                if self.values > MAX_VALUES {
+                    return Err(YamlError::at(span, "document contains excessive aliasing"));
+                }
+                self.add(value, scalar, span)
+            }
+            Event::SequenceStart(anchor, _) => self.open(anchor, Open::Seq(Vec::new()), span),
+            Event::MappingStart(anchor, _) => self.open(anchor, Open::Map(MapBuilder::default()), span),
+            Event::SequenceEnd | Event::MappingEnd => self.close(span),
+            _ => Ok(()),
+        }
+    }
+
+    fn open(&mut self, anchor: usize, open: Open, span: &Span) -> Result<(), YamlError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(YamlError::at(span, format!("nesting deeper than {MAX_DEPTH} levels")));
+        }
+        self.stack.push(Frame { anchor, open });
+        Ok(())
+    }
+
+    fn close(&mut self, span: &Span) -> Result<(), YamlError> {
+        let Some(frame) = self.stack.pop() else {
+            return Ok(());
+        };
+        let value = match frame.open {
+            Open::Seq(items) => Value::Array(items),
+            Open::Map(map) => Value::Object(map.finish()),
+        };
+        if frame.anchor > 0 {
+            self.anchors.insert(frame.anchor, (value.clone(), None));
+        }
+        self.add(value, None, span)
+    }
+
+    /// Puts a finished value where it belongs: the root, a sequence item,
+    /// a mapping key or a mapping value.
+    fn add(&mut self, value: Value, scalar: Option<Scalar>, span: &Span) -> Result<(), YamlError> {
+        self.values = self.values.saturating_add(1);
+        let Some(frame) = self.stack.last_mut() else {
+            self.root = Some(value);
+            return Ok(());
+        };
+        match &mut frame.open {
+            Open::Seq(items) => {
+                items.push(value);
+                Ok(())
+            }
+            Open::Map(map) => map.add(value, scalar, span),
+        }
+    }
+
+    fn finish(&mut self) -> Option<YamlDocument> {
+        let value = self.root.take()?;
+        // go-yaml reads an empty document, `~` or `null` as nothing at all.
+        if value.is_null() {
+            return None;
+        }
+        Some(YamlDocument {
+            line: self.root_line.unwrap_or(1),
+            value,
+        })
+    }
+}
+
+impl MapBuilder {
+    fn add(&mut self, value: Value, scalar: Option<Scalar>, span: &Span) -> Result<(), YamlError> {
+        match self.pending_key.take() {
+            None => {
+                if scalar == Some(Scalar::Merge) {
+                    self.pending_key = Some(PendingKey::Merge(*span));
+                } else {
+                    let key = key_string(&value, scalar.as_ref()).map_err(|m| YamlError::at(span, m))?;
+                    self.pending_key = Some(PendingKey::Key(key, *span));
+                }
+                Ok(())
+            }
+            Some(PendingKey::Key(key, key_span)) => {
+                if self.entries.contains_key(&key) {
+                    return Err(YamlError::at(&key_span, format!("key {key:?} already set in map")));
+                }
+                self.entries.insert(key, value);
+                Ok(())
+            }
+            Some(PendingKey::Merge(key_span)) => self.merge(value, &key_span),
+        }
+    }
+
+    /// `<<: *map` or `<<: [*a, *b]` (earlier maps win).
+    fn merge(&mut self, value: Value, span: &Span) -> Result<(), YamlError> {
+        let invalid = || YamlError::at(span, "map merge requires a map or a sequence of maps as the value");
+        match value {
+            Value::Object(map) => self.merged.push(map),
+            Value::Array(items) => {
+                for item in items {
+                    match item {
+                        Value::Object(map) => self.merged.push(map),
+                        _ => return Err(invalid()),
+                    }
+                }
+            }
+            _ => return Err(invalid()),
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Map<String, Value> {
+        let mut entries = self.entries;
+        for map in self.merged {
+            for (key, value) in map {
+                entries.entry(key).or_insert(value);
+            }
+        }
+        entries
+    }
+}
+
+fn count_values(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(count_values).sum::<usize>(),
+        Value::Object(map) => 1 + map.values().map(count_values).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+/// The core-schema name of a tag (`str` for `!!str`), or `None` for a local
+/// or unknown tag.
+fn core_tag(tag: &Tag) -> Option<String> {
+    let full = format!("{}{}", tag.handle, tag.suffix);
+    full.strip_prefix("tag:yaml.org,2002:").map(str::to_string)
+}
+
+/// Resolves a scalar as go-yaml v2 does.
+fn resolve(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Scalar, String> {
+    let core = tag.and_then(core_tag);
+    match (tag, core.as_deref()) {
+        // untagged: only plain scalars are resolved
+        (None, _) if style != ScalarStyle::Plain => Ok(Scalar::Str(text.to_string())),
+        (None, _) if text == "<<" => Ok(Scalar::Merge),
+        (None, _) => Ok(resolve_plain(text)),
+        (Some(_), Some("str" | "binary" | "timestamp")) => Ok(Scalar::Str(text.to_string())),
+        (Some(_), Some(name @ ("bool" | "int" | "float" | "null"))) => resolve_tagged(text, name),
+        // `!` and local or unknown tags: go-yaml keeps the text
+        (Some(_), _) => Ok(Scalar::Str(text.to_string())),
+    }
+}
+
+fn resolve_tagged(text: &str, tag: &str) -> Result<Scalar, String> {
+    let resolved = resolve_plain(text);
+    let matches = matches!(
+        (&resolved, tag),
+        (Scalar::Bool(_), "bool")
+            | (Scalar::Int(_) | Scalar::UInt(_), "int")
+            | (Scalar::Float(_), "float")
+            | (Scalar::Null, "null")
+    );
+    match (resolved, tag) {
+        (resolved, _) if matches => Ok(resolved),
+        (Scalar::Int(i), "float") => Ok(Scalar::Float(i as f64)),
+        (Scalar::UInt(u), "float") => Ok(Scalar::Float(u as f64)),
+        _ => Err(format!("cannot decode `{text}` as a !!{tag}")),
+    }
+}
+
+/// go-yaml v2's `resolve` for an untagged plain scalar.
+fn resolve_plain(text: &str) -> Scalar {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Scalar::Null,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "true" | "True" | "TRUE" => return Scalar::Bool(true),
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "false" | "False" | "FALSE" => {
+            return Scalar::Bool(false)
+        }
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Scalar::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Scalar::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Scalar::Float(f64::NAN),
+        _ => {}
+    }
+    match text.as_bytes()[0] {
+        b'.' => yaml_float(text).map_or_else(|| Scalar::Str(text.to_string()), Scalar::Float),
+        b'+' | b'-' | b'0'..=b'9' => resolve_number(text),
+        _ => Scalar::Str(text.to_string()),
+    }
+}
+
+fn resolve_number(text: &str) -> Scalar {
+    let plain: String = text.chars().filter(|&c| c != '_').collect();
+    if let Some(value) = go_parse_int(&plain) {
+        if let Ok(i) = i64::try_from(value) {
+            return Scalar::Int(i);
+        }
+        if let Ok(u) = u64::try_from(value) {
+            if !plain.starts_with(['+', '-']) {
+                return Scalar::UInt(u);
+            }
+        }
+    }
+    yaml_float(&plain).map_or_else(|| Scalar::Str(text.to_string()), Scalar::Float)
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)` without the range check (done by the
+/// caller): optional sign, then `0x`, `0o`, `0b` or a leading `0` (octal).
+fn go_parse_int(text: &str) -> Option<i128> {
+    let (negative, unsigned) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let lower = unsigned.to_ascii_lowercase();
+    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
+        (16, d)
+    } else if let Some(d) = lower.strip_prefix("0o") {
+        (8, d)
+    } else if let Some(d) = lower.strip_prefix("0b") {
+        (2, d)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..])
+    } else {
+        (10, lower.as_str())
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) || digits.len() > 64 {
+        return None;
+    }
+    let magnitude = i128::from_str_radix(digits, radix).ok()?;
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// go-yaml v2's float syntax: `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`.
+fn yaml_float(text: &str) -> Option<f64> {
+    let body = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(at) => (&body[..at], Some(&body[at + 1..])),
+        None => (body, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some(("", fraction)) => digits(fraction),
+        Some((whole, fraction)) => digits(whole) && (fraction.is_empty() || digits(fraction)),
+        None => digits(mantissa),
+    };
+    let exponent_ok = exponent.is_none_or(|e| digits(e.strip_prefix(['-', '+']).unwrap_or(e)));
+    if !(mantissa_ok && exponent_ok) {
+        return None;
+    }
+    text.parse::<f64>().ok()
+}
+
+/// The JSON a scalar becomes on its way to the API server.
+fn scalar_value(scalar: &Scalar) -> Result<Value, String> {
+    Ok(match scalar {
+        Scalar::Null => Value::Null,
+        Scalar::Bool(b) => Value::Bool(*b),
+        Scalar::Int(i) => Value::from(*i),
+        Scalar::Str(s) => Value::String(s.clone()),
+        Scalar::Merge => Value::String("<<".to_string()),
+        // Go's JSON writes a uint64 as digits, which the API machinery reads
+        // back as a float when they do not fit an int64.
+        Scalar::UInt(u) => float_value(*u as f64)?,
+        Scalar::Float(f) => float_value(*f)?,
+    })
+}
+
+fn float_value(f: f64) -> Result<Value, String> {
+    if !f.is_finite() {
+        return Err(format!("{f} cannot be represented in JSON"));
+    }
+    // Go's JSON writes an integral float without a fraction (below 1e21),
+    // and the API machinery reads such a number as an integer.
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f) {
+        return Ok(Value::from(f as i64));
+    }
+    Number::from_f64(f)
+        .map(Value::Number)
+        .ok_or_else(|| format!("{f} cannot be represented in JSON"))
+}
+
+/// A mapping key as sigs.k8s.io/yaml turns it into a JSON object key.
+fn key_string(value: &Value, scalar: Option<&Scalar>) -> Result<String, String> {
+    match scalar {
+        Some(Scalar::Str(s)) => Ok(s.clone()),
+        Some(Scalar::Merge) => Ok("<<".to_string()),
+        Some(Scalar::Bool(b)) => Ok(b.to_string()),
+        Some(Scalar::Int(i)) => Ok(i.to_string()),
+        Some(Scalar::Float(f)) => Ok(go_float32_key(*f)),
+        Some(Scalar::Null) => Err("unsupported map key: null".to_string()),
+        Some(Scalar::UInt(u)) => Err(format!("unsupported map key: {u} (out of the int64 range)")),
+        None => Err(format!(
+            "unsupported map key: {} (keys must be scalars)",
+            crate::input::type_name(value)
+        )),
+    }
+}
+
+/// A float key, as Go's `strconv.FormatFloat(f, 'g', -1, 32)` writes it
+/// (sigs.k8s.io/yaml's choice), with YAML's names for the special values.
+fn go_float32_key(f: f64) -> String {
+    if f.is_nan() {
+        return ".nan".to_string();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { ".inf" } else { "-.inf" }.to_string();
+    }
+    // `{:e}` gives the shortest digits that read back as the same f32.
+    let scientific = format!("{:e}", f as f32);
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let negative = mantissa.starts_with('-');
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let sign = if negative { "-" } else { "" };
+    if !(-4..6).contains(&exponent) {
+        let (first, rest) = digits.split_at(1);
+        let fraction = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
+        let exp_sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{sign}{first}{fraction}e{exp_sign}{:02}", exponent.abs());
+    }
+    let point = exponent + 1;
+    if point <= 0 {
+        let zeros = "0".repeat(usize::try_from(-point).unwrap_or(0));
+        return format!("{sign}0.{zeros}{digits}");
+    }
+    let point = usize::try_from(point).unwrap_or(0);
+    if digits.len() <= point {
+        format!("{sign}{digits}{}", "0".repeat(point - digits.len()))
+    } else {
+        format!("{sign}{}.{}", &digits[..point], &digits[point..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn one(text: &str) -> Value {
+        let docs = parse(text).unwrap();
+        assert_eq!(docs.len(), 1, "{text}");
+        docs[0].value.clone()
+    }
+
+    #[test]
+    fn yaml_1_1_booleans_are_read_as_kubectl_reads_them() {
+        for word in ["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"] {
+            assert_eq!(one(&format!("v: {word}")), json!({"v": true}), "{word}");
+        }
+        for word in [
+            "n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE",
+        ] {
+            assert_eq!(one(&format!("v: {word}")), json!({"v": false}), "{word}");
+        }
+        // quoted, block or mixed-case words stay strings
+        assert_eq!(
+            one("a: 'yes'\nb: \"on\"\nc: |-\n  no\nd: yEs\ne: !!str yes\n"),
+            json!({"a": "yes", "b": "on", "c": "no", "d": "yEs", "e": "yes"})
+        );
+        // everywhere: in lists, flow style, nested mappings
+        assert_eq!(
+            one("l: [yes, off, 'y']\nm: {readOnly: yes}\nk:\n- p: ON\n"),
+            json!({"l": [true, false, "y"], "m": {"readOnly": true}, "k": [{"p": true}]})
+        );
+    }
+
+    #[test]
+    fn keys_become_strings_as_sigs_k8s_io_yaml_writes_them() {
+        assert_eq!(
+            one("y: 1\n2: b\noff: c\n1.5: d\n1e6: e\n\"yes\": f\n"),
+            json!({"true": 1, "2": "b", "false": "c", "1.5": "d", "1e+06": "e", "yes": "f"})
+        );
+    }
+
+    #[test]
+    fn numbers_nulls_and_strings_follow_go_yaml_v2() {
+        assert_eq!(
+            one("a: 0644\nb: 0x1F\nc: 0o17\nd: 0b101\ne: -0b11\nf: 1_000\ng: +5\nh: 08\ni: 1.0\nj: 1.5\nk: .5\nl: 1e3\n"),
+            json!({"a": 420, "b": 31, "c": 15, "d": 5, "e": -3, "f": 1000, "g": 5, "h": 8, "i": 1, "j": 1.5, "k": 0.5, "l": 1000})
+        );
+        assert_eq!(
+            one("a: ~\nb: null\nc: NULL\nd:\ne: nul\nf: 2001-12-14\ng: 1:20\nh: 0x\ni: \"0644\"\nj: 1.2.3\n"),
+            json!({"a": null, "b": null, "c": null, "d": null, "e": "nul", "f": "2001-12-14", "g": "1:20", "h": "0x", "i": "0644", "j": "1.2.3"})
+        );
+        assert_eq!(one("a: 18446744073709551615\n")["a"], json!(18446744073709551615.0_f64));
+        assert_eq!(one("a: 9223372036854775807\n")["a"], json!(i64::MAX));
+        assert_eq!(one("a: !!int \"12\"\nb: !!float 3\n"), json!({"a": 12, "b": 3}));
+        assert!(parse("a: !!int abc\n").unwrap_err().message.contains("!!int"));
+    }
+
+    #[test]
+    fn what_json_cannot_hold_is_an_error_with_its_line() {
+        let err = parse("a: 1\nb: .inf\n").unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.message.contains("JSON"), "{err:?}");
+        let err = parse("a: 1\n~: 2\n").unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.message.contains("unsupported map key"), "{err:?}");
+        assert!(parse("? [a]\n: 1\n").is_err());
+    }
+
+    #[test]
+    fn duplicate_keys_are_an_error_naming_the_line() {
+        let err = parse("metadata:\n  name: a\n  name: b\n").unwrap_err();
+        assert_eq!(
+            err,
+            YamlError {
+                line: 3,
+                message: "key \"name\" already set in map".into()
+            }
+        );
+        // `yes` and `true` are the same key once resolved
+        assert!(parse("yes: 1\ntrue: 2\n").is_err());
+    }
+
+    #[test]
+    fn merge_keys_anchors_and_aliases() {
+        assert_eq!(
+            one("base: &b {x: 1, z: 2}\nobj:\n  <<: *b\n  z: 3\nlist: &l [a]\nagain: *l\n"),
+            json!({"base": {"x": 1, "z": 2}, "obj": {"x": 1, "z": 3}, "list": ["a"], "again": ["a"]})
+        );
+        assert_eq!(
+            one("a: &a {x: 1}\nb: &b {x: 2, z: 3}\nc:\n  <<: [*a, *b]\n"),
+            json!({"a": {"x": 1}, "b": {"x": 2, "z": 3}, "c": {"x": 1, "z": 3}})
+        );
+        assert_eq!(one("\"<<\": 1\n"), json!({"<<": 1}));
+        assert!(parse("a:\n  <<: 5\n").is_err());
+    }
+
+    #[test]
+    fn empty_and_null_documents_are_nothing() {
+        assert!(parse("").unwrap().is_empty());
+        assert!(parse("# only a comment\n").unwrap().is_empty());
+        assert!(parse("~\n").unwrap().is_empty());
+        let docs = parse("\n\n# c\nkind: Pod\n").unwrap();
+        assert_eq!(docs[0].line, 4);
+    }
+
+    #[test]
+    fn syntax_errors_name_their_line() {
+        let err = parse("a: 1\nb: [1,\n").unwrap_err();
+        assert!(err.line >= 2, "{err:?}");
+    }
+
+    #[test]
+    fn excessive_aliasing_is_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("excessive aliasing"), "{err:?}");
+    }
+
+    #[test]
+    fn float_keys_match_go_formatting() {
+        assert_eq!(go_float32_key(1.5), "1.5");
+        assert_eq!(go_float32_key(1e6), "1e+06");
+        assert_eq!(go_float32_key(123456.0), "123456");
+        assert_eq!(go_float32_key(0.0001), "0.0001");
+        assert_eq!(go_float32_key(0.00001), "1e-05");
+        assert_eq!(go_float32_key(-2.25), "-2.25");
+        assert_eq!(go_float32_key(0.1), "0.1");
+        assert_eq!(go_float32_key(f64::INFINITY), ".inf");
+    }
+}

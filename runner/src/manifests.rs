@@ -1,0 +1,229 @@
+//! Splitting a manifest file into documents the way kubectl does, keeping
+//! where each one is, and letting one unreadable document hide no other.
+//!
+//! kubectl (apimachinery's YAMLOrJSONDecoder) reads a stream as JSON when
+//! its first non-blank character is `{`, else as YAML split at lines that
+//! are `---` and nothing else; each YAML document is read on its own (see
+//! [`crate::kube_yaml`]). A UTF-8 byte order mark at the start is skipped.
+
+use serde_json::Value;
+
+use crate::kube_yaml;
+
+const BOM: char = '\u{feff}';
+
+/// One document of a manifest file, numbered from 1 among the file's
+/// non-empty documents, with the line (1-based) where it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub index: usize,
+    pub line: usize,
+    pub content: Result<Value, String>,
+}
+
+/// Reads every document of a manifest text. Empty and `null` documents
+/// (blank, comments only, `---` only) are left out, as kubectl leaves them.
+pub fn documents(text: &str) -> Vec<Document> {
+    let text = text.strip_prefix(BOM).unwrap_or(text);
+    let mut out = Documents::default();
+    if text.trim_start().starts_with('{') {
+        json_documents(text, &mut out);
+    } else {
+        yaml_documents(text, 1, &mut out);
+    }
+    out.list
+}
+
+#[derive(Default)]
+struct Documents {
+    list: Vec<Document>,
+}
+
+impl Documents {
+    fn push(&mut self, line: usize, content: Result<Value, String>) {
+        let index = self.list.len() + 1;
+        self.list.push(Document { index, line, content });
+    }
+}
+
+/// A piece of a YAML stream between `---` lines, with its first line number.
+#[derive(Debug, PartialEq, Eq)]
+struct Chunk<'a> {
+    text: &'a str,
+    first_line: usize,
+}
+
+fn is_separator(line: &str) -> bool {
+    line.strip_prefix("---").is_some_and(|rest| rest.trim_end().is_empty())
+}
+
+fn split_yaml(text: &str) -> Vec<Chunk<'_>> {
+    let mut chunks = Vec::new();
+    let mut start = 0usize;
+    let mut start_line = 1usize;
+    let mut offset = 0usize;
+    for (number, line) in text.split_inclusive('\n').enumerate() {
+        if is_separator(line) {
+            chunks.push(Chunk {
+                text: &text[start..offset],
+                first_line: start_line,
+            });
+            start = offset + line.len();
+            start_line = number + 2;
+        }
+        offset += line.len();
+    }
+    chunks.push(Chunk {
+        text: &text[start..],
+        first_line: start_line,
+    });
+    chunks
+}
+
+fn yaml_documents(text: &str, first_line: usize, out: &mut Documents) {
+    for chunk in split_yaml(text) {
+        let base = first_line + chunk.first_line - 1;
+        // Each document is its own YAML stream, as kubectl parses it, so a
+        // byte order mark may start each one (files joined with `cat`).
+        let text = chunk.text.strip_prefix(BOM).unwrap_or(chunk.text);
+        match kube_yaml::parse(text) {
+            Ok(docs) => {
+                for doc in docs {
+                    out.push(base + doc.line - 1, Ok(doc.value));
+                }
+            }
+            Err(e) => {
+                // An error found at the end of a document (say, an unclosed
+                // bracket) is placed on its last line, not on the `---` after it.
+                let last_line = text.trim_end().lines().count().max(1);
+                let line = e.line.clamp(1, last_line);
+                out.push(base + line - 1, Err(format!("invalid YAML: {}", e.message)))
+            }
+        }
+    }
+}
+
+/// 1-based line of the first non-blank character at or after `offset`.
+fn line_at(text: &str, offset: usize) -> usize {
+    let rest = &text[offset..];
+    let skipped = rest.len() - rest.trim_start().len();
+    1 + text[..offset + skipped].matches('\n').count()
+}
+
+/// A JSON stream: values one after another. A value that is not JSON ends
+/// the stream (a JSON reader cannot find where the next value starts);
+/// what follows it is tried as YAML, which also reads JSON-like flow style
+/// such as `{a: 1}`. When that fails too, the JSON error is reported.
+fn json_documents(text: &str, out: &mut Documents) {
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    loop {
+        let offset = stream.byte_offset();
+        match stream.next() {
+            None => return,
+            Some(Ok(Value::Null)) => {}
+            Some(Ok(value)) => out.push(line_at(text, offset), Ok(value)),
+            Some(Err(json_err)) => {
+                let rest = &text[offset..];
+                let rest_line = 1 + text[..offset].matches('\n').count();
+                let mut from_yaml = Documents::default();
+                yaml_documents(rest, rest_line, &mut from_yaml);
+                if from_yaml.list.first().is_some_and(|d| d.content.is_ok()) {
+                    for doc in from_yaml.list {
+                        out.push(doc.line, doc.content);
+                    }
+                } else {
+                    out.push(
+                        json_err.line().max(line_at(text, offset)),
+                        Err(format!("invalid JSON: {json_err}")),
+                    );
+                }
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn summary(docs: &[Document]) -> Vec<(usize, usize, Result<String, String>)> {
+        docs.iter()
+            .map(|d| {
+                let content = match &d.content {
+                    Ok(v) => Ok(v["kind"].as_str().unwrap_or("?").to_string()),
+                    Err(e) => Err(e.clone()),
+                };
+                (d.index, d.line, content)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn yaml_streams_split_at_separator_lines_only() {
+        let text =
+            "---\n# Source: a.yaml\nkind: A\n---   \n\n---\n# nothing\n---\nkind: B\nx: \"---\"\n--- \nkind: C\n";
+        let docs = documents(text);
+        assert_eq!(
+            summary(&docs),
+            vec![
+                (1, 3, Ok("A".to_string())),
+                (2, 9, Ok("B".to_string())),
+                (3, 12, Ok("C".to_string()))
+            ]
+        );
+        // `--- x` and `----` are not separators
+        assert_eq!(split_yaml("a: 1\n----\n--- b\n").len(), 1);
+    }
+
+    #[test]
+    fn a_bad_document_hides_no_other() {
+        let text = "kind: A\n---\nkind: [B\n---\nkind: C\nname: x\nname: y\n---\nkind: D\n";
+        let docs = documents(text);
+        let got = summary(&docs);
+        assert_eq!(got[0], (1, 1, Ok("A".to_string())));
+        assert_eq!(got[1].0, 2);
+        assert_eq!(got[1].1, 3, "{got:?}");
+        assert!(matches!(&got[1].2, Err(e) if e.starts_with("invalid YAML")), "{got:?}");
+        assert_eq!(
+            got[2],
+            (3, 7, Err("invalid YAML: key \"name\" already set in map".to_string()))
+        );
+        assert_eq!(got[3], (4, 9, Ok("D".to_string())));
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let docs = documents("\u{feff}apiVersion: v1\nkind: Pod\n");
+        assert_eq!(docs[0].content, Ok(json!({"apiVersion": "v1", "kind": "Pod"})));
+        let docs = documents("\u{feff}{\"kind\": \"Pod\"}");
+        assert_eq!(docs[0].content, Ok(json!({"kind": "Pod"})));
+        // files joined with `cat`: one at the start of a later document too
+        let docs = documents("\u{feff}kind: A\n---\n\u{feff}kind: B\n");
+        assert_eq!(
+            summary(&docs),
+            vec![(1, 1, Ok("A".to_string())), (2, 3, Ok("B".to_string()))]
+        );
+    }
+
+    #[test]
+    fn json_streams_keep_lines_and_stop_at_a_broken_value() {
+        let docs = documents("{\"kind\": \"A\"}\n\n{\"kind\": \"B\"}\nnull\n{\"kind\": ");
+        let got = summary(&docs);
+        assert_eq!(got[0], (1, 1, Ok("A".to_string())));
+        assert_eq!(got[1], (2, 3, Ok("B".to_string())));
+        assert_eq!(got[2].0, 3);
+        assert!(matches!(&got[2].2, Err(e) if e.starts_with("invalid JSON")), "{got:?}");
+        // flow-style YAML after `{` is still read
+        let docs = documents("{kind: A}\n---\nkind: B\n");
+        assert_eq!(summary(&docs).len(), 2);
+        assert_eq!(docs[1].content, Ok(json!({"kind": "B"})));
+    }
+
+    #[test]
+    fn yaml_1_1_values_reach_the_objects() {
+        let docs = documents("spec:\n  readOnly: yes\n  mode: 0644\n");
+        assert_eq!(docs[0].content, Ok(json!({"spec": {"readOnly": true, "mode": 420}})));
+    }
+}

@@ -1,0 +1,322 @@
+//! The reports of `check`: text for people, JSON lines for tools, a JUnit
+//! file for CI systems, and the summary line.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::check::{exit_code, ObjectReport, Verdict, SKIPPED_NOTE};
+use crate::cli::{CheckArgs, OutputFormat};
+use crate::junit;
+
+/// Prints the report on stdout (and the JUnit file, when asked for).
+pub fn write(reports: &[ObjectReport], args: &CheckArgs) -> Result<()> {
+    let text = match args.output {
+        OutputFormat::Text => render_text(reports),
+        OutputFormat::Json => {
+            let mut out: String = reports.iter().map(|r| render_json(r) + "\n").collect();
+            if args.summary {
+                out.push_str(&render_json_summary(reports));
+                out.push('\n');
+            }
+            out
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("cannot write the report to standard output")?;
+    if args.output == OutputFormat::Json {
+        eprintln!("{}", summary(reports));
+    }
+    if let Some(path) = &args.junit {
+        let suite = crate::host::display_name(&args.policy);
+        std::fs::write(path, junit::render(reports, &suite))
+            .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
+    }
+    Ok(())
+}
+
+struct Counts {
+    objects: usize,
+    allowed: usize,
+    mutated: usize,
+    rejected: usize,
+    skipped: usize,
+    errors: usize,
+}
+
+fn counts(reports: &[ObjectReport]) -> Counts {
+    let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
+    Counts {
+        objects: reports.len(),
+        allowed: count(Verdict::Allowed),
+        mutated: count(Verdict::Mutated),
+        rejected: count(Verdict::Rejected),
+        skipped: count(Verdict::Skipped),
+        errors: count(Verdict::Error),
+    }
+}
+
+/// `5 objects: 1 allowed, 1 mutated, 1 rejected, 1 skipped, 1 error`.
+pub fn summary(reports: &[ObjectReport]) -> String {
+    let c = counts(reports);
+    let mut line = format!(
+        "{} object{}: {} allowed, {} mutated, {} rejected, {} skipped",
+        c.objects,
+        if c.objects == 1 { "" } else { "s" },
+        c.allowed,
+        c.mutated,
+        c.rejected,
+        c.skipped,
+    );
+    if c.errors > 0 {
+        line.push_str(&format!(", {} error{}", c.errors, if c.errors == 1 { "" } else { "s" }));
+    }
+    line
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonCounts {
+    objects: usize,
+    allowed: usize,
+    mutated: usize,
+    rejected: usize,
+    skipped: usize,
+    errors: usize,
+    exit_code: u8,
+}
+
+#[derive(Serialize)]
+struct JsonSummary {
+    summary: JsonCounts,
+}
+
+/// The `--summary` line of the JSON output: the counts and the exit code.
+pub fn render_json_summary(reports: &[ObjectReport]) -> String {
+    let c = counts(reports);
+    let summary = JsonSummary {
+        summary: JsonCounts {
+            objects: c.objects,
+            allowed: c.allowed,
+            mutated: c.mutated,
+            rejected: c.rejected,
+            skipped: c.skipped,
+            errors: c.errors,
+            exit_code: exit_code(reports),
+        },
+    };
+    serde_json::to_string(&summary).unwrap_or_default()
+}
+
+const INDENT: &str = "    ";
+
+/// Titles shown more than once get their place appended, so that two
+/// objects of the same kind and name can be told apart.
+fn display_titles(reports: &[ObjectReport]) -> Vec<String> {
+    let titles: Vec<String> = reports.iter().map(ObjectReport::title).collect();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for title in &titles {
+        *seen.entry(title.as_str()).or_default() += 1;
+    }
+    titles
+        .iter()
+        .zip(reports)
+        .map(|(title, r)| match (seen.get(title.as_str()), &r.object) {
+            (Some(n), Some(_)) if *n > 1 => format!("{title} ({})", r.location.describe()),
+            _ => title.clone(),
+        })
+        .collect()
+}
+
+fn head(title: &str, r: &ObjectReport) -> String {
+    match (r.verdict, &r.message) {
+        (Verdict::Skipped, Some(reason)) => format!("{title}: skipped: {reason}"),
+        (Verdict::Skipped, None) => format!("{title}: {SKIPPED_NOTE}"),
+        (Verdict::Rejected, _) => match r.code {
+            Some(code) => format!("{title}: rejected (code {code})"),
+            None => format!("{title}: rejected"),
+        },
+        (other, _) => format!("{title}: {}", other.as_str()),
+    }
+}
+
+/// The human report: one block per object, then the summary line, last.
+pub fn render_text(reports: &[ObjectReport]) -> String {
+    let mut out = String::new();
+    for (title, r) in display_titles(reports).iter().zip(reports) {
+        out.push_str(&head(title, r));
+        out.push('\n');
+        for line in &r.patch_lines {
+            out.push_str(&format!("{INDENT}{line}\n"));
+        }
+        if let (Some(message), false) = (&r.message, r.verdict == Verdict::Skipped) {
+            for line in message.lines() {
+                out.push_str(&format!("{INDENT}{line}\n"));
+            }
+        }
+        for warning in &r.warnings {
+            let mut lines = warning.lines();
+            out.push_str(&format!("{INDENT}warning: {}\n", lines.next().unwrap_or_default()));
+            for line in lines {
+                out.push_str(&format!("{INDENT}  {line}\n"));
+            }
+        }
+    }
+    if !reports.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(&summary(reports));
+    out.push('\n');
+    out
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonReport<'a> {
+    kind: Option<&'a str>,
+    api_version: Option<&'a str>,
+    namespace: Option<&'a str>,
+    name: Option<&'a str>,
+    verdict: &'static str,
+    message: Option<&'a str>,
+    code: Option<u16>,
+    rules: &'a [String],
+    patch: &'a [Value],
+    warnings: &'a [String],
+    file: &'a str,
+    document: Option<usize>,
+    item: Option<usize>,
+    line: Option<usize>,
+}
+
+/// The machine report for one object (one JSON line).
+pub fn render_json(r: &ObjectReport) -> String {
+    let object = r.object.as_ref();
+    let report = JsonReport {
+        kind: object.map(|o| o.kind.kind.as_str()),
+        api_version: object.map(|o| o.api_version.as_str()),
+        namespace: object.and_then(|o| o.namespace.as_deref()),
+        name: object.and_then(|o| o.name.as_deref()),
+        verdict: r.verdict.as_str(),
+        message: r.message.as_deref(),
+        code: r.code,
+        rules: &r.rules,
+        patch: &r.patch,
+        warnings: &r.warnings,
+        file: &r.location.file,
+        document: r.location.document,
+        item: r.location.item,
+        line: r.location.line,
+    };
+    serde_json::to_string(&report).unwrap_or_else(|e| {
+        serde_json::json!({"verdict": "error", "message": format!("cannot serialise report: {e}")}).to_string()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Location;
+    use crate::request::ManifestObject;
+    use serde_json::json;
+
+    fn object(api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> ManifestObject {
+        let mut meta = json!({"name": name});
+        if let Some(ns) = ns {
+            meta["namespace"] = json!(ns);
+        }
+        ManifestObject::new(json!({"apiVersion": api_version, "kind": kind, "metadata": meta})).unwrap()
+    }
+
+    fn at(document: usize) -> Location {
+        Location {
+            file: "f.yaml".into(),
+            document: Some(document),
+            item: None,
+            line: Some(document * 10),
+        }
+    }
+
+    fn report(document: usize, object: ManifestObject, verdict: Verdict) -> ObjectReport {
+        ObjectReport::new(at(document), Some(object), verdict)
+    }
+
+    #[test]
+    fn text_report_shows_verdicts_patches_messages_and_summary() {
+        let mut allowed = report(1, object("v1", "Pod", Some("ns"), "a"), Verdict::Allowed);
+        allowed.warnings = vec!["careful".into()];
+        let mut mutated = report(2, object("apps/v1", "Deployment", Some("ns"), "b"), Verdict::Mutated);
+        mutated.patch_lines = vec![r#"add /spec/x {"a":1}"#.into()];
+        let mut rejected = report(3, object("v1", "Pod", None, "c"), Verdict::Rejected);
+        rejected.message = Some("first line\nsecond line".into());
+        rejected.code = Some(403);
+        let skipped = report(4, object("v1", "ConfigMap", Some("ns"), "d"), Verdict::Skipped);
+        let mut old = report(5, object("apps/v1beta1", "Deployment", None, "e"), Verdict::Skipped);
+        old.message = Some("apps/v1beta1 Deployment is not served".into());
+        let reports = vec![allowed, mutated, rejected, skipped, old];
+        let text = render_text(&reports);
+        let expected = "Pod ns/a: allowed\n    warning: careful\nDeployment ns/b: mutated\n    add /spec/x {\"a\":1}\nPod c: rejected (code 403)\n    first line\n    second line\nConfigMap ns/d: skipped (not covered by the policy's rules)\nDeployment e: skipped: apps/v1beta1 Deployment is not served\n\n5 objects: 1 allowed, 1 mutated, 1 rejected, 2 skipped\n";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn unreadable_documents_and_same_named_objects_are_told_apart() {
+        let mut broken = ObjectReport::new(at(2), None, Verdict::Error);
+        broken.message = Some("invalid YAML: bad".into());
+        let reports = vec![
+            report(1, object("v1", "Pod", None, "a"), Verdict::Allowed),
+            broken,
+            report(3, object("v1", "Pod", None, "a"), Verdict::Rejected),
+        ];
+        let text = render_text(&reports);
+        assert_eq!(
+            text,
+            "Pod a (f.yaml, document 1, line 10): allowed\nf.yaml, document 2, line 20: error\n    invalid YAML: bad\nPod a (f.yaml, document 3, line 30): rejected\n\n3 objects: 1 allowed, 0 mutated, 1 rejected, 0 skipped, 1 error\n"
+        );
+        let json: Value = serde_json::from_str(&render_json(&reports[1])).unwrap();
+        assert_eq!(
+            json,
+            json!({"kind": null, "apiVersion": null, "namespace": null, "name": null, "verdict": "error",
+                   "message": "invalid YAML: bad", "code": null, "rules": [], "patch": [], "warnings": [],
+                   "file": "f.yaml", "document": 2, "item": null, "line": 20})
+        );
+    }
+
+    #[test]
+    fn json_report_has_one_object_per_line_with_its_place_and_rules() {
+        let mut r = report(2, object("v1", "Pod", Some("ns"), "p"), Verdict::Rejected);
+        r.rules = vec!["env-secret-ref".into(), "plain-secret-volume".into()];
+        r.message = Some("no".into());
+        let line = render_json(&r);
+        assert!(!line.contains('\n'));
+        assert!(
+            line.starts_with(r#"{"kind":"Pod","apiVersion":"v1","namespace":"ns","name":"p","verdict":"rejected""#),
+            "{line}"
+        );
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["rules"], json!(["env-secret-ref", "plain-secret-volume"]));
+        assert_eq!(v["code"], Value::Null);
+        assert_eq!(v["file"], "f.yaml");
+        assert_eq!(v["document"], 2);
+        assert_eq!(v["line"], 20);
+        assert_eq!(v["item"], Value::Null);
+    }
+
+    #[test]
+    fn json_summary_counts_and_gives_the_exit_code() {
+        let reports = vec![
+            report(1, object("v1", "Pod", None, "a"), Verdict::Rejected),
+            report(2, object("v1", "Pod", None, "b"), Verdict::Allowed),
+        ];
+        assert_eq!(
+            render_json_summary(&reports),
+            r#"{"summary":{"objects":2,"allowed":1,"mutated":0,"rejected":1,"skipped":0,"errors":0,"exitCode":1}}"#
+        );
+    }
+}
