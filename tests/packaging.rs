@@ -3,14 +3,18 @@
 //!
 //! - `Cargo.toml`, `policy-metadata.yml` and `artifacthub-pkg.yml` carry one version;
 //! - `policy-metadata.yml` uses only keys policy-evaluator's `Metadata` knows (serde
-//!   ignores unknown keys there, so a typo would silently vanish);
-//! - `artifacthub-pkg.yml` repeats the metadata's rules, annotations and
-//!   `questions-ui.yml` exactly;
+//!   ignores unknown keys there, so a typo would silently vanish), and every annotation
+//!   value has the format kwctl reads it in (authors, URLs, versions, the OCI
+//!   repository, lists...), so `kwctl annotate` and `kwctl scaffold artifacthub` accept it;
+//! - `artifacthub-pkg.yml` is what `kwctl scaffold artifacthub -m policy-metadata.yml
+//!   -q questions-ui.yml` writes, apart from `createdAt` and the install text;
 //! - `questions-ui.yml` asks for every setting the policy accepts and no other, and
 //!   every default it offers is accepted by `Settings::from_json`.
 //!
 //! The accepted settings come from the code (`Settings` and `SecretMount` serialised),
-//! never from a hand-written list.
+//! never from a hand-written list. What kwctl does was read from kwctl's and
+//! policy-evaluator's sources (`scaffold/artifacthub.rs`, `policy_artifacthub.rs`,
+//! `policy_metadata.rs`); kwctl itself is not needed to run these tests.
 // Tests and benchmarks may unwrap, panic and index: a failure is meant to stop them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -85,10 +89,6 @@ fn annotation<'a>(doc: &'a Value, file: &str, key: &str) -> &'a str {
         .get(key)
         .and_then(Value::as_str)
         .unwrap_or_else(|| panic!("{file}: annotation `{key}` is missing or not a string"))
-}
-
-fn yaml(v: &Value) -> String {
-    serde_yaml::to_string(v).unwrap()
 }
 
 /// Fails with every problem found, one per line.
@@ -203,19 +203,14 @@ fn metadata_uses_only_keys_policy_evaluator_knows() {
     };
     one_of("executionMode", &EXECUTION_MODES, &mut problems);
     one_of("policyType", &POLICY_TYPES, &mut problems);
-    if let Some(resources) = top.get("contextAwareResources") {
-        let ok = resources.as_array().is_some_and(|list| {
-            list.iter().all(|r| {
-                r.as_object().is_some_and(|o| {
-                    o.len() == 2
-                        && ["apiVersion", "kind"]
-                            .iter()
-                            .all(|k| o.get(*k).is_some_and(Value::is_string))
-                })
-            })
-        });
-        if !ok {
-            problems.push("`contextAwareResources` must be a list of {apiVersion, kind}".to_string());
+    problems.extend(context_aware_problems(top.get("contextAwareResources")));
+    if let Some(version) = top.get("minimumKubewardenVersion") {
+        if let Err(e) = version
+            .as_str()
+            .ok_or_else(|| format!("{version} is not a string"))
+            .and_then(semver)
+        {
+            problems.push(format!("`minimumKubewardenVersion`: {e}"));
         }
     }
     // `annotations` is a map of string to string: an unquoted 1.0 would be a number.
@@ -235,7 +230,37 @@ fn metadata_uses_only_keys_policy_evaluator_knows() {
     );
 }
 
-/// The shape policy-evaluator's `Rule` deserialises, with its non-empty checks.
+/// A list of `{apiVersion, kind}`, both non-empty; policy-evaluator keeps them in a
+/// set, so a repeated entry would be dropped without a word.
+fn context_aware_problems(resources: Option<&Value>) -> Vec<String> {
+    let Some(resources) = resources else {
+        return Vec::new();
+    };
+    let Some(list) = resources.as_array() else {
+        return vec!["`contextAwareResources` must be a list of {apiVersion, kind}".to_string()];
+    };
+    let mut problems = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (i, resource) in list.iter().enumerate() {
+        let well_formed = resource.as_object().is_some_and(|o| {
+            o.len() == 2
+                && ["apiVersion", "kind"]
+                    .iter()
+                    .all(|k| o.get(*k).and_then(Value::as_str).is_some_and(|s| !s.is_empty()))
+        });
+        if !well_formed {
+            problems.push(format!(
+                "contextAwareResources[{i}] must be {{apiVersion, kind}}, both non-empty strings"
+            ));
+        } else if !seen.insert(resource.to_string()) {
+            problems.push(format!("contextAwareResources[{i}] repeats an earlier entry"));
+        }
+    }
+    problems
+}
+
+/// The shape policy-evaluator's `Rule` deserialises, with its non-empty checks and
+/// its rule that `*` stands alone in a list.
 fn rule_problems(rules: &Value) -> Vec<String> {
     let Some(rules) = rules.as_array() else {
         return vec!["`rules` must be a list".to_string()];
@@ -258,6 +283,12 @@ fn rule_problems(rules: &Value) -> Vec<String> {
                 problems.push(format!("rules[{i}].{key} must be a non-empty list of strings"));
             }
         }
+        for key in ["apiGroups", "apiVersions", "operations"] {
+            let list = rule.get(key).and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+            if list.len() > 1 && list.iter().any(|v| v == "*") {
+                problems.push(format!("rules[{i}].{key}: `*` must be the only entry"));
+            }
+        }
         for op in rule.get("operations").and_then(Value::as_array).into_iter().flatten() {
             if !op.as_str().is_some_and(|s| OPERATIONS.contains(&s)) {
                 problems.push(format!(
@@ -271,138 +302,712 @@ fn rule_problems(rules: &Value) -> Vec<String> {
 }
 
 // ---------------------------------------------------------------------------
-// artifacthub-pkg.yml against policy-metadata.yml and questions-ui.yml
+// Annotation values, read the way kwctl reads them
 // ---------------------------------------------------------------------------
 
-#[test]
-fn artifacthub_rules_are_the_metadata_rules() {
-    let metadata = load(METADATA);
-    let artifacthub = load(ARTIFACTHUB);
-    let expected = &metadata["rules"];
-    let text = annotation(&artifacthub, ARTIFACTHUB, RULES_ANNOTATION);
-    let actual = parse_yaml(&format!("{ARTIFACTHUB}: annotation `{RULES_ANNOTATION}`"), text);
-    assert!(
-        &actual == expected,
-        "{ARTIFACTHUB}: annotation `{RULES_ANNOTATION}` differs from the `rules` of {METADATA}.\n\
-         --- {METADATA} rules:\n{}--- {ARTIFACTHUB} {RULES_ANNOTATION}:\n{}",
-        yaml(expected),
-        yaml(&actual)
-    );
+/// How policy-evaluator reads an annotation it knows. `kwctl scaffold artifacthub`
+/// (the release step that writes artifacthub-pkg.yml) and `kwctl annotate` stop at
+/// the first value they cannot read, so each value is checked here in the same terms:
+/// at least as strictly as kwctl, never less.
+#[derive(Clone, Copy, Debug)]
+enum AnnotationFormat {
+    /// Free text, copied as it is; it must not be blank.
+    Text,
+    /// A SemVer 2.0.0 version (kwctl parses it with the `semver` crate).
+    Semver,
+    /// An absolute http(s) URL; kwctl parses it and writes back its serialised form.
+    Url,
+    /// An OCI repository; kwctl appends `:v<version>` and parses an image reference.
+    OciRepository,
+    /// Comma-separated `Name <email>`; kwctl parses an RFC 5322 address list, checks
+    /// each address and lists them as the package's maintainers.
+    Authors,
+    /// Comma-separated keywords, none empty.
+    Keywords,
+    /// Comma-separated Kubernetes kinds: the resources Artifact Hub shows.
+    Kinds,
+    /// `true` or `false`.
+    Bool,
+    /// A git tag that replaces `v<version>` in the release link.
+    ReleaseTag,
+    /// Written by `kwctl annotate` itself (its own version; the README as usage), so a
+    /// value here would be replaced.
+    SetByAnnotate,
 }
 
-#[test]
-fn artifacthub_questions_ui_is_questions_ui_yml_verbatim() {
-    let artifacthub = load(ARTIFACTHUB);
-    let embedded = annotation(&artifacthub, ARTIFACTHUB, QUESTIONS_ANNOTATION);
-    let file = read(QUESTIONS);
-    if embedded == file {
-        return;
-    }
-    let (a, b): (Vec<&str>, Vec<&str>) = (file.lines().collect(), embedded.lines().collect());
-    let line = a
+const TITLE_ANNOTATION: &str = "io.kubewarden.policy.title";
+const DESCRIPTION_ANNOTATION: &str = "io.kubewarden.policy.description";
+const AUTHOR_ANNOTATION: &str = "io.kubewarden.policy.author";
+const URL_ANNOTATION: &str = "io.kubewarden.policy.url";
+const OCI_ANNOTATION: &str = "io.kubewarden.policy.ociUrl";
+const SOURCE_ANNOTATION: &str = "io.kubewarden.policy.source";
+const LICENSE_ANNOTATION: &str = "io.kubewarden.policy.license";
+const HIDDEN_UI_ANNOTATION: &str = "io.kubewarden.hidden-ui";
+const RESOURCES_ANNOTATION: &str = "io.artifacthub.resources";
+const DISPLAY_NAME_ANNOTATION: &str = "io.artifacthub.displayName";
+const KEYWORDS_ANNOTATION: &str = "io.artifacthub.keywords";
+const RELEASE_TAG_ANNOTATION: &str = "com.github.release.tag";
+
+/// Every annotation policy-evaluator reads (its `constants.rs`), with its format.
+const KNOWN_ANNOTATIONS: [(&str, AnnotationFormat); 17] = [
+    (TITLE_ANNOTATION, AnnotationFormat::Text),
+    (VERSION_ANNOTATION, AnnotationFormat::Semver),
+    (DESCRIPTION_ANNOTATION, AnnotationFormat::Text),
+    (AUTHOR_ANNOTATION, AnnotationFormat::Authors),
+    (URL_ANNOTATION, AnnotationFormat::Url),
+    (OCI_ANNOTATION, AnnotationFormat::OciRepository),
+    (SOURCE_ANNOTATION, AnnotationFormat::Url),
+    (LICENSE_ANNOTATION, AnnotationFormat::Text),
+    ("io.kubewarden.policy.usage", AnnotationFormat::SetByAnnotate),
+    ("io.kubewarden.policy.severity", AnnotationFormat::Text),
+    ("io.kubewarden.policy.category", AnnotationFormat::Text),
+    (HIDDEN_UI_ANNOTATION, AnnotationFormat::Bool),
+    ("io.kubewarden.kwctl", AnnotationFormat::SetByAnnotate),
+    (RESOURCES_ANNOTATION, AnnotationFormat::Kinds),
+    (DISPLAY_NAME_ANNOTATION, AnnotationFormat::Text),
+    (KEYWORDS_ANNOTATION, AnnotationFormat::Keywords),
+    (RELEASE_TAG_ANNOTATION, AnnotationFormat::ReleaseTag),
+];
+
+/// The annotations without which `kwctl scaffold artifacthub` stops.
+const REQUIRED_ANNOTATIONS: [&str; 5] = [
+    TITLE_ANNOTATION,
+    VERSION_ANNOTATION,
+    DESCRIPTION_ANNOTATION,
+    DISPLAY_NAME_ANNOTATION,
+    OCI_ANNOTATION,
+];
+
+/// The namespaces kwctl reads annotations from: an unknown key there is most likely a
+/// misspelt known one, which kwctl would ignore without a word.
+const KWCTL_PREFIXES: [&str; 2] = ["io.kubewarden.", "io.artifacthub."];
+
+/// Every reason kwctl would refuse, or silently ignore, one of the annotations.
+fn annotation_problems(annotations: &serde_json::Map<String, Value>) -> Vec<String> {
+    let mut problems: Vec<String> = REQUIRED_ANNOTATIONS
         .iter()
-        .zip(&b)
-        .position(|(x, y)| x != y)
-        .unwrap_or(a.len().min(b.len()));
-    panic!(
-        "{ARTIFACTHUB}: annotation `{QUESTIONS_ANNOTATION}` is not the content of {QUESTIONS}; \
-         first difference at line {} of {QUESTIONS}:\n  {QUESTIONS}:  {:?}\n  annotation: {:?}\n\
-         (paste {QUESTIONS} under the annotation, indented, as a `|` block)",
-        line + 1,
-        a.get(line).copied().unwrap_or("<end of file>"),
-        b.get(line).copied().unwrap_or("<end of annotation>"),
+        .filter(|key| !annotations.contains_key(**key))
+        .map(|key| format!("annotation `{key}` is missing; `kwctl scaffold artifacthub` needs it"))
+        .collect();
+    for (key, value) in annotations {
+        let Some(text) = value.as_str() else {
+            continue; // reported by metadata_uses_only_keys_policy_evaluator_knows
+        };
+        match KNOWN_ANNOTATIONS.iter().find(|(known, _)| known == key) {
+            Some((_, format)) => {
+                if let Err(e) = check_annotation(*format, text) {
+                    problems.push(format!("annotation `{key}`: {e}"));
+                }
+            }
+            None if KWCTL_PREFIXES.iter().any(|p| key.starts_with(p)) => problems.push(format!(
+                "annotation `{key}` is not one kwctl reads, so it would be ignored; known: {}",
+                KNOWN_ANNOTATIONS.map(|(k, _)| k).join(", ")
+            )),
+            None => {}
+        }
+    }
+    if let Some(version) = annotations.get(VERSION_ANNOTATION).and_then(Value::as_str) {
+        if semver(version).is_ok() {
+            if let Err(e) = oci_tag(&format!("v{version}")) {
+                problems.push(format!("annotation `{VERSION_ANNOTATION}`: {e}"));
+            }
+        }
+    }
+    problems
+}
+
+fn check_annotation(format: AnnotationFormat, text: &str) -> Result<(), String> {
+    match format {
+        AnnotationFormat::Text if text.trim().is_empty() => Err("must not be empty".to_string()),
+        AnnotationFormat::Text => Ok(()),
+        AnnotationFormat::Semver => semver(text),
+        AnnotationFormat::Url => canonical_url(text).map(drop),
+        AnnotationFormat::OciRepository => oci_repository(text),
+        AnnotationFormat::Authors => authors(text).map(drop),
+        AnnotationFormat::Keywords => csv_items(text).map(drop),
+        AnnotationFormat::Kinds => kinds(text).map(drop),
+        AnnotationFormat::Bool if text == "true" || text == "false" => Ok(()),
+        AnnotationFormat::Bool => Err(format!("{text:?} must be the string \"true\" or \"false\"")),
+        AnnotationFormat::ReleaseTag => release_tag(text),
+        AnnotationFormat::SetByAnnotate => Err("`kwctl annotate` writes this one itself; remove it".to_string()),
+    }
+}
+
+/// SemVer 2.0.0 as the `semver` crate reads it: MAJOR.MINOR.PATCH without leading
+/// zeros, then an optional `-pre.release` and `+build`.
+fn semver(text: &str) -> Result<(), String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "{text:?} is not a SemVer version ({why}); write e.g. 1.2.3 or 1.2.3-rc.1"
+        ))
+    };
+    let (rest, build) = text.split_once('+').map_or((text, None), |(r, b)| (r, Some(b)));
+    let (core, pre) = rest.split_once('-').map_or((rest, None), |(c, p)| (c, Some(p)));
+    let numbers: Vec<&str> = core.split('.').collect();
+    if numbers.len() != 3 || !numbers.iter().all(|n| is_decimal(n) && n.parse::<u64>().is_ok()) {
+        return bad("it needs three decimal numbers without leading zeros");
+    }
+    let numeric = |id: &str| id.bytes().all(|b| b.is_ascii_digit());
+    if pre.is_some_and(|p| {
+        p.split('.')
+            .any(|id| !is_identifier(id) || (numeric(id) && !is_decimal(id)))
+    }) {
+        return bad("a pre-release identifier is empty, has a character other than [0-9A-Za-z-] or a leading zero");
+    }
+    if build.is_some_and(|b| !b.split('.').all(is_identifier)) {
+        return bad("a build identifier is empty or has a character other than [0-9A-Za-z-]");
+    }
+    Ok(())
+}
+
+fn is_identifier(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+fn is_decimal(number: &str) -> bool {
+    !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) && (number == "0" || !number.starts_with('0'))
+}
+
+/// Labels of letters, digits and inner `-`, joined by single dots.
+fn is_dns_name(name: &str) -> bool {
+    name.split('.').all(|label| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    })
+}
+
+/// An absolute http(s) URL already in the form kwctl writes back (`url::Url`'s
+/// serialisation), so homeURL and the links are the annotation's own text: a lower-case
+/// host, a path, no trailing `/` (kwctl appends `/releases/...` to the source URL), no
+/// empty, `.` or `..` segments, no query or fragment, nothing that would be
+/// percent-encoded. Returns the host.
+fn canonical_url(text: &str) -> Result<&str, String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "{text:?} is not an absolute URL that kwctl writes back unchanged: {why}"
+        ))
+    };
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return bad("it has no scheme; start it with https://");
+    };
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (host, port) = authority
+        .split_once(':')
+        .map_or((authority, None), |(h, p)| (h, Some(p)));
+    let default_port = match scheme {
+        "https" => "443",
+        "http" => "80",
+        _ => return bad("the scheme must be https or http"),
+    };
+    if !is_dns_name(host) || host.bytes().any(|b| b.is_ascii_uppercase()) {
+        return bad("the host must be a lower-case DNS name");
+    }
+    if port.is_some_and(|p| !is_decimal(p) || p == default_port) {
+        return bad("a port must be a number, and not the scheme's default");
+    }
+    if path.is_empty() || path.ends_with('/') || path.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+        return bad("it needs a path after the host, without a trailing `/` or empty, `.` or `..` segments");
+    }
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&b);
+    let escapes_ok = path
+        .split('%')
+        .skip(1)
+        .all(|after| after.len() >= 2 && after.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit));
+    if !path.bytes().all(allowed) || !escapes_ok {
+        return bad(
+            "the path may hold only letters, digits, -._~!$&'()*+,;=:@/ and %XX escapes (no query, no fragment)",
+        );
+    }
+    Ok(host)
+}
+
+/// An OCI repository with an explicit registry, written as kwctl writes it back:
+/// kwctl parses `<repository>:v<version>` as an image reference, which takes a first
+/// part without `.` or `:` (and not `localhost`) for a Docker Hub path and rewrites
+/// it, so only an explicit registry keeps containersImages equal to this text.
+fn oci_repository(text: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("{text:?} is not an OCI repository kwctl keeps as it is: {why}"));
+    let Some((registry, path)) = text.split_once('/') else {
+        return bad("write it as <registry>/<path>, e.g. ghcr.io/org/policies/name, without a tag");
+    };
+    if !(registry.contains('.') || registry.contains(':') || registry == "localhost") {
+        return bad("the first part must be a registry (a host with a `.`, a port, or localhost)");
+    }
+    if registry == "index.docker.io" || (registry == "docker.io" && !path.contains('/')) {
+        return bad("write Docker Hub repositories as docker.io/<namespace>/<name>");
+    }
+    let (host, port) = registry.split_once(':').map_or((registry, None), |(h, p)| (h, Some(p)));
+    if !is_dns_name(host) || port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return bad("the registry must be a DNS name with an optional numeric port");
+    }
+    if path.len() > 255 {
+        return bad("the path after the registry is longer than 255 characters");
+    }
+    if !path.split('/').all(is_oci_path_component) {
+        return bad("each path part must be lower-case letters and digits joined by `.`, `_`, `__` or dashes (no tag)");
+    }
+    Ok(())
+}
+
+/// Runs of `[a-z0-9]` joined by one `.`, one `_`, two `_` or any number of `-`.
+fn is_oci_path_component(component: &str) -> bool {
+    let is_alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    component.starts_with(is_alnum)
+        && component.ends_with(is_alnum)
+        && component
+            .split(is_alnum)
+            .filter(|separator| !separator.is_empty())
+            .all(|separator| matches!(separator, "." | "_" | "__") || separator.bytes().all(|b| b == b'-'))
+}
+
+/// An OCI tag: a letter, digit or `_`, then up to 127 of those, `.` or `-`.
+fn oci_tag(tag: &str) -> Result<(), String> {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let ok = tag.len() <= 128
+        && tag.bytes().next().is_some_and(word)
+        && tag.bytes().all(|b| word(b) || b == b'.' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "image tag {tag:?} is not a valid OCI tag (letters, digits, `_`, `.`, `-`; at most 128)"
+        ))
+    }
+}
+
+/// A release tag kwctl puts into the release link; kwctl percent-encodes anything
+/// else, which would make the link unreadable, so only tag-safe characters pass.
+fn release_tag(tag: &str) -> Result<(), String> {
+    if !tag.is_empty() && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{tag:?} must be a git tag of letters, digits, `.`, `_` and `-`"
+        ))
+    }
+}
+
+/// Comma-separated items, each trimmed of spaces as kwctl trims them; an empty item
+/// (a leading, trailing or doubled comma) is refused, as kwctl refuses it.
+fn csv_items(text: &str) -> Result<Vec<&str>, String> {
+    let items: Vec<&str> = text.split(',').map(|item| item.trim_matches(' ')).collect();
+    if items.iter().any(|item| item.is_empty()) {
+        return Err(format!(
+            "{text:?} has an empty item; separate non-empty items with single commas"
+        ));
+    }
+    Ok(items)
+}
+
+/// Kubernetes kinds: each an upper-case letter then letters and digits.
+fn kinds(text: &str) -> Result<Vec<&str>, String> {
+    let items = csv_items(text)?;
+    match items.iter().find(|kind| {
+        !kind.starts_with(|c: char| c.is_ascii_uppercase()) || !kind.bytes().all(|b| b.is_ascii_alphanumeric())
+    }) {
+        Some(kind) => Err(format!("{kind:?} is not a Kubernetes kind (e.g. Pod, CronJob)")),
+        None => Ok(items),
+    }
+}
+
+/// The maintainers kwctl reads from the author annotation: `Name <email>, ...`. kwctl
+/// parses an RFC 5322 address list; this takes its plain form only (a name needing no
+/// quotes, an address needing no quotes), and every entry must have a name and an
+/// address, where kwctl would skip an empty entry.
+fn authors(text: &str) -> Result<Vec<(&str, &str)>, String> {
+    text.split(',').map(str::trim).map(author).collect()
+}
+
+fn author(entry: &str) -> Result<(&str, &str), String> {
+    let malformed = || {
+        format!("{entry:?} is not `Name <email>`; list the authors as e.g. `Jane Doe <jane@example.org>, Joe Bloggs <joe@example.org>`")
+    };
+    let (name, rest) = entry.split_once('<').ok_or_else(malformed)?;
+    let address = rest.strip_suffix('>').ok_or_else(malformed)?;
+    let name = name.trim();
+    if name.is_empty() || name.contains(|c: char| "()<>[]:;@\\,\"".contains(c) || c.is_control()) {
+        return Err(malformed());
+    }
+    email_address(address).map_err(|why| format!("{entry:?}: {address:?} is not an email address: {why}"))?;
+    Ok((name, address))
+}
+
+/// An address in the plain form the `email_address` crate accepts: a dot-atom local
+/// part and a domain of DNS labels with at least one dot.
+fn email_address(address: &str) -> Result<(), &'static str> {
+    let (local, domain) = address.rsplit_once('@').ok_or("it has no `@`")?;
+    let atext = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~-".contains(&b);
+    if local.is_empty() || local.len() > 64 || !local.split('.').all(|a| !a.is_empty() && a.bytes().all(atext)) {
+        return Err("the part before `@` must be letters, digits and !#$%&'*+/=?^_`{|}~- between single dots");
+    }
+    if !domain.contains('.') || domain.len() > 253 || !is_dns_name(domain) {
+        return Err("the part after `@` must be a domain name such as example.org");
+    }
+    Ok(())
+}
+
+#[test]
+fn metadata_annotations_are_readable_by_kwctl() {
+    let metadata = load(METADATA);
+    assert_no_problems(
+        &format!("{METADATA}: kwctl would refuse or ignore these annotations"),
+        &annotation_problems(annotations(&metadata, METADATA)),
     );
 }
 
-/// What `kwctl scaffold artifacthub` derives from the metadata annotations must be
-/// what artifacthub-pkg.yml says.
+/// The checks above can fail: each refuses what kwctl refuses and takes what it takes.
 #[test]
-fn artifacthub_package_agrees_with_the_metadata_annotations() {
-    let metadata = load(METADATA);
-    let pkg = load(ARTIFACTHUB);
-    let ann = |key: &str| annotation(&metadata, METADATA, key).to_string();
-    let version = env!("CARGO_PKG_VERSION");
-    let source = ann("io.kubewarden.policy.source");
-    let keywords: Vec<Value> = ann("io.artifacthub.keywords")
-        .split(',')
-        .map(|k| json!(k.trim()))
-        .collect();
-    let expectations: [(&str, Value, &str); 10] = [
+fn annotation_checks_refuse_what_kwctl_refuses() {
+    use AnnotationFormat as F;
+    let refused = [
+        (F::Authors, "secret-mounts-policy developers"),
+        (F::Authors, ""),
+        (F::Authors, "Ann Example ann@example.org"),
+        (F::Authors, "Ann Example <not an address>"),
+        (F::Authors, "Ann <ann@example.org>,,Bob <bob@example.org>"),
+        (F::Semver, "1.0"),
+        (F::Semver, "v1.0.0"),
+        (F::Semver, "01.0.0"),
+        (F::Semver, "1.0.0-rc.01"),
+        (F::Semver, "1.0.0-"),
+        (F::Url, "github.com/example/policy"),
+        (F::Url, "https://github.com"),
+        (F::Url, "https://github.com/example/policy/"),
+        (F::Url, "https://GitHub.com/example/policy"),
+        (F::Url, "https://github.com/example policy"),
+        (F::Url, "ftp://example.org/policy"),
+        (F::OciRepository, "policy"),
+        (F::OciRepository, "example/policy"),
+        (F::OciRepository, "ghcr.io/Example/policy"),
+        (F::OciRepository, "ghcr.io/example/policy:latest"),
+        (F::OciRepository, "docker.io/policy"),
+        (F::Keywords, "pod,,secret"),
+        (F::Keywords, "pod, secret,"),
+        (F::Kinds, "pods, Deployment"),
+        (F::Bool, "yes"),
+        (F::ReleaseTag, "v1.0.0/rc"),
+        (F::Text, " "),
+        (F::SetByAnnotate, "1.0.0"),
+    ];
+    let accepted = [
+        (F::Authors, "Ann Example <ann@example.org>"),
         (
-            "name",
-            json!(ann("io.kubewarden.policy.title")),
-            "annotation io.kubewarden.policy.title",
+            F::Authors,
+            "Ann Example <ann@example.org>, Bob <bob.b+policies@mail.example.org>",
         ),
-        (
-            "displayName",
-            json!(ann("io.artifacthub.displayName")),
-            "annotation io.artifacthub.displayName",
-        ),
-        (
-            "description",
-            json!(ann("io.kubewarden.policy.description")),
-            "annotation io.kubewarden.policy.description",
-        ),
-        (
-            "license",
-            json!(ann("io.kubewarden.policy.license")),
-            "annotation io.kubewarden.policy.license",
-        ),
-        (
-            "homeURL",
-            json!(ann("io.kubewarden.policy.url")),
-            "annotation io.kubewarden.policy.url",
-        ),
-        (
-            "keywords",
-            Value::Array(keywords),
-            "annotation io.artifacthub.keywords, split at commas",
-        ),
-        (
-            "containersImages",
-            json!([{"name": "policy", "image": format!("{}:v{version}", ann("io.kubewarden.policy.ociUrl"))}]),
-            "annotation io.kubewarden.policy.ociUrl + :v<version>",
-        ),
-        (
-            "links",
-            json!([
-                {"name": "policy", "url": format!("{source}/releases/download/v{version}/policy.wasm")},
-                {"name": "source", "url": source},
-            ]),
-            "annotation io.kubewarden.policy.source",
-        ),
-        (
-            "/annotations/kubewarden~1mutation",
-            json!(metadata["mutating"].to_string()),
-            "`mutating`, as a string",
-        ),
-        (
-            "/annotations/kubewarden~1resources",
-            json!(ann("io.artifacthub.resources")),
-            "annotation io.artifacthub.resources",
-        ),
+        (F::Semver, "0.1.0"),
+        (F::Semver, "10.20.30-rc.1+build.007"),
+        (F::Url, "https://github.com/example/policy"),
+        (F::Url, "https://example.org:8443/a/b~c"),
+        (F::OciRepository, "ghcr.io/example/policies/secret-mounts"),
+        (F::OciRepository, "localhost:5000/policy"),
+        (F::OciRepository, "docker.io/example/my__policy.v2"),
+        (F::Keywords, "pod, secret , vault secrets operator"),
+        (F::Kinds, "Pod, CronJob"),
+        (F::Bool, "false"),
+        (F::ReleaseTag, "v1.0.0-rc.1"),
     ];
     let mut problems = Vec::new();
-    for (key, expected, from) in expectations {
-        let actual = if key.starts_with('/') {
-            pkg.pointer(key)
-        } else {
-            pkg.get(key)
-        };
-        if actual != Some(&expected) {
-            problems.push(format!(
-                "`{}` is {} but {METADATA}'s {from} gives {expected}",
-                key.trim_start_matches('/').replace("~1", "/"),
-                actual.map_or("missing".to_string(), Value::to_string)
-            ));
+    for (format, text) in refused {
+        if check_annotation(format, text).is_ok() {
+            problems.push(format!("{format:?} {text:?} is accepted, kwctl refuses it"));
         }
     }
-    for key in ["createdAt", "install", "provider", "recommendations"] {
-        if pkg.get(key).is_none() {
-            problems.push(format!("`{key}` is missing"));
+    for (format, text) in accepted {
+        if let Err(e) = check_annotation(format, text) {
+            problems.push(format!("{format:?} {text:?} is refused, kwctl takes it: {e}"));
         }
     }
-    assert_no_problems(&format!("{ARTIFACTHUB} disagrees with {METADATA}"), &problems);
+    assert_no_problems("annotation checks disagree with kwctl", &problems);
+}
+
+/// The plural Kubernetes gives a regular kind (`Pod` → `pods`, `NetworkPolicy` →
+/// `networkpolicies`, `Ingress` → `ingresses`).
+fn resource_of_kind(kind: &str) -> String {
+    let lower = kind.to_ascii_lowercase();
+    if let Some(stem) = lower
+        .strip_suffix('y')
+        .filter(|s| !s.ends_with(['a', 'e', 'i', 'o', 'u']))
+    {
+        format!("{stem}ies")
+    } else if ["s", "x", "z", "ch", "sh"].iter().any(|end| lower.ends_with(end)) {
+        format!("{lower}es")
+    } else {
+        format!("{lower}s")
+    }
+}
+
+/// Artifact Hub shows `io.artifacthub.resources` as what the policy targets: it must
+/// name the kinds of exactly the resources the rules select.
+#[test]
+fn artifacthub_resources_are_the_kinds_the_rules_select() {
+    let metadata = load(METADATA);
+    let listed = annotation(&metadata, METADATA, RESOURCES_ANNOTATION);
+    let kinds = kinds(listed).unwrap_or_else(|e| panic!("{METADATA}: annotation `{RESOURCES_ANNOTATION}`: {e}"));
+    let listed: BTreeSet<String> = kinds.iter().map(|k| resource_of_kind(k)).collect();
+    let selected: BTreeSet<String> = metadata["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|rule| rule["resources"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .map(|resource| resource.split('/').next().unwrap_or(resource).to_string())
+        .filter(|resource| resource != "*")
+        .collect();
+    let mut problems = Vec::new();
+    for missing in selected.difference(&listed) {
+        problems.push(format!(
+            "the rules select `{missing}`, whose kind `{RESOURCES_ANNOTATION}` does not list"
+        ));
+    }
+    for extra in listed.difference(&selected) {
+        problems.push(format!(
+            "`{RESOURCES_ANNOTATION}` lists the kind of `{extra}`, which no rule selects"
+        ));
+    }
+    assert_no_problems(
+        &format!("{METADATA}: `{RESOURCES_ANNOTATION}` disagrees with `rules`"),
+        &problems,
+    );
+}
+
+// ---------------------------------------------------------------------------
+// artifacthub-pkg.yml: what `kwctl scaffold artifacthub` writes
+// ---------------------------------------------------------------------------
+
+type Yaml = serde_yaml::Value;
+
+/// The Artifact Hub package kwctl recommends installing alongside every policy.
+const CONTROLLER_PACKAGE: &str = "https://artifacthub.io/packages/helm/kubewarden/kubewarden-controller";
+/// kwctl names itself, not the policy's authors, as every package's provider.
+const PROVIDER: &str = "kubewarden";
+
+fn y(text: &str) -> Yaml {
+    Yaml::String(text.to_string())
+}
+
+/// A mapping that keeps its keys in the order given, as serde writes a struct's fields.
+fn ymap(pairs: Vec<(&str, Yaml)>) -> Yaml {
+    Yaml::Mapping(pairs.into_iter().map(|(key, value)| (y(key), value)).collect())
+}
+
+fn to_yaml(value: &Value) -> Yaml {
+    serde_yaml::to_value(value).expect("JSON values convert to YAML")
+}
+
+/// The document `kwctl scaffold artifacthub -m policy-metadata.yml -q questions-ui.yml`
+/// writes (policy-evaluator's `ArtifactHubPkg::from_metadata`), key for key and in its
+/// order. Two values are the committed file's own: `createdAt`, the time kwctl runs,
+/// and `install`, where the file shows a whole ClusterAdmissionPolicy instead of kwctl's
+/// generic text. Only for annotations that passed `annotation_problems`.
+fn scaffolded_package(metadata: &Value, questions: &str, committed: &Value) -> Yaml {
+    let ann = |key: &str| metadata["annotations"].get(key).and_then(Value::as_str);
+    let required = |key: &str| ann(key).expect("checked by annotation_problems");
+    let version = required(VERSION_ANNOTATION);
+    let image = format!("{}:v{version}", required(OCI_ANNOTATION));
+    let mut fields = vec![
+        ("version", y(version)),
+        ("name", y(required(TITLE_ANNOTATION))),
+        ("displayName", y(required(DISPLAY_NAME_ANNOTATION))),
+        ("createdAt", to_yaml(&committed["createdAt"])),
+        ("description", y(required(DESCRIPTION_ANNOTATION))),
+    ];
+    let optional = [("license", LICENSE_ANNOTATION), ("homeURL", URL_ANNOTATION)];
+    fields.extend(
+        optional
+            .into_iter()
+            .filter_map(|(field, key)| Some((field, y(ann(key)?)))),
+    );
+    fields.push((
+        "containersImages",
+        Yaml::Sequence(vec![ymap(vec![("name", y("policy")), ("image", y(&image))])]),
+    ));
+    if let Some(keywords) = ann(KEYWORDS_ANNOTATION) {
+        let keywords = csv_items(keywords).expect("checked by annotation_problems");
+        fields.push(("keywords", Yaml::Sequence(keywords.into_iter().map(y).collect())));
+    }
+    if let Some(source) = ann(SOURCE_ANNOTATION) {
+        fields.push(("links", package_links(source, version, ann(RELEASE_TAG_ANNOTATION))));
+    }
+    fields.push(("install", to_yaml(&committed["install"])));
+    if let Some(author_list) = ann(AUTHOR_ANNOTATION) {
+        let authors = authors(author_list).expect("checked by annotation_problems");
+        let maintainers = authors
+            .into_iter()
+            .map(|(name, email)| ymap(vec![("name", y(name)), ("email", y(email))]));
+        fields.push(("maintainers", Yaml::Sequence(maintainers.collect())));
+    }
+    fields.push(("provider", ymap(vec![("name", y(PROVIDER))])));
+    fields.push((
+        "recommendations",
+        Yaml::Sequence(vec![ymap(vec![("url", y(CONTROLLER_PACKAGE))])]),
+    ));
+    fields.push(("annotations", package_annotations(metadata, questions)));
+    ymap(fields)
+}
+
+/// A source on github.com also gets a link to the release's policy.wasm.
+fn package_links(source: &str, version: &str, release_tag: Option<&str>) -> Yaml {
+    let source_link = ymap(vec![("name", y("source")), ("url", y(source))]);
+    if canonical_url(source) != Ok("github.com") {
+        return Yaml::Sequence(vec![source_link]);
+    }
+    let release = release_tag.map_or_else(|| format!("v{version}"), str::to_string);
+    let wasm = format!("{source}/releases/download/{release}/policy.wasm");
+    Yaml::Sequence(vec![ymap(vec![("name", y("policy")), ("url", y(&wasm))]), source_link])
+}
+
+/// The package's `annotations`, a map of strings kwctl writes sorted by key.
+fn package_annotations(metadata: &Value, questions: &str) -> Yaml {
+    let ann = |key: &str| metadata["annotations"].get(key).and_then(Value::as_str);
+    let mut out: BTreeMap<&str, String> = BTreeMap::new();
+    out.insert("kubewarden/mutation", metadata["mutating"].to_string());
+    if let Some(resources) = context_aware_yaml(&metadata["contextAwareResources"]) {
+        out.insert("kubewarden/contextAwareResources", resources);
+    }
+    out.insert(RULES_ANNOTATION, rules_yaml(&metadata["rules"]));
+    out.insert(QUESTIONS_ANNOTATION, questions.to_string());
+    if let Some(hidden) = ann(HIDDEN_UI_ANNOTATION) {
+        out.insert("kubewarden/hidden-ui", hidden.to_string());
+    }
+    if let Some(resources) = ann(RESOURCES_ANNOTATION) {
+        out.insert("kubewarden/resources", resources.to_string());
+    }
+    Yaml::Mapping(out.into_iter().map(|(key, value)| (y(key), y(&value))).collect())
+}
+
+/// The rules as kwctl writes them into their annotation: each rule's fields in the
+/// order of policy-evaluator's `Rule`.
+fn rules_yaml(rules: &Value) -> String {
+    let rules: Vec<Yaml> = rules
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|rule| ymap(RULE_KEYS.iter().map(|key| (*key, to_yaml(&rule[*key]))).collect()))
+        .collect();
+    serde_yaml::to_string(&rules).expect("rules serialise")
+}
+
+/// The context-aware resources as kwctl writes them, sorted and without repeats (a
+/// set in policy-evaluator); nothing at all when there are none.
+fn context_aware_yaml(resources: &Value) -> Option<String> {
+    let set: BTreeSet<(&str, &str)> = resources
+        .as_array()?
+        .iter()
+        .map(|r| (r["apiVersion"].as_str().unwrap_or(""), r["kind"].as_str().unwrap_or("")))
+        .collect();
+    if set.is_empty() {
+        return None;
+    }
+    let list: Vec<Yaml> = set
+        .into_iter()
+        .map(|(api_version, kind)| ymap(vec![("apiVersion", y(api_version)), ("kind", y(kind))]))
+        .collect();
+    Some(serde_yaml::to_string(&list).expect("resources serialise"))
+}
+
+/// The file's leading comment lines, and the document after them.
+fn split_header(text: &str) -> (&str, &str) {
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if !(line.starts_with('#') || line.trim().is_empty()) {
+            break;
+        }
+        at += line.len();
+    }
+    text.split_at(at)
+}
+
+fn first_difference(expected: &str, actual: &str) -> Option<String> {
+    if expected == actual {
+        return None;
+    }
+    let (e, a): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), actual.lines().collect());
+    let line = e
+        .iter()
+        .zip(&a)
+        .position(|(x, y)| x != y)
+        .unwrap_or(e.len().min(a.len()));
+    Some(format!(
+        "first difference at line {} after the header comment:\n  kwctl writes: {:?}\n  file has:     {:?}",
+        line + 1,
+        e.get(line).copied().unwrap_or("<end of document>"),
+        a.get(line).copied().unwrap_or("<end of document>"),
+    ))
+}
+
+/// artifacthub-pkg.yml is, byte for byte after its header comment, what the release
+/// workflow's `kwctl scaffold artifacthub` would write, except `createdAt` and `install`.
+/// `UPDATE_ARTIFACTHUB=1 cargo test --test packaging` rewrites it so.
+#[test]
+fn artifacthub_pkg_is_what_kwctl_scaffold_writes() {
+    let metadata = load(METADATA);
+    assert_no_problems(
+        &format!("{METADATA}: `kwctl scaffold artifacthub` would stop at these annotations"),
+        &annotation_problems(annotations(&metadata, METADATA)),
+    );
+    let text = read(ARTIFACTHUB);
+    let (header, body) = split_header(&text);
+    let committed = parse_yaml(ARTIFACTHUB, body);
+    let questions = read(QUESTIONS);
+    assert!(
+        !questions.trim().is_empty(),
+        "{QUESTIONS}: kwctl refuses an empty questions file"
+    );
+    let expected = serde_yaml::to_string(&scaffolded_package(&metadata, &questions, &committed)).unwrap();
+    if std::env::var_os("UPDATE_ARTIFACTHUB").is_some() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(ARTIFACTHUB);
+        std::fs::write(&path, format!("{header}{expected}")).expect("write artifacthub-pkg.yml");
+        return;
+    }
+    if let Some(difference) = first_difference(&expected, body) {
+        panic!(
+            "{ARTIFACTHUB} is not what `kwctl scaffold artifacthub -m {METADATA} -q {QUESTIONS}` writes; \
+             {difference}\n(rewrite it with UPDATE_ARTIFACTHUB=1 cargo test --test packaging)"
+        );
+    }
+}
+
+/// The two values kwctl would write differently are still what Artifact Hub expects.
+#[test]
+fn artifacthub_created_at_and_install_are_present() {
+    let pkg = load(ARTIFACTHUB);
+    let created_at = str_at(&pkg, ARTIFACTHUB, "createdAt");
+    assert!(
+        is_rfc3339(created_at),
+        "{ARTIFACTHUB}: `createdAt` {created_at:?} is not an RFC 3339 time such as 2026-01-31T12:00:00Z"
+    );
+    assert!(
+        !str_at(&pkg, ARTIFACTHUB, "install").trim().is_empty(),
+        "{ARTIFACTHUB}: `install` is empty"
+    );
+}
+
+/// `YYYY-MM-DDTHH:MM:SS`, optional fraction, then `Z` or `±HH:MM`.
+fn is_rfc3339(text: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let shape = |s: &str, pattern: &str| {
+        s.len() == pattern.len()
+            && s.bytes()
+                .zip(pattern.bytes())
+                .all(|(c, p)| if p == b'9' { c.is_ascii_digit() } else { c == p })
+    };
+    let Some((date_time, zone)) = text.strip_suffix('Z').map(|dt| (dt, "Z")).or_else(|| {
+        text.len()
+            .checked_sub(6)
+            .filter(|i| text.is_char_boundary(*i))
+            .map(|i| text.split_at(i))
+    }) else {
+        return false;
+    };
+    let (main, fraction) = date_time
+        .split_once('.')
+        .map_or((date_time, None), |(m, f)| (m, Some(f)));
+    shape(main, "9999-99-99T99:99:99")
+        && fraction.is_none_or(digits)
+        && (zone == "Z" || shape(zone, "+99:99") || shape(zone, "-99:99"))
 }
 
 /// The ClusterAdmissionPolicy in the install instructions is what users paste:
