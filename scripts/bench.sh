@@ -179,7 +179,8 @@ floor = {r["fixture"]: r for r in fresh if os.path.basename(r["module"]) == "flo
 print()
 print("wasm, fresh instance per evaluation (bench --fresh-instance; µs; whole = instantiate + call + drop):")
 print("p50 ratio is policy / floor of the whole, call ratio of the call alone (same run, interleaved);")
-print("vs reused is the whole p50 over the reused-instance p50 of the table above (separate runs)")
+print("vs reused is the whole p50 over the reused-instance p50 of the table above (separate runs, and a")
+print("different engine: the reused-instance one tracks memory, without epoch checks or copy-on-write images)")
 print()
 head = ["fixture", "module", "verdict", "whole p50", "whole p99", "inst p50", "inst p99", "call p50", "call p99",
         "drop p50", "drop p99", "p50 ratio", "call ratio", "vs reused"]
