@@ -15,6 +15,9 @@
 #      p50 ratio to the floor: typical-compliant <= 1.25, typical-mutate <= 1.6,
 #      large and huge <= 1.25; cost per KB of huge within +-30% of large's;
 #      module size <= 350 KB; peak linear memory on huge <= 4 x request + 2 MB.
+#    Then the same with `bench --fresh-instance` (a new instance per call, as
+#    policy-server evaluates each request) and a second table: the whole
+#    evaluation and its parts (instantiate, call, teardown), informational.
 # 3. cargo bench --bench core     (Criterion, native core over the same fixtures)
 #    cargo bench --bench scaling  (fails when 10x the input costs >= 20x the time)
 #
@@ -25,8 +28,11 @@
 # Environment:
 #   BENCH_ITERATIONS=N   timed calls per module for every fixture (default: 3000
 #                        typical, 200 large, 20 huge)
+#   BENCH_FRESH_ITERATIONS=N  the same for fresh-instance runs (default: 1000
+#                        typical, 100 large, 10 huge)
 #   BENCH_STRICT=1       exit 1 when a wasm target is missed
 #   BENCH_JSON=FILE      also write the runner's JSON results (one line per module)
+#   BENCH_FRESH_JSON=FILE  the same for the fresh-instance runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +45,7 @@ esac
 
 FIXTURES=(typical-compliant typical-mutate large huge)
 declare -A ITERATIONS=([typical-compliant]=3000 [typical-mutate]=3000 [large]=200 [huge]=20)
+declare -A FRESH_ITERATIONS=([typical-compliant]=1000 [typical-mutate]=1000 [large]=100 [huge]=10)
 RUNNER=bin/policy-runner
 FLOOR=benches/floor-policy.wasm
 SETTINGS=benches/settings.json
@@ -46,6 +53,15 @@ SETTINGS=benches/settings.json
 say() { echo "bench: $*" >&2; }
 
 python3 benches/gen_fixtures.py >&2
+
+# bench_fixture FIXTURE ITERATIONS [RUNNER FLAGS...]: JSON lines tagged with the fixture.
+bench_fixture() {
+  local f=$1 n=$2
+  shift 2
+  "$RUNNER" bench --settings-path "$SETTINGS" --request-path "benches/fixtures/$f.json" \
+    --iterations "$n" --output json "$@" "$FLOOR" policy.wasm |
+    python3 -c 'import json,sys; f=sys.argv[1]; [print(json.dumps(dict(json.loads(l), fixture=f))) for l in sys.stdin if l.strip()]' "$f"
+}
 
 run_wasm() {
   make policy.wasm
@@ -56,12 +72,13 @@ run_wasm() {
   for f in "${FIXTURES[@]}"; do
     local n=${BENCH_ITERATIONS:-${ITERATIONS[$f]}}
     say "$f: $n timed calls per module"
-    "$RUNNER" bench --settings-path "$SETTINGS" --request-path "benches/fixtures/$f.json" \
-      --iterations "$n" --output json "$FLOOR" policy.wasm |
-      python3 -c 'import json,sys; f=sys.argv[1]; [print(json.dumps(dict(json.loads(l), fixture=f))) for l in sys.stdin if l.strip()]' "$f" \
-        >>"$results"
+    bench_fixture "$f" "$n" >>"$results"
+    n=${BENCH_FRESH_ITERATIONS:-${FRESH_ITERATIONS[$f]}}
+    say "$f: $n timed fresh-instance evaluations per module"
+    bench_fixture "$f" "$n" --fresh-instance >>"$fresh_results"
   done
   if [ -n "${BENCH_JSON:-}" ]; then cp "$results" "$BENCH_JSON"; fi
+  if [ -n "${BENCH_FRESH_JSON:-}" ]; then cp "$fresh_results" "$BENCH_FRESH_JSON"; fi
 
   local rc=0
   python3 - "$results" <<'EOF' || rc=$?
@@ -147,6 +164,43 @@ print("targets: all met" if not missed else f"targets: MISSED: {', '.join(missed
 sys.exit(3 if missed else 0)
 EOF
   case $rc in 0) ;; 3) missed=1 ;; *) exit "$rc" ;; esac
+  fresh_table
+}
+
+# The fresh-instance table: what policy-server pays per request.
+fresh_table() {
+  python3 - "$fresh_results" "$results" <<'EOF'
+import json, os, sys
+
+fresh = [json.loads(l) for l in open(sys.argv[1])]
+reused = {(r["fixture"], os.path.basename(r["module"])): r for r in map(json.loads, open(sys.argv[2]))}
+floor = {r["fixture"]: r for r in fresh if os.path.basename(r["module"]) == "floor-policy.wasm"}
+
+print()
+print("wasm, fresh instance per evaluation (bench --fresh-instance; µs; whole = instantiate + call + drop):")
+print("p50 ratio is policy / floor of the whole, call ratio of the call alone (same run, interleaved);")
+print("vs reused is the whole p50 over the reused-instance p50 of the table above (separate runs, and a")
+print("different engine: the reused-instance one tracks memory, without epoch checks or copy-on-write images)")
+print()
+head = ["fixture", "module", "verdict", "whole p50", "whole p99", "inst p50", "inst p99", "call p50", "call p99",
+        "drop p50", "drop p99", "p50 ratio", "call ratio", "vs reused"]
+table = []
+for r in fresh:
+    f, m = r["fixture"], os.path.basename(r["module"])
+    base = floor.get(f)
+    same = reused.get((f, m))
+    table.append([
+        f, m, r["verdict"],
+        *(f"{r[k]:.1f}" for k in ("p50_us", "p99_us", "instantiate_p50_us", "instantiate_p99_us",
+                                  "call_p50_us", "call_p99_us", "teardown_p50_us", "teardown_p99_us")),
+        f"{r['p50_ratio']:.2f}x",
+        f"{r['call_p50_us'] / base['call_p50_us']:.2f}x" if base and base["call_p50_us"] > 0 else "-",
+        f"{r['p50_us'] / same['p50_us']:.2f}x" if same and same["p50_us"] > 0 else "-",
+    ])
+widths = [max(len(str(x)) for x in col) for col in zip(head, *table)]
+for line in [head] + table:
+    print("  ".join(str(c).ljust(w) if i < 3 else str(c).rjust(w) for i, (c, w) in enumerate(zip(line, widths))))
+EOF
 }
 
 run_native() {
@@ -157,7 +211,8 @@ run_native() {
 }
 
 results=$(mktemp)
-trap 'rm -f "$results"' EXIT
+fresh_results=$(mktemp)
+trap 'rm -f "$results" "$fresh_results"' EXIT
 missed=0
 if [ "$MODE" != native ]; then run_wasm; fi
 if [ "$MODE" != wasm ]; then run_native; fi

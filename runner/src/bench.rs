@@ -1,4 +1,6 @@
-//! `policy-runner bench`: interleaved `validate` timings and linear memory.
+//! `policy-runner bench`: interleaved `validate` timings and linear memory,
+//! in one reused instance per module (the default) or in a new instance per
+//! call (`--fresh-instance`, what policy-server pays per request).
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -7,7 +9,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::cli::{BenchArgs, OutputFormat};
-use crate::host::{display_name, HostOptions, Policy, PolicyInstance};
+use crate::host::{display_name, HostOptions, Policy, PolicyInstance, PolicyPre};
 use crate::input::load_settings;
 use crate::request::load_request;
 use crate::response::admission_response;
@@ -51,12 +53,102 @@ pub fn summarize(samples: &[Duration]) -> Stats {
 }
 
 struct Subject {
-    policy: Policy,
-    instance: PolicyInstance,
+    instances: Instances,
     instantiate: Duration,
     initial_memory: usize,
     verdict: &'static str,
+    /// Whole timed calls (in fresh mode: instantiate + call + teardown).
     samples: Vec<Duration>,
+    /// The parts of each fresh-instance call.
+    parts: Vec<FreshSample>,
+}
+
+/// Where a module's timed calls run.
+// One per module, never moved in a loop: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Instances {
+    /// One instance for every call.
+    Reused(Policy, PolicyInstance),
+    /// A new instance per call.
+    Fresh(PolicyPre),
+}
+
+impl Instances {
+    fn policy(&self) -> &Policy {
+        match self {
+            Instances::Reused(policy, _) => policy,
+            Instances::Fresh(pre) => pre.policy(),
+        }
+    }
+}
+
+impl Subject {
+    /// One untimed call (a warm-up).
+    fn call(&self, payload: &[u8]) -> Result<()> {
+        match &self.instances {
+            Instances::Reused(_, instance) => instance.validate_raw(payload).map(drop),
+            Instances::Fresh(pre) => fresh_call(pre, payload).map(drop),
+        }
+    }
+
+    /// One timed call, recorded.
+    fn timed_call(&mut self, payload: &[u8]) -> Result<()> {
+        match &self.instances {
+            Instances::Reused(_, instance) => {
+                let started = Instant::now();
+                let answer = instance.validate_raw(payload);
+                let elapsed = started.elapsed();
+                answer?;
+                self.samples.push(elapsed);
+            }
+            Instances::Fresh(pre) => {
+                let (sample, _answer) = fresh_call(pre, payload)?;
+                self.samples.push(sample.whole);
+                self.parts.push(sample);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The timings of one fresh-instance call.
+#[derive(Debug, Clone, Copy)]
+pub struct FreshSample {
+    pub instantiate: Duration,
+    pub call: Duration,
+    pub teardown: Duration,
+    /// From before instantiation to after teardown.
+    pub whole: Duration,
+}
+
+/// What policy-server does per request: a new instance from the linked
+/// module, one `validate` call, the instance dropped. Returns the timings
+/// and the guest's answer.
+fn fresh_call(pre: &PolicyPre, payload: &[u8]) -> Result<(FreshSample, Vec<u8>)> {
+    let started = Instant::now();
+    let instance = pre.instantiate()?;
+    let instantiated = Instant::now();
+    let answer = instance.validate_raw(payload);
+    let called = Instant::now();
+    drop(instance);
+    let ended = Instant::now();
+    let sample = FreshSample {
+        instantiate: instantiated - started,
+        call: called - instantiated,
+        teardown: ended - called,
+        whole: ended - started,
+    };
+    Ok((sample, answer?))
+}
+
+/// Latency summaries of the parts of fresh-instance calls.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FreshStats {
+    pub instantiate: Stats,
+    pub call: Stats,
+    pub teardown: Stats,
+    /// Instances made for this module (checks, warm-up and timed calls).
+    pub instantiations: u64,
 }
 
 /// What one module's bench produced.
@@ -73,43 +165,67 @@ pub struct ModuleResult {
     pub memory_initial_bytes: usize,
     pub memory_peak_bytes: usize,
     pub memories: usize,
+    /// Present in fresh-instance mode.
+    pub fresh: Option<FreshStats>,
 }
 
 const KB: f64 = 1024.0;
 const MB: f64 = 1024.0 * 1024.0;
 
-fn prepare(
-    path: &std::path::Path,
-    settings: &serde_json::Value,
-    payload: &[u8],
-    uid: &str,
-    object: Option<&serde_json::Value>,
-    options: HostOptions,
-) -> Result<Subject> {
+/// The request and settings every module is benched with.
+struct Workload<'a> {
+    settings: &'a serde_json::Value,
+    payload: &'a [u8],
+    uid: &'a str,
+    object: Option<&'a serde_json::Value>,
+}
+
+/// Loads and instantiates a module and checks it answers properly. In fresh
+/// mode the checked instance is dropped; the timed calls make their own.
+fn prepare(path: &std::path::Path, work: &Workload, options: HostOptions, fresh: bool) -> Result<Subject> {
     let policy = Policy::load(path, options)?;
     let started = Instant::now();
-    let instance = policy.instantiate()?;
-    let instantiate = started.elapsed();
-    let initial_memory = policy.memory_stats().map_or(0, |m| m.current());
-    instance.check_protocol_version()?;
-    instance
-        .require_valid_settings(settings)
-        .with_context(|| format!("module {}", display_name(path)))?;
-    // One checked call: the policy must give a proper answer before timing.
-    let validation = instance.validate(payload)?;
-    let outcome = admission_response(uid, object, &validation)?;
-    let verdict = match (outcome.response.allowed, outcome.patch.is_some()) {
-        (false, _) => "rejected",
-        (true, true) => "mutated",
-        (true, false) => "allowed",
+    let instances = if fresh {
+        Instances::Fresh(PolicyPre::new(policy)?)
+    } else {
+        let instance = policy.instantiate()?;
+        Instances::Reused(policy, instance)
+    };
+    let mut instantiate = started.elapsed();
+    let initial_memory = instances.policy().memory_stats().map_or(0, |m| m.current());
+    let verdict = match &instances {
+        Instances::Reused(_, instance) => check_answers(path, instance, work)?,
+        Instances::Fresh(pre) => {
+            // Linking and one instantiation: what the reused mode reports.
+            let started = Instant::now();
+            let probe = pre.instantiate()?;
+            instantiate += started.elapsed();
+            check_answers(path, &probe, work)?
+        }
     };
     Ok(Subject {
-        policy,
-        instance,
+        instances,
         instantiate,
         initial_memory,
         verdict,
         samples: Vec::new(),
+        parts: Vec::new(),
+    })
+}
+
+/// Protocol version, settings and one `validate` call: the policy must give
+/// a proper answer before timing. Returns the verdict.
+fn check_answers(path: &std::path::Path, instance: &PolicyInstance, work: &Workload) -> Result<&'static str> {
+    instance.check_protocol_version()?;
+    instance
+        .require_valid_settings(work.settings)
+        .with_context(|| format!("module {}", display_name(path)))?;
+    let validation = instance.validate(work.payload)?;
+    let outcome = admission_response(work.uid, work.object, &validation)?;
+    Ok(match (outcome.response.allowed, outcome.patch.is_some()) {
+        (false, _) => "rejected",
+        (true, true) => "mutated",
+        (true, false) => "allowed",
     })
 }
 
@@ -118,45 +234,23 @@ pub fn bench(args: &BenchArgs, verbose: bool) -> Result<u8> {
     let request = load_request(&args.request_path)?;
     let payload = request.validate_payload(&settings)?;
 
-    let options = HostOptions {
-        verbose,
-        track_memory: true,
-        deadline: args.deadline.deadline(),
+    let work = Workload {
+        settings: &settings,
+        payload: &payload,
+        uid: &request.uid,
+        object: request.object.as_ref(),
     };
+    let options = host_options(args, verbose);
     let mut subjects = Vec::with_capacity(args.policies.len());
     for path in &args.policies {
-        subjects.push(prepare(
-            path,
-            &settings,
-            &payload,
-            &request.uid,
-            request.object.as_ref(),
-            options,
-        )?);
+        subjects.push(prepare(path, &work, options, args.fresh_instance)?);
     }
-
-    let iterations = usize::try_from(args.iterations).unwrap_or(usize::MAX);
-    for _ in 0..args.warmup {
-        for s in &subjects {
-            s.instance.validate_raw(&payload)?;
-        }
-    }
-    for s in &mut subjects {
-        s.samples.reserve(iterations);
-    }
-    for _ in 0..iterations {
-        for s in &mut subjects {
-            let started = Instant::now();
-            let answer = s.instance.validate_raw(&payload);
-            let elapsed = started.elapsed();
-            answer?;
-            s.samples.push(elapsed);
-        }
-    }
+    measure(&mut subjects, &payload, args.warmup, args.iterations)?;
 
     let results = results(&subjects);
     let mut stdout = std::io::stdout().lock();
     let text = match args.output {
+        OutputFormat::Text if args.fresh_instance => render_fresh_text(&results, args, &request.uid),
         OutputFormat::Text => render_text(&results, args, &request.uid),
         OutputFormat::Json => results.iter().map(|r| render_json(r, args) + "\n").collect(),
     };
@@ -167,16 +261,64 @@ pub fn bench(args: &BenchArgs, verbose: bool) -> Result<u8> {
     Ok(0)
 }
 
+/// Reused instances get a memory-tracking engine. Fresh instances get an
+/// engine configured as policy-server's, with copy-on-write memory images
+/// (which a tracking engine must do without), so that instantiation and
+/// teardown cost what they cost there.
+fn host_options(args: &BenchArgs, verbose: bool) -> HostOptions {
+    HostOptions {
+        verbose,
+        track_memory: !args.fresh_instance,
+        deadline: args.deadline.deadline(),
+    }
+}
+
+/// Warm-up, then timed calls, interleaved across modules (A B A B ...).
+fn measure(subjects: &mut [Subject], payload: &[u8], warmup: u64, iterations: u64) -> Result<()> {
+    for _ in 0..warmup {
+        for s in subjects.iter() {
+            s.call(payload)?;
+        }
+    }
+    let iterations = usize::try_from(iterations).unwrap_or(usize::MAX);
+    for s in subjects.iter_mut() {
+        s.samples.reserve(iterations);
+        if matches!(s.instances, Instances::Fresh(_)) {
+            s.parts.reserve(iterations);
+        }
+    }
+    for _ in 0..iterations {
+        for s in subjects.iter_mut() {
+            s.timed_call(payload)?;
+        }
+    }
+    Ok(())
+}
+
+fn fresh_stats(s: &Subject) -> Option<FreshStats> {
+    let Instances::Fresh(pre) = &s.instances else {
+        return None;
+    };
+    let part = |pick: fn(&FreshSample) -> Duration| summarize(&s.parts.iter().map(pick).collect::<Vec<_>>());
+    Some(FreshStats {
+        instantiate: part(|p| p.instantiate),
+        call: part(|p| p.call),
+        teardown: part(|p| p.teardown),
+        instantiations: pre.instantiations(),
+    })
+}
+
 fn results(subjects: &[Subject]) -> Vec<ModuleResult> {
     let mut out: Vec<ModuleResult> = subjects
         .iter()
         .map(|s| {
-            let memory = s.policy.memory_stats();
+            let policy = s.instances.policy();
+            let memory = policy.memory_stats();
             ModuleResult {
-                path: s.policy.path.display().to_string(),
-                name: display_name(&s.policy.path),
-                size_bytes: s.policy.size,
-                compile_ms: s.policy.compile_time.as_secs_f64() * 1e3,
+                path: policy.path.display().to_string(),
+                name: display_name(&policy.path),
+                size_bytes: policy.size,
+                compile_ms: policy.compile_time.as_secs_f64() * 1e3,
                 instantiate_ms: s.instantiate.as_secs_f64() * 1e3,
                 verdict: s.verdict,
                 stats: summarize(&s.samples),
@@ -184,6 +326,7 @@ fn results(subjects: &[Subject]) -> Vec<ModuleResult> {
                 memory_initial_bytes: s.initial_memory,
                 memory_peak_bytes: memory.map_or(0, |m| m.peak()),
                 memories: memory.map_or(0, |m| m.created()),
+                fresh: fresh_stats(s),
             }
         })
         .collect();
@@ -211,10 +354,28 @@ struct JsonResult<'a> {
     min_us: f64,
     max_us: f64,
     p50_ratio: f64,
-    memory_initial_bytes: usize,
-    memory_peak_bytes: usize,
-    memory_peak_mb: f64,
-    linear_memories: usize,
+    /// The memory fields are null when memory is not tracked (fresh-instance mode).
+    memory_initial_bytes: Option<usize>,
+    memory_peak_bytes: Option<usize>,
+    memory_peak_mb: Option<f64>,
+    linear_memories: Option<usize>,
+    /// `reused-instance` or `fresh-instance`; in fresh-instance mode the
+    /// fields above time the whole (instantiate + call + teardown).
+    mode: &'a str,
+    #[serde(flatten)]
+    fresh: Option<JsonFresh>,
+}
+
+/// The parts of fresh-instance calls.
+#[derive(Serialize)]
+struct JsonFresh {
+    instantiate_p50_us: f64,
+    instantiate_p99_us: f64,
+    call_p50_us: f64,
+    call_p99_us: f64,
+    teardown_p50_us: f64,
+    teardown_p99_us: f64,
+    instantiations: u64,
 }
 
 fn round(value: f64, digits: i32) -> f64 {
@@ -223,6 +384,8 @@ fn round(value: f64, digits: i32) -> f64 {
 }
 
 fn render_json(r: &ModuleResult, args: &BenchArgs) -> String {
+    // Fresh-instance engines do not track memory.
+    let tracked = r.fresh.is_none();
     let result = JsonResult {
         module: &r.path,
         size_bytes: r.size_bytes,
@@ -239,10 +402,24 @@ fn render_json(r: &ModuleResult, args: &BenchArgs) -> String {
         min_us: round(r.stats.min, 2),
         max_us: round(r.stats.max, 2),
         p50_ratio: round(r.p50_ratio, 3),
-        memory_initial_bytes: r.memory_initial_bytes,
-        memory_peak_bytes: r.memory_peak_bytes,
-        memory_peak_mb: round(r.memory_peak_bytes as f64 / MB, 3),
-        linear_memories: r.memories,
+        memory_initial_bytes: tracked.then_some(r.memory_initial_bytes),
+        memory_peak_bytes: tracked.then_some(r.memory_peak_bytes),
+        memory_peak_mb: tracked.then(|| round(r.memory_peak_bytes as f64 / MB, 3)),
+        linear_memories: tracked.then_some(r.memories),
+        mode: if r.fresh.is_some() {
+            "fresh-instance"
+        } else {
+            "reused-instance"
+        },
+        fresh: r.fresh.map(|f| JsonFresh {
+            instantiate_p50_us: round(f.instantiate.p50, 2),
+            instantiate_p99_us: round(f.instantiate.p99, 2),
+            call_p50_us: round(f.call.p50, 2),
+            call_p99_us: round(f.call.p99, 2),
+            teardown_p50_us: round(f.teardown.p50, 2),
+            teardown_p99_us: round(f.teardown.p99, 2),
+            instantiations: f.instantiations,
+        }),
     };
     serde_json::to_string(&result).unwrap_or_default()
 }
@@ -292,6 +469,59 @@ fn render_text(results: &[ModuleResult], args: &BenchArgs, uid: &str) -> String 
     out.push_str(&table(&header, &rows));
     out.push_str(
         "\np50 ratio is relative to the first module; peak memory is the largest linear memory size of the instance during the run.\n",
+    );
+    out
+}
+
+fn render_fresh_text(results: &[ModuleResult], args: &BenchArgs, uid: &str) -> String {
+    let header = [
+        "module",
+        "verdict",
+        "whole p50",
+        "whole p99",
+        "instantiate p50",
+        "instantiate p99",
+        "call p50",
+        "call p99",
+        "teardown p50",
+        "teardown p99",
+        "p50 ratio",
+        "instances",
+    ];
+    let us = |v: f64| format!("{v:.1} µs");
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .filter_map(|r| r.fresh.map(|f| (r, f)))
+        .map(|(r, f)| {
+            vec![
+                r.name.clone(),
+                r.verdict.to_string(),
+                us(r.stats.p50),
+                us(r.stats.p99),
+                us(f.instantiate.p50),
+                us(f.instantiate.p99),
+                us(f.call.p50),
+                us(f.call.p99),
+                us(f.teardown.p50),
+                us(f.teardown.p99),
+                format!("{:.2}x", r.p50_ratio),
+                f.instantiations.to_string(),
+            ]
+        })
+        .collect();
+    let mut out = format!(
+        "bench: request {uid}, {} timed fresh-instance evaluations (instantiate, validate, drop) per module after {} warm-up evaluations{}\n\n",
+        args.iterations,
+        args.warmup,
+        if results.len() > 1 {
+            ", interleaved across modules"
+        } else {
+            ""
+        }
+    );
+    out.push_str(&table(&header, &rows));
+    out.push_str(
+        "\nwhole = instantiate + call + teardown, timed together; p50 ratio (of the whole) is relative to the first module; instances counts every instance made (checks, warm-up, timed).\n",
     );
     out
 }
@@ -363,6 +593,74 @@ mod tests {
         assert!((s.p99 - 40.0).abs() < 1e-6);
         assert!((s.min - 10.0).abs() < 1e-6);
         assert!((s.max - 40.0).abs() < 1e-6);
+    }
+
+    /// A waPC guest whose second `validate` call in one instance traps: it
+    /// keeps a count in a global, which only a new instance resets.
+    const ONE_CALL_PER_INSTANCE: &str = r#"(module
+  (import "wapc" "__guest_response" (func $respond (param i32 i32)))
+  (memory (export "memory") 1)
+  (global $validations (mut i32) (i32.const 0))
+  (data (i32.const 1024) "\"v1\"")
+  (data (i32.const 2048) "{\"valid\":true}")
+  (data (i32.const 3072) "{\"accepted\":true}")
+  (func (export "__guest_call") (param $op_len i32) (param $msg_len i32) (result i32)
+    (if (i32.eq (local.get $op_len) (i32.const 16))
+      (then (call $respond (i32.const 1024) (i32.const 4)) (return (i32.const 1))))
+    (if (i32.eq (local.get $op_len) (i32.const 17))
+      (then (call $respond (i32.const 2048) (i32.const 14)) (return (i32.const 1))))
+    (global.set $validations (i32.add (global.get $validations) (i32.const 1)))
+    (if (i32.gt_u (global.get $validations) (i32.const 1)) (then unreachable))
+    (call $respond (i32.const 3072) (i32.const 17))
+    (i32.const 1)))
+"#;
+
+    fn bench_subject(path: &std::path::Path, fresh: bool) -> Subject {
+        let settings = serde_json::json!({});
+        let work = Workload {
+            settings: &settings,
+            payload: br#"{"request":{},"settings":{}}"#,
+            uid: "req-1",
+            object: None,
+        };
+        let options = HostOptions {
+            track_memory: !fresh,
+            ..HostOptions::default()
+        };
+        prepare(path, &work, options, fresh).unwrap()
+    }
+
+    #[test]
+    fn fresh_instance_mode_makes_a_new_instance_for_every_call() {
+        let path = std::env::temp_dir().join(format!("policy-runner-fresh-{}.wat", std::process::id()));
+        std::fs::write(&path, ONE_CALL_PER_INSTANCE).unwrap();
+        let payload = br#"{"request":{},"settings":{}}"#;
+
+        let mut fresh = [bench_subject(&path, true), bench_subject(&path, true)];
+        let measured = measure(&mut fresh, payload, 3, 5);
+        // The guest traps on a second call in one instance: reusing the
+        // instance (as the default mode does) fails the bench.
+        let mut reused = [bench_subject(&path, false)];
+        let reused_error = measure(&mut reused, payload, 0, 1).unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+
+        measured.unwrap();
+        assert!(
+            reused_error.contains("failed in `validate`: the guest trapped"),
+            "{reused_error}"
+        );
+        let results = results(&fresh);
+        for (subject, result) in fresh.iter().zip(&results) {
+            let stats = result.fresh.expect("fresh-instance stats");
+            // One for the checks, three warm-up calls, five timed calls.
+            assert_eq!(stats.instantiations, 9);
+            assert_eq!(subject.samples.len(), 5);
+            assert_eq!(subject.parts.len(), 5);
+            for part in &subject.parts {
+                assert!(part.instantiate + part.call + part.teardown <= part.whole);
+            }
+            assert_eq!(result.verdict, "allowed");
+        }
     }
 
     #[test]

@@ -160,6 +160,14 @@ pub struct BenchArgs {
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
+    /// Evaluate every call in a new instance, as policy-server does per
+    /// request: instantiate from the linked module, call `validate` once,
+    /// drop the instance; times the whole and each part. The engine is
+    /// configured as policy-server's (copy-on-write memory images), so
+    /// linear memory is not reported. Default: one instance for all calls
+    #[arg(long)]
+    pub fresh_instance: bool,
+
     /// Policy modules; with several, calls are interleaved (A B A B ...)
     #[arg(value_name = "POLICY.wasm", required = true)]
     pub policies: Vec<PathBuf>,
@@ -201,6 +209,13 @@ mod tests {
         assert_eq!(b.policies.len(), 2);
         assert_eq!(b.output, OutputFormat::Text);
         assert_eq!(b.deadline.timeout_ms, 2000);
+        assert!(!b.fresh_instance);
+        let cli =
+            Cli::try_parse_from(["policy-runner", "bench", "--fresh-instance", "-r", "r.json", "a.wasm"]).unwrap();
+        let Command::Bench(b) = cli.command else {
+            panic!("not bench")
+        };
+        assert!(b.fresh_instance);
     }
 
     #[test]

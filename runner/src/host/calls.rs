@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Result};
 use serde::Deserialize;
 use serde_json::Value;
 use wapc::WapcHost;
-use wasmtime_provider::WasmtimeEngineProviderBuilder;
+use wasmtime_provider::{WasmtimeEngineProvider, WasmtimeEngineProviderBuilder};
 
 use super::deadline::Watchdog;
 use super::module::Policy;
@@ -49,6 +49,15 @@ impl Policy {
         let provider = builder
             .build()
             .map_err(|e| anyhow!("cannot link policy module {label}: {}", error_text(&e)))?;
+        self.start_instance(provider)
+    }
+
+    /// Starts a linked instance: wires the waPC host callbacks and runs the
+    /// guest's initialisation under the deadline.
+    pub(super) fn start_instance(&self, provider: WasmtimeEngineProvider) -> Result<PolicyInstance> {
+        let label = self.label();
+        let deadline = self.options.deadline;
+        let watchdog = self.watchdog();
         let callback = host_callback(self.options.verbose, label.clone());
         if let Some(w) = &watchdog {
             w.arm(init_deadline_message(&label, deadline.millis()));
