@@ -71,6 +71,6 @@ fn answer(payload: &[u8]) -> Response {
     };
     let judgement = judge::judge(&settings, request, view);
     let mutated =
-        (!judgement.edits.is_empty()).then(|| splice::apply(object.get(), &judgement.edits, &settings.mount_path));
+        || (!judgement.edits.is_empty()).then(|| splice::apply(object.get(), &judgement.edits, &settings.mount_path));
     Response::judged(&settings, &judgement.subject, &judgement.findings, mutated)
 }

@@ -74,9 +74,16 @@ impl Response {
     /// The response the settings' `action` calls for: accepted (and mutated)
     /// without findings; with findings, rejected listing every one, or under
     /// `warn` accepted (and mutated) with every one as a warning.
-    pub fn judged(settings: &Settings, subject: &str, findings: &[Finding], mutated: Option<String>) -> Response {
+    /// `mutated` writes the mutated object; it is called only for an answer
+    /// that accepts, so a rejection costs no splice.
+    pub fn judged(
+        settings: &Settings,
+        subject: &str,
+        findings: &[Finding],
+        mutated: impl FnOnce() -> Option<String>,
+    ) -> Response {
         if findings.is_empty() {
-            return Response::accept(mutated);
+            return Response::accept(mutated());
         }
         let mut rules: Vec<&str> = Vec::new();
         for f in findings {
@@ -90,7 +97,7 @@ impl Response {
             Action::Warn => Response {
                 audit_annotations: Some(violations(&rules)),
                 warnings: Some(lines),
-                ..Response::accept(mutated)
+                ..Response::accept(mutated())
             },
             Action::Reject => Response {
                 accepted: false,
