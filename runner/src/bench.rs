@@ -3,14 +3,18 @@
 //! call (`--fresh-instance`, what policy-server pays per request).
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::cli::{BenchArgs, OutputFormat};
+use crate::context::cluster_state::ClusterState;
+use crate::context::{declared, read_cluster_state, ContextHost, Source};
 use crate::host::{display_name, HostOptions, Policy, PolicyInstance, PolicyPre};
 use crate::input::load_settings;
+use crate::metadata::find_metadata;
 use crate::request::load_request;
 use crate::response::admission_response;
 
@@ -57,6 +61,8 @@ struct Subject {
     instantiate: Duration,
     initial_memory: usize,
     verdict: &'static str,
+    /// Kubernetes host calls the policy made in its checked evaluation.
+    host_calls: u64,
     /// Whole timed calls (in fresh mode: instantiate + call + teardown).
     samples: Vec<Duration>,
     /// The parts of each fresh-instance call.
@@ -165,6 +171,8 @@ pub struct ModuleResult {
     pub memory_initial_bytes: usize,
     pub memory_peak_bytes: usize,
     pub memories: usize,
+    /// Kubernetes host calls per evaluation.
+    pub host_calls: u64,
     /// Present in fresh-instance mode.
     pub fresh: Option<FreshStats>,
 }
@@ -182,8 +190,21 @@ struct Workload<'a> {
 
 /// Loads and instantiates a module and checks it answers properly. In fresh
 /// mode the checked instance is dropped; the timed calls make their own.
-fn prepare(path: &std::path::Path, work: &Workload, options: HostOptions, fresh: bool) -> Result<Subject> {
-    let policy = Policy::load(path, options)?;
+/// The module's Kubernetes look-ups are answered from `state`, for the
+/// resources its metadata declares.
+fn prepare(
+    path: &std::path::Path,
+    work: &Workload,
+    options: HostOptions,
+    fresh: bool,
+    state: &Arc<ClusterState>,
+) -> Result<Subject> {
+    let mut policy = Policy::load(path, options)?;
+    let metadata = find_metadata(None, path)?;
+    policy.set_context(Arc::new(ContextHost::new(
+        declared(metadata.as_ref().map(|m| &m.metadata)),
+        Source::ClusterState(state.clone()),
+    )));
     let started = Instant::now();
     let instances = if fresh {
         Instances::Fresh(PolicyPre::new(policy)?)
@@ -193,6 +214,7 @@ fn prepare(path: &std::path::Path, work: &Workload, options: HostOptions, fresh:
     };
     let mut instantiate = started.elapsed();
     let initial_memory = instances.policy().memory_stats().map_or(0, |m| m.current());
+    let calls_before = instances.policy().context().calls();
     let verdict = match &instances {
         Instances::Reused(_, instance) => check_answers(path, instance, work)?,
         Instances::Fresh(pre) => {
@@ -203,11 +225,13 @@ fn prepare(path: &std::path::Path, work: &Workload, options: HostOptions, fresh:
             check_answers(path, &probe, work)?
         }
     };
+    let host_calls = instances.policy().context().calls() - calls_before;
     Ok(Subject {
         instances,
         instantiate,
         initial_memory,
         verdict,
+        host_calls,
         samples: Vec::new(),
         parts: Vec::new(),
     })
@@ -241,9 +265,12 @@ pub fn bench(args: &BenchArgs, verbose: bool) -> Result<u8> {
         object: request.object.as_ref(),
     };
     let options = host_options(args, verbose);
+    let mut state = ClusterState::new();
+    read_cluster_state(&mut state, &args.cluster.cluster_state, &args.cluster.namespace)?;
+    let state = Arc::new(state);
     let mut subjects = Vec::with_capacity(args.policies.len());
     for path in &args.policies {
-        subjects.push(prepare(path, &work, options, args.fresh_instance)?);
+        subjects.push(prepare(path, &work, options, args.fresh_instance, &state)?);
     }
     measure(&mut subjects, &payload, args.warmup, args.iterations)?;
 
@@ -326,6 +353,7 @@ fn results(subjects: &[Subject]) -> Vec<ModuleResult> {
                 memory_initial_bytes: s.initial_memory,
                 memory_peak_bytes: memory.map_or(0, |m| m.peak()),
                 memories: memory.map_or(0, |m| m.created()),
+                host_calls: s.host_calls,
                 fresh: fresh_stats(s),
             }
         })
@@ -359,6 +387,9 @@ struct JsonResult<'a> {
     memory_peak_bytes: Option<usize>,
     memory_peak_mb: Option<f64>,
     linear_memories: Option<usize>,
+    /// Kubernetes host calls (kubewarden/kubernetes/*) per evaluation,
+    /// answered inside the timed calls.
+    host_calls: u64,
     /// `reused-instance` or `fresh-instance`; in fresh-instance mode the
     /// fields above time the whole (instantiate + call + teardown).
     mode: &'a str,
@@ -406,6 +437,7 @@ fn render_json(r: &ModuleResult, args: &BenchArgs) -> String {
         memory_peak_bytes: tracked.then_some(r.memory_peak_bytes),
         memory_peak_mb: tracked.then(|| round(r.memory_peak_bytes as f64 / MB, 3)),
         linear_memories: tracked.then_some(r.memories),
+        host_calls: r.host_calls,
         mode: if r.fresh.is_some() {
             "fresh-instance"
         } else {
@@ -627,7 +659,7 @@ mod tests {
             track_memory: !fresh,
             ..HostOptions::default()
         };
-        prepare(path, &work, options, fresh).unwrap()
+        prepare(path, &work, options, fresh, &Arc::new(ClusterState::new())).unwrap()
     }
 
     #[test]

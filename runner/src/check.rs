@@ -5,15 +5,18 @@
 //! as an error with its place, so one bad document hides no other.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Result};
 use serde_json::Value;
 
 use crate::cli::CheckArgs;
+use crate::context::cluster_state::ClusterState;
+use crate::context::{declared, read_cluster_state, ContextHost, Source};
 use crate::host::{HostOptions, Policy, PolicyInstance};
 use crate::input::{expand_lists, load_settings, origin_name, read_text};
 use crate::manifests;
-use crate::metadata::{metadata_path, PolicyMetadata};
+use crate::metadata::{find_metadata, PolicyMetadata};
 use crate::patch;
 use crate::removed_apis;
 use crate::report;
@@ -224,17 +227,19 @@ fn fresh_instance(policy: &Policy) -> Result<PolicyInstance> {
 pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
     let settings = load_settings(&args.settings.source())?;
     let entries = read_manifests(&args.manifests)?;
-    let metadata = metadata_path(args.metadata.as_deref(), &args.policy)
-        .map(|path| PolicyMetadata::load(&path))
-        .transpose()?;
+    let metadata = find_metadata(args.metadata.as_deref(), &args.policy)?.map(|found| found.metadata);
+    let context = context_host(args, &entries, metadata.as_ref())?;
     let coverage = Coverage::new(metadata, &settings);
+    let namespace = args.cluster.namespace.as_str();
 
     let options = HostOptions {
         verbose,
         track_memory: false,
         deadline: args.deadline.deadline(),
     };
-    let (policy, mut instance) = Policy::open(&args.policy, options)?;
+    let mut policy = Policy::load(&args.policy, options)?;
+    policy.set_context(Arc::new(context));
+    let mut instance = fresh_instance(&policy)?;
     instance.require_valid_settings(&settings)?;
 
     let mut reports = Vec::with_capacity(entries.len());
@@ -258,7 +263,7 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
             reports.push(ObjectReport::new(entry.location, Some(object), Verdict::Skipped));
             continue;
         }
-        let report = evaluate(&instance, &settings, entry.location, object, index);
+        let report = evaluate(&instance, &settings, entry.location, object, index, namespace);
         if report.verdict == Verdict::Error {
             // A trap or a deadline can leave the guest's state broken.
             instance = fresh_instance(&policy).map_err(|e| anyhow!("cannot re-create the policy instance: {e:#}"))?;
@@ -270,6 +275,26 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
     Ok(exit_code(&reports))
 }
 
+/// The context-aware host of `check`: the resources the metadata declares
+/// are granted (the answers come from files the user gave, not from a
+/// cluster), and answered from the --cluster-state files and every readable
+/// object of the checked manifests, in that order (an object of the
+/// manifests replaces the cluster state's object of the same identity).
+fn context_host(args: &CheckArgs, entries: &[Entry], metadata: Option<&PolicyMetadata>) -> Result<ContextHost> {
+    let namespace = &args.cluster.namespace;
+    let mut state = ClusterState::new();
+    read_cluster_state(&mut state, &args.cluster.cluster_state, namespace)?;
+    for entry in entries {
+        if let Ok(object) = &entry.content {
+            state.add(object.object.clone(), namespace);
+        }
+    }
+    Ok(ContextHost::new(
+        declared(metadata),
+        Source::ClusterState(Arc::new(state)),
+    ))
+}
+
 /// Evaluates one object as a CREATE request.
 fn evaluate(
     instance: &PolicyInstance,
@@ -277,8 +302,9 @@ fn evaluate(
     location: Location,
     object: ManifestObject,
     index: usize,
+    namespace: &str,
 ) -> ObjectReport {
-    let request = object.create_request(format!("check-{}", index + 1));
+    let request = object.create_request(format!("check-{}", index + 1), namespace);
     let evaluated = request
         .validate_payload(settings)
         .and_then(|payload| instance.validate(&payload))
@@ -377,6 +403,7 @@ mod tests {
                 operations: vec!["CREATE".into()],
             }],
             mutating: false,
+            ..PolicyMetadata::default()
         };
         let settings = json!({"podSpecPaths": {"argoproj.io/v1alpha1/Rollout": ["$.spec.template.spec"]}});
         let cov = Coverage::new(Some(meta), &settings);

@@ -15,8 +15,10 @@ use crate::input::SettingsSource;
     long_about = "Run, check and benchmark Kubewarden waPC policies locally, on the same \
                   waPC + wasmtime stack as kwctl and policy-server.\n\n\
                   Guest log events (kubewarden/tracing/log) are printed on stderr with \
-                  --verbose or POLICY_RUNNER_VERBOSE=1; other host capabilities are \
-                  answered with an error."
+                  --verbose or POLICY_RUNNER_VERBOSE=1. Kubernetes look-ups \
+                  (kubewarden/kubernetes/list_resources_by_namespace) of context-aware \
+                  policies are answered from a kwctl session file or from manifests \
+                  (--cluster-state); other host capabilities are answered with an error."
 )]
 pub struct Cli {
     /// Print the policy's log events on stderr (also: POLICY_RUNNER_VERBOSE=1)
@@ -37,9 +39,23 @@ pub enum Command {
     /// CREATE requests, read as kubectl reads them. Exit 0 when nothing is
     /// rejected, 1 when something is, 2 when a document could not be read or
     /// evaluated (every other document is still judged) or on other errors.
+    ///
+    /// Context-aware policies: the policy is granted the Kubernetes resources
+    /// its metadata declares (contextAwareResources; no --allow-context-aware
+    /// is needed, the answers come from files, not from a cluster), and its
+    /// look-ups are answered from the checked manifests themselves (a chart's
+    /// VaultStaticSecret is listed for its Deployment) and the --cluster-state
+    /// files. An object without metadata.namespace is in --namespace, both as
+    /// cluster state and in its request.
     Check(CheckArgs),
     /// Time `validate` calls of one or more modules, interleaved, and report
     /// latency percentiles and linear memory (KB/MB are 1024-based).
+    ///
+    /// Context-aware policies: each module is granted the Kubernetes resources
+    /// its metadata declares (embedded by `kwctl annotate`, else
+    /// policy-metadata.yml beside it), and its look-ups are answered from the
+    /// --cluster-state manifests, the list serialised anew on every call as
+    /// policy-server does, inside the timed call.
     Bench(BenchArgs),
 }
 
@@ -78,6 +94,23 @@ impl DeadlineArgs {
     }
 }
 
+/// Manifests standing for the cluster a context-aware policy looks at.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterStateArgs {
+    /// Manifests (YAML/JSON, multi-document, Lists; read as `check` reads
+    /// its input) whose objects answer the policy's
+    /// kubewarden/kubernetes/list_resources_by_namespace calls, as the list
+    /// policy-evaluator returns: the objects of the asked apiVersion, kind
+    /// and namespace, in the order read. Repeatable
+    #[arg(long = "cluster-state", value_name = "FILE")]
+    pub cluster_state: Vec<String>,
+
+    /// Namespace of the manifests' objects that have no metadata.namespace
+    /// (kubectl's default namespace)
+    #[arg(long, value_name = "NAMESPACE", default_value = "default")]
+    pub namespace: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Text,
@@ -95,6 +128,39 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub deadline: DeadlineArgs,
+
+    /// Grant access to the Kubernetes resources of the policy's metadata
+    /// `contextAwareResources` (as kwctl): the metadata embedded by `kwctl
+    /// annotate`, else --metadata or the policy-metadata.yml beside the
+    /// module. Without this flag, or with no metadata at all (kwctl: "Policy
+    /// is not annotated"), every Kubernetes look-up fails with "Policy has not
+    /// been granted access to Kubernetes <apiVersion>/<kind> resources. The
+    /// violation has been reported."
+    #[arg(long)]
+    pub allow_context_aware: bool,
+
+    /// Answer the policy's host calls from a session file in kwctl's format
+    /// (written by `kwctl run --record-host-capabilities-interactions`),
+    /// strictly in order. A call that differs from the next recorded one, or
+    /// one made after the last, fails (the policy gets kwctl's error), is
+    /// reported on stderr and makes `run` exit 1 after printing the response;
+    /// exchanges left over are a warning
+    #[arg(long, value_name = "FILE", conflicts_with = "cluster_state")]
+    pub replay_host_capabilities_interactions: Option<PathBuf>,
+
+    /// Write the Kubernetes look-ups answered in this run (from
+    /// --cluster-state) to FILE as a session in kwctl's format, to be
+    /// replayed later by kwctl or policy-runner
+    #[arg(long, value_name = "FILE", conflicts_with = "replay_host_capabilities_interactions")]
+    pub record_host_capabilities_interactions: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub cluster: ClusterStateArgs,
+
+    /// Policy metadata, when the module is not annotated
+    /// [default: policy-metadata.yml beside the module, if present]
+    #[arg(long, value_name = "FILE")]
+    pub metadata: Option<PathBuf>,
 
     /// The policy module
     #[arg(value_name = "POLICY.wasm")]
@@ -122,10 +188,22 @@ pub struct CheckArgs {
     #[arg(long)]
     pub summary: bool,
 
-    /// Policy metadata with the rules selecting objects
-    /// [default: policy-metadata.yml beside the module, if present]
+    /// Policy metadata with the rules selecting objects and the Kubernetes
+    /// resources (contextAwareResources) the policy may list [default: the
+    /// metadata embedded by `kwctl annotate`, else policy-metadata.yml beside
+    /// the module, if present]. `check` grants the policy the resources its
+    /// metadata declares (no --allow-context-aware needed: the answers come
+    /// from the given files, not from a cluster); other look-ups fail as in
+    /// kwctl
     #[arg(long, value_name = "FILE")]
     pub metadata: Option<PathBuf>,
+
+    // Every object of the checked manifests is cluster state too (a chart's
+    // VaultStaticSecret answers the look-ups made for its Deployment), and
+    // --namespace is also the namespace of the requests for objects without
+    // one: see `Command::Check`.
+    #[command(flatten)]
+    pub cluster: ClusterStateArgs,
 
     /// The policy module
     #[arg(value_name = "POLICY.wasm")]
@@ -167,6 +245,10 @@ pub struct BenchArgs {
     /// linear memory is not reported. Default: one instance for all calls
     #[arg(long)]
     pub fresh_instance: bool,
+
+    // Kubernetes look-ups: see `Command::Bench`.
+    #[command(flatten)]
+    pub cluster: ClusterStateArgs,
 
     /// Policy modules; with several, calls are interleaved (A B A B ...)
     #[arg(value_name = "POLICY.wasm", required = true)]

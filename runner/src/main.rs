@@ -4,6 +4,7 @@
 mod bench;
 mod check;
 mod cli;
+mod context;
 mod host;
 mod input;
 mod junit;

@@ -1,10 +1,12 @@
-//! Kubewarden policy metadata (`policy-metadata.yml`) and its rules.
+//! Kubewarden policy metadata (`policy-metadata.yml`, or the JSON that
+//! `kwctl annotate` embeds in the module) and its rules.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 
+use crate::context::ContextAwareResource;
 use crate::request::GroupVersionResource;
 
 /// One admission rule, as in a ValidatingWebhookConfiguration.
@@ -29,6 +31,9 @@ pub struct PolicyMetadata {
     pub rules: Vec<Rule>,
     #[serde(default)]
     pub mutating: bool,
+    /// The Kubernetes resources the policy reads at evaluation time.
+    #[serde(default)]
+    pub context_aware_resources: Vec<ContextAwareResource>,
 }
 
 fn listed(values: &[String], wanted: &str) -> bool {
@@ -66,6 +71,103 @@ impl PolicyMetadata {
     pub fn covers(&self, resource: &GroupVersionResource, operation: &str) -> bool {
         self.rules.iter().any(|r| r.matches(resource, operation))
     }
+}
+
+/// The custom section where `kwctl annotate` puts the metadata, as JSON
+/// (policy-evaluator's `KUBEWARDEN_CUSTOM_SECTION_METADATA`).
+pub const METADATA_SECTION: &str = "io.kubewarden.metadata";
+
+/// Reads an unsigned LEB128 number at `*at`, moving past it.
+fn leb128(bytes: &[u8], at: &mut usize) -> Result<usize> {
+    let mut value: u64 = 0;
+    for shift in (0..35).step_by(7) {
+        let byte = *bytes.get(*at).ok_or_else(|| anyhow!("truncated module"))?;
+        *at += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return usize::try_from(value).map_err(|_| anyhow!("section too large"));
+        }
+    }
+    bail!("malformed LEB128 number")
+}
+
+/// The data of the first custom section called `name` in a binary module;
+/// `None` when there is none, or when `bytes` is not a binary module (the
+/// text format has no custom sections).
+pub fn custom_section<'a>(bytes: &'a [u8], name: &str) -> Result<Option<&'a [u8]>> {
+    if !bytes.starts_with(b"\0asm") || bytes.len() < 8 {
+        return Ok(None);
+    }
+    let mut at = 8;
+    while at < bytes.len() {
+        let id = bytes[at];
+        at += 1;
+        let size = leb128(bytes, &mut at)?;
+        let end = at
+            .checked_add(size)
+            .filter(|&e| e <= bytes.len())
+            .ok_or_else(|| anyhow!("truncated module"))?;
+        if id == 0 {
+            let mut inner = at;
+            let name_len = leb128(bytes, &mut inner)?;
+            let name_end = inner
+                .checked_add(name_len)
+                .filter(|&e| e <= end)
+                .ok_or_else(|| anyhow!("malformed custom section"))?;
+            if &bytes[inner..name_end] == name.as_bytes() {
+                return Ok(Some(&bytes[name_end..end]));
+            }
+        }
+        at = end;
+    }
+    Ok(None)
+}
+
+/// The metadata `kwctl annotate` embedded in a module, if any.
+pub fn embedded(bytes: &[u8]) -> Result<Option<PolicyMetadata>> {
+    let Some(data) = custom_section(bytes, METADATA_SECTION)? else {
+        return Ok(None);
+    };
+    let metadata = serde_json::from_slice(data).map_err(|e| anyhow!("invalid {METADATA_SECTION} section: {e}"))?;
+    Ok(Some(metadata))
+}
+
+/// Policy metadata and where it was found.
+#[derive(Debug, Clone)]
+pub struct FoundMetadata {
+    pub metadata: PolicyMetadata,
+    /// `policy-metadata.yml`, or `the module's io.kubewarden.metadata section`.
+    pub origin: String,
+}
+
+/// The policy's metadata: the explicit file, else what `kwctl annotate`
+/// embedded in the module (where kwctl reads it), else the
+/// `policy-metadata.yml` (or `.yaml`) beside the module.
+pub fn find_metadata(explicit: Option<&Path>, policy: &Path) -> Result<Option<FoundMetadata>> {
+    if let Some(path) = explicit {
+        return Ok(Some(FoundMetadata {
+            metadata: PolicyMetadata::load(path)?,
+            origin: path.display().to_string(),
+        }));
+    }
+    // An unreadable module is reported when it is loaded.
+    if let Ok(bytes) = std::fs::read(policy) {
+        let found = embedded(&bytes).with_context(|| format!("policy module {}", policy.display()))?;
+        if let Some(metadata) = found {
+            return Ok(Some(FoundMetadata {
+                metadata,
+                origin: format!("the {METADATA_SECTION} section of {}", policy.display()),
+            }));
+        }
+    }
+    metadata_path(None, policy)
+        .map(|path| {
+            Ok(FoundMetadata {
+                metadata: PolicyMetadata::load(&path)?,
+                origin: path.display().to_string(),
+            })
+        })
+        .transpose()
 }
 
 /// The metadata file to use: the explicit one, else `policy-metadata.yml`
@@ -160,6 +262,90 @@ annotations:
         assert_eq!(metadata_path(None, &wasm), Some(dir.join("policy-metadata.yml")));
         let explicit = Path::new("/elsewhere/meta.yml");
         assert_eq!(metadata_path(Some(explicit), &wasm), Some(explicit.to_path_buf()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A binary module with the given custom sections (name, data), and a
+    /// type section between them, as `kwctl annotate` leaves a module.
+    fn module_with_sections(sections: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut bytes = b"\0asm\x01\0\0\0".to_vec();
+        bytes.extend_from_slice(&[1, 1, 0]); // an empty type section
+        for (name, data) in sections {
+            let mut content = vec![name.len() as u8];
+            content.extend_from_slice(name.as_bytes());
+            content.extend_from_slice(data);
+            bytes.push(0);
+            // a two-byte LEB128 size, as large sections have
+            let size = content.len();
+            bytes.extend_from_slice(&[(size as u8 & 0x7f) | 0x80, (size >> 7) as u8]);
+            bytes.extend_from_slice(&content);
+        }
+        bytes
+    }
+
+    #[test]
+    fn context_aware_resources_are_read() {
+        let m = PolicyMetadata::parse(
+            "contextAwareResources:\n  - apiVersion: secrets.hashicorp.com/v1beta1\n    kind: VaultStaticSecret\n  - {apiVersion: v1, kind: Namespace}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            m.context_aware_resources,
+            [
+                ContextAwareResource::new("secrets.hashicorp.com/v1beta1", "VaultStaticSecret"),
+                ContextAwareResource::new("v1", "Namespace")
+            ]
+        );
+        assert!(PolicyMetadata::parse(METADATA)
+            .unwrap()
+            .context_aware_resources
+            .is_empty());
+    }
+
+    #[test]
+    fn metadata_embedded_by_kwctl_annotate_is_found() {
+        let json = br#"{"protocolVersion":"v1","rules":[{"apiGroups":["apps"],"apiVersions":["v1"],"resources":["deployments"],"operations":["CREATE"]}],"annotations":{"io.kubewarden.policy.title":"t"},"mutating":true,"contextAwareResources":[{"apiVersion":"secrets.hashicorp.com/v1beta1","kind":"VaultPKISecret"}],"executionMode":"kubewarden-wapc","backgroundAudit":true,"policyType":"kubernetes"}"#;
+        let module = module_with_sections(&[("name", b"\x01x"), (METADATA_SECTION, json)]);
+        let m = embedded(&module).unwrap().unwrap();
+        assert!(m.mutating);
+        assert!(m.covers(&gvr("apps", "v1", "deployments"), "CREATE"));
+        assert_eq!(
+            m.context_aware_resources,
+            [ContextAwareResource::new(
+                "secrets.hashicorp.com/v1beta1",
+                "VaultPKISecret"
+            )]
+        );
+        assert!(embedded(&module_with_sections(&[("other", b"{}")])).unwrap().is_none());
+        assert!(embedded(b"(module)").unwrap().is_none());
+        assert!(embedded(&module_with_sections(&[(METADATA_SECTION, b"not json")])).is_err());
+        let mut truncated = module_with_sections(&[(METADATA_SECTION, json)]);
+        truncated.truncate(truncated.len() - 10);
+        assert!(embedded(&truncated).is_err());
+    }
+
+    #[test]
+    fn explicit_then_embedded_then_beside_the_module() {
+        let dir = std::env::temp_dir().join(format!("policy-runner-find-meta-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let wasm = dir.join("policy.wasm");
+        std::fs::write(&wasm, module_with_sections(&[])).unwrap();
+        assert!(find_metadata(None, &wasm).unwrap().is_none());
+        std::fs::write(dir.join("policy-metadata.yml"), "mutating: false\n").unwrap();
+        let beside = find_metadata(None, &wasm).unwrap().unwrap();
+        assert!(beside.origin.ends_with("policy-metadata.yml"));
+        std::fs::write(
+            &wasm,
+            module_with_sections(&[(METADATA_SECTION, br#"{"mutating":true}"#)]),
+        )
+        .unwrap();
+        let annotated = find_metadata(None, &wasm).unwrap().unwrap();
+        assert!(annotated.metadata.mutating);
+        assert!(annotated.origin.contains(METADATA_SECTION), "{}", annotated.origin);
+        let explicit = dir.join("explicit.yml");
+        std::fs::write(&explicit, "contextAwareResources: [{apiVersion: v1, kind: Pod}]\n").unwrap();
+        let chosen = find_metadata(Some(&explicit), &wasm).unwrap().unwrap();
+        assert_eq!(chosen.metadata.context_aware_resources.len(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -235,8 +235,16 @@ impl ManifestObject {
         }
     }
 
-    /// Wraps the object in a CREATE AdmissionRequest.
-    pub fn create_request(&self, uid: String) -> AdmissionRequest {
+    /// Wraps the object in a CREATE AdmissionRequest. The request for a
+    /// namespaced object without a namespace is in `default_namespace`, as
+    /// `kubectl apply` would create it (the object itself is left as
+    /// written, so that patches are computed against the manifest).
+    pub fn create_request(&self, uid: String, default_namespace: &str) -> AdmissionRequest {
+        let namespace = match &self.namespace {
+            Some(ns) => Some(ns.clone()),
+            None if crate::context::cluster_state::is_cluster_scoped(&self.kind.kind) => None,
+            None => Some(default_namespace.to_string()),
+        };
         AdmissionRequest {
             uid,
             kind: self.kind.clone(),
@@ -246,7 +254,7 @@ impl ManifestObject {
             request_resource: Some(self.resource.clone()),
             request_sub_resource: None,
             name: self.name.clone(),
-            namespace: self.namespace.clone(),
+            namespace,
             operation: "CREATE".to_string(),
             user_info: UserInfo {
                 username: Some("policy-runner".to_string()),
@@ -310,7 +318,7 @@ mod tests {
         let m = ManifestObject::new(obj.clone()).unwrap();
         assert_eq!(m.display(), "Deployment prod/web");
         assert_eq!(m.kind_key(), "apps/v1/Deployment");
-        let req = serde_json::to_value(m.create_request("check-1".into())).unwrap();
+        let req = serde_json::to_value(m.create_request("check-1".into(), "default")).unwrap();
         assert_eq!(req["uid"], "check-1");
         assert_eq!(req["operation"], "CREATE");
         assert_eq!(
@@ -331,9 +339,17 @@ mod tests {
                 .unwrap();
         assert_eq!(pod.display(), "Pod p");
         assert_eq!(pod.kind_key(), "v1/Pod");
-        let req = serde_json::to_value(pod.create_request("x".into())).unwrap();
-        assert!(req.get("namespace").is_none());
+        let req = serde_json::to_value(pod.create_request("x".into(), "team-a")).unwrap();
+        assert_eq!(req["namespace"], "team-a");
+        assert_eq!(req["object"]["metadata"], serde_json::json!({"name": "p"}));
         assert_eq!(req["kind"]["group"], "");
+        // a cluster-scoped object stays without a namespace
+        let ns = ManifestObject::new(
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}}),
+        )
+        .unwrap();
+        let req = serde_json::to_value(ns.create_request("y".into(), "team-a")).unwrap();
+        assert!(req.get("namespace").is_none());
     }
 
     #[test]

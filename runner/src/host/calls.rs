@@ -15,6 +15,7 @@ use wasmtime_provider::{WasmtimeEngineProvider, WasmtimeEngineProviderBuilder};
 use super::deadline::Watchdog;
 use super::module::Policy;
 use super::trap::{error_text, is_deadline_exceeded};
+use crate::context::ContextHost;
 use crate::response::ValidationResponse;
 
 /// The answer of `validate_settings`.
@@ -58,7 +59,7 @@ impl Policy {
         let label = self.label();
         let deadline = self.options.deadline;
         let watchdog = self.watchdog();
-        let callback = host_callback(self.options.verbose, label.clone());
+        let callback = host_callback(self.options.verbose, label.clone(), self.context.clone());
         if let Some(w) = &watchdog {
             w.arm(init_deadline_message(&label, deadline.millis()));
         }
@@ -83,14 +84,6 @@ impl Policy {
             deadline_ms: deadline.millis(),
             watchdog,
         })
-    }
-
-    /// Loads, instantiates and checks the waPC protocol version.
-    pub fn open(path: &std::path::Path, options: super::HostOptions) -> Result<(Policy, PolicyInstance)> {
-        let policy = Policy::load(path, options)?;
-        let instance = policy.instantiate()?;
-        instance.check_protocol_version()?;
-        Ok((policy, instance))
     }
 }
 
@@ -209,31 +202,55 @@ fn preview(bytes: &[u8]) -> String {
 type CallbackResult = std::result::Result<Vec<u8>, Box<dyn StdError + Send + Sync>>;
 
 /// Answers guest→host calls: `kubewarden/tracing/log` is served (printed
-/// only when verbose), every other capability gets an error.
-fn host_callback(verbose: bool, label: String) -> Box<wapc::HostCallback> {
+/// only when verbose), `kubewarden/kubernetes/*` look-ups go to the
+/// [`ContextHost`], every other capability gets an error.
+fn host_callback(verbose: bool, label: String, context: Arc<ContextHost>) -> Box<wapc::HostCallback> {
     let denied: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
     Box::new(
         move |_id: u64, binding: &str, namespace: &str, operation: &str, payload: &[u8]| {
-            answer_host_call(verbose, &label, &denied, binding, namespace, operation, payload)
+            let call = HostCall {
+                binding,
+                namespace,
+                operation,
+                payload,
+            };
+            answer_host_call(verbose, &label, &denied, &context, call)
         },
     )
+}
+
+/// One guest→host call.
+struct HostCall<'a> {
+    binding: &'a str,
+    namespace: &'a str,
+    operation: &'a str,
+    payload: &'a [u8],
 }
 
 fn answer_host_call(
     verbose: bool,
     label: &str,
     denied: &Mutex<BTreeSet<String>>,
-    binding: &str,
-    namespace: &str,
-    operation: &str,
-    payload: &[u8],
+    context: &ContextHost,
+    call: HostCall,
 ) -> CallbackResult {
+    let HostCall {
+        binding,
+        namespace,
+        operation,
+        payload,
+    } = call;
     if (binding, namespace, operation) == ("kubewarden", "tracing", "log") {
         if verbose {
             eprintln!("{}", format_guest_log(label, payload));
         }
         // Must succeed: the SDK's log drain aborts the guest on an error.
         return Ok(Vec::new());
+    }
+    if (binding, namespace) == ("kubewarden", "kubernetes") {
+        if let Some(answer) = context.answer(label, operation, payload) {
+            return answer.map_err(Into::into);
+        }
     }
     let capability = format!("{binding}/{namespace}/{operation}");
     let first_time = denied
@@ -287,15 +304,53 @@ mod tests {
         assert_eq!(format_guest_log("p", b"raw text\n"), "[p] raw text");
     }
 
+    fn call<'a>(binding: &'a str, namespace: &'a str, operation: &'a str, payload: &'a [u8]) -> HostCall<'a> {
+        HostCall {
+            binding,
+            namespace,
+            operation,
+            payload,
+        }
+    }
+
     #[test]
     fn log_calls_succeed_and_other_capabilities_fail() {
         let denied = Mutex::new(BTreeSet::new());
-        let ok = answer_host_call(false, "p", &denied, "kubewarden", "tracing", "log", b"{}");
+        let context = ContextHost::default();
+        let ok = answer_host_call(
+            false,
+            "p",
+            &denied,
+            &context,
+            call("kubewarden", "tracing", "log", b"{}"),
+        );
         assert_eq!(ok.unwrap(), Vec::<u8>::new());
-        let err = answer_host_call(false, "p", &denied, "kubewarden", "oci", "v1/verify", b"{}")
-            .unwrap_err()
-            .to_string();
+        let err = answer_host_call(
+            false,
+            "p",
+            &denied,
+            &context,
+            call("kubewarden", "oci", "v1/verify", b"{}"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("kubewarden/oci/v1/verify"), "{err}");
         assert!(err.contains("not available"), "{err}");
+        // Kubernetes look-ups go to the context host, which grants nothing here
+        let list = br#"{"api_version":"v1","kind":"Pod","namespace":"a","label_selector":null,"field_selector":null}"#;
+        let err = answer_host_call(
+            false,
+            "p",
+            &denied,
+            &context,
+            call("kubewarden", "kubernetes", "list_resources_by_namespace", list),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("Policy has not been granted access to Kubernetes v1/Pod"),
+            "{err}"
+        );
+        assert_eq!(context.calls(), 1);
     }
 }

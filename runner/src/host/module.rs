@@ -10,6 +10,7 @@ use wasmtime_provider::wasmtime::{Config, Engine, ExternType, Module};
 
 use super::deadline::{Deadline, EpochTicker, Watchdog};
 use super::trap::one_line;
+use crate::context::ContextHost;
 use crate::memory::{MemoryStats, TrackingMemoryCreator};
 
 /// How hosts are set up.
@@ -33,6 +34,8 @@ pub struct Policy {
     pub(super) options: HostOptions,
     memory: Option<Arc<MemoryStats>>,
     pub(super) enforcement: Enforcement,
+    /// Answers the policy's context-aware host calls (shared by its instances).
+    pub(super) context: Arc<ContextHost>,
 }
 
 /// What stops a call at the deadline, for as long as the policy is loaded.
@@ -125,7 +128,19 @@ impl Policy {
             options,
             memory,
             enforcement,
+            context: Arc::new(ContextHost::default()),
         })
+    }
+
+    /// Sets what answers the policy's Kubernetes look-ups, for the instances
+    /// made from now on. By default none is granted.
+    pub fn set_context(&mut self, context: Arc<ContextHost>) {
+        self.context = context;
+    }
+
+    /// What answers the policy's Kubernetes look-ups.
+    pub fn context(&self) -> &ContextHost {
+        &self.context
     }
 
     /// The memory statistics of this policy's engine, when tracked.

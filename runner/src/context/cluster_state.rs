@@ -1,0 +1,261 @@
+//! Cluster state made of manifests: the objects a context-aware policy may
+//! list, answered as policy-evaluator answers `list_resources_by_namespace`.
+//!
+//! policy-evaluator serves the call from a reflector of the resource in the
+//! namespace and returns kube's `ObjectList<DynamicObject>` as JSON:
+//! `{"apiVersion": <the request's apiVersion>, "kind": "<Kind>List",
+//! "metadata": {}, "items": [<the objects>]}`. Here the items are the
+//! manifests' objects of that apiVersion and kind in that namespace, in the
+//! order they were read; an object without `metadata.namespace` is in the
+//! default namespace (`default`, as kubectl puts it), and its copy gets that
+//! namespace, as the API server would store it. The list is serialised on
+//! every call, as policy-server does, so that the cost is counted where the
+//! policy pays it.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Kinds that live outside namespaces. An object of one of these kinds is
+/// never listed by namespace and gets no namespace of its own.
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "StorageClass",
+    "PriorityClass",
+    "RuntimeClass",
+    "IngressClass",
+    "CSIDriver",
+    "CSINode",
+    "CustomResourceDefinition",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "ClusterAdmissionPolicy",
+    "ClusterAdmissionPolicyGroup",
+    "PolicyServer",
+];
+
+/// Whether objects of `kind` are cluster-scoped (by the table above; every
+/// other kind counts as namespaced).
+pub fn is_cluster_scoped(kind: &str) -> bool {
+    CLUSTER_SCOPED.contains(&kind)
+}
+
+/// Where an object lives, and what it is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Identity {
+    api_version: String,
+    kind: String,
+    namespace: String,
+    name: String,
+}
+
+/// Objects by apiVersion, kind and namespace.
+#[derive(Debug, Default)]
+pub struct ClusterState {
+    objects: Vec<Value>,
+    places: HashMap<Identity, usize>,
+    /// (apiVersion, kind, namespace) → positions in `objects`, in order.
+    lists: HashMap<(String, String, String), Vec<usize>>,
+}
+
+#[derive(Serialize)]
+struct ListAnswer<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    kind: String,
+    metadata: Map<String, Value>,
+    items: Vec<&'a Value>,
+}
+
+impl ClusterState {
+    pub fn new() -> ClusterState {
+        ClusterState::default()
+    }
+
+    /// Adds an object of a manifest. One with the identity (apiVersion,
+    /// kind, namespace, name) of an object already added replaces it in its
+    /// place, as applying it again would. Objects without `apiVersion`,
+    /// `kind` or a name, and cluster-scoped ones, are left out: no
+    /// namespaced list can hold them.
+    pub fn add(&mut self, mut object: Value, default_namespace: &str) {
+        let text = |o: &Value, key: &str| o.get(key).and_then(Value::as_str).map(str::to_string);
+        let (Some(api_version), Some(kind)) = (text(&object, "apiVersion"), text(&object, "kind")) else {
+            return;
+        };
+        if is_cluster_scoped(&kind) {
+            return;
+        }
+        let Some(Value::Object(meta)) = object.get_mut("metadata") else {
+            return;
+        };
+        let Some(name) = meta.get("name").and_then(Value::as_str).map(str::to_string) else {
+            return;
+        };
+        let namespace = match meta.get("namespace").and_then(Value::as_str) {
+            Some(ns) if !ns.is_empty() => ns.to_string(),
+            _ => {
+                meta.insert("namespace".into(), Value::String(default_namespace.to_string()));
+                default_namespace.to_string()
+            }
+        };
+        let identity = Identity {
+            api_version: api_version.clone(),
+            kind: kind.clone(),
+            namespace: namespace.clone(),
+            name,
+        };
+        if let Some(&at) = self.places.get(&identity) {
+            self.objects[at] = object;
+            return;
+        }
+        let at = self.objects.len();
+        self.objects.push(object);
+        self.places.insert(identity, at);
+        self.lists.entry((api_version, kind, namespace)).or_default().push(at);
+    }
+
+    /// Objects held.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// The answer to `list_resources_by_namespace`, serialised now.
+    pub fn list_by_namespace(&self, api_version: &str, kind: &str, namespace: &str) -> serde_json::Result<Vec<u8>> {
+        let key = (api_version.to_string(), kind.to_string(), namespace.to_string());
+        let items = self
+            .lists
+            .get(&key)
+            .map(|at| at.iter().map(|&i| &self.objects[i]).collect())
+            .unwrap_or_default();
+        serde_json::to_vec(&ListAnswer {
+            api_version,
+            kind: format!("{kind}List"),
+            metadata: Map::new(),
+            items,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const VSO: &str = "secrets.hashicorp.com/v1beta1";
+
+    fn vss(name: &str, ns: Option<&str>, destination: &str) -> Value {
+        let mut meta = json!({"name": name});
+        if let Some(ns) = ns {
+            meta["namespace"] = json!(ns);
+        }
+        json!({"apiVersion": VSO, "kind": "VaultStaticSecret", "metadata": meta,
+               "spec": {"destination": {"name": destination, "create": true}}})
+    }
+
+    fn answer(state: &ClusterState, kind: &str, ns: &str) -> Value {
+        serde_json::from_slice(&state.list_by_namespace(VSO, kind, ns).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn lists_have_policy_evaluators_shape_and_the_input_order() {
+        let mut state = ClusterState::new();
+        state.add(vss("b", Some("team-a"), "db"), "default");
+        state.add(vss("a", Some("team-a"), "api"), "default");
+        state.add(vss("c", Some("team-b"), "other"), "default");
+        state.add(
+            json!({"apiVersion": VSO, "kind": "VaultPKISecret", "metadata": {"name": "tls", "namespace": "team-a"}}),
+            "default",
+        );
+        let list = answer(&state, "VaultStaticSecret", "team-a");
+        assert_eq!(list["apiVersion"], VSO);
+        assert_eq!(list["kind"], "VaultStaticSecretList");
+        assert_eq!(list["metadata"], json!({}));
+        let names: Vec<_> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["metadata"]["name"].clone())
+            .collect();
+        assert_eq!(names, [json!("b"), json!("a")]);
+        assert_eq!(list["items"][0], vss("b", Some("team-a"), "db"));
+        // the fields come in policy-evaluator's order
+        let text = String::from_utf8(state.list_by_namespace(VSO, "VaultDynamicSecret", "team-a").unwrap()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"apiVersion":"secrets.hashicorp.com/v1beta1","kind":"VaultDynamicSecretList","metadata":{},"items":[]}"#
+        );
+        assert_eq!(
+            answer(&state, "VaultPKISecret", "team-a")["items"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(answer(&state, "VaultStaticSecret", "team-c")["items"], json!([]));
+        // another apiVersion is another resource
+        let other: Value = serde_json::from_slice(
+            &state
+                .list_by_namespace("secrets.hashicorp.com/v1", "VaultStaticSecret", "team-a")
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(other["items"], json!([]));
+    }
+
+    #[test]
+    fn objects_without_a_namespace_are_in_the_default_one() {
+        let mut state = ClusterState::new();
+        state.add(vss("a", None, "api"), "team-x");
+        let list = answer(&state, "VaultStaticSecret", "team-x");
+        assert_eq!(
+            list["items"][0]["metadata"],
+            json!({"name": "a", "namespace": "team-x"})
+        );
+        assert_eq!(answer(&state, "VaultStaticSecret", "default")["items"], json!([]));
+    }
+
+    #[test]
+    fn the_same_object_again_replaces_the_first_in_place() {
+        let mut state = ClusterState::new();
+        state.add(vss("a", Some("n"), "one"), "default");
+        state.add(vss("b", Some("n"), "two"), "default");
+        state.add(vss("a", None, "three"), "n");
+        assert_eq!(state.len(), 2);
+        let list = answer(&state, "VaultStaticSecret", "n");
+        let destinations: Vec<_> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["spec"]["destination"]["name"].clone())
+            .collect();
+        assert_eq!(destinations, [json!("three"), json!("two")]);
+    }
+
+    #[test]
+    fn objects_no_namespaced_list_can_hold_are_left_out() {
+        let mut state = ClusterState::new();
+        state.add(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}),
+            "default",
+        );
+        state.add(
+            json!({"apiVersion": VSO, "kind": "VaultStaticSecret", "metadata": {}}),
+            "default",
+        );
+        state.add(
+            json!({"kind": "VaultStaticSecret", "metadata": {"name": "x"}}),
+            "default",
+        );
+        state.add(json!([1, 2]), "default");
+        assert_eq!(state.len(), 0);
+        assert!(is_cluster_scoped("ClusterRole"));
+        assert!(!is_cluster_scoped("VaultStaticSecret"));
+    }
+}
