@@ -316,7 +316,7 @@ fn sample(p: &Prepared, measure: Measure, reps: usize) -> Duration {
                 .collect();
             let started = Instant::now();
             for view in views {
-                black_box(judge::judge(&p.settings, &request, view));
+                black_box(judge::judge(&p.settings, &request, view, None));
             }
             started.elapsed()
         }

@@ -3,7 +3,8 @@
 //! wires them.
 //!
 //! One path: parse the payload ([`request`]) → parse the object into the view
-//! its kind calls for ([`pruned`]) → find its pod specs and judge each into
+//! its kind calls for ([`pruned`]) → read the namespace's VSO resources when
+//! `vaultSync` is on ([`vault_sync`]) → find its pod specs and judge each into
 //! findings and edits ([`judge`]) → splice the edits into the object's text
 //! ([`splice`]) → write the response ([`response`]).
 
@@ -17,12 +18,18 @@ use crate::request::{self, describe_object_error};
 use crate::response::Response;
 use crate::settings::Settings;
 use crate::splice;
+use crate::vault_sync::{self, Cluster, NoCluster};
 
 /// `validate`: settings and request in, a Kubewarden ValidationResponse out,
 /// as the JSON the host reads. Malformed input is answered with a rejection
-/// that says what is wrong.
+/// that says what is wrong. `cluster` answers the host calls `vaultSync` makes.
+pub fn validate_json_in(payload: &[u8], cluster: &dyn Cluster) -> Vec<u8> {
+    answer(payload, cluster).to_json()
+}
+
+/// [`validate_json_in`] on a host without a cluster: `vaultSync`'s reads fail.
 pub fn validate_json(payload: &[u8]) -> Vec<u8> {
-    answer(payload).to_json()
+    validate_json_in(payload, &NoCluster)
 }
 
 /// `validate_settings`: the settings alone, answered with `valid` and a message.
@@ -41,7 +48,12 @@ pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
 
 /// [`validate_json`]'s answer read back into the SDK's type, for tests and tools.
 pub fn validate(payload: &[u8]) -> ValidationResponse {
-    let json = validate_json(payload);
+    validate_in(payload, &NoCluster)
+}
+
+/// [`validate_json_in`]'s answer read back into the SDK's type.
+pub fn validate_in(payload: &[u8], cluster: &dyn Cluster) -> ValidationResponse {
+    let json = validate_json_in(payload, cluster);
     serde_json::from_slice(&json).unwrap_or_else(|e| ValidationResponse {
         accepted: false,
         message: Some(format!("the response is not a ValidationResponse: {e}")),
@@ -52,7 +64,7 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
     })
 }
 
-fn answer(payload: &[u8]) -> Response {
+fn answer(payload: &[u8], cluster: &dyn Cluster) -> Response {
     let payload = match request::parse(payload) {
         Ok(payload) => payload,
         Err(message) => return Response::malformed(message),
@@ -69,7 +81,12 @@ fn answer(payload: &[u8]) -> Response {
         Ok(view) => view,
         Err(e) => return Response::malformed(describe_object_error(object, e)),
     };
-    let judgement = judge::judge(&settings, request, view);
+    let vault = settings.vault_sync.is_enabled().then(|| {
+        let namespace = request.namespace.as_deref().filter(|n| !n.is_empty());
+        let namespace = namespace.or_else(|| view.pointer("/metadata/namespace").and_then(|n| n.as_str()));
+        vault_sync::read(namespace, cluster)
+    });
+    let judgement = judge::judge(&settings, request, view, vault.as_ref());
     let mutated =
         || (!judgement.edits.is_empty()).then(|| splice::apply(object.get(), &judgement.edits, &settings.mount_path));
     Response::judged(&settings, &judgement.subject, &judgement.findings, mutated)

@@ -6,15 +6,22 @@
 //! again, as it will be admitted. The edits are returned for the splicer; the
 //! view is the policy's own copy, so nothing here reaches outside its arguments.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::json;
 use crate::locate::{self, PodSpecLocation};
 use crate::plan::{self, Edit, PlannedEdits};
 use crate::request::{AdmissionRequest, GroupVersionKind};
-use crate::rules::validate_pod_spec;
-use crate::settings::Settings;
+use crate::rules::{validate_pod_spec, Judging};
+use crate::settings::{Requirement, SecretMount, Settings};
+use crate::vault_sync::{Unavailable, VaultSynced};
 use crate::violation::{Finding, Rule, Violation};
+
+/// What the namespace's VSO resources said ([`crate::vault_sync::read`]), when
+/// `vaultSync` is on.
+pub type VaultRead = Result<VaultSynced, Unavailable>;
 
 /// What the policy concluded about one object.
 #[derive(Debug, Default)]
@@ -28,8 +35,14 @@ pub struct Judgement {
     pub edits: Vec<PlannedEdits>,
 }
 
-/// Judges every pod spec of `object`, the view of the request's object.
-pub fn judge(settings: &Settings, request: &AdmissionRequest, mut object: Value) -> Judgement {
+/// Judges every pod spec of `object`, the view of the request's object;
+/// `vault` is what the VSO resources said, when `vaultSync` is on.
+pub fn judge(
+    settings: &Settings,
+    request: &AdmissionRequest,
+    mut object: Value,
+    vault: Option<&VaultRead>,
+) -> Judgement {
     let GroupVersionKind { group, version, kind } = &request.kind;
     let subject = subject(kind, request.namespace.as_deref(), &object);
     let locations = match locate::locate(settings, group, version, kind, &object) {
@@ -46,13 +59,23 @@ pub fn judge(settings: &Settings, request: &AdmissionRequest, mut object: Value)
             };
         }
     };
-    let plans = declared_mounts_apply(settings, request);
+    let (synced, unavailable) = match vault {
+        Some(Ok(synced)) => (Some(synced), None),
+        Some(Err(unavailable)) => (None, Some(unavailable)),
+        None => (None, None),
+    };
+    let declared = declared_mounts(settings, request, &object, synced);
+    let judging = Judging {
+        settings,
+        synced: synced.filter(|_| settings.vault_sync.require != Requirement::Off),
+    };
     let mut judgement = Judgement {
         subject,
-        ..Judgement::default()
+        findings: unavailable.map(unavailable_finding).into_iter().collect(),
+        edits: Vec::new(),
     };
     for location in &locations {
-        let (findings, edits) = judge_pod_spec(settings, &mut object, location, plans);
+        let (findings, edits) = judge_pod_spec(judging, &mut object, location, &declared);
         judgement.findings.extend(findings);
         if !edits.is_empty() {
             judgement.edits.push(PlannedEdits {
@@ -64,33 +87,65 @@ pub fn judge(settings: &Settings, request: &AdmissionRequest, mut object: Value)
     judgement
 }
 
-/// Whether the declared `secretMounts` are planned for this request. A Pod's
+/// The mounts planned for this request: the settings' `secretMounts`, then
+/// those the VSO resources declare for it (`vaultSync.discover`). A Pod's
 /// spec cannot gain volumes after creation: on UPDATE (and through the
 /// ephemeralcontainers subresource) a Pod is judged but never mutated.
-fn declared_mounts_apply(settings: &Settings, request: &AdmissionRequest) -> bool {
+fn declared_mounts<'s>(
+    settings: &'s Settings,
+    request: &AdmissionRequest,
+    object: &Value,
+    synced: Option<&VaultSynced>,
+) -> Cow<'s, [SecretMount]> {
     let is_pod = request.kind.group.is_empty() && request.kind.kind == "Pod";
     let pod_is_fixed = request.operation == "UPDATE" || request.sub_resource.as_deref().is_some_and(|s| !s.is_empty());
-    let pod_can_gain_volumes = !(is_pod && pod_is_fixed);
-    !settings.secret_mounts.is_empty() && pod_can_gain_volumes
+    if is_pod && pod_is_fixed {
+        return Cow::Borrowed(&[]);
+    }
+    let explicit = settings.secret_mounts.as_slice();
+    let name = object.pointer("/metadata/name").and_then(Value::as_str);
+    let discovered = match (synced, name) {
+        (Some(synced), Some(name)) if settings.vault_sync.discover => {
+            synced.declared_mounts(&request.kind, name, explicit)
+        }
+        _ => Vec::new(),
+    };
+    if discovered.is_empty() {
+        Cow::Borrowed(explicit)
+    } else {
+        Cow::Owned([explicit, &discovered].concat())
+    }
+}
+
+/// A failed read of the VSO resources, told once for the whole object.
+fn unavailable_finding(unavailable: &Unavailable) -> Finding {
+    Finding {
+        at: "metadata.namespace".to_string(),
+        violation: Violation::VaultSyncUnavailable {
+            call: unavailable.call.clone(),
+            error: unavailable.error.clone(),
+        },
+    }
 }
 
 /// The findings of one pod spec, and the edits it needs (only when the policy
 /// mutates). The view gets the edits, so that the findings are those of the
 /// object as it will be admitted.
 fn judge_pod_spec(
-    settings: &Settings,
+    judging: Judging,
     object: &mut Value,
     location: &PodSpecLocation,
-    plans: bool,
+    declared: &[SecretMount],
 ) -> (Vec<Finding>, Vec<Edit>) {
+    let settings = judging.settings;
     let at = location.display();
     let mut findings = Vec::new();
     let planned = {
         let Some(spec) = json::pointer(object, &location.pointer).and_then(Value::as_object) else {
             return (findings, Vec::new());
         };
-        validate_pod_spec(spec, &at, settings, &mut findings);
-        if !plans || findings.iter().any(is_malformed) {
+        validate_pod_spec(spec, &at, judging, &mut findings);
+        if declared.is_empty() || findings.iter().any(is_malformed) {
             // Nothing is planned for a pod spec that does not have Kubernetes' shape.
             return (findings, Vec::new());
         }
@@ -98,7 +153,7 @@ fn judge_pod_spec(
         let labels = json::pointer(object, &location.labels_pointer())
             .and_then(Value::as_object)
             .unwrap_or(&empty);
-        plan::plan(spec, labels, &at, settings)
+        plan::plan(spec, labels, &at, settings, declared)
     };
     match planned {
         Err(conflicts) => {
@@ -114,7 +169,7 @@ fn judge_pod_spec(
             let mut admitted = Vec::new();
             if let Some(spec) = json::pointer_mut(object, &location.pointer).and_then(Value::as_object_mut) {
                 plan::apply_to_view(spec, &edits, &settings.mount_path);
-                validate_pod_spec(spec, &at, settings, &mut admitted);
+                validate_pod_spec(spec, &at, judging, &mut admitted);
             }
             (as_submitted(admitted, findings), edits)
         }

@@ -5,7 +5,8 @@
 //! This file only wires the waPC functions. The path of a `validate` call, one
 //! module per step: [`request`] (parse) → [`pruned`] (the object's view) →
 //! [`locate`] (its pod specs) → [`judge`] ([`rules`] and [`plan`]) → [`splice`]
-//! (apply) → [`response`] (respond), driven by [`evaluate`].
+//! (apply) → [`response`] (respond), driven by [`evaluate`]; [`vault_sync`]
+//! reads the namespace's VSO resources through the host when `vaultSync` is on.
 
 // Unit tests may unwrap and index: a failing test is meant to panic.
 #![cfg_attr(
@@ -25,6 +26,7 @@ pub mod response;
 pub mod rules;
 pub mod settings;
 pub mod splice;
+pub mod vault_sync;
 pub mod violation;
 
 use kubewarden_policy_sdk::wapc_guest as guest;
@@ -37,7 +39,23 @@ pub extern "C" fn wapc_init() {
 }
 
 fn validate(payload: &[u8]) -> guest::CallResult {
-    Ok(evaluate::validate_json(payload))
+    Ok(evaluate::validate_json_in(payload, &WapcHost))
+}
+
+/// The waPC host's `kubernetes` capability, which `vaultSync` reads through.
+struct WapcHost;
+
+impl vault_sync::Cluster for WapcHost {
+    #[cfg(target_arch = "wasm32")]
+    fn list_resources_by_namespace(&self, request: &[u8]) -> Result<Vec<u8>, String> {
+        guest::host_call("kubewarden", "kubernetes", "list_resources_by_namespace", request).map_err(|e| e.to_string())
+    }
+
+    /// Natively there is no waPC host to call.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn list_resources_by_namespace(&self, request: &[u8]) -> Result<Vec<u8>, String> {
+        vault_sync::NoCluster.list_resources_by_namespace(request)
+    }
 }
 
 fn validate_settings(payload: &[u8]) -> guest::CallResult {

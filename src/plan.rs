@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 use crate::json::{field, get, list};
 use crate::rules::{entry_name, projected_paths};
 use crate::settings::{KeyToPath, SecretMount, Settings};
-use crate::violation::{ContainerList, ContainerRef, Finding, Violation};
+use crate::violation::{ContainerList, ContainerRef, EntryRef, Finding, Violation};
 
 /// One change to a pod spec, with enough context to describe it as a missing mount
 /// when the policy runs validate-only (`mutate: false`).
@@ -28,12 +28,12 @@ pub enum Edit {
     /// Append a projected volume (with all its sources) to `volumes`.
     AddVolume { name: String, sources: Vec<Value> },
     /// Append `{name, mountPath, readOnly: true}` to a container's `volumeMounts`;
-    /// `entries` are the declared entries (name, secret) the mount is for.
+    /// `entries` are the declared entries the mount is for.
     AddMount {
         who: ContainerRef,
         index: usize,
         volume: String,
-        entries: Vec<(String, String)>,
+        entries: Vec<EntryRef>,
     },
     /// Set `readOnly: true` on an existing mount at the mount path.
     MakeReadOnly {
@@ -42,12 +42,12 @@ pub enum Edit {
         mount: usize,
     },
     /// Append a `secret` source to the existing projected volume at `volumes[volume]`;
-    /// `entries` are the declared entries (name, secret) it carries.
+    /// `entries` are the declared entries it carries.
     AddSource {
         volume: usize,
         name: String,
         source: Value,
-        entries: Vec<(String, String)>,
+        entries: Vec<EntryRef>,
         who: ContainerRef,
     },
     /// Append items to source `source` (one the pod spec has) of the existing
@@ -170,7 +170,8 @@ fn name_of(value: &Value) -> Option<&str> {
     get(value, "name").and_then(Value::as_str)
 }
 
-/// Decides the edits that give `spec` every applicable declared mount.
+/// Decides the edits that give `spec` every applicable declared mount
+/// (`declared`: the settings' `secretMounts` and those VSO resources declare).
 /// `labels` are the pod template's labels (for entry selectors); `at` is the spec's
 /// dotted location, for conflict messages. Linear in the size of the pod spec.
 pub fn plan(
@@ -178,9 +179,9 @@ pub fn plan(
     labels: &Map<String, Value>,
     at: &str,
     settings: &Settings,
+    declared: &[SecretMount],
 ) -> Result<Vec<Edit>, Vec<Finding>> {
-    let entries: Vec<(usize, &SecretMount)> = settings
-        .secret_mounts
+    let entries: Vec<(usize, &SecretMount)> = declared
         .iter()
         .enumerate()
         .filter(|(_, e)| e.selector.as_ref().is_none_or(|s| s.matches(labels)))
@@ -381,10 +382,7 @@ impl<'s> Planner<'s> {
             who: who.clone(),
             index,
             volume: name.to_string(),
-            entries: wanted
-                .iter()
-                .map(|(_, e)| (e.name.clone(), e.secret_name.clone()))
-                .collect(),
+            entries: wanted.iter().map(|(_, e)| EntryRef::of(e)).collect(),
         });
         Some(name)
     }
@@ -526,7 +524,7 @@ fn add_items(
     let pending = target.pending.get(&source).and_then(|&e| edits.get_mut(e));
     if let (Some(Edit::AddSource { source, entries, .. }), Some(folded)) = (pending, folded) {
         *source = folded;
-        entries.push((entry.name.clone(), secret.to_string()));
+        entries.push(EntryRef::of(entry));
     }
 }
 
@@ -543,7 +541,7 @@ fn add_source(
             volume,
             name: target.name.clone(),
             source: source.clone(),
-            entries: vec![(entry.name.clone(), entry.secret_name.clone())],
+            entries: vec![EntryRef::of(entry)],
             who: who.clone(),
         });
     }
@@ -652,9 +650,14 @@ pub fn missing_as_findings(edits: &[Edit], at: &str, mount_path: &str) -> Vec<Fi
                     .filter_map(|i| i.get("path").and_then(Value::as_str))
                     .map(|p| format!("{p:?}"))
                     .collect();
+                let declared = EntryRef {
+                    name: entry.clone(),
+                    secret: secret.clone(),
+                    declared_by: None,
+                };
                 (
                     who,
-                    vec![(entry.clone(), secret.clone())],
+                    vec![declared],
                     format!("volume {volume:?} does not project {}", paths.join(", ")),
                 )
             }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::settings::{Action, Settings};
+use crate::settings::{Action, Requirement, Settings};
 use crate::violation::{Finding, Rule};
 
 /// Audit annotation listing the rules an object breaks, for grouping reports.
@@ -71,11 +71,11 @@ impl Response {
         }
     }
 
-    /// The response the settings' `action` calls for: accepted (and mutated)
-    /// without findings; with findings, rejected listing every one, or under
-    /// `warn` accepted (and mutated) with every one as a warning.
-    /// `mutated` writes the mutated object; it is called only for an answer
-    /// that accepts, so a rejection costs no splice.
+    /// The response the settings call for: accepted (and mutated) without
+    /// findings; rejected when any finding rejects ([`rejects`]), listing
+    /// those; otherwise accepted (and mutated). Findings that do not reject
+    /// are admission warnings either way. `mutated` writes the mutated object;
+    /// it is called only for an answer that accepts, so a rejection costs no splice.
     pub fn judged(
         settings: &Settings,
         subject: &str,
@@ -92,21 +92,24 @@ impl Response {
                 rules.push(name);
             }
         }
-        let lines: Vec<String> = findings.iter().map(|f| f.render(&settings.mount_path)).collect();
-        match settings.action {
-            Action::Warn => Response {
+        let (rejecting, warned): (Vec<&Finding>, Vec<&Finding>) =
+            findings.iter().partition(|f| rejects(settings, f.violation.rule()));
+        let render = |fs: &[&Finding]| -> Vec<String> { fs.iter().map(|f| f.render(&settings.mount_path)).collect() };
+        let warnings = (!warned.is_empty()).then(|| render(&warned));
+        if rejecting.is_empty() {
+            return Response {
                 audit_annotations: Some(violations(&rules)),
-                warnings: Some(lines),
+                warnings,
                 ..Response::accept(mutated())
-            },
-            Action::Reject => Response {
-                accepted: false,
-                message: Some(rejection(subject, &lines)),
-                code: None,
-                mutated_object: None,
-                audit_annotations: Some(violations(&rules)),
-                warnings: None,
-            },
+            };
+        }
+        Response {
+            accepted: false,
+            message: Some(rejection(subject, &render(&rejecting))),
+            code: None,
+            mutated_object: None,
+            audit_annotations: Some(violations(&rules)),
+            warnings,
         }
     }
 
@@ -134,6 +137,16 @@ impl Response {
             json.push(b'}');
         }
         json
+    }
+}
+
+/// Whether a finding of `rule` rejects: provenance (`secret-not-vault-synced`,
+/// `vault-sync-unavailable`) as `vaultSync.require` says, every other rule as
+/// `action` says.
+pub fn rejects(settings: &Settings, rule: Rule) -> bool {
+    match rule {
+        Rule::SecretNotVaultSynced | Rule::VaultSyncUnavailable => settings.vault_sync.require == Requirement::Reject,
+        _ => settings.action == Action::Reject,
     }
 }
 

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::json::{field, get, kind_of, str_field};
 use crate::settings::Settings;
+use crate::vault_sync::VaultSynced;
 use crate::violation::{ContainerList, ContainerRef, Finding, Violation};
 
 /// What a pod-level volume means for Secrets.
@@ -119,8 +120,17 @@ impl Judged<'_> {
     }
 }
 
+/// What the rules judge a pod spec by: the settings and, when provenance is
+/// required (`vaultSync.require`), the Secrets VSO syncs in its namespace.
+#[derive(Clone, Copy)]
+pub struct Judging<'a> {
+    pub settings: &'a Settings,
+    pub synced: Option<&'a VaultSynced>,
+}
+
 /// Validates one pod spec; `at` is its dotted location in the object.
-pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, settings: &Settings, out: &mut Vec<Finding>) {
+pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, judging: Judging, out: &mut Vec<Finding>) {
+    let settings = judging.settings;
     let mut volumes = secret_bearing_volumes(spec, at, settings, out);
     for list in ContainerList::ALL {
         for (index, container) in list_field(spec, list.field(), || at.to_string(), out)
@@ -143,9 +153,9 @@ pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, settings: &Setting
             };
             let exempt = settings.is_exempt(&judged.name);
             if !exempt {
-                check_env(container, &judged, settings, out);
+                check_env(container, &judged, judging, out);
             }
-            check_mounts(container, &judged, exempt, &mut volumes, settings, out);
+            check_mounts(container, &judged, exempt, &mut volumes, judging, out);
         }
     }
     check_volumes(&volumes, at, out);
@@ -200,7 +210,33 @@ fn check_volumes(volumes: &BTreeMap<&str, VolumeUse>, at: &str, out: &mut Vec<Fi
     }
 }
 
-fn check_env(container: &Map<String, Value>, judged: &Judged, settings: &Settings, out: &mut Vec<Finding>) {
+/// Provenance (`vaultSync.require`): the Secret a judged container consumes
+/// must be synced by a VSO resource of the namespace.
+fn check_synced(
+    judging: Judging,
+    secret: &str,
+    judged: &Judged,
+    consumer: impl FnOnce() -> String,
+    at: String,
+    out: &mut Vec<Finding>,
+) {
+    let Some(synced) = judging.synced else { return };
+    if synced.is_synced(secret) {
+        return;
+    }
+    out.push(Finding {
+        at,
+        violation: Violation::SecretNotVaultSynced {
+            container: judged.who(),
+            consumer: consumer(),
+            secret: secret.to_string(),
+            namespace: synced.namespace.clone(),
+        },
+    });
+}
+
+fn check_env(container: &Map<String, Value>, judged: &Judged, judging: Judging, out: &mut Vec<Finding>) {
+    let settings = judging.settings;
     for (index, env) in list_field(container, "env", || judged.at(), out).iter().enumerate() {
         let Some(secret_ref) = get(env, "valueFrom")
             .and_then(|v| get(v, "secretKeyRef"))
@@ -212,15 +248,18 @@ fn check_env(container: &Map<String, Value>, judged: &Judged, settings: &Setting
         if settings.is_exempt_secret(secret) {
             continue;
         }
+        let env = get(env, "name").and_then(Value::as_str).unwrap_or("");
         out.push(Finding {
             at: judged.field_at("env", index),
             violation: Violation::EnvSecretRef {
                 container: judged.who(),
-                env: get(env, "name").and_then(Value::as_str).unwrap_or("").to_string(),
+                env: env.to_string(),
                 secret: secret.to_string(),
                 key: str_field(secret_ref, "key").to_string(),
             },
         });
+        let at = judged.field_at("env", index);
+        check_synced(judging, secret, judged, || format!("env {env:?}"), at, out);
     }
     for (index, env_from) in list_field(container, "envFrom", || judged.at(), out).iter().enumerate() {
         let Some(secret_ref) = get(env_from, "secretRef").and_then(Value::as_object) else {
@@ -237,6 +276,8 @@ fn check_env(container: &Map<String, Value>, judged: &Judged, settings: &Setting
                 secret: secret.to_string(),
             },
         });
+        let at = judged.field_at("envFrom", index);
+        check_synced(judging, secret, judged, || "envFrom".to_string(), at, out);
     }
 }
 
@@ -245,7 +286,7 @@ fn check_mounts(
     judged: &Judged,
     exempt: bool,
     volumes: &mut BTreeMap<&str, VolumeUse>,
-    settings: &Settings,
+    judging: Judging,
     out: &mut Vec<Finding>,
 ) {
     for (index, mount) in list_field(container, "volumeMounts", || judged.at(), out)
@@ -277,11 +318,17 @@ fn check_mounts(
                         mount: Some((judged.who(), path.to_string())),
                     },
                 });
-                continue;
+                std::slice::from_ref(secret)
             }
-            SecretBearingVolume::Projected { secrets, .. } => secrets,
+            SecretBearingVolume::Projected { secrets, .. } => {
+                check_projected_mount(mount, judged, volume_name, secrets, mount_at, judging.settings, out);
+                secrets
+            }
         };
-        check_projected_mount(mount, judged, volume_name, secrets, mount_at, settings, out);
+        for secret in secrets {
+            let consumer = || format!("volumeMount of volume {volume_name:?}");
+            check_synced(judging, secret, judged, consumer, mount_at(), out);
+        }
     }
 }
 

@@ -48,6 +48,42 @@ pub struct Settings {
     pub mutate: bool,
     /// Extra pod-spec locations: `group/version/Kind` → JSONPath expressions.
     pub pod_spec_paths: BTreeMap<String, Vec<String>>,
+    /// What the policy learns from the namespace's Vault Secrets Operator
+    /// resources ([`crate::vault_sync`]); off by default, and then the policy
+    /// makes no host call.
+    pub vault_sync: VaultSync,
+}
+
+/// `vaultSync`: provenance (`require`) and discovery (`discover`), both read
+/// from the VSO resources of the request's namespace.
+#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct VaultSync {
+    /// Whether a consumed Secret that no VSO resource syncs is a violation.
+    pub require: Requirement,
+    /// Whether VSO resources naming the workload in `rolloutRestartTargets`
+    /// declare mounts, as `secretMounts` entries do.
+    pub discover: bool,
+}
+
+/// `vaultSync.require`.
+#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Requirement {
+    /// Provenance is not judged.
+    #[default]
+    Off,
+    /// A Secret no VSO resource syncs is an admission warning.
+    Warn,
+    /// A Secret no VSO resource syncs rejects the request.
+    Reject,
+}
+
+impl VaultSync {
+    /// Whether the policy reads the namespace's VSO resources at all.
+    pub fn is_enabled(&self) -> bool {
+        self.require != Requirement::Off || self.discover
+    }
 }
 
 impl Default for Settings {
@@ -61,6 +97,7 @@ impl Default for Settings {
             volume_name: DEFAULT_VOLUME_NAME.to_string(),
             mutate: true,
             pod_spec_paths: BTreeMap::new(),
+            vault_sync: VaultSync::default(),
         }
     }
 }
@@ -85,6 +122,10 @@ pub struct SecretMount {
     /// Absent: every workload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<LabelSelector>,
+    /// The VSO resource that declared this mount (`vaultSync.discover`), for
+    /// messages; `None` for an entry of the settings. Never read from settings.
+    #[serde(skip)]
+    pub declared_by: Option<String>,
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone, PartialEq, Eq)]
@@ -803,8 +844,30 @@ mod tests {
                 "mutate",
                 "podSpecPaths",
                 "secretMounts",
+                "vaultSync",
                 "volumeName"
             ]
         );
+    }
+
+    #[test]
+    fn vault_sync_is_strict_and_off_by_default() {
+        let defaults = check(json!({})).unwrap();
+        assert!(!defaults.vault_sync.is_enabled());
+        let on = check(json!({"vaultSync": {"require": "warn"}})).unwrap();
+        assert_eq!(on.vault_sync.require, Requirement::Warn);
+        assert!(!on.vault_sync.discover && on.vault_sync.is_enabled());
+        assert!(check(json!({"vaultSync": {"discover": true}}))
+            .unwrap()
+            .vault_sync
+            .is_enabled());
+        let err = check(json!({"vaultSync": {"requires": "reject"}})).unwrap_err();
+        assert!(err.starts_with("vaultSync: unknown field `requires`"), "{err}");
+        let err = check(json!({"vaultSync": {"require": "block"}})).unwrap_err();
+        assert!(err.starts_with("vaultSync.require: unknown variant `block`"), "{err}");
+        let err = check(json!({"vaultSync": {"discover": "yes"}})).unwrap_err();
+        assert!(err.starts_with("vaultSync.discover: invalid type"), "{err}");
+        let err = check(json!({"secretMounts": [{"name": "a", "secretName": "a", "declaredBy": "x"}]})).unwrap_err();
+        assert!(err.contains("unknown field `declaredBy`"), "{err}");
     }
 }

@@ -433,7 +433,11 @@ mod tests {
             volume: 0,
             name: "s".into(),
             source: json!({"secret": {"name": name}}),
-            entries: vec![("e".into(), name.into())],
+            entries: vec![crate::violation::EntryRef {
+                name: "e".into(),
+                secret: name.into(),
+                declared_by: None,
+            }],
             who: app(),
         }
     }

@@ -65,6 +65,8 @@ pub enum Rule {
     ProjectedPathConflict,
     DeclaredMountMissing,
     SecretMountsConflict,
+    SecretNotVaultSynced,
+    VaultSyncUnavailable,
     MalformedObject,
 }
 
@@ -80,6 +82,8 @@ impl Rule {
             Rule::ProjectedPathConflict => "projected-path-conflict",
             Rule::DeclaredMountMissing => "declared-mount-missing",
             Rule::SecretMountsConflict => "secret-mounts-conflict",
+            Rule::SecretNotVaultSynced => "secret-not-vault-synced",
+            Rule::VaultSyncUnavailable => "vault-sync-unavailable",
             Rule::MalformedObject => "malformed-object",
         }
     }
@@ -136,11 +140,21 @@ pub enum Violation {
     /// `secretMounts` entries concerned (name, secret), `what` says which part.
     DeclaredMountMissing {
         container: ContainerRef,
-        entries: Vec<(String, String)>,
+        entries: Vec<EntryRef>,
         what: String,
     },
     /// The declared mounts cannot be added without guessing.
     SecretMountsConflict { subject: String, detail: String },
+    /// A container consumes a Secret that no VSO resource of the namespace
+    /// syncs; `consumer` says how (`env "DB_PASSWORD"`, `volumeMount of volume "x"`).
+    SecretNotVaultSynced {
+        container: ContainerRef,
+        consumer: String,
+        secret: String,
+        namespace: String,
+    },
+    /// The VSO resources could not be read; `rejects` under `require: reject`.
+    VaultSyncUnavailable { call: String, error: String },
     /// The object does not have the shape Kubernetes gives it.
     MalformedObject { detail: String },
 }
@@ -157,6 +171,8 @@ impl Violation {
             Violation::ProjectedPathConflict { .. } => Rule::ProjectedPathConflict,
             Violation::DeclaredMountMissing { .. } => Rule::DeclaredMountMissing,
             Violation::SecretMountsConflict { .. } => Rule::SecretMountsConflict,
+            Violation::SecretNotVaultSynced { .. } => Rule::SecretNotVaultSynced,
+            Violation::VaultSyncUnavailable { .. } => Rule::VaultSyncUnavailable,
             Violation::MalformedObject { .. } => Rule::MalformedObject,
         }
     }
@@ -201,22 +217,57 @@ impl Violation {
                 "volume {volume:?}: {first} and {second} both project the file {path:?}. Give each item a unique path"
             ),
             Violation::DeclaredMountMissing { container, entries, what } => {
-                let names: Vec<String> = entries.iter().map(|(e, _)| format!("{e:?}")).collect();
-                let secrets: Vec<String> = entries.iter().map(|(_, s)| s.clone()).collect();
-                let (noun, verb) = if entries.len() == 1 { ("entry", "is") } else { ("entries", "are") };
-                format!(
-                    "{container}: secretMounts {noun} {} ({}) {verb} missing: {what}. \
-                     Add what the policy's secretMounts declare, or let the policy add it (mutate: true)",
-                    names.join(", "),
-                    secret_list(&secrets)
-                )
+                describe_declared_mount_missing(container, entries, what)
             }
             Violation::SecretMountsConflict { subject, detail } => {
                 format!("{subject}: the declared secretMounts cannot be added: {detail}")
             }
+            Violation::SecretNotVaultSynced { container, consumer, secret, namespace } => format!(
+                "{container}: {consumer} uses secret {secret:?}, which no Vault Secrets Operator resource in namespace \
+                 {namespace:?} syncs from Vault. Sync it with a VaultStaticSecret (or VaultDynamicSecret, VaultPKISecret) \
+                 in {namespace:?} whose spec.destination.name is {secret:?}, or, if it must not come from Vault, \
+                 list {secret:?} in exemptSecrets"
+            ),
+            Violation::VaultSyncUnavailable { call, error } => format!(
+                "could not {call} through the host's kubernetes capability: {error}. The policy reads them to tell \
+                 Vault-synced Secrets (vaultSync.require) and the mounts they declare (vaultSync.discover): run it as \
+                 a context-aware policy allowed to list them (see the README's \"Vault-synced Secrets\"), or turn \
+                 vaultSync off"
+            ),
             Violation::MalformedObject { detail } => detail.clone(),
         }
     }
+}
+
+/// The declared mounts a container lacks, told as they were declared: by
+/// entries of the policy's `secretMounts`, or by VSO resources (`vaultSync.discover`).
+fn describe_declared_mount_missing(container: &ContainerRef, entries: &[EntryRef], what: &str) -> String {
+    let secrets: Vec<String> = entries.iter().map(|e| e.secret.clone()).collect();
+    let verb = if entries.len() == 1 { "is" } else { "are" };
+    if entries.iter().all(|e| e.declared_by.is_none()) {
+        let names: Vec<String> = entries.iter().map(|e| format!("{:?}", e.name)).collect();
+        let noun = if entries.len() == 1 { "entry" } else { "entries" };
+        return format!(
+            "{container}: secretMounts {noun} {} ({}) {verb} missing: {what}. \
+             Add what the policy's secretMounts declare, or let the policy add it (mutate: true)",
+            names.join(", "),
+            secret_list(&secrets)
+        );
+    }
+    let declarers: Vec<String> = entries
+        .iter()
+        .map(|e| match &e.declared_by {
+            Some(resource) => format!("{resource} (its rolloutRestartTargets name this workload)"),
+            None => format!("secretMounts entry {:?}", e.name),
+        })
+        .collect();
+    let noun = if entries.len() == 1 { "the mount" } else { "the mounts" };
+    format!(
+        "{container}: {noun} of {} declared by {} {verb} missing: {what}. \
+         Add it, or let the policy add it (mutate: true)",
+        secret_list(&secrets),
+        declarers.join(", ")
+    )
 }
 
 fn describe_plain_secret_volume(
@@ -248,6 +299,25 @@ fn secret_list(secrets: &[String]) -> String {
     match quoted.as_slice() {
         [one] => format!("secret {one}"),
         _ => format!("secrets {}", quoted.join(", ")),
+    }
+}
+
+/// A declared mount named in messages: its entry's name, its Secret, and the
+/// VSO resource that declared it when it was discovered (`vaultSync.discover`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRef {
+    pub name: String,
+    pub secret: String,
+    pub declared_by: Option<String>,
+}
+
+impl EntryRef {
+    pub fn of(entry: &crate::settings::SecretMount) -> Self {
+        EntryRef {
+            name: entry.name.clone(),
+            secret: entry.secret_name.clone(),
+            declared_by: entry.declared_by.clone(),
+        }
     }
 }
 
@@ -293,6 +363,8 @@ mod tests {
             Rule::ProjectedPathConflict,
             Rule::DeclaredMountMissing,
             Rule::SecretMountsConflict,
+            Rule::SecretNotVaultSynced,
+            Rule::VaultSyncUnavailable,
             Rule::MalformedObject,
         ];
         let mut names: Vec<&str> = rules.iter().map(|r| r.name()).collect();

@@ -1076,6 +1076,8 @@ fn accepted_settings_shape() -> Value {
                 values: vec!["front".to_string()],
             }],
         }),
+        // Set by vaultSync.discover only; never read from settings.
+        declared_by: None,
     };
     let mut shape = serde_json::to_value(Settings::default()).expect("Settings serialise");
     shape["secretMounts"] = json!([entry]);

@@ -8,6 +8,9 @@ pub mod reference;
 
 use kubewarden_policy_sdk::response::ValidationResponse;
 pub use reference::{request, Request};
+// Only the tests that judge with a cluster (vaultSync) use it.
+#[allow(unused_imports)]
+pub use reference::TestCluster;
 use secret_mounts_policy::evaluate;
 use secret_mounts_policy::settings::Settings;
 use secret_mounts_policy::violation::Finding;
@@ -67,7 +70,7 @@ pub fn evaluate(settings: &Settings, request: Request) -> Evaluation {
     if let Some(mutated) = &evaluation.mutated {
         assert_kubernetes_shape(&request.kind, mutated);
     }
-    let response = evaluate::validate(&reference::host_payload(settings, &request));
+    let response = evaluate::validate_in(&reference::host_payload(settings, &request), &request.cluster);
     Evaluation {
         findings: evaluation.findings,
         mutated: evaluation.mutated,

@@ -17,10 +17,13 @@ use secret_mounts_policy::judge;
 use secret_mounts_policy::locate;
 use secret_mounts_policy::plan;
 use secret_mounts_policy::request::{AdmissionRequest, GroupVersionKind};
-use secret_mounts_policy::settings::{Action, Settings};
+use secret_mounts_policy::response::rejects;
+use secret_mounts_policy::settings::Settings;
+use secret_mounts_policy::vault_sync::{self, Cluster};
 use secret_mounts_policy::violation::Finding;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
+use std::cell::Cell;
 
 /// An admission request with its object parsed, as tests build them.
 #[derive(Debug, Clone)]
@@ -32,6 +35,59 @@ pub struct Request {
     pub sub_resource: Option<String>,
     pub namespace: Option<String>,
     pub object: Value,
+    /// What the host's `kubernetes` capability answers (`vaultSync`).
+    pub cluster: TestCluster,
+}
+
+/// The cluster a request is judged in, as the host's `kubernetes` capability
+/// shows it: objects (VSO resources) it lists by kind and namespace, or a
+/// host whose every call fails. Counts the calls.
+#[derive(Debug, Clone)]
+pub enum TestCluster {
+    Holding(Vec<Value>, Cell<usize>),
+    Failing(String, Cell<usize>),
+}
+
+impl TestCluster {
+    pub fn holding(objects: Vec<Value>) -> Self {
+        TestCluster::Holding(objects, Cell::new(0))
+    }
+
+    pub fn failing(error: &str) -> Self {
+        TestCluster::Failing(error.to_string(), Cell::new(0))
+    }
+
+    pub fn calls(&self) -> usize {
+        match self {
+            TestCluster::Holding(_, calls) | TestCluster::Failing(_, calls) => calls.get(),
+        }
+    }
+}
+
+impl Cluster for TestCluster {
+    fn list_resources_by_namespace(&self, request: &[u8]) -> Result<Vec<u8>, String> {
+        let request: Value = serde_json::from_slice(request).expect("the policy's request is JSON");
+        match self {
+            TestCluster::Failing(error, calls) => {
+                calls.set(calls.get() + 1);
+                Err(error.clone())
+            }
+            TestCluster::Holding(objects, calls) => {
+                calls.set(calls.get() + 1);
+                let items: Vec<&Value> = objects
+                    .iter()
+                    .filter(|o| {
+                        o["apiVersion"] == request["api_version"]
+                            && o["kind"] == request["kind"]
+                            && o["metadata"]["namespace"] == request["namespace"]
+                    })
+                    .collect();
+                let list =
+                    json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items});
+                Ok(list.to_string().into_bytes())
+            }
+        }
+    }
 }
 
 pub fn request(group: &str, kind: &str, operation: &str, object: Value) -> Request {
@@ -43,6 +99,7 @@ pub fn request(group: &str, kind: &str, operation: &str, object: Value) -> Reque
         sub_resource: None,
         namespace: Some("ns".into()),
         object,
+        cluster: TestCluster::holding(Vec::new()),
     }
 }
 
@@ -74,7 +131,16 @@ pub fn evaluate(settings: &Settings, request: &Request) -> Evaluation {
     if request.object.is_null() || !locate::is_judged(settings, &admission) {
         return Evaluation::default();
     }
-    let judgement = judge::judge(settings, &admission, request.object.clone());
+    let namespace = request
+        .namespace
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .or_else(|| request.object.pointer("/metadata/namespace").and_then(Value::as_str));
+    let vault = settings
+        .vault_sync
+        .is_enabled()
+        .then(|| vault_sync::read(namespace, &request.cluster));
+    let judgement = judge::judge(settings, &admission, request.object.clone(), vault.as_ref());
     let mut mutated = request.object.clone();
     for planned in &judgement.edits {
         let spec = mutated
@@ -90,12 +156,22 @@ pub fn evaluate(settings: &Settings, request: &Request) -> Evaluation {
     }
 }
 
-/// The response the README promises for an evaluation.
+/// The response the README promises for an evaluation: rejected when any
+/// finding rejects (provenance by `vaultSync.require`, the rest by `action`),
+/// with those listed; every other finding a warning.
 pub fn expected_response(settings: &Settings, evaluation: &Evaluation, original: &Value) -> Value {
-    let lines: Vec<String> = evaluation
+    let render = |f: &Finding| f.render(&settings.mount_path);
+    let rejecting: Vec<String> = evaluation
         .findings
         .iter()
-        .map(|f| f.render(&settings.mount_path))
+        .filter(|f| rejects(settings, f.violation.rule()))
+        .map(render)
+        .collect();
+    let warned: Vec<String> = evaluation
+        .findings
+        .iter()
+        .filter(|f| !rejects(settings, f.violation.rule()))
+        .map(render)
         .collect();
     let mut rules: Vec<&str> = Vec::new();
     for f in &evaluation.findings {
@@ -103,19 +179,18 @@ pub fn expected_response(settings: &Settings, evaluation: &Evaluation, original:
             rules.push(f.violation.rule().name());
         }
     }
-    let found = !lines.is_empty();
-    let warn = settings.action == Action::Warn;
-    let accepted = !found || warn;
-    let message = (found && !warn).then(|| {
-        let count = if lines.len() == 1 {
+    let found = !evaluation.findings.is_empty();
+    let accepted = rejecting.is_empty();
+    let message = (!accepted).then(|| {
+        let count = if rejecting.len() == 1 {
             "1 violation".to_string()
         } else {
-            format!("{} violations", lines.len())
+            format!("{} violations", rejecting.len())
         };
         format!(
             "{} breaks the secret mounts rules ({count}):\n{}",
             evaluation.subject,
-            lines.join("\n")
+            rejecting.join("\n")
         )
     });
     let patch = evaluation
@@ -127,7 +202,7 @@ pub fn expected_response(settings: &Settings, evaluation: &Evaluation, original:
         "accepted": accepted,
         "code": null,
         "message": message,
-        "warnings": (found && warn).then_some(lines),
+        "warnings": (!warned.is_empty()).then_some(warned),
         "audit_annotations": found.then(|| json!({"violations": rules.join(",")})),
         "patch": patch,
     })
@@ -136,7 +211,7 @@ pub fn expected_response(settings: &Settings, evaluation: &Evaluation, original:
 /// The product's answer in the same terms: the mutated object as a patch.
 pub fn product_response(settings: &Settings, request: &Request) -> Value {
     let payload = host_payload(settings, request);
-    let response = evaluate::validate_json(&payload);
+    let response = evaluate::validate_json_in(&payload, &request.cluster);
     let mut response: Value = serde_json::from_slice(&response).expect("the response is JSON");
     let object = response.as_object_mut().expect("the response is an object");
     let patch = object
