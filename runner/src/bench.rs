@@ -63,6 +63,8 @@ struct Subject {
     verdict: &'static str,
     /// Kubernetes host calls the policy made in its checked evaluation.
     host_calls: u64,
+    /// Time the host spent answering them, per timed call (part of the sample).
+    host: Vec<Duration>,
     /// Whole timed calls (in fresh mode: instantiate + call + teardown).
     samples: Vec<Duration>,
     /// The parts of each fresh-instance call.
@@ -99,6 +101,7 @@ impl Subject {
 
     /// One timed call, recorded.
     fn timed_call(&mut self, payload: &[u8]) -> Result<()> {
+        let host_before = self.instances.policy().context().busy();
         match &self.instances {
             Instances::Reused(_, instance) => {
                 let started = Instant::now();
@@ -112,6 +115,10 @@ impl Subject {
                 self.samples.push(sample.whole);
                 self.parts.push(sample);
             }
+        }
+        if self.host_calls > 0 {
+            let host = self.instances.policy().context().busy().saturating_sub(host_before);
+            self.host.push(host);
         }
         Ok(())
     }
@@ -173,6 +180,8 @@ pub struct ModuleResult {
     pub memories: usize,
     /// Kubernetes host calls per evaluation.
     pub host_calls: u64,
+    /// The host's time answering them, per timed call; `None` without calls.
+    pub host: Option<Stats>,
     /// Present in fresh-instance mode.
     pub fresh: Option<FreshStats>,
 }
@@ -232,6 +241,7 @@ fn prepare(
         initial_memory,
         verdict,
         host_calls,
+        host: Vec::new(),
         samples: Vec::new(),
         parts: Vec::new(),
     })
@@ -354,6 +364,7 @@ fn results(subjects: &[Subject]) -> Vec<ModuleResult> {
                 memory_peak_bytes: memory.map_or(0, |m| m.peak()),
                 memories: memory.map_or(0, |m| m.created()),
                 host_calls: s.host_calls,
+                host: (!s.host.is_empty()).then(|| summarize(&s.host)),
                 fresh: fresh_stats(s),
             }
         })
@@ -390,6 +401,10 @@ struct JsonResult<'a> {
     /// Kubernetes host calls (kubewarden/kubernetes/*) per evaluation,
     /// answered inside the timed calls.
     host_calls: u64,
+    /// The host's part of each timed call (answering those calls, the list
+    /// serialised as policy-server does); null when there are none.
+    host_p50_us: Option<f64>,
+    host_p99_us: Option<f64>,
     /// `reused-instance` or `fresh-instance`; in fresh-instance mode the
     /// fields above time the whole (instantiate + call + teardown).
     mode: &'a str,
@@ -438,6 +453,8 @@ fn render_json(r: &ModuleResult, args: &BenchArgs) -> String {
         memory_peak_mb: tracked.then(|| round(r.memory_peak_bytes as f64 / MB, 3)),
         linear_memories: tracked.then_some(r.memories),
         host_calls: r.host_calls,
+        host_p50_us: r.host.map(|h| round(h.p50, 2)),
+        host_p99_us: r.host.map(|h| round(h.p99, 2)),
         mode: if r.fresh.is_some() {
             "fresh-instance"
         } else {
@@ -502,6 +519,23 @@ fn render_text(results: &[ModuleResult], args: &BenchArgs, uid: &str) -> String 
     out.push_str(
         "\np50 ratio is relative to the first module; peak memory is the largest linear memory size of the instance during the run.\n",
     );
+    out.push_str(&host_note(results));
+    out
+}
+
+/// What the host's Kubernetes answers cost, when a module made such calls.
+fn host_note(results: &[ModuleResult]) -> String {
+    if results.iter().all(|r| r.host_calls == 0) {
+        return String::new();
+    }
+    let mut out = String::from("Kubernetes host calls per evaluation, answered inside the timed calls:\n");
+    for r in results {
+        out.push_str(&format!("  {}: {}", r.name, r.host_calls));
+        if let Some(h) = r.host {
+            out.push_str(&format!(", the host's part p50 {:.1} µs, p99 {:.1} µs", h.p50, h.p99));
+        }
+        out.push('\n');
+    }
     out
 }
 
@@ -555,6 +589,7 @@ fn render_fresh_text(results: &[ModuleResult], args: &BenchArgs, uid: &str) -> S
     out.push_str(
         "\nwhole = instantiate + call + teardown, timed together; p50 ratio (of the whole) is relative to the first module; instances counts every instance made (checks, warm-up, timed).\n",
     );
+    out.push_str(&host_note(results));
     out
 }
 

@@ -74,7 +74,7 @@ fn report_session(context: &ContextHost, verbose: bool) -> bool {
     }
     if !problems.is_empty() {
         eprintln!(
-            "policy-runner: error: host capabilities session {path} is out of step with the policy's host calls ({} bad calls; the policy got errors for them)",
+            "policy-runner: error: host capabilities session {path} is out of step with the policy's host calls ({} of them had no matching exchange; the policy got errors for them)",
             problems.len()
         );
         return true;

@@ -244,7 +244,7 @@ fn a_session_out_of_step_is_reported_and_fails_the_run() {
     let e = err(&o);
     assert!(e.contains("host call 2 does not match exchange 2: Replay error: unexpected request. Was expecting KubernetesListResourceNamespace { api_version: \"secrets.hashicorp.com/v1beta1\", kind: \"VaultPKISecret\""), "{e}");
     assert!(
-        e.contains("is out of step with the policy's host calls (2 bad calls"),
+        e.contains("is out of step with the policy's host calls (2 of them had no matching exchange"),
         "{e}"
     );
 }

@@ -13,6 +13,7 @@
 //! policy pays it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -62,6 +63,8 @@ pub struct ClusterState {
     places: HashMap<Identity, usize>,
     /// (apiVersion, kind, namespace) → positions in `objects`, in order.
     lists: HashMap<(String, String, String), Vec<usize>>,
+    /// Length of the last answer.
+    last_size: AtomicUsize,
 }
 
 #[derive(Serialize)]
@@ -134,12 +137,20 @@ impl ClusterState {
             .get(&key)
             .map(|at| at.iter().map(|&i| &self.objects[i]).collect())
             .unwrap_or_default();
-        serde_json::to_vec(&ListAnswer {
-            api_version,
-            kind: format!("{kind}List"),
-            metadata: Map::new(),
-            items,
-        })
+        // Sized as the last answer was, so that a large list is written
+        // without the vector growing step by step.
+        let mut out = Vec::with_capacity(self.last_size.load(Ordering::Relaxed));
+        serde_json::to_writer(
+            &mut out,
+            &ListAnswer {
+                api_version,
+                kind: format!("{kind}List"),
+                metadata: Map::new(),
+                items,
+            },
+        )?;
+        self.last_size.store(out.len(), Ordering::Relaxed);
+        Ok(out)
     }
 }
 

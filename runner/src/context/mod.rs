@@ -23,6 +23,7 @@ pub mod session;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
@@ -67,6 +68,8 @@ pub struct ContextHost {
     granted: BTreeSet<ContextAwareResource>,
     source: Source,
     calls: AtomicU64,
+    /// Time spent answering them, in nanoseconds.
+    busy_nanos: AtomicU64,
     /// Denied resources already mentioned on stderr.
     warned: Mutex<BTreeSet<String>>,
     /// Answered look-ups, when recording.
@@ -157,6 +160,11 @@ impl ContextHost {
         self.calls.load(Ordering::Relaxed)
     }
 
+    /// Time the host has spent answering them so far.
+    pub fn busy(&self) -> Duration {
+        Duration::from_nanos(self.busy_nanos.load(Ordering::Relaxed))
+    }
+
     /// Answers a `kubewarden/kubernetes/<operation>` call, or `None` when the
     /// operation is not one this module handles. Problems worth the user's
     /// attention are printed on stderr, once per kind of problem, prefixed
@@ -169,9 +177,17 @@ impl ContextHost {
             return None;
         }
         self.calls.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let answer = self.answer_call(label, operation, payload);
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.busy_nanos.fetch_add(nanos, Ordering::Relaxed);
+        Some(answer)
+    }
+
+    fn answer_call(&self, label: &str, operation: &str, payload: &[u8]) -> Answer {
         let resource: GuestResource = match serde_json::from_slice(payload) {
             Ok(r) => r,
-            Err(e) => return Some(Err(e.to_string())),
+            Err(e) => return Err(e.to_string()),
         };
         if !self
             .granted
@@ -186,18 +202,18 @@ impl ContextHost {
                     self.grant_hint()
                 ),
             );
-            return Some(Err(not_granted_error(&resource.api_version, &resource.kind)));
+            return Err(not_granted_error(&resource.api_version, &resource.kind));
         }
         if operation != "list_resources_by_namespace" {
-            return Some(Err(format!(
+            return Err(format!(
                 "host capability kubewarden/kubernetes/{operation} is not available in policy-runner (only list_resources_by_namespace is answered)"
-            )));
+            ));
         }
         let request: GuestListByNamespace = match serde_json::from_slice(payload) {
             Ok(r) => r,
-            Err(e) => return Some(Err(e.to_string())),
+            Err(e) => return Err(e.to_string()),
         };
-        Some(self.list_by_namespace(label, request))
+        self.list_by_namespace(label, request)
     }
 
     fn list_by_namespace(&self, label: &str, guest: GuestListByNamespace) -> Answer {
