@@ -32,8 +32,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Evaluate one request and print the AdmissionResponse as one JSON line
-    /// (like `kwctl run`). Exit 0 whether allowed or rejected, 1 on errors or
-    /// invalid settings.
+    /// (like `kwctl run`). Exit 0 whether allowed or rejected, 1 on errors,
+    /// invalid settings or a replayed session out of step.
     Run(RunArgs),
     /// Evaluate Kubernetes manifests (YAML/JSON, multi-document, Lists) as
     /// CREATE requests, read as kubectl reads them. Exit 0 when nothing is
@@ -139,7 +139,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub allow_context_aware: bool,
 
-    /// Answer the policy's host calls from a session file in kwctl's format
+    /// Answer the policy's Kubernetes look-ups (list_resources_by_namespace)
+    /// from a session file in kwctl's format
     /// (written by `kwctl run --record-host-capabilities-interactions`),
     /// strictly in order. A call that differs from the next recorded one, or
     /// one made after the last, fails (the policy gets kwctl's error), is
@@ -157,8 +158,9 @@ pub struct RunArgs {
     #[command(flatten)]
     pub cluster: ClusterStateArgs,
 
-    /// Policy metadata, when the module is not annotated
-    /// [default: policy-metadata.yml beside the module, if present]
+    /// Policy metadata, instead of what `kwctl annotate` embedded in the module
+    /// [default: the embedded metadata, else policy-metadata.yml beside the
+    /// module, if present]
     #[arg(long, value_name = "FILE")]
     pub metadata: Option<PathBuf>,
 
