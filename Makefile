@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 CARGO ?= cargo
 RUNNER := bin/policy-runner
-POLICY_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+POLICY_SOURCES := $(shell find src -name '*.rs') build.rs Cargo.toml Cargo.lock
 RUNNER_SOURCES := $(shell find runner/src -name '*.rs' 2>/dev/null) runner/Cargo.toml runner/Cargo.lock
 DEMO_SETTINGS := examples/settings.yml
 DEMO_MANIFESTS := $(sort $(wildcard examples/manifests/*.yaml))

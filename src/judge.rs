@@ -186,9 +186,15 @@ fn as_submitted(admitted: Vec<Finding>, submitted: Vec<Finding>) -> Vec<Finding>
         .into_iter()
         .map(|finding| {
             let rule = finding.violation.rule();
+            // A provenance finding is about one Secret of the mount: its twin
+            // must name the same Secret, not the first of the mount's others.
+            let per_secret = rule == Rule::SecretNotVaultSynced;
             let twin = submitted.iter_mut().find(|s| {
-                s.as_ref()
-                    .is_some_and(|s| s.at == finding.at && s.violation.rule() == rule)
+                s.as_ref().is_some_and(|s| {
+                    s.at == finding.at
+                        && s.violation.rule() == rule
+                        && (!per_secret || s.violation == finding.violation)
+                })
             });
             twin.and_then(Option::take).unwrap_or(finding)
         })

@@ -48,7 +48,11 @@ struct WapcHost;
 impl vault_sync::Cluster for WapcHost {
     #[cfg(target_arch = "wasm32")]
     fn list_resources_by_namespace(&self, request: &[u8]) -> Result<Vec<u8>, String> {
-        guest::host_call("kubewarden", "kubernetes", "list_resources_by_namespace", request).map_err(|e| e.to_string())
+        guest::host_call("kubewarden", "kubernetes", "list_resources_by_namespace", request).map_err(|e| {
+            // waPC's error says "Host error: <what the host said>"; keep what the host said.
+            let e = e.to_string();
+            e.strip_prefix("Host error: ").map(str::to_string).unwrap_or(e)
+        })
     }
 
     /// Natively there is no waPC host to call.

@@ -229,10 +229,11 @@ impl Violation {
                  list {secret:?} in exemptSecrets"
             ),
             Violation::VaultSyncUnavailable { call, error } => format!(
-                "could not {call} through the host's kubernetes capability: {error}. The policy reads them to tell \
+                "could not {call} through the host's kubernetes capability: {}. The policy reads them to tell \
                  Vault-synced Secrets (vaultSync.require) and the mounts they declare (vaultSync.discover): run it as \
                  a context-aware policy allowed to list them (see the README's \"Vault-synced Secrets\"), or turn \
-                 vaultSync off"
+                 vaultSync off",
+                error.trim_end_matches('.')
             ),
             Violation::MalformedObject { detail } => detail.clone(),
         }

@@ -119,7 +119,7 @@ fn unparsable_payloads_are_rejected_with_a_clear_message() {
         ),
         (
             &b"{\"request\": {\"kind\": 5}}"[..],
-            "the admission request could not be parsed at request.kind: invalid type: integer `5`",
+            "the admission request could not be parsed: invalid type: integer `5`, expected struct GroupVersionKind at line 1 column 22",
         ),
         (
             &b"{\"request\": {}} trailing"[..],

@@ -208,3 +208,135 @@ fn first_findings_only(settings: &Settings, object: &Value) -> Evaluation {
     plain.secret_mounts.clear();
     evaluate(&plain, request("apps", "Deployment", "UPDATE", object.clone()))
 }
+
+/// VSO resources of namespace "ns": each syncs one of the secrets, and may name
+/// the Deployment "w" (or another workload) in its rolloutRestartTargets.
+fn vso_resources() -> impl Strategy<Value = Vec<Value>> {
+    let kinds = ["VaultStaticSecret", "VaultDynamicSecret", "VaultPKISecret"];
+    proptest::collection::vec((0..kinds.len(), 0..SECRETS.len(), 0..3usize), 0..5).prop_map(move |resources| {
+        resources
+            .into_iter()
+            .enumerate()
+            .map(|(i, (k, s, t))| {
+                let targets = match t {
+                    0 => json!([{"kind": "Deployment", "name": "w"}]),
+                    1 => json!([{"kind": "Deployment", "name": "other"}, {"kind": "StatefulSet", "name": "w"}]),
+                    _ => json!([]),
+                };
+                json!({"apiVersion": "secrets.hashicorp.com/v1beta1", "kind": kinds[k],
+                       "metadata": {"name": format!("vso{i}"), "namespace": "ns"},
+                       "spec": {"destination": {"name": SECRETS[s]}, "rolloutRestartTargets": targets}})
+            })
+            .collect()
+    })
+}
+
+/// The Secrets the non-exempt containers of a Deployment's pod spec consume:
+/// env and envFrom references, and the secrets of the volumes they mount.
+fn consumed_secrets(object: &Value, settings: &Settings) -> std::collections::BTreeSet<String> {
+    let spec = &object["spec"]["template"]["spec"];
+    let volumes = spec["volumes"].as_array().cloned().unwrap_or_default();
+    let mut out = std::collections::BTreeSet::new();
+    for list in ["containers", "initContainers"] {
+        for c in spec[list].as_array().into_iter().flatten() {
+            if settings.is_exempt(c["name"].as_str().unwrap_or("")) {
+                continue;
+            }
+            for e in c["env"].as_array().into_iter().flatten() {
+                if let Some(s) = e.pointer("/valueFrom/secretKeyRef/name").and_then(Value::as_str) {
+                    out.insert(s.to_string());
+                }
+            }
+            for e in c["envFrom"].as_array().into_iter().flatten() {
+                if let Some(s) = e.pointer("/secretRef/name").and_then(Value::as_str) {
+                    out.insert(s.to_string());
+                }
+            }
+            for m in c["volumeMounts"].as_array().into_iter().flatten() {
+                for v in volumes.iter().filter(|v| v["name"] == m["name"]).take(1) {
+                    if let Some(s) = v.pointer("/secret/secretName").and_then(Value::as_str) {
+                        out.insert(s.to_string());
+                    }
+                    for source in v
+                        .pointer("/projected/sources")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        if let Some(s) = source.pointer("/secret/name").and_then(Value::as_str) {
+                            out.insert(s.to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Discovery is exactly the settings' entries followed by one whole-secret
+    /// entry per VSO resource naming the Deployment, in the order they are
+    /// listed (the first for each Secret; an explicit entry for the same
+    /// Secret wins): the same mutation and the same rules as writing those
+    /// entries by hand.
+    #[test]
+    fn discovery_is_the_same_as_writing_the_entries(spec in pod_spec(), settings_json in settings_strategy(), vso in vso_resources()) {
+        let object = wrap("Deployment", spec, json!({"app": "x"}));
+        let mut discovering = settings_json.clone();
+        discovering["vaultSync"] = json!({"discover": true});
+        let mut by_hand = settings_json.clone();
+        let entries = by_hand["secretMounts"].as_array_mut().unwrap();
+        // The policy reads the kinds in this order, each list in the host's order.
+        let kind_order = ["VaultStaticSecret", "VaultDynamicSecret", "VaultPKISecret"];
+        let mut listed: Vec<&Value> = vso.iter().collect();
+        listed.sort_by_key(|r| kind_order.iter().position(|k| r["kind"] == *k));
+        for r in listed {
+            let secret = &r["spec"]["destination"]["name"];
+            let names_w = r["spec"]["rolloutRestartTargets"].as_array().unwrap().iter()
+                .any(|t| t["kind"] == "Deployment" && t["name"] == "w");
+            if names_w && !entries.iter().any(|e| &e["secretName"] == secret) {
+                entries.push(json!({"name": r["metadata"]["name"], "secretName": secret}));
+            }
+        }
+        let discovered = evaluate(&settings(discovering), Request {
+            cluster: TestCluster::holding(vso.clone()),
+            ..request("apps", "Deployment", "CREATE", object.clone())
+        });
+        let written = evaluate(&settings(by_hand), request("apps", "Deployment", "CREATE", object));
+        prop_assert_eq!(&discovered.mutated, &written.mutated);
+        prop_assert_eq!(rules(&discovered), rules(&written));
+    }
+
+    /// Provenance: the Secrets named by `secret-not-vault-synced` are exactly
+    /// those the non-exempt containers consume in the object as it will be
+    /// admitted, less those a VSO resource syncs.
+    #[test]
+    fn unsynced_findings_name_exactly_the_consumed_secrets_no_vso_resource_syncs(
+        spec in pod_spec(), settings_json in settings_strategy(), vso in vso_resources()
+    ) {
+        let mut settings_json = settings_json;
+        settings_json["vaultSync"] = json!({"require": "reject"});
+        let settings = settings(settings_json);
+        let object = wrap("Deployment", spec, json!({"app": "x"}));
+        let e = evaluate(&settings, Request {
+            cluster: TestCluster::holding(vso.clone()),
+            ..request("apps", "Deployment", "CREATE", object.clone())
+        });
+        if rules(&e).contains(&"malformed-object") || rules(&e).contains(&"secret-mounts-conflict") {
+            return Ok(());
+        }
+        let synced: std::collections::BTreeSet<String> =
+            vso.iter().map(|r| r["spec"]["destination"]["name"].as_str().unwrap().to_string()).collect();
+        let admitted = e.mutated.clone().unwrap_or(object);
+        let expected: std::collections::BTreeSet<String> =
+            consumed_secrets(&admitted, &settings).difference(&synced).cloned().collect();
+        let named: std::collections::BTreeSet<String> = e.findings.iter().filter_map(|f| match &f.violation {
+            secret_mounts_policy::violation::Violation::SecretNotVaultSynced { secret, .. } => Some(secret.clone()),
+            _ => None,
+        }).collect();
+        prop_assert_eq!(named, expected);
+    }
+}
