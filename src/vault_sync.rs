@@ -11,11 +11,12 @@
 //! The read is a contract that hosts and recorded sessions depend on: for the
 //! request's namespace, exactly [`VSO_KINDS`] in that order, one
 //! `list_resources_by_namespace` call each through the host's `kubernetes`
-//! capability, with no selector. A call that fails ends the read. No Secret is
-//! ever read: provenance comes from the VSO resources alone, so the policy
-//! server needs no access to Secrets. Each answer is parsed pruned: only the
-//! three fields above are kept, the rest of every item (status, managed fields,
-//! the Vault paths) is skipped without being built.
+//! capability, with no selector and a field mask of the three fields above
+//! ([`FIELDS_READ`]). A call that fails ends the read. No Secret is ever read:
+//! provenance comes from the VSO resources alone, so the policy server needs no
+//! access to Secrets. Each answer is parsed pruned all the same (a host may
+//! not know masks): only the three fields are kept, the rest of every item
+//! (status, the Vault paths) is skipped without being built.
 
 use std::collections::BTreeSet;
 
@@ -30,6 +31,11 @@ pub const VSO_API_VERSION: &str = "secrets.hashicorp.com/v1beta1";
 
 /// The VSO kinds that sync a Secret, in the order they are read.
 pub const VSO_KINDS: [&str; 3] = ["VaultStaticSecret", "VaultDynamicSecret", "VaultPKISecret"];
+
+/// The fields of each VSO resource the policy reads, sent as the request's
+/// field mask: a host that knows masks (Kubewarden 1.33 and later) prunes every
+/// resource to them before it serialises the list; an older one ignores them.
+pub const FIELDS_READ: [&str; 3] = ["metadata.name", "spec.destination.name", "spec.rolloutRestartTargets"];
 
 /// The host's `kubernetes` capability, as far as the policy uses it: one
 /// implementation over waPC (`lib.rs`), others in tests and tools.
@@ -103,7 +109,7 @@ fn list(kind: &'static str, namespace: &str, cluster: &dyn Cluster) -> Result<Ve
         namespace: namespace.to_string(),
         label_selector: None,
         field_selector: None,
-        field_masks: None,
+        field_masks: Some(FIELDS_READ.iter().map(|f| f.to_string()).collect()),
     };
     let request = serde_json::to_vec(&request).map_err(|e| format!("the request could not be written: {e}"))?;
     let answer = cluster.list_resources_by_namespace(&request)?;
@@ -295,7 +301,7 @@ mod tests {
     }
 
     #[test]
-    fn the_three_kinds_are_listed_in_order_with_no_selector() {
+    fn the_three_kinds_are_listed_in_order_with_no_selector_and_the_fields_read_as_mask() {
         let cluster = Recorded {
             answers: vec![list_of(vec![]), list_of(vec![]), list_of(vec![])],
             requests: RefCell::new(vec![]),
@@ -305,7 +311,8 @@ mod tests {
             .iter()
             .map(|kind| {
                 json!({"api_version": "secrets.hashicorp.com/v1beta1", "kind": kind, "namespace": "team-a",
-                       "label_selector": null, "field_selector": null, "field_masks": null})
+                       "label_selector": null, "field_selector": null,
+                       "field_masks": ["metadata.name", "spec.destination.name", "spec.rolloutRestartTargets"]})
             })
             .collect();
         assert_eq!(*cluster.requests.borrow(), expected);
@@ -383,6 +390,23 @@ mod tests {
             ..GroupVersionKind::default()
         };
         assert!(synced.declared_mounts(&pod, "api", &[]).is_empty());
+    }
+
+    #[test]
+    fn an_answer_pruned_by_the_mask_reads_the_same() {
+        let pruned = json!({"items": [
+            {"metadata": {"name": "db"}, "spec": {"destination": {"name": "db-creds"},
+             "rolloutRestartTargets": [{"kind": "Deployment", "name": "api"}]}},
+            {"metadata": {"name": "bare"}}
+        ]});
+        let cluster = Recorded {
+            answers: vec![Ok(pruned), list_of(vec![]), list_of(vec![])],
+            requests: RefCell::new(vec![]),
+        };
+        let synced = read(Some("team-a"), &cluster).unwrap();
+        assert!(synced.is_synced("db-creds"));
+        assert_eq!(synced.declared_mounts(&deployment(), "api", &[]).len(), 1);
+        assert_eq!(synced.resources[1].destination, "");
     }
 
     #[test]
