@@ -35,10 +35,11 @@ impl Drop for Scratch {
     }
 }
 
-/// The SDK 0.17 request for one kind in `team-a`.
+/// The SDK 0.17 request for one kind in `team-a`, with the field masks of
+/// secret-mounts-policy's vaultSync read.
 fn list_payload(kind: &str) -> String {
     format!(
-        r#"{{"api_version":"{VSO}","kind":"{kind}","namespace":"team-a","label_selector":null,"field_selector":null,"field_masks":null}}"#
+        r#"{{"api_version":"{VSO}","kind":"{kind}","namespace":"team-a","label_selector":null,"field_selector":null,"field_masks":["metadata.name","spec.destination.name","spec.rolloutRestartTargets"]}}"#
     )
 }
 
@@ -107,10 +108,10 @@ const REQUEST: &str = r#"{
   "object": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "team-a"}}
 }"#;
 
-/// One exchange in kwctl's format, as kwctl writes it.
+/// One exchange in the current kwctl's format, as it writes it.
 fn exchange(kind: &str, response: &str) -> String {
     format!(
-        "- type: Exchange\n  request: |\n    !KubernetesListResourceNamespace\n    api_version: {VSO}\n    kind: {kind}\n    namespace: team-a\n    label_selector: null\n    field_selector: null\n  response:\n{response}"
+        "- type: Exchange\n  request: |\n    !KubernetesListResourceNamespace\n    api_version: {VSO}\n    kind: {kind}\n    namespace: team-a\n    label_selector: null\n    field_selector: null\n    disable_cache: false\n    field_masks:\n    - metadata.name\n    - spec.destination.name\n    - spec.rolloutRestartTargets\n  response:\n{response}"
     )
 }
 
@@ -265,7 +266,7 @@ fn a_call_after_the_last_exchange_fails_the_run() {
     assert_eq!(o.status.code(), Some(1), "{}", err(&o));
     assert_eq!(message(&o), "SEE");
     assert!(
-        err(&o).contains("host call 2 has no recorded exchange (1 recorded; the list of recorded responses is empty)"),
+        err(&o).contains("host call 2 has no recorded exchange (1 recorded; the list of recorded responses is empty or has been exhausted)"),
         "{}",
         err(&o)
     );
@@ -337,8 +338,15 @@ fn cluster_state_answers_and_can_be_recorded_for_kwctl() {
         text.starts_with("- type: Exchange\n  request: |\n    !KubernetesListResourceNamespace\n"),
         "{text}"
     );
+    assert!(
+        text.contains("    disable_cache: false\n    field_masks:\n    - metadata.name\n    - spec.destination.name\n    - spec.rolloutRestartTargets\n"),
+        "{text}"
+    );
     // the tls object has no namespace of its own: --namespace gave it team-a
     assert!(text.contains("\"name\":\"tls\",\"namespace\":\"team-a\""), "{text}");
+    // the recorded answers are pruned to the masks
+    assert!(text.contains(r#""spec":{"destination":{"name":"db-creds"}}"#), "{text}");
+    assert!(!text.contains("create"), "{text}");
     // and the recorded session replays
     let o = run(&[
         "run",

@@ -2,21 +2,28 @@
 //! list, answered as policy-evaluator answers `list_resources_by_namespace`.
 //!
 //! policy-evaluator serves the call from a reflector of the resource in the
-//! namespace and returns kube's `ObjectList<DynamicObject>` as JSON:
-//! `{"apiVersion": <the request's apiVersion>, "kind": "<Kind>List",
-//! "metadata": {}, "items": [<the objects>]}`. Here the items are the
-//! manifests' objects of that apiVersion and kind in that namespace, in the
-//! order they were read; an object without `metadata.namespace` is in the
-//! default namespace (`default`, as kubectl puts it), and its copy gets that
-//! namespace, as the API server would store it. The list is serialised on
-//! every call, as policy-server does, so that the cost is counted where the
-//! policy pays it.
+//! namespace (one per apiVersion, kind, namespace, selectors and field
+//! masks, made on the first call) and returns kube's
+//! `ObjectList<DynamicObject>` as JSON: `{"apiVersion": <the request's
+//! apiVersion>, "kind": "<Kind>List", "metadata": {}, "items": [<the
+//! objects>]}`. The reflector stores each object as [`ListedObject`] makes
+//! it: cleaned up, and pruned to the request's field masks. Here the items
+//! are the manifests' objects of that apiVersion and kind in that namespace,
+//! in the order they were read, made into listed objects on the first call
+//! for their (apiVersion, kind, namespace, masks) and kept; an object without
+//! `metadata.namespace` is in the default namespace (`default`, as kubectl
+//! puts it), and its copy gets that namespace, as the API server would store
+//! it. The list is serialised on every call, as policy-server does, so that
+//! the cost is counted where the policy pays it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+
+use super::field_mask::{mask_of, ListedObject};
 
 /// Kinds that live outside namespaces. An object of one of these kinds is
 /// never listed by namespace and gets no namespace of its own.
@@ -63,9 +70,14 @@ pub struct ClusterState {
     places: HashMap<Identity, usize>,
     /// (apiVersion, kind, namespace) → positions in `objects`, in order.
     lists: HashMap<(String, String, String), Vec<usize>>,
+    /// The listed objects of each (apiVersion, kind, namespace, masks)
+    /// asked for so far: the reflectors' stores.
+    stores: Mutex<HashMap<StoreKey, Arc<Vec<ListedObject>>>>,
     /// Length of the last answer.
     last_size: AtomicUsize,
 }
+
+type StoreKey = (String, String, String, Option<BTreeSet<String>>);
 
 #[derive(Serialize)]
 struct ListAnswer<'a> {
@@ -73,7 +85,7 @@ struct ListAnswer<'a> {
     api_version: &'a str,
     kind: String,
     metadata: Map<String, Value>,
-    items: Vec<&'a Value>,
+    items: &'a [ListedObject],
 }
 
 impl ClusterState {
@@ -87,6 +99,8 @@ impl ClusterState {
     /// `kind` or a name, and cluster-scoped ones, are left out: no
     /// namespaced list can hold them.
     pub fn add(&mut self, mut object: Value, default_namespace: &str) {
+        // The stores are made again from the objects on the next call.
+        self.stores = Mutex::default();
         let text = |o: &Value, key: &str| o.get(key).and_then(Value::as_str).map(str::to_string);
         let (Some(api_version), Some(kind)) = (text(&object, "apiVersion"), text(&object, "kind")) else {
             return;
@@ -129,14 +143,16 @@ impl ClusterState {
         self.objects.len()
     }
 
-    /// The answer to `list_resources_by_namespace`, serialised now.
-    pub fn list_by_namespace(&self, api_version: &str, kind: &str, namespace: &str) -> serde_json::Result<Vec<u8>> {
-        let key = (api_version.to_string(), kind.to_string(), namespace.to_string());
-        let items = self
-            .lists
-            .get(&key)
-            .map(|at| at.iter().map(|&i| &self.objects[i]).collect())
-            .unwrap_or_default();
+    /// The answer to `list_resources_by_namespace`, serialised now. The
+    /// listed objects are made on the first call for these arguments.
+    pub fn list_by_namespace(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        field_masks: Option<&BTreeSet<String>>,
+    ) -> serde_json::Result<Vec<u8>> {
+        let items = self.store(api_version, kind, namespace, field_masks);
         // Sized as the last answer was, so that a large list is written
         // without the vector growing step by step.
         let mut out = Vec::with_capacity(self.last_size.load(Ordering::Relaxed));
@@ -146,11 +162,43 @@ impl ClusterState {
                 api_version,
                 kind: format!("{kind}List"),
                 metadata: Map::new(),
-                items,
+                items: &items,
             },
         )?;
         self.last_size.store(out.len(), Ordering::Relaxed);
         Ok(out)
+    }
+
+    fn store(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        field_masks: Option<&BTreeSet<String>>,
+    ) -> Arc<Vec<ListedObject>> {
+        let key = (
+            api_version.to_string(),
+            kind.to_string(),
+            namespace.to_string(),
+            field_masks.cloned(),
+        );
+        let mut stores = self.stores.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(store) = stores.get(&key) {
+            return store.clone();
+        }
+        let mask = mask_of(field_masks);
+        let listed: Vec<ListedObject> = self
+            .lists
+            .get(&(key.0.clone(), key.1.clone(), key.2.clone()))
+            .map(|at| {
+                at.iter()
+                    .map(|&i| ListedObject::new(&self.objects[i], mask.as_ref()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let store = Arc::new(listed);
+        stores.insert(key, store.clone());
+        store
     }
 }
 
@@ -171,7 +219,7 @@ mod tests {
     }
 
     fn answer(state: &ClusterState, kind: &str, ns: &str) -> Value {
-        serde_json::from_slice(&state.list_by_namespace(VSO, kind, ns).unwrap()).unwrap()
+        serde_json::from_slice(&state.list_by_namespace(VSO, kind, ns, None).unwrap()).unwrap()
     }
 
     #[test]
@@ -195,9 +243,18 @@ mod tests {
             .map(|i| i["metadata"]["name"].clone())
             .collect();
         assert_eq!(names, [json!("b"), json!("a")]);
-        assert_eq!(list["items"][0], vss("b", Some("team-a"), "db"));
+        // the object as the host lists it: managed fields and annotations emptied
+        let mut listed = vss("b", Some("team-a"), "db");
+        listed["metadata"]["annotations"] = json!({});
+        listed["metadata"]["managedFields"] = json!([]);
+        assert_eq!(list["items"][0], listed);
         // the fields come in policy-evaluator's order
-        let text = String::from_utf8(state.list_by_namespace(VSO, "VaultDynamicSecret", "team-a").unwrap()).unwrap();
+        let text = String::from_utf8(
+            state
+                .list_by_namespace(VSO, "VaultDynamicSecret", "team-a", None)
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(
             text,
             r#"{"apiVersion":"secrets.hashicorp.com/v1beta1","kind":"VaultDynamicSecretList","metadata":{},"items":[]}"#
@@ -213,7 +270,7 @@ mod tests {
         // another apiVersion is another resource
         let other: Value = serde_json::from_slice(
             &state
-                .list_by_namespace("secrets.hashicorp.com/v1", "VaultStaticSecret", "team-a")
+                .list_by_namespace("secrets.hashicorp.com/v1", "VaultStaticSecret", "team-a", None)
                 .unwrap(),
         )
         .unwrap();
@@ -227,7 +284,7 @@ mod tests {
         let list = answer(&state, "VaultStaticSecret", "team-x");
         assert_eq!(
             list["items"][0]["metadata"],
-            json!({"name": "a", "namespace": "team-x"})
+            json!({"annotations": {}, "managedFields": [], "name": "a", "namespace": "team-x"})
         );
         assert_eq!(answer(&state, "VaultStaticSecret", "default")["items"], json!([]));
     }
@@ -268,5 +325,58 @@ mod tests {
         assert_eq!(state.len(), 0);
         assert!(is_cluster_scoped("ClusterRole"));
         assert!(!is_cluster_scoped("VaultStaticSecret"));
+    }
+
+    #[test]
+    fn field_masks_prune_every_listed_object() {
+        let mut state = ClusterState::new();
+        let mut tls = vss("tls", Some("n"), "web-tls");
+        tls["spec"]["rolloutRestartTargets"] = json!([{"kind": "Deployment", "name": "web"}]);
+        tls["status"] = json!({"valid": true});
+        state.add(vss("a", Some("n"), "one"), "default");
+        state.add(tls, "default");
+        let masks: BTreeSet<String> = ["metadata.name", "spec.destination.name", "spec.rolloutRestartTargets"]
+            .iter()
+            .map(|m| m.to_string())
+            .collect();
+        let text = String::from_utf8(
+            state
+                .list_by_namespace(VSO, "VaultStaticSecret", "n", Some(&masks))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            text,
+            concat!(
+                r#"{"apiVersion":"secrets.hashicorp.com/v1beta1","kind":"VaultStaticSecretList","metadata":{},"items":["#,
+                r#"{"apiVersion":"secrets.hashicorp.com/v1beta1","kind":"VaultStaticSecret","metadata":{"annotations":{},"managedFields":[],"name":"a","namespace":"n"},"spec":{"destination":{"name":"one"}}},"#,
+                r#"{"apiVersion":"secrets.hashicorp.com/v1beta1","kind":"VaultStaticSecret","metadata":{"annotations":{},"managedFields":[],"name":"tls","namespace":"n"},"spec":{"destination":{"name":"web-tls"},"rolloutRestartTargets":[{"kind":"Deployment","name":"web"}]}}]}"#
+            )
+        );
+        // the same list without masks is whole, and kept apart from the masked one
+        let whole = answer(&state, "VaultStaticSecret", "n");
+        assert_eq!(whole["items"][1]["status"], json!({"valid": true}));
+        assert_eq!(whole["items"][0]["spec"]["destination"]["create"], json!(true));
+        let again = String::from_utf8(
+            state
+                .list_by_namespace(VSO, "VaultStaticSecret", "n", Some(&masks))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(again, text);
+        // an object added later is listed (the stores are made again)
+        state.add(vss("b", Some("n"), "two"), "default");
+        let list: Value = serde_json::from_slice(
+            &state
+                .list_by_namespace(VSO, "VaultStaticSecret", "n", Some(&masks))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            list["items"][2],
+            json!({"apiVersion": VSO, "kind": "VaultStaticSecret",
+            "metadata": {"annotations": {}, "managedFields": [], "name": "b", "namespace": "n"},
+            "spec": {"destination": {"name": "two"}}})
+        );
     }
 }

@@ -11,13 +11,15 @@
 //!   with `--allow-context-aware`, and empty without it (or when the module
 //!   carries no metadata).
 //! - **Answers**: from a kwctl session file ([`session`], strictly in
-//!   order), or from manifests ([`cluster_state`]). Only
+//!   order), or from manifests ([`cluster_state`], each object cleaned up and
+//!   pruned to the request's field masks as [`field_mask`] describes). Only
 //!   `list_resources_by_namespace` is served; any other capability gets an
 //!   error.
 //!
 //! Every call the policy makes here is counted, answered or not.
 
 pub mod cluster_state;
+pub mod field_mask;
 pub mod session;
 
 use std::collections::BTreeSet;
@@ -76,8 +78,10 @@ pub struct ContextHost {
     recorded: Option<Mutex<Vec<Exchange>>>,
 }
 
-/// The guest's request, as policy-evaluator reads it with the SDK's request
-/// types (unknown fields such as the SDK 0.17 `field_masks` are ignored).
+/// The guest's request, as policy-evaluator (kwctl 1.33 and later) reads it
+/// with kubewarden-policy-sdk 0.17's `ListResourcesByNamespaceRequest`:
+/// unknown fields are ignored, and the optional ones may be left out (null).
+/// The masks are a set: repeated paths count once.
 #[derive(Debug, Deserialize)]
 struct GuestListByNamespace {
     api_version: String,
@@ -85,6 +89,7 @@ struct GuestListByNamespace {
     namespace: String,
     label_selector: Option<String>,
     field_selector: Option<String>,
+    field_masks: Option<BTreeSet<String>>,
 }
 
 /// The two fields every gated request has.
@@ -185,6 +190,16 @@ impl ContextHost {
     }
 
     fn answer_call(&self, label: &str, operation: &str, payload: &[u8]) -> Answer {
+        // policy-evaluator reads the whole request before the resource gate:
+        // a list request it cannot read fails as such, granted or not.
+        let list_request = if operation == "list_resources_by_namespace" {
+            match serde_json::from_slice::<GuestListByNamespace>(payload) {
+                Ok(r) => Some(r),
+                Err(e) => return Err(e.to_string()),
+            }
+        } else {
+            None
+        };
         let resource: GuestResource = match serde_json::from_slice(payload) {
             Ok(r) => r,
             Err(e) => return Err(e.to_string()),
@@ -204,16 +219,12 @@ impl ContextHost {
             );
             return Err(not_granted_error(&resource.api_version, &resource.kind));
         }
-        if operation != "list_resources_by_namespace" {
-            return Err(format!(
+        match list_request {
+            Some(request) => self.list_by_namespace(label, request),
+            None => Err(format!(
                 "host capability kubewarden/kubernetes/{operation} is not available in policy-runner (only list_resources_by_namespace is answered)"
-            ));
+            )),
         }
-        let request: GuestListByNamespace = match serde_json::from_slice(payload) {
-            Ok(r) => r,
-            Err(e) => return Err(e.to_string()),
-        };
-        self.list_by_namespace(label, request)
     }
 
     fn list_by_namespace(&self, label: &str, guest: GuestListByNamespace) -> Answer {
@@ -223,6 +234,9 @@ impl ContextHost {
             namespace: guest.namespace,
             label_selector: guest.label_selector,
             field_selector: guest.field_selector,
+            // what policy-evaluator sets for every guest's list request
+            disable_cache: false,
+            field_masks: guest.field_masks,
         };
         let request = HostRequest::ListByNamespace(request);
         let answer = self.look_up(label, &request);
@@ -272,7 +286,12 @@ impl ContextHost {
                     ));
                 }
                 Ok(state
-                    .list_by_namespace(&list.api_version, &list.kind, &list.namespace)
+                    .list_by_namespace(
+                        &list.api_version,
+                        &list.kind,
+                        &list.namespace,
+                        list.field_masks.as_ref(),
+                    )
                     .map_err(|e| format!("error serializing payload: {e}")))
             }
             Source::None => {
@@ -434,13 +453,90 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err,
-            "Callback evaluation failure: the list of recorded responses is empty"
+            "Callback evaluation failure: the list of recorded responses is empty or has been exhausted"
         );
         assert_eq!(host.session().unwrap().problems().len(), 1);
         // a denied call does not reach the session
         let denied = ContextHost::new(BTreeSet::new(), Source::Replay(Session::new("s".into(), Vec::new())));
         denied.answer("p", "list_resources_by_namespace", &payload("VaultStaticSecret", "a"));
         assert!(denied.session().unwrap().problems().is_empty());
+    }
+
+    /// What the policy's vaultSync read sends (kubewarden-policy-sdk 0.17).
+    fn masked_payload(kind: &str, ns: &str) -> Vec<u8> {
+        format!(
+            r#"{{"api_version":"{VSO}","kind":"{kind}","namespace":"{ns}","label_selector":null,"field_selector":null,"field_masks":["metadata.name","spec.destination.name","spec.rolloutRestartTargets"]}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn masked_lists_are_answered_pruned_and_recorded_with_their_masks() {
+        let host = ContextHost::new(all_vso(), Source::ClusterState(state())).recording();
+        let answer = host
+            .answer(
+                "p",
+                "list_resources_by_namespace",
+                &masked_payload("VaultStaticSecret", "team-a"),
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(answer.clone()).unwrap(),
+            r#"{"apiVersion":"secrets.hashicorp.com/v1beta1","kind":"VaultStaticSecretList","metadata":{},"items":[{"apiVersion":"secrets.hashicorp.com/v1beta1","kind":"VaultStaticSecret","metadata":{"annotations":{},"managedFields":[],"name":"db","namespace":"team-a"},"spec":{"destination":{"name":"db-creds"}}}]}"#
+        );
+        // absent optional fields are null, as the SDK's request reads them
+        let minimal = format!(r#"{{"api_version":"{VSO}","kind":"VaultPKISecret","namespace":"team-a"}}"#);
+        host.answer("p", "list_resources_by_namespace", minimal.as_bytes())
+            .unwrap()
+            .unwrap();
+        let recorded = host.recorded_session().unwrap().unwrap();
+        let exchanges = session::parse(&recorded).unwrap();
+        assert_eq!(exchanges.len(), 2);
+        assert!(
+            recorded.contains("    disable_cache: false\n    field_masks:\n    - metadata.name\n    - spec.destination.name\n    - spec.rolloutRestartTargets\n"),
+            "{recorded}"
+        );
+        assert!(recorded.contains("    field_masks: null\n"), "{recorded}");
+        // the recording replays for the same calls, and answers the same
+        let replay = ContextHost::new(all_vso(), Source::Replay(Session::new("s".into(), exchanges)));
+        let replayed = replay
+            .answer(
+                "p",
+                "list_resources_by_namespace",
+                &masked_payload("VaultStaticSecret", "team-a"),
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(replayed, answer);
+        // the same call without masks is another request
+        let err = replay
+            .answer(
+                "p",
+                "list_resources_by_namespace",
+                &masked_payload("VaultPKISecret", "team-a"),
+            )
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            err.contains("Replay error: unexpected request")
+                && err.contains("field_masks: None }, got")
+                && err.contains("field_masks: Some({"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_list_request_that_cannot_be_read_fails_before_the_gate() {
+        let host = ContextHost::new(BTreeSet::new(), Source::ClusterState(state()));
+        let bad = format!(
+            r#"{{"api_version":"{VSO}","kind":"VaultStaticSecret","namespace":"a","field_masks":"metadata.name"}}"#
+        );
+        let err = host
+            .answer("p", "list_resources_by_namespace", bad.as_bytes())
+            .unwrap()
+            .unwrap_err();
+        assert!(err.contains("invalid type: string"), "{err}");
     }
 
     #[test]

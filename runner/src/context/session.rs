@@ -14,6 +14,10 @@
 //!     namespace: team-a
 //!     label_selector: null
 //!     field_selector: null
+//!     disable_cache: false
+//!     field_masks:
+//!     - metadata.name
+//!     - spec.destination.name
 //!   response:
 //!     type: Success
 //!     payload: '{"apiVersion":"secrets.hashicorp.com/v1beta1","kind":"VaultStaticSecretList","metadata":{},"items":[]}'
@@ -29,16 +33,19 @@
 //! `CallbackRequestType` (an externally tagged enum: the variant is the YAML
 //! tag); `type: Exchange` is written by kwctl and not needed to read the file;
 //! `response.type` is `Success` (`payload`: the answer's text) or `Error`
-//! (`message`). Fields a request does not have are ignored, and a missing
-//! optional field (`label_selector`) reads as `null`, as serde reads them in
-//! kwctl; an empty file is a session with no exchanges (kwctl writes `[]`).
+//! (`message`). Fields a request does not have are ignored, a missing
+//! optional field (`label_selector`, `field_masks`) reads as `null` and a
+//! missing `disable_cache` as `false`, as serde reads them in kwctl; so a file
+//! written by a kwctl older than 1.33 (no `field_masks`) still matches a
+//! policy that sends no masks. An empty file is a session with no exchanges
+//! (kwctl writes `[]`).
 //!
 //! Replay is strict: the n-th host call must be the n-th recorded request.
 //! A call that differs from it, or one made after the last exchange, fails
 //! with kwctl's error text (the guest sees it as a host error) and is
 //! remembered, so that the runner can report the session out of step.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -47,8 +54,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value as Yaml;
 
-/// policy-evaluator's `CallbackRequestType::KubernetesListResourceNamespace`,
-/// field for field: its `Debug` text is the one kwctl prints in replay errors.
+/// policy-evaluator's `CallbackRequestType::KubernetesListResourceNamespace`
+/// (Kubewarden's adm-controller, kwctl 1.37), field for field and in its
+/// order: its `Debug` text is the one kwctl prints in replay errors, its YAML
+/// the one kwctl records. A guest's request never sets `disable_cache` (the
+/// SDK's request has no such field: policy-evaluator makes it `false`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct KubernetesListResourceNamespace {
     pub api_version: String,
@@ -56,6 +66,9 @@ pub struct KubernetesListResourceNamespace {
     pub namespace: String,
     pub label_selector: Option<String>,
     pub field_selector: Option<String>,
+    #[serde(default)]
+    pub disable_cache: bool,
+    pub field_masks: Option<BTreeSet<String>>,
 }
 
 /// The YAML tag of [`KubernetesListResourceNamespace`] in a session file.
@@ -239,7 +252,7 @@ impl Session {
         };
         let call = progress.replayed + progress.problems.len() + 1;
         let Some(next) = progress.pending.pop_front() else {
-            let text = "the list of recorded responses is empty".to_string();
+            let text = "the list of recorded responses is empty or has been exhausted".to_string();
             progress.problems.push(format!(
                 "host call {call} has no recorded exchange ({} recorded; {text}): {request:?}",
                 self.recorded
@@ -302,8 +315,65 @@ mod tests {
             namespace: ns.into(),
             label_selector: None,
             field_selector: None,
+            disable_cache: false,
+            field_masks: None,
         })
     }
+
+    /// The request of the policy's vaultSync read.
+    fn masked(kind: &str, ns: &str) -> HostRequest {
+        let HostRequest::ListByNamespace(mut request) = list(kind, ns) else {
+            unreachable!()
+        };
+        request.field_masks = Some(
+            ["metadata.name", "spec.destination.name", "spec.rolloutRestartTargets"]
+                .iter()
+                .map(|m| m.to_string())
+                .collect(),
+        );
+        HostRequest::ListByNamespace(request)
+    }
+
+    /// Written in the format of the current kwctl (1.37): `disable_cache` and
+    /// `field_masks` (kwctl 1.33 to 1.36 write no `disable_cache`).
+    const MASKED_SESSION: &str = r#"- type: Exchange
+  request: |
+    !KubernetesListResourceNamespace
+    api_version: secrets.hashicorp.com/v1beta1
+    kind: VaultStaticSecret
+    namespace: team-a
+    label_selector: null
+    field_selector: null
+    disable_cache: false
+    field_masks:
+    - metadata.name
+    - spec.destination.name
+    - spec.rolloutRestartTargets
+  response:
+    type: Success
+    payload: '{"apiVersion":"secrets.hashicorp.com/v1beta1","kind":"VaultStaticSecretList","metadata":{},"items":[]}'
+- request: |
+    !KubernetesListResourceNamespace
+    api_version: secrets.hashicorp.com/v1beta1
+    kind: VaultPKISecret
+    namespace: team-a
+    label_selector: null
+    field_selector: null
+    field_masks: [spec.rolloutRestartTargets, metadata.name, spec.destination.name, metadata.name]
+  response:
+    type: Error
+    message: boom
+- request: |
+    !KubernetesListResourceNamespace
+    api_version: secrets.hashicorp.com/v1beta1
+    kind: VaultPKISecret
+    namespace: team-a
+    disable_cache: true
+    field_masks: []
+  response:
+    type: Error
+    message: boom
+"#;
 
     /// Written by hand in the format of kwctl's own session files.
     const SESSION: &str = r#"- type: Exchange
@@ -364,6 +434,33 @@ mod tests {
     }
 
     #[test]
+    fn the_current_format_with_masks_is_read() {
+        let exchanges = parse(MASKED_SESSION).unwrap();
+        assert_eq!(exchanges[0].request, masked("VaultStaticSecret", "team-a"));
+        // a set: the order and repetitions of the masks do not matter
+        assert_eq!(exchanges[1].request, masked("VaultPKISecret", "team-a"));
+        let HostRequest::ListByNamespace(third) = &exchanges[2].request else {
+            panic!("not a list request");
+        };
+        assert!(third.disable_cache);
+        assert_eq!(third.field_masks, Some(BTreeSet::new()));
+        // an empty mask is not no mask: kwctl compares the requests as they are
+        assert_ne!(exchanges[2].request, list("VaultPKISecret", "team-a"));
+        assert_ne!(exchanges[0].request, list("VaultStaticSecret", "team-a"));
+        // kwctl's debug text of the request, as its replay error shows it
+        assert_eq!(
+            format!("{:?}", exchanges[0].request),
+            "KubernetesListResourceNamespace { api_version: \"secrets.hashicorp.com/v1beta1\", kind: \"VaultStaticSecret\", namespace: \"team-a\", label_selector: None, field_selector: None, disable_cache: false, field_masks: Some({\"metadata.name\", \"spec.destination.name\", \"spec.rolloutRestartTargets\"}) }"
+        );
+        let bad = "- request: |\n    !KubernetesListResourceNamespace\n    api_version: v1\n    kind: Pod\n    namespace: a\n    field_masks: metadata.name\n  response: {type: Error, message: x}\n";
+        let err = parse(bad).unwrap_err().to_string();
+        assert!(
+            err.contains("exchange 1") && err.contains("expected a sequence"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn the_written_format_is_kwctls() {
         let text = render(&[Exchange {
             request: list("VaultPKISecret", "ns"),
@@ -372,9 +469,19 @@ mod tests {
         .unwrap();
         assert_eq!(
             text,
-            "- type: Exchange\n  request: |\n    !KubernetesListResourceNamespace\n    api_version: secrets.hashicorp.com/v1beta1\n    kind: VaultPKISecret\n    namespace: ns\n    label_selector: null\n    field_selector: null\n  response:\n    type: Error\n    message: boom\n"
+            "- type: Exchange\n  request: |\n    !KubernetesListResourceNamespace\n    api_version: secrets.hashicorp.com/v1beta1\n    kind: VaultPKISecret\n    namespace: ns\n    label_selector: null\n    field_selector: null\n    disable_cache: false\n    field_masks: null\n  response:\n    type: Error\n    message: boom\n"
         );
         assert_eq!(parse(&text).unwrap()[0].request, list("VaultPKISecret", "ns"));
+        // with masks: a sorted YAML sequence, as kwctl writes the BTreeSet
+        let text = render(&[Exchange {
+            request: masked("VaultStaticSecret", "team-a"),
+            response: Response::Success {
+                payload: r#"{"apiVersion":"secrets.hashicorp.com/v1beta1","kind":"VaultStaticSecretList","metadata":{},"items":[]}"#.into(),
+            },
+        }])
+        .unwrap();
+        let expected = MASKED_SESSION.split("- request:").next().unwrap();
+        assert_eq!(text, expected);
         assert_eq!(render(&[]).unwrap(), "[]\n");
     }
 
@@ -412,7 +519,7 @@ mod tests {
         };
         assert_eq!(
             text,
-            "Replay error: unexpected request. Was expecting KubernetesListResourceNamespace { api_version: \"secrets.hashicorp.com/v1beta1\", kind: \"VaultStaticSecret\", namespace: \"team-a\", label_selector: None, field_selector: None }, got KubernetesListResourceNamespace { api_version: \"secrets.hashicorp.com/v1beta1\", kind: \"VaultPKISecret\", namespace: \"team-a\", label_selector: None, field_selector: None } instead"
+            "Replay error: unexpected request. Was expecting KubernetesListResourceNamespace { api_version: \"secrets.hashicorp.com/v1beta1\", kind: \"VaultStaticSecret\", namespace: \"team-a\", label_selector: None, field_selector: None, disable_cache: false, field_masks: None }, got KubernetesListResourceNamespace { api_version: \"secrets.hashicorp.com/v1beta1\", kind: \"VaultPKISecret\", namespace: \"team-a\", label_selector: None, field_selector: None, disable_cache: false, field_masks: None } instead"
         );
         // the exchange is used up, as in kwctl: the next call meets the second one
         assert!(matches!(
@@ -442,7 +549,7 @@ mod tests {
         let Replayed::OutOfStep(text) = session.replay(&list("VaultStaticSecret", "team-a")) else {
             panic!("answered");
         };
-        assert_eq!(text, "the list of recorded responses is empty");
+        assert_eq!(text, "the list of recorded responses is empty or has been exhausted");
         let problems = session.problems();
         assert!(
             problems[0].contains("host call 1 has no recorded exchange (0 recorded"),
