@@ -173,9 +173,48 @@ assert_session_in_step() {
   jq -e '.status.message | contains("[vault-sync-unavailable]") and contains("Replay error: unexpected request")' "$RESPONSE" >/dev/null ||
     { head -c 2000 "$RESPONSE"; false; }
   runner_only "exit code of a session out of step"
+  # the requests as the current kwctl (1.37) prints them: disable_cache and the masks
+  grep -qF 'field_selector: None, disable_cache: false, field_masks: Some({"metadata.name", "spec.destination.name", "spec.rolloutRestartTargets"}) }, got' "$STDERR" ||
+    { cat "$STDERR"; false; }
   [ "$status" -eq 1 ]
   [ "$(wc -l <"$RESPONSE")" -eq 1 ]
   grep -qF 'host capabilities session test_data/vault-sync/out-of-step.yml is out of step: host call 1 does not match exchange 1' "$STDERR"
+}
+
+@test "vault-sync: a session recorded from --cluster-state has the masks and pruned items, and replays" {
+  runner_only "recording from manifests"
+  state=$BATS_TEST_TMPDIR/state.yaml
+  cat >"$state" <<'YAML'
+apiVersion: secrets.hashicorp.com/v1beta1
+kind: VaultStaticSecret
+metadata: {name: web-db, namespace: team-a}
+spec: {vaultAuthRef: team-a-auth, mount: kvv2, path: team-a/web/db, destination: {name: db-creds, create: true}}
+---
+apiVersion: secrets.hashicorp.com/v1beta1
+kind: VaultPKISecret
+metadata:
+  name: web-tls
+  namespace: team-a
+  annotations: {kubectl.kubernetes.io/last-applied-configuration: '{}'}
+spec:
+  vaultAuthRef: team-a-auth
+  mount: pki
+  destination: {name: web-tls, create: true}
+  rolloutRestartTargets: [{kind: Deployment, name: web}]
+status: {valid: true}
+YAML
+  session=$BATS_TEST_TMPDIR/recorded.yml
+  "$RUNNER" run --allow-context-aware --cluster-state "$state" --record-host-capabilities-interactions "$session" \
+    --request-path $WEB --settings-json "$DISCOVER" "$POLICY" >"$BATS_TEST_TMPDIR/response.json"
+  [ "$(grep -c '^    field_masks:$' "$session")" -eq 3 ]
+  [ "$(grep -c '^    disable_cache: false$' "$session")" -eq 3 ]
+  # the PKI secret as the host lists it for the masks: no status, no vaultAuthRef, no last-applied
+  grep -qF '"items":[{"apiVersion":"secrets.hashicorp.com/v1beta1","kind":"VaultPKISecret","metadata":{"annotations":{},"managedFields":[],"name":"web-tls","namespace":"team-a"},"spec":{"destination":{"name":"web-tls"},"rolloutRestartTargets":[{"kind":"Deployment","name":"web"}]}}]' "$session" ||
+    { cat "$session"; false; }
+  replay "$session" $WEB "$DISCOVER" --allow-context-aware
+  assert_allowed
+  assert_patch '[{"op":"add","path":"/spec/template/spec/volumes/0/projected/sources/1","value":{"secret":{"name":"web-tls"}}}]'
+  assert_session_in_step
 }
 
 # check: policy CI renders a chart and checks it, with no cluster.
