@@ -49,6 +49,9 @@ test: fmt lint unit-tests e2e-tests
 # rejection) is expected here; anything else is a real failure.
 demo: policy.wasm $(RUNNER)
 	$(RUNNER) check --settings-path $(DEMO_SETTINGS) policy.wasm $(DEMO_MANIFESTS) || [ $$? -eq 1 ]
+	@echo
+	@echo "# Vault-synced Secrets: the chart's VaultStaticSecret answers the policy's look-ups"
+	$(RUNNER) check --settings-path examples/vault-sync/settings.yml policy.wasm examples/vault-sync/chart.yaml || [ $$? -eq 1 ]
 
 # Rewrites the README's generated rule messages from the policy core.
 readme:

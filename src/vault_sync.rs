@@ -33,8 +33,9 @@ pub const VSO_API_VERSION: &str = "secrets.hashicorp.com/v1beta1";
 pub const VSO_KINDS: [&str; 3] = ["VaultStaticSecret", "VaultDynamicSecret", "VaultPKISecret"];
 
 /// The fields of each VSO resource the policy reads, sent as the request's
-/// field mask: a host that knows masks (Kubewarden 1.33 and later) prunes every
-/// resource to them before it serialises the list; an older one ignores them.
+/// field mask: a host that knows masks (Kubewarden 1.33 and later) prunes the
+/// rest of `spec` and `status` before it serialises the list (it sends
+/// `metadata` whole); an older one ignores them.
 pub const FIELDS_READ: [&str; 3] = ["metadata.name", "spec.destination.name", "spec.rolloutRestartTargets"];
 
 /// The host's `kubernetes` capability, as far as the policy uses it: one
