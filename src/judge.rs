@@ -103,9 +103,9 @@ fn declared_mounts<'s>(
         return Cow::Borrowed(&[]);
     }
     let explicit = settings.secret_mounts.as_slice();
-    let name = object.pointer("/metadata/name").and_then(Value::as_str);
-    let discovered = match (synced, name) {
-        (Some(synced), Some(name)) if settings.vault_sync.discover => {
+    let discovered = match synced {
+        Some(synced) if settings.vault_sync.discover => {
+            let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
             synced.declared_mounts(&request.kind, name, explicit)
         }
         _ => Vec::new(),

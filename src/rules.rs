@@ -211,13 +211,14 @@ fn check_volumes(volumes: &BTreeMap<&str, VolumeUse>, at: &str, out: &mut Vec<Fi
 }
 
 /// Provenance (`vaultSync.require`): the Secret a judged container consumes
-/// must be synced by a VSO resource of the namespace.
+/// must be synced by a VSO resource of the namespace. `consumer` and `at` are
+/// formatted only for a finding: this runs for every Secret of every mount.
 fn check_synced(
     judging: Judging,
     secret: &str,
     judged: &Judged,
     consumer: impl FnOnce() -> String,
-    at: String,
+    at: impl FnOnce() -> String,
     out: &mut Vec<Finding>,
 ) {
     let Some(synced) = judging.synced else { return };
@@ -225,7 +226,7 @@ fn check_synced(
         return;
     }
     out.push(Finding {
-        at,
+        at: at(),
         violation: Violation::SecretNotVaultSynced {
             container: judged.who(),
             consumer: consumer(),
@@ -258,7 +259,7 @@ fn check_env(container: &Map<String, Value>, judged: &Judged, judging: Judging, 
                 key: str_field(secret_ref, "key").to_string(),
             },
         });
-        let at = judged.field_at("env", index);
+        let at = || judged.field_at("env", index);
         check_synced(judging, secret, judged, || format!("env {env:?}"), at, out);
     }
     for (index, env_from) in list_field(container, "envFrom", || judged.at(), out).iter().enumerate() {
@@ -276,7 +277,7 @@ fn check_env(container: &Map<String, Value>, judged: &Judged, judging: Judging, 
                 secret: secret.to_string(),
             },
         });
-        let at = judged.field_at("envFrom", index);
+        let at = || judged.field_at("envFrom", index);
         check_synced(judging, secret, judged, || "envFrom".to_string(), at, out);
     }
 }
@@ -327,7 +328,7 @@ fn check_mounts(
         };
         for secret in secrets {
             let consumer = || format!("volumeMount of volume {volume_name:?}");
-            check_synced(judging, secret, judged, consumer, mount_at(), out);
+            check_synced(judging, secret, judged, consumer, mount_at, out);
         }
     }
 }

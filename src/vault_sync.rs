@@ -150,7 +150,8 @@ impl VaultSynced {
     /// container), unless `explicit` has an entry for the same Secret, or an
     /// earlier resource declared it already.
     pub fn declared_mounts(&self, kind: &GroupVersionKind, name: &str, explicit: &[SecretMount]) -> Vec<SecretMount> {
-        let Some(target_kind) = restart_target_kind(kind) else {
+        // An object without a name yet (generateName) is named by no target.
+        let Some(target_kind) = restart_target_kind(kind).filter(|_| !name.is_empty()) else {
             return Vec::new();
         };
         let mut secrets: BTreeSet<&str> = explicit.iter().map(|e| e.secret_name.as_str()).collect();
