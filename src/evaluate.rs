@@ -11,6 +11,7 @@
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 
+use crate::json;
 use crate::judge;
 use crate::locate;
 use crate::pruned;
@@ -83,7 +84,7 @@ fn answer(payload: &[u8], cluster: &dyn Cluster) -> Response {
     };
     let vault = settings.vault_sync.is_enabled().then(|| {
         let namespace = request.namespace.as_deref().filter(|n| !n.is_empty());
-        let namespace = namespace.or_else(|| view.pointer("/metadata/namespace").and_then(|n| n.as_str()));
+        let namespace = namespace.or_else(|| json::pointer(&view, "/metadata/namespace").and_then(|n| n.as_str()));
         vault_sync::read(namespace, cluster)
     });
     let judgement = judge::judge(&settings, request, view, vault.as_ref());

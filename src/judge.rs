@@ -105,7 +105,9 @@ fn declared_mounts<'s>(
     let explicit = settings.secret_mounts.as_slice();
     let discovered = match synced {
         Some(synced) if settings.vault_sync.discover => {
-            let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+            let name = json::pointer(object, "/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             synced.declared_mounts(&request.kind, name, explicit)
         }
         _ => Vec::new(),
