@@ -6,7 +6,7 @@
 //! For every fixture of benches/fixtures/ (written by benches/gen_fixtures.py,
 //! run here when one is missing) with the bench settings (benches/settings.json):
 //!
-//!   validate/FIXTURE   `evaluate::validate_json` on the raw waPC payload bytes:
+//!   validate/FIXTURE   `evaluate::validate` on the raw waPC payload bytes:
 //!                      what the wasm `validate` export does.
 //!   judge/FIXTURE      `judge::judge` on the object's parsed view: the walk
 //!                      (locate, rules, plan), nothing else.
@@ -90,7 +90,8 @@ fn load(settings: &Value) -> Vec<Fixture> {
             let request: Value = serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let payload = serde_json::to_vec(&serde_json::json!({"request": request, "settings": settings}))
                 .expect("a Value serialises");
-            let response = evaluate::validate(&payload);
+            let response = evaluate::validate_typed(&payload, &evaluate::NoCluster)
+                .expect("the response reads back as the host reads it");
             assert!(
                 response.accepted,
                 "{name}: the policy rejects the fixture: {:?}",
@@ -126,7 +127,7 @@ fn validate(c: &mut Criterion) {
         group.bench_with_input(
             BenchmarkId::from_parameter(fixture.name),
             &fixture.payload,
-            |b, payload| b.iter(|| evaluate::validate_json(black_box(payload))),
+            |b, payload| b.iter(|| evaluate::validate(black_box(payload), &evaluate::NoCluster)),
         );
     }
     group.finish();

@@ -323,7 +323,7 @@ fn sample(p: &Prepared, measure: Measure, reps: usize) -> Duration {
         Measure::Validate => {
             let started = Instant::now();
             for _ in 0..reps {
-                black_box(evaluate::validate(black_box(&p.payload)));
+                black_box(evaluate::validate(black_box(&p.payload), &evaluate::NoCluster));
             }
             started.elapsed()
         }

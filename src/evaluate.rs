@@ -19,18 +19,15 @@ use crate::request::{self, describe_object_error};
 use crate::response::Response;
 use crate::settings::Settings;
 use crate::splice;
-use crate::vault_sync::{self, Cluster, NoCluster};
+pub use crate::vault_sync::NoCluster;
+use crate::vault_sync::{self, Cluster};
 
 /// `validate`: settings and request in, a Kubewarden ValidationResponse out,
 /// as the JSON the host reads. Malformed input is answered with a rejection
-/// that says what is wrong. `cluster` answers the host calls `vaultSync` makes.
-pub fn validate_json_in(payload: &[u8], cluster: &dyn Cluster) -> Vec<u8> {
+/// that says what is wrong. `cluster` answers the host calls `vaultSync` makes
+/// ([`NoCluster`] where there is none: those reads then fail).
+pub fn validate(payload: &[u8], cluster: &dyn Cluster) -> Vec<u8> {
     answer(payload, cluster).to_json()
-}
-
-/// [`validate_json_in`] on a host without a cluster: `vaultSync`'s reads fail.
-pub fn validate_json(payload: &[u8]) -> Vec<u8> {
-    validate_json_in(payload, &NoCluster)
 }
 
 /// `validate_settings`: the settings alone, answered with `valid` and a message.
@@ -47,22 +44,36 @@ pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
     }
 }
 
-/// [`validate_json`]'s answer read back into the SDK's type, for tests and tools.
-pub fn validate(payload: &[u8]) -> ValidationResponse {
-    validate_in(payload, &NoCluster)
+/// [`validate`]'s answer read back as a host reads it, for tests and tools:
+/// strictly, into the SDK's type. Bytes that are not one JSON object, a field
+/// the SDK does not know, a field given twice or of the wrong type, and a
+/// `mutated_object` that is not an object are errors, never a fallback answer.
+pub fn validate_typed(payload: &[u8], cluster: &dyn Cluster) -> Result<ValidationResponse, String> {
+    read_response(&validate(payload, cluster))
 }
 
-/// [`validate_json_in`]'s answer read back into the SDK's type.
-pub fn validate_in(payload: &[u8], cluster: &dyn Cluster) -> ValidationResponse {
-    let json = validate_json_in(payload, cluster);
-    serde_json::from_slice(&json).unwrap_or_else(|e| ValidationResponse {
-        accepted: false,
-        message: Some(format!("the response is not a ValidationResponse: {e}")),
-        code: Some(500),
-        mutated_object: None,
-        audit_annotations: None,
-        warnings: None,
-    })
+/// The strict read behind [`validate_typed`].
+pub fn read_response(bytes: &[u8]) -> Result<ValidationResponse, String> {
+    const FIELDS: [&str; 6] = [
+        "accepted",
+        "message",
+        "code",
+        "mutated_object",
+        "audit_annotations",
+        "warnings",
+    ];
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("the response is not UTF-8: {e}"))?;
+    let fields: std::collections::BTreeMap<String, &serde_json::value::RawValue> =
+        serde_json::from_str(text).map_err(|e| format!("the response is not a JSON object: {e}"))?;
+    if let Some(unknown) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(format!("the response has a field the host does not know: {unknown:?}"));
+    }
+    let response: ValidationResponse =
+        serde_json::from_str(text).map_err(|e| format!("the response is not a ValidationResponse: {e}"))?;
+    if response.mutated_object.as_ref().is_some_and(|m| !m.is_object()) {
+        return Err("the response's mutated_object is not an object".to_string());
+    }
+    Ok(response)
 }
 
 fn answer(payload: &[u8], cluster: &dyn Cluster) -> Response {

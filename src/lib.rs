@@ -39,7 +39,7 @@ pub extern "C" fn wapc_init() {
 }
 
 fn validate(payload: &[u8]) -> guest::CallResult {
-    Ok(evaluate::validate_json_in(payload, &WapcHost))
+    Ok(evaluate::validate(payload, &WapcHost))
 }
 
 /// The waPC host's `kubernetes` capability, which `vaultSync` reads through.

@@ -23,7 +23,8 @@ fn rollout_and_knative_service_are_mutated_like_a_deployment() {
     let settings = fixture("settings-custom-kinds.json");
     for name in ["rollout-missing-mount.json", "knative-service-missing-mount.json"] {
         let request = fixture(name);
-        let r = evaluate::validate(&payload(settings.clone(), request.clone()));
+        let r = evaluate::validate_typed(&payload(settings.clone(), request.clone()), &evaluate::NoCluster)
+            .expect("the response reads back as the host reads it");
         assert!(r.accepted, "{name}: {:?}", r.message);
         let after = r.mutated_object.unwrap_or_else(|| panic!("{name} should be mutated"));
         assert_eq!(
@@ -42,17 +43,22 @@ fn rollout_and_knative_service_are_mutated_like_a_deployment() {
         let mut again = request.clone();
         again["object"] = after;
         again["operation"] = json!("UPDATE");
-        let r = evaluate::validate(&payload(settings.clone(), again));
+        let r = evaluate::validate_typed(&payload(settings.clone(), again), &evaluate::NoCluster)
+            .expect("the response reads back as the host reads it");
         assert!(r.accepted && r.mutated_object.is_none(), "{name}: second pass");
     }
 }
 
 #[test]
 fn rollout_violations_say_where_the_pod_spec_was_found() {
-    let r = evaluate::validate(&payload(
-        fixture("settings-custom-kinds.json"),
-        fixture("rollout-env-secret.json"),
-    ));
+    let r = evaluate::validate_typed(
+        &payload(
+            fixture("settings-custom-kinds.json"),
+            fixture("rollout-env-secret.json"),
+        ),
+        &evaluate::NoCluster,
+    )
+    .expect("the response reads back as the host reads it");
     assert!(!r.accepted);
     let message = r.message.unwrap();
     assert!(message.starts_with("Rollout \"team-a/checkout\" breaks the secret mounts rules (1 violation):\n[env-secret-ref] spec.template.spec.containers[0].env[0]: container \"checkout\": env \"STRIPE_KEY\""), "{message}");
@@ -60,7 +66,11 @@ fn rollout_violations_say_where_the_pod_spec_was_found() {
 
 #[test]
 fn custom_kinds_without_configured_paths_are_not_judged() {
-    let r = evaluate::validate(&payload(json!({}), fixture("rollout-env-secret.json")));
+    let r = evaluate::validate_typed(
+        &payload(json!({}), fixture("rollout-env-secret.json")),
+        &evaluate::NoCluster,
+    )
+    .expect("the response reads back as the host reads it");
     assert!(r.accepted && r.mutated_object.is_none());
 }
 
@@ -74,7 +84,8 @@ fn several_pod_specs_in_one_object_are_each_judged_and_mutated() {
             {"template": {"spec": {"containers": [{"name": "a"}]}}},
             {"template": {"spec": {"containers": [{"name": "b", "envFrom": [{"secretRef": {"name": "x"}}]}]}}}]}});
     let request = json!({"uid": "u", "kind": {"group": "example.com", "version": "v1", "kind": "Fleet"}, "operation": "CREATE", "object": object});
-    let r = evaluate::validate(&payload(settings.clone(), request.clone()));
+    let r = evaluate::validate_typed(&payload(settings.clone(), request.clone()), &evaluate::NoCluster)
+        .expect("the response reads back as the host reads it");
     assert!(!r.accepted);
     assert!(r
         .message
@@ -86,7 +97,8 @@ fn several_pod_specs_in_one_object_are_each_judged_and_mutated() {
         .as_object_mut()
         .unwrap()
         .remove("envFrom");
-    let r = evaluate::validate(&payload(settings, clean.clone()));
+    let r = evaluate::validate_typed(&payload(settings, clean.clone()), &evaluate::NoCluster)
+        .expect("the response reads back as the host reads it");
     let after = r.mutated_object.expect("mutated");
     let paths = patch_paths(&clean["object"], &after);
     assert_eq!(paths.len(), 4, "{paths:?}");
@@ -101,7 +113,11 @@ fn several_pod_specs_in_one_object_are_each_judged_and_mutated() {
 #[test]
 fn a_path_selecting_a_non_object_is_rejected_clearly() {
     let settings = json!({"podSpecPaths": {"argoproj.io/v1alpha1/Rollout": ["$.spec.replicas"]}});
-    let r = evaluate::validate(&payload(settings, fixture("rollout-missing-mount.json")));
+    let r = evaluate::validate_typed(
+        &payload(settings, fixture("rollout-missing-mount.json")),
+        &evaluate::NoCluster,
+    )
+    .expect("the response reads back as the host reads it");
     assert!(!r.accepted);
     let message = r.message.unwrap();
     assert!(message.contains("[malformed-object] spec.replicas: podSpecPaths expression \"$.spec.replicas\" selects spec.replicas, which is a number, not a pod spec object"), "{message}");
@@ -138,7 +154,8 @@ fn pod_spec_paths_for_a_built_in_kind_are_honoured() {
         "uid": "1", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
         "operation": "CREATE", "namespace": "ns", "object": object
     });
-    let r = evaluate::validate(&payload(settings, request));
+    let r = evaluate::validate_typed(&payload(settings, request), &evaluate::NoCluster)
+        .expect("the response reads back as the host reads it");
     assert!(!r.accepted);
     let message = r.message.unwrap();
     assert!(

@@ -10,7 +10,8 @@ use secret_mounts_policy::evaluate;
 use serde_json::{json, Value};
 
 fn validate(settings: Value, request_fixture: &str) -> kubewarden_policy_sdk::response::ValidationResponse {
-    evaluate::validate(&payload(settings, fixture(request_fixture)))
+    evaluate::validate_typed(&payload(settings, fixture(request_fixture)), &evaluate::NoCluster)
+        .expect("the response reads back as the host reads it")
 }
 
 #[test]
@@ -126,7 +127,8 @@ fn unparsable_payloads_are_rejected_with_a_clear_message() {
             "the admission request could not be parsed: trailing characters",
         ),
     ] {
-        let r = evaluate::validate(payload);
+        let r = evaluate::validate_typed(payload, &evaluate::NoCluster)
+            .expect("the response reads back as the host reads it");
         assert!(!r.accepted);
         let message = r.message.unwrap();
         assert!(
@@ -173,7 +175,10 @@ fn the_answer_does_not_depend_on_the_order_of_the_payload_fields() {
         ];
         let answers: Vec<Value> = orders
             .iter()
-            .map(|payload| serde_json::to_value(evaluate::validate(payload.as_bytes())).unwrap())
+            .map(|payload| {
+                let bytes = evaluate::validate(payload.as_bytes(), &evaluate::NoCluster);
+                serde_json::from_slice(&bytes).expect("the response is JSON")
+            })
             .collect();
         let expect_accepted = request_fixture != "deployment-three-violations.json";
         assert_eq!(

@@ -363,10 +363,10 @@ fn the_feature_off_makes_no_call_and_on_makes_three_per_judged_request() {
     let cluster = TestCluster::holding(vec![]);
     let request = in_cluster(deployment(&["db-creds"], &[]), cluster.clone());
     let payload = reference::host_payload(&Settings::default(), &request);
-    secret_mounts_policy::evaluate::validate_in(&payload, &cluster);
+    secret_mounts_policy::evaluate::validate(&payload, &cluster);
     assert_eq!(cluster.calls(), 0);
     let payload = reference::host_payload(&vault("warn", false), &request);
-    secret_mounts_policy::evaluate::validate_in(&payload, &cluster);
+    secret_mounts_policy::evaluate::validate(&payload, &cluster);
     assert_eq!(cluster.calls(), 3);
     // A kind the policy does not judge makes no call either.
     let configmap = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "ns"}});
@@ -375,7 +375,7 @@ fn the_feature_off_makes_no_call_and_on_makes_three_per_judged_request() {
         ..common::request("", "ConfigMap", "CREATE", configmap)
     };
     let payload = reference::host_payload(&vault("warn", false), &request);
-    secret_mounts_policy::evaluate::validate_in(&payload, &cluster);
+    secret_mounts_policy::evaluate::validate(&payload, &cluster);
     assert_eq!(cluster.calls(), 3);
 }
 

@@ -30,9 +30,9 @@ fuzz_target!(|data: &[u8]| {
     let object: Value = serde_json::from_str(&wrap(kind, spec, labels).to_string()).expect("JSON");
 
     check_mutation(&settings, group, kind, pointer, &object);
-    let response = evaluate::validate(&payload(
-        &settings_json,
-        request_json(group, "v1", kind, "CREATE", object),
-    ));
+    let response = evaluate::validate(
+        &payload(&settings_json, request_json(group, "v1", kind, "CREATE", object)),
+        &evaluate::NoCluster,
+    );
     check_validation_response(&response);
 });

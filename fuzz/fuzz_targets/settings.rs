@@ -114,7 +114,8 @@ fn structured(u: &mut Unstructured) {
                 "the mutation is not idempotent\nsettings: {s}\noriginal: {object}\nmutated:  {mutated}"
             );
         }
-        let response = evaluate::validate(&payload(&s, request_json(group, version, kind, "CREATE", object)));
+        let payload = payload(&s, request_json(group, version, kind, "CREATE", object));
+        let response = evaluate::validate(&payload, &evaluate::NoCluster);
         check_validation_response(&response);
     }
 }

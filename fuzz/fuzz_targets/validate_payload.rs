@@ -8,6 +8,5 @@ use libfuzzer_sys::fuzz_target;
 use secret_mounts_policy::evaluate;
 
 fuzz_target!(|data: &[u8]| {
-    let response = evaluate::validate(data);
-    fuzz_support::check_validation_response(&response);
+    fuzz_support::check_validation_response(&evaluate::validate(data, &evaluate::NoCluster));
 });

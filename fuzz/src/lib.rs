@@ -40,24 +40,21 @@ pub fn one_in(u: &mut Unstructured, n: u8) -> bool {
 // The response of `validate`
 // ---------------------------------------------------------------------------
 
-/// What every `validate` answer must look like: it serialises to JSON that the
-/// host can read back, a rejection always says why, and a rejection never
-/// carries a mutated object.
-pub fn check_validation_response<T: serde::Serialize>(response: &T) {
-    let bytes = serde_json::to_vec(response).expect("the ValidationResponse serialises");
-    let v: Value = serde_json::from_slice(&bytes).expect("the serialised ValidationResponse is JSON");
-    let accepted = v
-        .get("accepted")
-        .and_then(Value::as_bool)
-        .expect("`accepted` is a boolean");
-    let message = v.get("message").and_then(Value::as_str);
-    if !accepted {
-        let message = message.expect("a rejection carries a message");
+/// What every `validate` answer must look like, judged on the raw bytes the
+/// host reads: they read back strictly into the SDK's ValidationResponse (one
+/// JSON object, no unknown or repeated field, a mutated object that is an
+/// object), a rejection always says why and carries no mutated object, and no
+/// answer is the module's own 500 (a defect report: the response could not be
+/// written).
+pub fn check_validation_response(bytes: &[u8]) {
+    let response = secret_mounts_policy::evaluate::read_response(bytes).unwrap_or_else(|e| {
+        panic!("the host cannot read the answer: {e}\n{}", String::from_utf8_lossy(bytes))
+    });
+    assert_ne!(response.code, Some(500), "the module reported a defect: {:?}", response.message);
+    if !response.accepted {
+        let message = response.message.as_deref().expect("a rejection carries a message");
         assert!(!message.trim().is_empty(), "a rejection's message is not blank");
-        assert!(
-            v.get("mutated_object").is_none_or(Value::is_null),
-            "a rejection carries no mutated object"
-        );
+        assert!(response.mutated_object.is_none(), "a rejection carries no mutated object");
     }
 }
 

@@ -70,7 +70,8 @@ pub fn evaluate(settings: &Settings, request: Request) -> Evaluation {
     if let Some(mutated) = &evaluation.mutated {
         assert_kubernetes_shape(&request.kind, mutated);
     }
-    let response = evaluate::validate_in(&reference::host_payload(settings, &request), &request.cluster);
+    let response = evaluate::validate_typed(&reference::host_payload(settings, &request), &request.cluster)
+        .expect("the response reads back as the host reads it");
     Evaluation {
         findings: evaluation.findings,
         mutated: evaluation.mutated,

@@ -211,7 +211,7 @@ pub fn expected_response(settings: &Settings, evaluation: &Evaluation, original:
 /// The product's answer in the same terms: the mutated object as a patch.
 pub fn product_response(settings: &Settings, request: &Request) -> Value {
     let payload = host_payload(settings, request);
-    let response = evaluate::validate_json_in(&payload, &request.cluster);
+    let response = evaluate::validate(&payload, &request.cluster);
     let mut response: Value = serde_json::from_slice(&response).expect("the response is JSON");
     let object = response.as_object_mut().expect("the response is an object");
     let patch = object
