@@ -192,8 +192,9 @@ proptest! {
 
         let second = evaluate(&settings, request("apps", "Deployment", "UPDATE", after.clone()));
         prop_assert!(second.mutated.is_none(), "second pass mutated again: {}", serde_json::to_string(&after).unwrap());
+        let plain = first_findings_only(&settings, &after);
         prop_assert_eq!(
-            rules(&second), rules(&first_findings_only(&settings, &after)),
+            rules(&second), rules(&plain),
             "the second pass judges the mutated object exactly as validation does"
         );
         if first.findings.is_empty() {
@@ -333,10 +334,49 @@ proptest! {
         let admitted = e.mutated.clone().unwrap_or(object);
         let expected: std::collections::BTreeSet<String> =
             consumed_secrets(&admitted, &settings).difference(&synced).cloned().collect();
-        let named: std::collections::BTreeSet<String> = e.findings.iter().filter_map(|f| match &f.violation {
-            secret_mounts_policy::violation::Violation::SecretNotVaultSynced { secret, .. } => Some(secret.clone()),
-            _ => None,
-        }).collect();
+        let named: std::collections::BTreeSet<String> = e.findings.iter().filter_map(|f| f.secret.clone()).collect();
         prop_assert_eq!(named, expected);
     }
+}
+
+/// The README: "Each rejection lists every violation, one per line, in a
+/// stable order (container lists in pod-spec order, per container env →
+/// envFrom → mounts, then pod-level volumes)". The product lists the
+/// pod-level findings (an unmounted plain `secret` volume, a projected path
+/// conflict) by volume name instead: here "config" (volumes[1]) before
+/// "creds" (volumes[0]). Found by the reference comparison, which compares
+/// findings as sorted multisets until this is fixed.
+#[test]
+#[ignore = "product bug: pod-level volume findings come in volume-name order, not pod-spec order (src/rules.rs check_volumes iterates a BTreeMap by name)"]
+fn volume_findings_follow_pod_spec_order() {
+    let spec = json!({"containers": [{"name": "app"}], "volumes": [
+        {"name": "creds", "secret": {"secretName": "a"}},
+        {"name": "config", "secret": {"secretName": "b"}}]});
+    let request = request("apps", "Deployment", "CREATE", wrap("Deployment", spec, json!({})));
+    let settings = serde_json::to_value(Settings::default()).unwrap();
+    let (expected, answer) = reference::check_against_product(&settings, &request);
+    if let Err(e) = reference::findings_in_order(&expected, &answer) {
+        panic!("{e}");
+    }
+}
+
+/// The README: "Every Secret a judged container consumes … that is not
+/// Vault-synced … is a secret-not-vault-synced finding". The product names
+/// one Secret twice for one mount when the mounted volume has two `secret`
+/// sources of it (here: an entry with items and one without, both added by
+/// the mutation): two identical lines, "(2 violations)".
+#[test]
+#[ignore = "product bug: secret-not-vault-synced is listed once per secret source, naming one Secret twice for one mount"]
+fn an_unsynced_secret_is_named_once_per_mount() {
+    let settings = settings(json!({"vaultSync": {"require": "reject"}, "secretMounts": [
+        {"name": "e0", "secretName": "tls", "items": [{"key": "K", "path": "e0/token"}]},
+        {"name": "e1", "secretName": "tls"}]}));
+    let request = request(
+        "apps",
+        "Deployment",
+        "CREATE",
+        wrap("Deployment", json!({"containers": [{"name": "app"}]}), json!({})),
+    );
+    let answer = reference::product(&serde_json::to_value(&settings).unwrap(), &request);
+    assert_eq!(answer.rejecting.len(), 1, "{:#?}", answer.rejecting);
 }

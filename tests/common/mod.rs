@@ -13,20 +13,11 @@ pub use reference::{request, Request};
 pub use reference::TestCluster;
 use secret_mounts_policy::evaluate;
 use secret_mounts_policy::settings::Settings;
-use secret_mounts_policy::violation::Finding;
 use serde_json::{json, Value};
 
-/// Every built-in kind: (group, kind, pointer of its pod spec).
-pub const KINDS: &[(&str, &str, &str)] = &[
-    ("", "Pod", "/spec"),
-    ("", "ReplicationController", "/spec/template/spec"),
-    ("apps", "Deployment", "/spec/template/spec"),
-    ("apps", "ReplicaSet", "/spec/template/spec"),
-    ("apps", "StatefulSet", "/spec/template/spec"),
-    ("apps", "DaemonSet", "/spec/template/spec"),
-    ("batch", "Job", "/spec/template/spec"),
-    ("batch", "CronJob", "/spec/jobTemplate/spec/template/spec"),
-];
+/// Every built-in kind: (group, kind, pointer of its pod spec), from the reference's table.
+#[allow(unused_imports)]
+pub use reference::KINDS;
 
 /// An object of `kind` whose pod spec is `spec` (and pod template labels `labels`).
 pub fn wrap(kind: &str, spec: Value, labels: Value) -> Value {
@@ -55,51 +46,54 @@ pub fn settings(v: Value) -> Settings {
 /// The reference evaluation of a request, with the policy's own answer.
 #[derive(Debug)]
 pub struct Evaluation {
-    pub findings: Vec<Finding>,
+    /// The reference's findings (rule id, field path), in the README's order.
+    pub findings: Vec<reference::Finding>,
+    /// The object with the declared mounts added, when the reference adds any
+    /// (also when the request is rejected).
     pub mutated: Option<Value>,
     /// What the policy answered, as the host reads it.
     pub response: ValidationResponse,
+    /// The policy's finding lines, in the order of `findings`.
+    lines: Vec<String>,
 }
 
 /// Evaluates a request with the reference evaluator and checks that the
 /// policy's `validate` (the payload as a host writes it) agrees on everything
-/// it answers. Every mutated object must also be what the API server accepts:
-/// it deserializes into its Kubernetes type.
+/// it answers (see `reference::check_against_product`, which also checks that
+/// a mutated object is what the API server accepts).
 pub fn evaluate(settings: &Settings, request: Request) -> Evaluation {
-    let evaluation = reference::check_against_product(settings, &request);
-    if let Some(mutated) = &evaluation.mutated {
-        assert_kubernetes_shape(&request.kind, mutated);
-    }
-    let response = evaluate::validate_typed(&reference::host_payload(settings, &request), &request.cluster)
-        .expect("the response reads back as the host reads it");
+    let settings = serde_json::to_value(settings).expect("settings serialise");
+    let (expected, answer) = reference::check_against_product(&settings, &request);
+    let response = evaluate::read_response(&evaluate::validate(
+        &reference::host_payload(&settings, &request),
+        &request.cluster,
+    ))
+    .expect("the response reads back as the host reads it");
+    // The product's lines in the reference's order of findings.
+    let mut pool: Vec<(String, String, String)> = answer.rejecting.into_iter().chain(answer.warned).collect();
+    let lines = expected
+        .findings
+        .iter()
+        .map(|f| {
+            let i = pool
+                .iter()
+                .position(|(rule, at, _)| *rule == f.rule && *at == f.at)
+                .expect("the product rendered every finding the reference expects");
+            pool.remove(i).2
+        })
+        .collect();
     Evaluation {
-        findings: evaluation.findings,
-        mutated: evaluation.mutated,
+        findings: expected.findings,
+        mutated: expected.mutated,
         response,
+        lines,
     }
 }
 
 /// Deserializes an object of a built-in kind into its k8s-openapi type: a
 /// mutation must never produce a field of the wrong type or shape.
-pub fn assert_kubernetes_shape(kind: &str, object: &Value) {
-    use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, core::v1 as core};
-    fn typed<T: serde::de::DeserializeOwned>(object: &Value) -> Result<(), String> {
-        serde_json::from_value::<T>(object.clone())
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
-    let result = match kind {
-        "Pod" => typed::<core::Pod>(object),
-        "ReplicationController" => typed::<core::ReplicationController>(object),
-        "Deployment" => typed::<apps::Deployment>(object),
-        "ReplicaSet" => typed::<apps::ReplicaSet>(object),
-        "StatefulSet" => typed::<apps::StatefulSet>(object),
-        "DaemonSet" => typed::<apps::DaemonSet>(object),
-        "Job" => typed::<batch::Job>(object),
-        "CronJob" => typed::<batch::CronJob>(object),
-        _ => Ok(()), // custom kinds have no k8s-openapi type
-    };
-    if let Err(e) = result {
+pub fn assert_kubernetes_shape(group: &str, kind: &str, object: &Value) {
+    if let Err(e) = reference::kubernetes_shape(group, kind, object) {
         panic!("the mutated {kind} is not a valid {kind}: {e}\n{object}");
     }
 }
@@ -112,13 +106,14 @@ pub fn eval_deployment(settings: &Settings, spec: Value) -> Evaluation {
     )
 }
 
-/// The rule names of an evaluation's findings, in order.
-pub fn rules(e: &Evaluation) -> Vec<&'static str> {
-    e.findings.iter().map(|f| f.violation.rule().name()).collect()
+/// The rule ids of an evaluation's findings, in order.
+pub fn rules(e: &Evaluation) -> Vec<&str> {
+    e.findings.iter().map(|f| f.rule.as_str()).collect()
 }
 
-pub fn rendered(e: &Evaluation, settings: &Settings) -> Vec<String> {
-    e.findings.iter().map(|f| f.render(&settings.mount_path)).collect()
+/// The policy's rendered line of each finding, in the order of the findings.
+pub fn rendered(e: &Evaluation, _settings: &Settings) -> Vec<String> {
+    e.lines.clone()
 }
 
 /// A full `validate` payload, as the host sends it.
