@@ -380,3 +380,173 @@ fn an_unsynced_secret_is_named_once_per_mount() {
     let answer = reference::product(&serde_json::to_value(&settings).unwrap(), &request);
     assert_eq!(answer.rejecting.len(), 1, "{:#?}", answer.rejecting);
 }
+
+// ---------------------------------------------------------------------------
+// The product against the reference over every setting and built-in kind
+// ---------------------------------------------------------------------------
+
+const ANY_PATHS: [&str; 6] = [
+    "/etc/secrets",
+    "/etc/secrets/",
+    "/etc//secrets",
+    "/var/run/app",
+    "/tmp",
+    "/run/secrets/app",
+];
+
+fn any_env() -> impl Strategy<Value = Value> {
+    (0..4usize, 0..SECRETS.len()).prop_map(|(k, s)| match k {
+        0 => json!({"name": "S", "valueFrom": {"secretKeyRef": {"name": SECRETS[s], "key": "k"}}}),
+        1 => json!({"name": "C", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k"}}}),
+        _ => json!({"name": "V", "value": "1"}),
+    })
+}
+
+fn any_env_from() -> impl Strategy<Value = Value> {
+    (any::<bool>(), 0..SECRETS.len()).prop_map(|(secret, s)| {
+        if secret {
+            json!({"secretRef": {"name": SECRETS[s]}})
+        } else {
+            json!({"configMapRef": {"name": "c"}})
+        }
+    })
+}
+
+fn any_mount(volumes: Vec<&'static str>) -> impl Strategy<Value = Value> {
+    let names = if volumes.is_empty() { vec!["undefined"] } else { volumes };
+    (
+        proptest::sample::select(names),
+        0..ANY_PATHS.len(),
+        proptest::option::of(any::<bool>()),
+        0..6usize,
+    )
+        .prop_map(|(v, p, ro, sub)| {
+            let mut m = json!({"name": v, "mountPath": ANY_PATHS[p]});
+            if let Some(ro) = ro {
+                m["readOnly"] = json!(ro);
+            }
+            match sub {
+                0 => m["subPath"] = json!("x"),
+                1 => m["subPathExpr"] = json!("$(POD)"),
+                _ => {}
+            }
+            m
+        })
+}
+
+fn any_container(name: &'static str, volumes: Vec<&'static str>) -> impl Strategy<Value = Value> {
+    (
+        proptest::collection::vec(any_mount(volumes), 0..3),
+        proptest::collection::vec(any_env(), 0..2),
+        proptest::collection::vec(any_env_from(), 0..2),
+    )
+        .prop_map(move |(mounts, env, env_from)| {
+            let mut c = json!({"name": name, "image": "example/app:1"});
+            if !mounts.is_empty() {
+                c["volumeMounts"] = json!(mounts);
+            }
+            if !env.is_empty() {
+                c["env"] = json!(env);
+            }
+            if !env_from.is_empty() {
+                c["envFrom"] = json!(env_from);
+            }
+            c
+        })
+}
+
+fn any_pod_spec() -> impl Strategy<Value = Value> {
+    proptest::sample::subsequence(VOLUMES.to_vec(), 0..=VOLUMES.len()).prop_flat_map(|names| {
+        let volumes = names.iter().map(|n| volume(n)).collect::<Vec<_>>();
+        let mounts = names.clone();
+        let containers =
+            proptest::sample::subsequence(NAMES[1..].to_vec(), 0..NAMES.len()).prop_flat_map(move |others| {
+                let mounts = mounts.clone();
+                std::iter::once("app")
+                    .chain(others)
+                    .map(|n| any_container(n, mounts.clone()))
+                    .collect::<Vec<_>>()
+            });
+        let init = proptest::option::of(any_container("init", names.clone()));
+        let ephemeral = proptest::option::of(any_container("debug", names.clone()));
+        (containers, init, ephemeral, volumes).prop_map(|(containers, init, ephemeral, volumes)| {
+            let mut spec = json!({"containers": containers});
+            if let Some(init) = init {
+                spec["initContainers"] = json!([init]);
+            }
+            if let Some(ephemeral) = ephemeral {
+                spec["ephemeralContainers"] = json!([ephemeral]);
+            }
+            if !volumes.is_empty() {
+                spec["volumes"] = json!(volumes);
+            }
+            spec
+        })
+    })
+}
+
+fn any_settings() -> impl Strategy<Value = Value> {
+    (
+        settings_strategy(),
+        any::<bool>(),
+        any::<bool>(),
+        0..3usize,
+        0..3usize,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(mut s, warn, mutate, exempt, require, discover, other_path, selector)| {
+                if warn {
+                    s["action"] = json!("warn");
+                }
+                s["mutate"] = json!(mutate);
+                match exempt {
+                    0 => {}
+                    1 => s["exemptSecrets"] = json!(["tls"]),
+                    _ => s["exemptSecrets"] = json!(["*-key", "d?"]),
+                }
+                s["vaultSync"] = json!({"require": (["off", "warn", "reject"][require]), "discover": discover});
+                if other_path {
+                    s["mountPath"] = json!("/run/secrets/app");
+                    s["volumeName"] = json!("creds");
+                    for e in s["secretMounts"].as_array_mut().unwrap() {
+                        e["mountPath"] = json!("/run/secrets/app");
+                    }
+                }
+                if selector {
+                    s["secretMounts"][0]["selector"] =
+                        json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["x"]}]});
+                }
+                s
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Every built-in kind, CREATE and UPDATE, every setting: `evaluate`
+    /// (tests/common) fails on any difference between the product and the
+    /// reference, and the answer's mutated object is an object of the kind.
+    #[test]
+    fn the_product_answers_as_the_reference(
+        spec in any_pod_spec(), settings_json in any_settings(), vso in vso_resources(),
+        kind in 0..KINDS.len(), update in any::<bool>(), failing in proptest::bool::weighted(0.1),
+    ) {
+        let (group, kind, _) = KINDS[kind];
+        let settings = settings(settings_json);
+        let object = wrap(kind, spec, json!({"app": "x"}));
+        let cluster = if failing { TestCluster::failing("forbidden") } else { TestCluster::holding(vso) };
+        let e = evaluate(&settings, Request {
+            cluster,
+            ..request(group, kind, if update { "UPDATE" } else { "CREATE" }, object)
+        });
+        if let Some(after) = e.response.mutated_object {
+            // Idempotent: the admitted object is left alone by a second pass.
+            let again = evaluate(&settings, request(group, kind, "UPDATE", after));
+            prop_assert!(again.mutated.is_none());
+        }
+    }
+}

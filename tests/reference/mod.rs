@@ -929,11 +929,13 @@ fn mutate(config: &Config, spec: &Value, entries: &[&Entry]) -> Result<Value, Co
 
 /// With `mutate: false`: what of the declared mounts a pod spec lacks, as
 /// `declared-mount-missing` findings (one per container with no mount at the
-/// path, else one per entry it lacks), or the conflicts.
+/// path, else one per entry the volume mounted there lacks), or the conflicts.
 fn missing(config: &Config, spec: &Value, entries: &[&Entry]) -> Result<usize, Conflicts> {
     let mut conflicts = Conflicts::new();
     // (list, index) of each container with no mount at the path.
     let mut unmounted: Vec<(&str, usize)> = Vec::new();
+    // (volume, Secret, with items, the entry whose items lack) of each edit a volume lacks.
+    let mut lacking: Vec<(usize, &str, bool, Option<&str>)> = Vec::new();
     let mut count = 0;
     for entry in entries {
         let (targets, absent) = targets(config, &spec, entry);
@@ -942,20 +944,37 @@ fn missing(config: &Config, spec: &Value, entries: &[&Entry]) -> Result<usize, C
         }
         for (list, i) in targets {
             let container = &spec[list][i];
-            let Some(m) = mount_at_path(config, container) else {
-                if !unmounted.contains(&(list, i)) {
-                    unmounted.push((list, i));
-                    count += 1;
+            let projected = |v: &usize| spec["volumes"][*v].get("projected").is_some_and(Value::is_object);
+            // The volume the entry's Secret would be added to: the one
+            // mounted at the path, else the volumeName volume if there is one
+            // (a volume the mutation would create is told by the missing mount).
+            let v = match mount_at_path(config, container) {
+                Some(m) => {
+                    let name = container["volumeMounts"][m]["name"].as_str().unwrap_or("");
+                    match volume_index(spec, name).filter(projected) {
+                        Some(v) => v,
+                        None => {
+                            let what = format!("{list}[{i}]: {} is taken by volume {name}", config.mount_path);
+                            conflict(&mut conflicts, what);
+                            continue;
+                        }
+                    }
                 }
-                continue;
-            };
-            let name = container["volumeMounts"][m]["name"].as_str().unwrap_or("");
-            let Some(v) = volume_index(spec, name).filter(|v| spec["volumes"][*v].get("projected").is_some()) else {
-                conflict(
-                    &mut conflicts,
-                    format!("{list}[{i}]: {} is taken by volume {name}", config.mount_path),
-                );
-                continue;
+                None => {
+                    if !unmounted.contains(&(list, i)) {
+                        unmounted.push((list, i));
+                        count += 1;
+                    }
+                    match volume_index(spec, &config.volume_name) {
+                        None => continue,
+                        Some(v) if projected(&v) => v,
+                        Some(_) => {
+                            let what = format!("{list}[{i}]: volumeName {} is not projected", config.volume_name);
+                            conflict(&mut conflicts, what);
+                            continue;
+                        }
+                    }
+                }
             };
             let sources = array(&spec["volumes"][v]["projected"], "sources");
             let source = sources.iter().find(|s| same_kind_of_source(s, entry));
@@ -968,7 +987,14 @@ fn missing(config: &Config, spec: &Value, entries: &[&Entry]) -> Result<usize, C
                         .any(|i| i["key"].as_str() == Some(k) && i["path"].as_str() == Some(p))
                 }),
             };
-            if !complete {
+            // What a volume lacks is reported once, for the first container
+            // that mounts the volume, however many containers need it: a
+            // missing source of one Secret (with items or without) once for
+            // every entry that needs it, missing items of a source per entry.
+            let who = source.map(|_| entry.name.as_str());
+            let edit = (v, entry.secret.as_str(), entry.items.is_some(), who);
+            if !complete && !lacking.contains(&edit) {
+                lacking.push(edit);
                 count += 1;
             }
         }
