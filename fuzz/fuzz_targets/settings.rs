@@ -103,12 +103,14 @@ fn structured(u: &mut Unstructured) {
     for key in settings.pod_spec_paths.keys() {
         let (group, version, kind) = split_kind(key);
         let object = object(u);
-        let evaluation = reference::check_against_product(&settings, &request(group, version, kind, "CREATE", object.clone()));
+        let (evaluation, _) =
+            reference::check_against_product(&s, &request(group, version, kind, "CREATE", object.clone()));
         if let Some(mutated) = &evaluation.mutated {
             if let Err(e) = additions_only(&object, mutated, &settings.mount_path) {
                 panic!("the mutation is not append-only: {e}\nsettings: {s}\noriginal: {object}\nmutated:  {mutated}");
             }
-            let again = reference::check_against_product(&settings, &request(group, version, kind, "CREATE", mutated.clone()));
+            let (again, _) =
+                reference::check_against_product(&s, &request(group, version, kind, "CREATE", mutated.clone()));
             assert!(
                 again.mutated.is_none(),
                 "the mutation is not idempotent\nsettings: {s}\noriginal: {object}\nmutated:  {mutated}"

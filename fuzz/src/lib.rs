@@ -6,11 +6,11 @@
 //! well-formed answer (and, for the mutation, a lossless and idempotent one).
 
 use arbitrary::Unstructured;
-use secret_mounts_policy::settings::Settings;
 use serde_json::{json, Map, Value};
 
-/// The reference evaluator of the native tests: the mutation target compares
-/// the policy against it on every input.
+/// The reference evaluator of the native tests (independent of the policy's
+/// code but for its entry point): the mutation and settings targets compare
+/// the policy against it on every input, on the raw bytes the host reads.
 #[path = "../../tests/reference/mod.rs"]
 pub mod reference;
 
@@ -48,13 +48,24 @@ pub fn one_in(u: &mut Unstructured, n: u8) -> bool {
 /// written).
 pub fn check_validation_response(bytes: &[u8]) {
     let response = secret_mounts_policy::evaluate::read_response(bytes).unwrap_or_else(|e| {
-        panic!("the host cannot read the answer: {e}\n{}", String::from_utf8_lossy(bytes))
+        panic!(
+            "the host cannot read the answer: {e}\n{}",
+            String::from_utf8_lossy(bytes)
+        )
     });
-    assert_ne!(response.code, Some(500), "the module reported a defect: {:?}", response.message);
+    assert_ne!(
+        response.code,
+        Some(500),
+        "the module reported a defect: {:?}",
+        response.message
+    );
     if !response.accepted {
         let message = response.message.as_deref().expect("a rejection carries a message");
         assert!(!message.trim().is_empty(), "a rejection's message is not blank");
-        assert!(response.mutated_object.is_none(), "a rejection carries no mutated object");
+        assert!(
+            response.mutated_object.is_none(),
+            "a rejection carries no mutated object"
+        );
     }
 }
 
@@ -571,9 +582,16 @@ pub fn request(group: &str, version: &str, kind: &str, operation: &str, object: 
     }
 }
 
+/// A mount path as the kubelet reads it: empty and `.` components dropped
+/// (`/etc/secrets/` and `/etc//secrets` are `/etc/secrets`).
+fn directory(path: &str) -> String {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    format!("/{}", parts.join("/"))
+}
+
 /// Checks that `mutated` only adds to `original`: every key and list element of
 /// the original is still there, unchanged, except that a volumeMount at
-/// `mount_path` may have had its `readOnly` set to `true`. A `null` in the
+/// `mount_path` (however spelled) may have had its `readOnly` set to `true`. A `null` in the
 /// original may become a value (Kubernetes reads `null` as absent).
 pub fn additions_only(original: &Value, mutated: &Value, mount_path: &str) -> std::result::Result<(), String> {
     fn walk(
@@ -592,7 +610,7 @@ pub fn additions_only(original: &Value, mutated: &Value, mount_path: &str) -> st
                     let is_mount_read_only = key == "readOnly"
                         && path.len() >= 3
                         && path[path.len() - 3] == "volumeMounts"
-                        && a.get("mountPath").and_then(Value::as_str) == Some(mount_path);
+                        && a.get("mountPath").and_then(Value::as_str).map(directory) == Some(directory(mount_path));
                     if !(is_mount_read_only && after == &Value::Bool(true)) {
                         walk(before, after, path, mount_path)?;
                     }
@@ -633,60 +651,62 @@ pub fn changes_only_under(original: &Value, mutated: &Value, pointer: &str) -> b
     a == b
 }
 
-/// The mutation's properties for one request:
-/// - the policy's `validate` agrees with the reference evaluator on everything
-///   it answers (findings, patch, accepted, code, message, warnings, audit
-///   annotations), on the request and on its mutated object;
+/// The mutation's properties for one request, under `settings` (their JSON,
+/// as the host sends them):
+/// - the policy's `validate` agrees with the reference evaluator on the
+///   verdict, the findings (rule, path) per severity, the `violations`
+///   annotation and the mutated object, read from the raw bytes the host reads
+///   (`reference::check_against_product`, which also checks that a mutated
+///   object is an object of the request's kind and, for a built-in kind, one
+///   its k8s-openapi type reads), on the request and on its mutated object;
 /// - if it mutates, evaluating the mutated object again mutates nothing
-///   (idempotence) and judges it exactly as the first pass did;
+///   (idempotence);
 /// - the mutated object only adds to the original (nothing lost or changed but
 ///   a mount's `readOnly` turned to `true`), inside the pod spec only;
 /// - without findings, the result (mutated or original) passes validation, with
 ///   or without the declared mounts;
 /// - with `mutate: false`, nothing is ever mutated.
-pub fn check_mutation(settings: &Settings, group: &str, kind: &str, pointer: &str, object: &Value) -> Evaluation {
-    let first = reference::check_against_product(settings, &request(group, "v1", kind, "CREATE", object.clone()));
-    if !settings.mutate {
+pub fn check_mutation(settings: &Value, group: &str, kind: &str, pointer: &str, object: &Value) -> Evaluation {
+    let mount_path = settings["mountPath"].as_str().unwrap_or("/etc/secrets");
+    let (first, _) = reference::check_against_product(settings, &request(group, "v1", kind, "CREATE", object.clone()));
+    if settings["mutate"] == json!(false) {
         assert!(first.mutated.is_none(), "mutate: false must never mutate");
     }
     let result = first.mutated.as_ref().unwrap_or(object);
     if let Some(mutated) = &first.mutated {
         assert_ne!(mutated, object, "a mutation changes something");
-        if let Err(e) = additions_only(object, mutated, &settings.mount_path) {
+        if let Err(e) = additions_only(object, mutated, mount_path) {
             panic!("the mutation is not append-only: {e}\noriginal: {object}\nmutated:  {mutated}");
         }
         assert!(
             changes_only_under(object, mutated, pointer),
             "the mutation changed something outside the pod spec {pointer}:\noriginal: {object}\nmutated:  {mutated}"
         );
-        let second = reference::check_against_product(settings, &request(group, "v1", kind, "CREATE", mutated.clone()));
+        let (second, _) =
+            reference::check_against_product(settings, &request(group, "v1", kind, "CREATE", mutated.clone()));
         assert!(
             second.mutated.is_none(),
             "the mutation is not idempotent:\noriginal: {object}\nmutated:  {mutated}\nagain:    {}",
             second.mutated.as_ref().unwrap()
         );
-        let rules = |e: &Evaluation| e.findings.iter().map(|f| f.violation.rule().name()).collect::<Vec<_>>();
         if first.findings.is_empty() {
             assert!(
                 second.findings.is_empty(),
                 "an accepted mutation must be valid; re-evaluating it finds {:?}\nmutated: {mutated}",
-                rules(&second)
+                second.findings
             );
         }
     }
     if first.findings.is_empty() {
         let mut plain = settings.clone();
-        plain.secret_mounts.clear();
-        let judged = reference::check_against_product(&plain, &request(group, "v1", kind, "CREATE", result.clone()));
+        plain["secretMounts"] = json!([]);
+        let (judged, answer) =
+            reference::check_against_product(&plain, &request(group, "v1", kind, "CREATE", result.clone()));
         assert!(judged.mutated.is_none(), "nothing declared, nothing mutated");
         assert!(
             judged.findings.is_empty(),
             "no findings, yet validating the result finds {:?}\nresult: {result}",
-            judged
-                .findings
-                .iter()
-                .map(|f| f.render(&settings.mount_path))
-                .collect::<Vec<_>>()
+            answer
         );
     }
     first
