@@ -533,19 +533,50 @@ proptest! {
     #[test]
     fn the_product_answers_as_the_reference(
         spec in any_pod_spec(), settings_json in any_settings(), vso in vso_resources(),
-        kind in 0..KINDS.len(), update in any::<bool>(), failing in proptest::bool::weighted(0.1),
+        kind in 0..KINDS.len() + 1, operation in 0..8usize, failing in proptest::bool::weighted(0.1),
+        no_namespace in proptest::bool::weighted(0.1),
     ) {
-        let (group, kind, _) = KINDS[kind];
+        let mut settings_json = settings_json;
+        // The last "kind" is an Argo Rollout, judged through podSpecPaths
+        // (its pod spec where a Deployment's is), named "w" as VSO targets it.
+        let (group, kind) = match KINDS.get(kind) {
+            Some((group, kind, _)) => (*group, *kind),
+            None => {
+                settings_json["podSpecPaths"] = json!({"argoproj.io/v1alpha1/Rollout": ["$.spec.template.spec"]});
+                ("argoproj.io", "Rollout")
+            }
+        };
         let settings = settings(settings_json);
-        let object = wrap(kind, spec, json!({"app": "x"}));
-        let cluster = if failing { TestCluster::failing("forbidden") } else { TestCluster::holding(vso) };
-        let e = evaluate(&settings, Request {
-            cluster,
-            ..request(group, kind, if update { "UPDATE" } else { "CREATE" }, object)
-        });
+        let mut object = wrap(if kind == "Rollout" { "Deployment" } else { kind }, spec, json!({"app": "x"}));
+        let mut r = request(group, kind, ["CREATE", "UPDATE", "DELETE", "CONNECT", "CREATE", "UPDATE", "CREATE", "UPDATE"][operation], Value::Null);
+        if kind == "Rollout" {
+            object["apiVersion"] = json!("argoproj.io/v1alpha1");
+            object["kind"] = json!("Rollout");
+            r.version = "v1alpha1".into();
+        }
+        if kind == "Rollout" && vso.len() % 2 == 1 {
+            // VSO names an Argo Rollout "argo.Rollout".
+            r.cluster = TestCluster::holding(vso.iter().cloned().map(|mut v| {
+                v["spec"]["rolloutRestartTargets"] = json!([{"kind": "argo.Rollout", "name": "w"}]);
+                v
+            }).collect());
+        } else {
+            r.cluster = if failing { TestCluster::failing("forbidden") } else { TestCluster::holding(vso) };
+        }
+        if kind == "Pod" && operation == 7 {
+            r.sub_resource = Some("ephemeralcontainers".into());
+        }
+        if no_namespace {
+            r.namespace = None;
+            if operation == 6 {
+                object["metadata"].as_object_mut().unwrap().remove("namespace");
+            }
+        }
+        r.object = object;
+        let e = evaluate(&settings, r.clone());
         if let Some(after) = e.response.mutated_object {
             // Idempotent: the admitted object is left alone by a second pass.
-            let again = evaluate(&settings, request(group, kind, "UPDATE", after));
+            let again = evaluate(&settings, Request { object: after, operation: "UPDATE".into(), ..r });
             prop_assert!(again.mutated.is_none());
         }
     }
