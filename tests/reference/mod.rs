@@ -2,24 +2,36 @@
 //! README's rules, kept in tests only.
 //!
 //! It imports nothing from the policy but the entry point under test
-//! (`evaluate::validate`, the strict `evaluate::read_response`, `NoCluster`)
-//! and the host trait `vault_sync::Cluster`. Settings come in as JSON. It
-//! parses the whole object into a `serde_json::Value`, finds pod specs from
-//! its own table of kinds (and `podSpecPaths` through `jsonpath_lib`),
-//! applies the rules as the README states them (sections Rules, Settings,
-//! Mutation, Custom workload kinds, Vault-synced Secrets), plans and applies
-//! the declared mounts on the `Value` directly, and writes the expected
-//! verdict, findings (rule id, field path) split into rejecting and warned,
-//! the `violations` audit annotation and the mutated object.
+//! (`evaluate::validate` and the strict `evaluate::read_response`) and the
+//! host trait `vault_sync::Cluster`. Settings come in as JSON. It parses the
+//! whole object into a `serde_json::Value`, finds pod specs from its own table
+//! of kinds (and `podSpecPaths` through `jsonpath_lib`, locating each selected
+//! node by its address), applies the rules as the README states them
+//! (sections Rules, Settings, Mutation, Custom workload kinds, Vault-synced
+//! Secrets), plans and applies the declared mounts on the `Value` directly,
+//! reads the VSO resources from the test cluster itself, and writes the
+//! expected verdict, findings (rule id, field path) split into rejecting and
+//! warned, the `violations` audit annotation and the mutated object.
+//!
+//! Where the README is silent (how many `declared-mount-missing` or
+//! `secret-mounts-conflict` findings one gap makes, how deep "Kubernetes'
+//! shape" goes, duplicate names Kubernetes refuses), the reference takes the
+//! reading the comparison showed the product has, when that reading is a
+//! sound one; each such point is said where it is decided.
 //!
 //! [`check_against_product`] runs the product's `validate` on the same request
 //! as a host writes it and reads its answer from the raw bytes the host reads:
 //! every finding line `[rule-id] path: text.` of `message` (after its first
 //! line) and of `warnings`. It fails on any difference in the verdict, the
-//! findings (in order), the audit annotation or the mutated object (compared
-//! as parsed JSON), and checks that a mutated object is an object of the
-//! request's kind (and, for a built-in kind, deserializes into its
-//! k8s-openapi type).
+//! findings (as sorted multisets per severity; [`findings_in_order`] checks
+//! the README's order), the count the message announces, the audit annotation
+//! (as a set of ids) or the mutated object (compared as parsed JSON), and
+//! checks that a mutated object is an object of the request's apiVersion and
+//! kind and, for a built-in kind whose submitted object its k8s-openapi type
+//! reads, one that type still reads. Known product bugs, each with an ignored
+//! failing test in `tests/properties.rs`, are looked past so that the
+//! comparison keeps finding others: see [`tolerate_known_product_bugs`] and
+//! [`KNOWN_BUG_SILENT_DROP`].
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
