@@ -174,16 +174,9 @@ impl VaultSynced {
     }
 }
 
-/// How `rolloutRestartTargets` name an object of this kind; `None` for kinds VSO
-/// does not restart (a Pod is restarted through its owner, which was judged).
+/// How `rolloutRestartTargets` name an object of this kind ([`crate::kinds`]).
 fn restart_target_kind(kind: &GroupVersionKind) -> Option<&'static str> {
-    match (kind.group.as_str(), kind.kind.as_str()) {
-        ("apps", "Deployment") => Some("Deployment"),
-        ("apps", "DaemonSet") => Some("DaemonSet"),
-        ("apps", "StatefulSet") => Some("StatefulSet"),
-        ("argoproj.io", "Rollout") => Some("argo.Rollout"),
-        _ => None,
-    }
+    crate::kinds::find(&kind.group, &kind.kind).and_then(|k| k.restart_target)
 }
 
 // The pruned shape of a list answer: serde skips every other field unbuilt.
