@@ -16,7 +16,7 @@ use crate::judge;
 use crate::locate;
 use crate::pruned;
 use crate::request::{self, describe_object_error};
-use crate::response::Response;
+use crate::response::{self, Response};
 use crate::settings::Settings;
 use crate::splice;
 pub use crate::vault_sync::NoCluster;
@@ -98,8 +98,18 @@ fn answer(payload: &[u8], cluster: &dyn Cluster) -> Response {
         let namespace = namespace.or_else(|| json::pointer(&view, "/metadata/namespace").and_then(|n| n.as_str()));
         vault_sync::read(namespace, cluster)
     });
-    let judgement = judge::judge(&settings, request, view, vault.as_ref());
-    let mutated =
-        || (!judgement.edits.is_empty()).then(|| splice::apply(object.get(), &judgement.edits, &settings.mount_path));
-    Response::judged(&settings, &judgement.subject, &judgement.findings, mutated)
+    let judge::Judgement {
+        subject,
+        mut findings,
+        edits,
+    } = judge::judge(&settings, request, view, vault.as_ref());
+    // The mutated object is written only for an answer that accepts.
+    let mut mutated = None;
+    if !edits.is_empty() && response::accepts(&settings, &findings) {
+        match splice::apply(object.get(), &edits, &settings.mount_path) {
+            Ok(text) => mutated = Some(text),
+            Err(unplaced) => findings.push(unplaced.into_finding()),
+        }
+    }
+    Response::judged(&settings, &subject, &findings, mutated)
 }

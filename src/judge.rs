@@ -97,9 +97,9 @@ fn declared_mounts<'s>(
     object: &Value,
     synced: Option<&VaultSynced>,
 ) -> Cow<'s, [SecretMount]> {
-    let is_pod = request.kind.group.is_empty() && request.kind.kind == "Pod";
-    let pod_is_fixed = request.operation == "UPDATE" || request.sub_resource.as_deref().is_some_and(|s| !s.is_empty());
-    if is_pod && pod_is_fixed {
+    let fixed = crate::kinds::find(&request.kind.group, &request.kind.kind).is_some_and(|k| !k.mutable_after_create);
+    let after_create = request.operation == "UPDATE" || request.sub_resource.as_deref().is_some_and(|s| !s.is_empty());
+    if fixed && after_create {
         return Cow::Borrowed(&[]);
     }
     let explicit = settings.secret_mounts.as_slice();
@@ -168,11 +168,15 @@ fn judge_pod_spec(
             (findings, Vec::new())
         }
         Ok(edits) => {
-            let mut admitted = Vec::new();
-            if let Some(spec) = json::pointer_mut(object, &location.pointer).and_then(Value::as_object_mut) {
-                plan::apply_to_view(spec, &edits, &settings.mount_path);
-                validate_pod_spec(spec, &at, judging, &mut admitted);
+            let Some(spec) = json::pointer_mut(object, &location.pointer).and_then(Value::as_object_mut) else {
+                return (findings, Vec::new());
+            };
+            if let Err(unplaced) = plan::apply_to_view(spec, &edits, &settings.mount_path, &at) {
+                findings.push(unplaced.into_finding());
+                return (findings, Vec::new());
             }
+            let mut admitted = Vec::new();
+            validate_pod_spec(spec, &at, judging, &mut admitted);
             (as_submitted(admitted, findings), edits)
         }
     }

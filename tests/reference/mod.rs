@@ -147,7 +147,7 @@ pub fn evaluate(settings: &Settings, request: &Request) -> Evaluation {
             .pointer_mut(&planned.pointer)
             .and_then(Value::as_object_mut)
             .expect("edits address a pod spec the object has");
-        plan::apply_to_view(spec, &planned.edits, &settings.mount_path);
+        plan::apply_to_view(spec, &planned.edits, &settings.mount_path, "").expect("every planned edit has its place");
     }
     Evaluation {
         subject: judgement.subject,
