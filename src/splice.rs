@@ -550,4 +550,101 @@ mod tests {
             vec![(0, 19), (6, 18), (10, 17)]
         );
     }
+
+    /// One edit of each kind, against a pod spec holding what each addresses:
+    /// container 0 with a mount at index 0, volume 0 projected with source 0
+    /// (a secret with items).
+    fn one_of_each() -> Vec<Edit> {
+        vec![
+            add_volume(),
+            add_mount(0),
+            Edit::MakeReadOnly {
+                who: app(),
+                index: 0,
+                mount: 0,
+            },
+            add_source("api"),
+            Edit::AddItems {
+                volume: 0,
+                name: "s".into(),
+                source: 0,
+                items: vec![json!({"key": "b", "path": "b"})],
+                entry: "e".into(),
+                secret: "db".into(),
+                who: app(),
+            },
+        ]
+    }
+
+    /// The same pod spec written three odd ways: keys in unusual order,
+    /// duplicate keys (the last one is what a parser keeps), escapes in names.
+    const ODD_TEXTS: [&str; 3] = [
+        r#"{"spec": {"volumes": [{"projected": {"defaultMode": 420, "sources": [{"secret": {"items": [{"path": "a", "key": "a"}], "name": "db"}}]}, "name": "s"}], "nodeName": "n", "containers": [{"volumeMounts": [{"mountPath": "/etc/secrets", "readOnly": false, "name": "s"}], "image": "x", "name": "app"}]}}"#,
+        r#"{"spec": {"containers": [{"name": "old"}], "volumes": [], "containers": [{"volumeMounts": [], "name": "app", "volumeMounts": [{"name": "s", "mountPath": "/etc/secrets"}]}], "volumes": [{"name": "s", "projected": {"sources": [{"secret": {"name": "db", "items": [{"key": "a", "path": "a"}]}}]}}]}}"#,
+        r#"{"spec": {"cont\u0061iners": [{"n\u0061me": "a\"p\\p]", "volume\u004dounts": [{"name": "s}", "mountPath": "/etc/secrets"}]}], "vol\u0075mes": [{"name": "s", "pr\u006fjected": {"s\u006furces": [{"secret": {"name": "db", "ite\u006ds": [{"key": "a", "path": "a"}]}}]}}]}}"#,
+    ];
+
+    #[test]
+    fn every_kind_of_edit_is_placed_on_odd_texts_as_on_the_parsed_value() {
+        for text_in in ODD_TEXTS {
+            for edit in one_of_each() {
+                let spliced: Value = serde_json::from_str(
+                    &apply(
+                        text_in,
+                        &[PlannedEdits {
+                            pointer: SPEC.into(),
+                            edits: vec![edit.clone()],
+                        }],
+                        "/etc/secrets",
+                    )
+                    .unwrap_or_else(|e| panic!("{edit:?} not placed in {text_in}: {e:?}")),
+                )
+                .expect("spliced text is JSON");
+                let mut expected: Value = serde_json::from_str(text_in).unwrap();
+                let spec = expected["spec"].as_object_mut().unwrap();
+                crate::plan::apply_to_view(spec, std::slice::from_ref(&edit), "/etc/secrets", "spec").unwrap();
+                assert_eq!(spliced, expected, "{edit:?} on {text_in}");
+                assert_ne!(
+                    spliced,
+                    serde_json::from_str::<Value>(text_in).unwrap(),
+                    "{edit:?} changed nothing"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_edit_without_a_place_is_told_and_nothing_is_spliced() {
+        let json = r#"{"spec": {"containers": [{"name": "app", "volumeMounts": 5}]}}"#;
+        let planned = [PlannedEdits {
+            pointer: SPEC.into(),
+            edits: vec![add_volume(), add_mount(0), add_mount(1)],
+        }];
+        let unplaced = apply(json, &planned, "/etc/secrets").unwrap_err();
+        assert_eq!(
+            unplaced,
+            Unplaced {
+                at: "spec.containers[0]".into(),
+                what: "append to \"volumeMounts\"".into()
+            }
+        );
+        let planned = [PlannedEdits {
+            pointer: SPEC.into(),
+            edits: vec![add_mount(1)],
+        }];
+        assert_eq!(
+            apply(json, &planned, "/etc/secrets").unwrap_err().at,
+            "spec.containers[1]"
+        );
+        let mut view: Value = serde_json::from_str(json).unwrap();
+        let spec = view["spec"].as_object_mut().unwrap();
+        assert_eq!(
+            crate::plan::apply_to_view(spec, &[add_mount(0)], "/etc/secrets", "spec").unwrap_err(),
+            unplaced
+        );
+        assert_eq!(
+            unplaced.into_finding().render("/etc/secrets"),
+            "[secret-mounts-conflict] spec.containers[0]: the policy's edit: the declared secretMounts cannot be added: it found no place to append to \"volumeMounts\" here, so nothing was added (a defect of the policy: please report it)."
+        );
+    }
 }
