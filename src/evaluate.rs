@@ -11,7 +11,6 @@
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 
-use crate::json;
 use crate::judge;
 use crate::locate;
 use crate::pruned;
@@ -91,13 +90,12 @@ fn answer(payload: &[u8], cluster: &dyn Cluster) -> Response {
     };
     let view = match pruned::parse(object.get(), locate::view_shape(&settings, &request.kind)) {
         Ok(view) => view,
-        Err(e) => return Response::malformed(describe_object_error(object, e)),
+        Err(e) => return Response::malformed(describe_object_error(e)),
     };
-    let vault = settings.vault_sync.is_enabled().then(|| {
-        let namespace = request.namespace.as_deref().filter(|n| !n.is_empty());
-        let namespace = namespace.or_else(|| json::pointer(&view, "/metadata/namespace").and_then(|n| n.as_str()));
-        vault_sync::read(namespace, cluster)
-    });
+    let vault = settings
+        .vault_sync
+        .is_enabled()
+        .then(|| vault_sync::read(request::namespace(request, &view), cluster));
     let judge::Judgement {
         subject,
         mut findings,

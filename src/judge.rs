@@ -14,7 +14,7 @@ use crate::json;
 use crate::locate::{self, PodSpecLocation};
 use crate::plan::{self, Edit, PlannedEdits};
 use crate::request::{AdmissionRequest, GroupVersionKind};
-use crate::rules::{validate_pod_spec, Judging};
+use crate::rules::{validate_pod_spec, Criteria};
 use crate::settings::{Requirement, SecretMount, Settings};
 use crate::vault_sync::{Unavailable, VaultSynced};
 use crate::violation::{Finding, Rule, Violation};
@@ -44,7 +44,7 @@ pub fn judge(
     vault: Option<&VaultRead>,
 ) -> Judgement {
     let GroupVersionKind { group, version, kind } = &request.kind;
-    let subject = subject(kind, request.namespace.as_deref(), &object);
+    let subject = subject(kind, crate::request::namespace(request, &object), &object);
     let locations = match locate::locate(settings, group, version, kind, &object) {
         Ok(locations) => locations,
         Err(e) => {
@@ -65,7 +65,7 @@ pub fn judge(
         None => (None, None),
     };
     let declared = declared_mounts(settings, request, &object, synced);
-    let judging = Judging {
+    let criteria = Criteria {
         settings,
         synced: synced.filter(|_| settings.vault_sync.require != Requirement::Off),
     };
@@ -75,7 +75,7 @@ pub fn judge(
         edits: Vec::new(),
     };
     for location in &locations {
-        let (findings, edits) = judge_pod_spec(judging, &mut object, location, &declared);
+        let (findings, edits) = judge_pod_spec(criteria, &mut object, location, &declared);
         judgement.findings.extend(findings);
         if !edits.is_empty() {
             judgement.edits.push(PlannedEdits {
@@ -134,19 +134,19 @@ fn unavailable_finding(unavailable: &Unavailable) -> Finding {
 /// mutates). The view gets the edits, so that the findings are those of the
 /// object as it will be admitted.
 fn judge_pod_spec(
-    judging: Judging,
+    criteria: Criteria,
     object: &mut Value,
     location: &PodSpecLocation,
     declared: &[SecretMount],
 ) -> (Vec<Finding>, Vec<Edit>) {
-    let settings = judging.settings;
+    let settings = criteria.settings;
     let at = location.display();
     let mut findings = Vec::new();
     let planned = {
         let Some(spec) = json::pointer(object, &location.pointer).and_then(Value::as_object) else {
             return (findings, Vec::new());
         };
-        validate_pod_spec(spec, &at, judging, &mut findings);
+        validate_pod_spec(spec, &at, criteria, &mut findings);
         if declared.is_empty() || findings.iter().any(is_malformed) {
             // Nothing is planned for a pod spec that does not have Kubernetes' shape.
             return (findings, Vec::new());
@@ -176,7 +176,7 @@ fn judge_pod_spec(
                 return (findings, Vec::new());
             }
             let mut admitted = Vec::new();
-            validate_pod_spec(spec, &at, judging, &mut admitted);
+            validate_pod_spec(spec, &at, criteria, &mut admitted);
             (as_submitted(admitted, findings), edits)
         }
     }
@@ -212,14 +212,14 @@ fn is_malformed(finding: &Finding) -> bool {
 }
 
 /// `Deployment "team-a/processor"`, for the first line of a rejection.
-fn subject(kind: &str, request_namespace: Option<&str>, object: &Value) -> String {
+fn subject(kind: &str, namespace: Option<&str>, object: &Value) -> String {
     let meta = object.get("metadata");
     let field = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str);
     let name = field("name")
         .map(str::to_string)
         .or_else(|| field("generateName").map(|g| format!("{g}*")))
         .unwrap_or_default();
-    let namespace = field("namespace").or(request_namespace).unwrap_or("");
+    let namespace = namespace.unwrap_or("");
     let kind = if kind.is_empty() { "object" } else { kind };
     match (namespace.is_empty(), name.is_empty()) {
         (_, true) => kind.to_string(),

@@ -97,7 +97,7 @@ struct TargetVolume<'a> {
 impl<'a> TargetVolume<'a> {
     fn new(name: String, existing: Option<(usize, &Value)>) -> Self {
         let sources = existing
-            .and_then(|(_, v)| v.pointer("/projected/sources"))
+            .and_then(|(_, v)| crate::json::pointer(v, "/projected/sources"))
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
@@ -125,8 +125,8 @@ impl<'a> TargetVolume<'a> {
         for (path, holder) in projected_paths(std::slice::from_ref(&source)) {
             self.used_paths.entry(path.to_string()).or_insert(holder);
         }
-        if let Some(secret) = source.pointer("/secret/name").and_then(Value::as_str) {
-            match source.pointer("/secret/items").and_then(Value::as_array) {
+        if let Some(secret) = crate::json::pointer(&source, "/secret/name").and_then(Value::as_str) {
+            match crate::json::pointer(&source, "/secret/items").and_then(Value::as_array) {
                 Some(items) => {
                     self.with_items.entry(secret.to_string()).or_insert(at);
                     for item in items {
@@ -147,7 +147,7 @@ impl<'a> TargetVolume<'a> {
         if let Some(list) = self
             .sources
             .get_mut(at)
-            .and_then(|s| s.pointer_mut("/secret/items"))
+            .and_then(|s| crate::json::pointer_mut(s, "/secret/items"))
             .and_then(Value::as_array_mut)
         {
             list.extend(items.iter().map(item_json));

@@ -44,6 +44,19 @@ pub struct GroupVersionKind {
     pub kind: String,
 }
 
+/// The namespace a request is about: the request's own (the API server sets it
+/// from the URL the object was sent to), else the object's
+/// `metadata.namespace` (a hand-written request may name only that). The one
+/// rule for every step: the VSO resources read, and the subject of a message.
+pub fn namespace<'a>(request: &'a AdmissionRequest, object: &'a serde_json::Value) -> Option<&'a str> {
+    let own = request.namespace.as_deref().filter(|n| !n.is_empty());
+    own.or_else(|| {
+        crate::json::pointer(object, "/metadata/namespace")
+            .and_then(serde_json::Value::as_str)
+            .filter(|n| !n.is_empty())
+    })
+}
+
 /// Parses the payload. A host parses the request before it sends it, so an
 /// error here is a host bug or a hand-written request: serde_json's message
 /// says what was expected where (line and column).
@@ -52,7 +65,7 @@ pub fn parse(payload: &[u8]) -> Result<Payload<'_>, String> {
 }
 
 /// Why the object's text could not be parsed into its view.
-pub fn describe_object_error(_object: &RawValue, e: serde_json::Error) -> String {
+pub fn describe_object_error(e: serde_json::Error) -> String {
     format!("the admission request could not be parsed at request.object: {e}")
 }
 

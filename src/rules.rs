@@ -94,16 +94,16 @@ pub fn secret_bearing<'v>(volume: &'v Map<String, Value>, settings: &Settings) -
     }
 }
 
-/// The container being judged: where it is and what it is called. Paths and
+/// A container of the pod spec: where it is and what it is called. Paths and
 /// owned names are only built when a finding needs them.
-struct Judged<'a> {
+struct ContainerAt<'a> {
     spec_at: &'a str,
     list: ContainerList,
     index: usize,
     name: Cow<'a, str>,
 }
 
-impl Judged<'_> {
+impl ContainerAt<'_> {
     fn at(&self) -> String {
         format!("{}.{}[{}]", self.spec_at, self.list.field(), self.index)
     }
@@ -123,14 +123,14 @@ impl Judged<'_> {
 /// What the rules judge a pod spec by: the settings and, when provenance is
 /// required (`vaultSync.require`), the Secrets VSO syncs in its namespace.
 #[derive(Clone, Copy)]
-pub struct Judging<'a> {
+pub struct Criteria<'a> {
     pub settings: &'a Settings,
     pub synced: Option<&'a VaultSynced>,
 }
 
 /// Validates one pod spec; `at` is its dotted location in the object.
-pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, judging: Judging, out: &mut Vec<Finding>) {
-    let settings = judging.settings;
+pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, criteria: Criteria, out: &mut Vec<Finding>) {
+    let settings = criteria.settings;
     let mut volumes = secret_bearing_volumes(spec, at, settings, out);
     for list in ContainerList::ALL {
         for (index, container) in list_field(spec, list.field(), || at.to_string(), out)
@@ -145,7 +145,7 @@ pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, judging: Judging, 
                 ));
                 continue;
             };
-            let judged = Judged {
+            let judged = ContainerAt {
                 spec_at: at,
                 list,
                 index,
@@ -153,9 +153,9 @@ pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, judging: Judging, 
             };
             let exempt = settings.is_exempt(&judged.name);
             if !exempt {
-                check_env(container, &judged, judging, out);
+                check_env(container, &judged, criteria, out);
             }
-            check_mounts(container, &judged, exempt, &mut volumes, judging, out);
+            check_mounts(container, &judged, exempt, &mut volumes, criteria, out);
         }
     }
     check_volumes(&volumes, at, out);
@@ -214,14 +214,14 @@ fn check_volumes(volumes: &BTreeMap<&str, VolumeUse>, at: &str, out: &mut Vec<Fi
 /// must be synced by a VSO resource of the namespace. `consumer` and `at` are
 /// formatted only for a finding: this runs for every Secret of every mount.
 fn check_synced(
-    judging: Judging,
+    criteria: Criteria,
     secret: &str,
-    judged: &Judged,
+    judged: &ContainerAt,
     consumer: impl FnOnce() -> String,
     at: impl FnOnce() -> String,
     out: &mut Vec<Finding>,
 ) {
-    let Some(synced) = judging.synced else { return };
+    let Some(synced) = criteria.synced else { return };
     if synced.is_synced(secret) {
         return;
     }
@@ -236,8 +236,8 @@ fn check_synced(
     });
 }
 
-fn check_env(container: &Map<String, Value>, judged: &Judged, judging: Judging, out: &mut Vec<Finding>) {
-    let settings = judging.settings;
+fn check_env(container: &Map<String, Value>, judged: &ContainerAt, criteria: Criteria, out: &mut Vec<Finding>) {
+    let settings = criteria.settings;
     for (index, env) in list_field(container, "env", || judged.at(), out).iter().enumerate() {
         let Some(secret_ref) = get(env, "valueFrom")
             .and_then(|v| get(v, "secretKeyRef"))
@@ -260,7 +260,7 @@ fn check_env(container: &Map<String, Value>, judged: &Judged, judging: Judging, 
             },
         });
         let at = || judged.field_at("env", index);
-        check_synced(judging, secret, judged, || format!("env {env:?}"), at, out);
+        check_synced(criteria, secret, judged, || format!("env {env:?}"), at, out);
     }
     for (index, env_from) in list_field(container, "envFrom", || judged.at(), out).iter().enumerate() {
         let Some(secret_ref) = get(env_from, "secretRef").and_then(Value::as_object) else {
@@ -278,16 +278,16 @@ fn check_env(container: &Map<String, Value>, judged: &Judged, judging: Judging, 
             },
         });
         let at = || judged.field_at("envFrom", index);
-        check_synced(judging, secret, judged, || "envFrom".to_string(), at, out);
+        check_synced(criteria, secret, judged, || "envFrom".to_string(), at, out);
     }
 }
 
 fn check_mounts(
     container: &Map<String, Value>,
-    judged: &Judged,
+    judged: &ContainerAt,
     exempt: bool,
     volumes: &mut BTreeMap<&str, VolumeUse>,
-    judging: Judging,
+    criteria: Criteria,
     out: &mut Vec<Finding>,
 ) {
     for (index, mount) in list_field(container, "volumeMounts", || judged.at(), out)
@@ -322,13 +322,13 @@ fn check_mounts(
                 std::slice::from_ref(secret)
             }
             SecretBearingVolume::Projected { secrets, .. } => {
-                check_projected_mount(mount, judged, volume_name, secrets, mount_at, judging.settings, out);
+                check_projected_mount(mount, judged, volume_name, secrets, mount_at, criteria.settings, out);
                 secrets
             }
         };
         for secret in secrets {
             let consumer = || format!("volumeMount of volume {volume_name:?}");
-            check_synced(judging, secret, judged, consumer, mount_at, out);
+            check_synced(criteria, secret, judged, consumer, mount_at, out);
         }
     }
 }
@@ -337,7 +337,7 @@ fn check_mounts(
 /// the whole volume (no `subPath`).
 fn check_projected_mount(
     mount: &Map<String, Value>,
-    judged: &Judged,
+    judged: &ContainerAt,
     volume: &str,
     secrets: &[&str],
     at: impl Fn() -> String,
