@@ -1,10 +1,12 @@
 //! judge: one object's findings and the edits it needs, from its parsed view.
 //!
-//! For every pod spec the object holds: the rules judge it as submitted; unless
-//! it is malformed, the planner decides the declared mounts it lacks; when the
-//! policy mutates, the edits are applied to the view and the rules judge it
-//! again, as it will be admitted. The edits are returned for the splicer; the
-//! view is the policy's own copy, so nothing here reaches outside its arguments.
+//! For every pod spec the object holds: the planner decides the declared mounts
+//! it lacks; when the policy mutates, the edits are applied to the view, and
+//! the rules judge the pod spec once, as it will be admitted (what the edits
+//! fix is not found, what they cause is), naming in each message what the user
+//! wrote ([`crate::rules::Submitted`]). The edits are returned for the
+//! splicer; the view is the policy's own copy, so nothing here reaches outside
+//! its arguments.
 
 use std::borrow::Cow;
 
@@ -131,8 +133,10 @@ fn unavailable_finding(unavailable: &Unavailable) -> Finding {
 }
 
 /// The findings of one pod spec, and the edits it needs (only when the policy
-/// mutates). The view gets the edits, so that the findings are those of the
-/// object as it will be admitted.
+/// mutates). The pod spec is judged once: as it will be admitted, when the
+/// policy mutates it (the view gets the edits), else as submitted. A pod spec
+/// that is malformed gets no edits and no plan's findings: it is judged as
+/// submitted, and its malformed fields are what it is told.
 fn judge_pod_spec(
     criteria: Criteria,
     object: &mut Value,
@@ -141,68 +145,68 @@ fn judge_pod_spec(
 ) -> (Vec<Finding>, Vec<Edit>) {
     let settings = criteria.settings;
     let at = location.display();
-    let mut findings = Vec::new();
-    let planned = {
-        let Some(spec) = json::pointer(object, &location.pointer).and_then(Value::as_object) else {
-            return (findings, Vec::new());
-        };
-        validate_pod_spec(spec, &at, criteria, &mut findings);
-        if declared.is_empty() || findings.iter().any(is_malformed) {
-            // Nothing is planned for a pod spec that does not have Kubernetes' shape.
-            return (findings, Vec::new());
-        }
-        let empty = Map::new();
-        let labels = json::pointer(object, &location.labels_pointer())
-            .and_then(Value::as_object)
-            .unwrap_or(&empty);
-        plan::plan(spec, labels, &at, settings, declared)
+    let planned = plan_pod_spec(settings, object, location, &at, declared);
+    let Some(spec) = json::pointer_mut(object, &location.pointer).and_then(Value::as_object_mut) else {
+        return (Vec::new(), Vec::new());
     };
-    match planned {
-        Err(conflicts) => {
-            findings.extend(conflicts);
-            (findings, Vec::new())
+    let as_submitted = |spec: &Map<String, Value>, also: Vec<Finding>| {
+        let mut findings = Vec::new();
+        validate_pod_spec(spec, &at, criteria, None, &mut findings);
+        if !findings.iter().any(is_malformed) {
+            findings.extend(also);
         }
-        Ok(edits) if edits.is_empty() => (findings, edits),
+        (findings, Vec::new())
+    };
+    let edits = match planned {
+        Err(conflicts) => return as_submitted(spec, conflicts),
+        Ok(edits) if edits.is_empty() => return as_submitted(spec, Vec::new()),
         Ok(edits) if !settings.mutate => {
-            findings.extend(plan::missing_as_findings(&edits, &at, &settings.mount_path));
-            (findings, Vec::new())
+            let missing = plan::missing_as_findings(&edits, &at, &settings.mount_path);
+            return as_submitted(spec, missing);
         }
-        Ok(edits) => {
-            let Some(spec) = json::pointer_mut(object, &location.pointer).and_then(Value::as_object_mut) else {
-                return (findings, Vec::new());
-            };
-            if let Err(unplaced) = plan::apply_to_view(spec, &edits, &settings.mount_path, &at) {
-                findings.push(unplaced.into_finding());
-                return (findings, Vec::new());
-            }
-            let mut admitted = Vec::new();
-            validate_pod_spec(spec, &at, criteria, &mut admitted);
-            (as_submitted(admitted, findings), edits)
-        }
+        Ok(edits) => edits,
+    };
+    let submitted = spec.clone();
+    let sources = source_counts(spec);
+    if let Err(unplaced) = plan::apply_to_view(spec, &edits, &settings.mount_path, &at) {
+        return as_submitted(&submitted, vec![unplaced.into_finding()]);
     }
+    let mut findings = Vec::new();
+    validate_pod_spec(spec, &at, criteria, Some(&sources), &mut findings);
+    if findings.iter().any(is_malformed) {
+        return as_submitted(&submitted, Vec::new());
+    }
+    (findings, edits)
 }
 
-/// The findings of the object as it will be admitted, each told as it was
-/// found in the object as submitted: what the mutation fixed is gone, what it
-/// causes stays, and the rest names what the user wrote (a mount's secrets are
-/// those its volume had, not those the mutation adds).
-fn as_submitted(admitted: Vec<Finding>, submitted: Vec<Finding>) -> Vec<Finding> {
-    let mut submitted: Vec<Option<Finding>> = submitted.into_iter().map(Some).collect();
-    admitted
-        .into_iter()
-        .map(|finding| {
-            let rule = finding.violation.rule();
-            // A provenance finding is about one Secret of the mount: its twin
-            // must name the same Secret, not the first of the mount's others.
-            let per_secret = rule == Rule::SecretNotVaultSynced;
-            let twin = submitted.iter_mut().find(|s| {
-                s.as_ref().is_some_and(|s| {
-                    s.at == finding.at
-                        && s.violation.rule() == rule
-                        && (!per_secret || s.violation == finding.violation)
-                })
-            });
-            twin.and_then(Option::take).unwrap_or(finding)
+/// The planner's answer for the pod spec at `location`: the edits that give
+/// it its declared mounts, or the conflicts that forbid guessing.
+fn plan_pod_spec(
+    settings: &Settings,
+    object: &Value,
+    location: &PodSpecLocation,
+    at: &str,
+    declared: &[SecretMount],
+) -> Result<Vec<Edit>, Vec<Finding>> {
+    let spec = json::pointer(object, &location.pointer).and_then(Value::as_object);
+    let Some(spec) = spec.filter(|_| !declared.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let empty = Map::new();
+    let labels = json::pointer(object, &location.labels_pointer())
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    plan::plan(spec, labels, at, settings, declared)
+}
+
+/// How many sources each volume of the pod spec has (0 for one that is not projected).
+fn source_counts(spec: &Map<String, Value>) -> Vec<usize> {
+    json::list(spec, "volumes")
+        .iter()
+        .map(|v| {
+            json::pointer(v, "/projected/sources")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len)
         })
         .collect()
 }

@@ -34,9 +34,18 @@ pub enum SecretBearingVolume<'a> {
 struct VolumeUse<'a> {
     index: usize,
     kind: SecretBearingVolume<'a>,
+    /// The secrets a message about a mount of it names, when not all of
+    /// `kind`'s: those of the sources the user wrote ([`Submitted`]).
+    named: Option<Vec<&'a str>>,
     mounted: bool,
     mounted_by_judged: bool,
 }
+
+/// How many sources each volume had as submitted (`volumes[i]`; a volume past
+/// the end was added by the policy), when the pod spec is judged as it will be
+/// admitted: a message about a mount names the secrets the user wrote into the
+/// volume, not those the policy adds to it (unless the user wrote none).
+pub type Submitted<'a> = Option<&'a [usize]>;
 
 /// Reads a list field: absent or `null` is empty; anything else but a list is
 /// malformed. `at` renders the field's parent path, only when it is needed.
@@ -129,9 +138,15 @@ pub struct Criteria<'a> {
 }
 
 /// Validates one pod spec; `at` is its dotted location in the object.
-pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, criteria: Criteria, out: &mut Vec<Finding>) {
+pub fn validate_pod_spec(
+    spec: &Map<String, Value>,
+    at: &str,
+    criteria: Criteria,
+    submitted: Submitted,
+    out: &mut Vec<Finding>,
+) {
     let settings = criteria.settings;
-    let mut volumes = secret_bearing_volumes(spec, at, settings, out);
+    let mut volumes = secret_bearing_volumes(spec, at, settings, submitted, out);
     for list in ContainerList::ALL {
         for (index, container) in list_field(spec, list.field(), || at.to_string(), out)
             .iter()
@@ -167,6 +182,7 @@ fn secret_bearing_volumes<'s>(
     spec: &'s Map<String, Value>,
     at: &str,
     settings: &Settings,
+    submitted: Submitted,
     out: &mut Vec<Finding>,
 ) -> BTreeMap<&'s str, VolumeUse<'s>> {
     let mut volumes = BTreeMap::new();
@@ -176,9 +192,11 @@ fn secret_bearing_volumes<'s>(
             continue;
         };
         if let Some(kind) = secret_bearing(volume, settings) {
+            let named = submitted.and_then(|counts| named_secrets(&kind, counts.get(index).copied(), settings));
             let unmounted = VolumeUse {
                 index,
                 kind,
+                named,
                 mounted: false,
                 mounted_by_judged: false,
             };
@@ -186,6 +204,28 @@ fn secret_bearing_volumes<'s>(
         }
     }
     volumes
+}
+
+/// The secrets of the first `submitted` sources of a projected volume, when
+/// the policy added sources after them and the user's own include a secret.
+fn named_secrets<'v>(
+    kind: &SecretBearingVolume<'v>,
+    submitted: Option<usize>,
+    settings: &Settings,
+) -> Option<Vec<&'v str>> {
+    let SecretBearingVolume::Projected { sources, .. } = kind else {
+        return None;
+    };
+    let own = sources
+        .get(..submitted.unwrap_or(0))
+        .filter(|own| own.len() < sources.len())?;
+    let named: Vec<&str> = own
+        .iter()
+        .filter_map(|s| s.get("secret").and_then(Value::as_object))
+        .map(|s| str_field(s, "name"))
+        .filter(|secret| !settings.is_exempt_secret(secret))
+        .collect();
+    (!named.is_empty()).then_some(named)
 }
 
 /// The pod-level rules, once every mount is known: a plain secret volume no
@@ -322,7 +362,8 @@ fn check_mounts(
                 std::slice::from_ref(secret)
             }
             SecretBearingVolume::Projected { secrets, .. } => {
-                check_projected_mount(mount, judged, volume_name, secrets, mount_at, criteria.settings, out);
+                let named = volume.named.as_deref().unwrap_or(secrets);
+                check_projected_mount(mount, judged, volume_name, named, mount_at, criteria.settings, out);
                 secrets
             }
         };
