@@ -266,7 +266,13 @@ impl<'s> Planner<'s> {
             }
         }
         for &(_, entry) in entries {
-            for name in entry.containers.iter().flatten() {
+            let names = entry.containers.as_deref().unwrap_or(&[]);
+            // A name given twice is one absent container, told once.
+            let firsts = names
+                .iter()
+                .enumerate()
+                .filter(|&(i, n)| !names.get(..i).is_some_and(|before| before.contains(n)));
+            for (_, name) in firsts {
                 if !self.by_name.contains_key(name.as_str()) {
                     self.conflict(
                         format!("secretMounts entry {:?}", entry.name),

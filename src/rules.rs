@@ -367,7 +367,12 @@ fn check_mounts(
                 secrets
             }
         };
-        for secret in secrets {
+        // One finding per Secret a mount consumes, however many sources name it.
+        let firsts = secrets
+            .iter()
+            .enumerate()
+            .filter(|&(i, s)| !secrets.get(..i).is_some_and(|before| before.contains(s)));
+        for (_, secret) in firsts {
             let consumer = || format!("volumeMount of volume {volume_name:?}");
             check_synced(criteria, secret, judged, consumer, mount_at, out);
         }
