@@ -232,7 +232,10 @@ fn named_secrets<'v>(
 /// container mounts, and the file paths of a projected volume a judged container mounts.
 fn check_volumes(volumes: &BTreeMap<&str, VolumeUse>, at: &str, out: &mut Vec<Finding>) {
     let volumes_at = |index: usize| format!("{at}.volumes[{index}]");
-    for (name, volume) in volumes {
+    // In pod-spec order, as the README promises (the map is by name).
+    let mut in_order: Vec<(&&str, &VolumeUse)> = volumes.iter().collect();
+    in_order.sort_by_key(|(_, volume)| volume.index);
+    for (name, volume) in in_order {
         match &volume.kind {
             SecretBearingVolume::Plain { secret } if !volume.mounted => out.push(Finding {
                 at: volumes_at(volume.index),
