@@ -173,7 +173,7 @@ pub fn validate_pod_spec(
             check_mounts(container, &judged, exempt, &mut volumes, criteria, out);
         }
     }
-    check_volumes(&volumes, at, out);
+    check_volumes(spec, &volumes, at, out);
 }
 
 /// The secret-bearing volumes of a pod spec, by name; a volume that is not an
@@ -230,12 +230,14 @@ fn named_secrets<'v>(
 
 /// The pod-level rules, once every mount is known: a plain secret volume no
 /// container mounts, and the file paths of a projected volume a judged container mounts.
-fn check_volumes(volumes: &BTreeMap<&str, VolumeUse>, at: &str, out: &mut Vec<Finding>) {
+fn check_volumes(spec: &Map<String, Value>, volumes: &BTreeMap<&str, VolumeUse>, at: &str, out: &mut Vec<Finding>) {
     let volumes_at = |index: usize| format!("{at}.volumes[{index}]");
     // In pod-spec order, as the README promises (the map is by name).
-    let mut in_order: Vec<(&&str, &VolumeUse)> = volumes.iter().collect();
-    in_order.sort_by_key(|(_, volume)| volume.index);
-    for (name, volume) in in_order {
+    for (index, volume) in crate::json::list(spec, "volumes").iter().enumerate() {
+        let name = get(volume, "name").and_then(Value::as_str).unwrap_or("");
+        let Some(volume) = volumes.get(name).filter(|v| v.index == index) else {
+            continue;
+        };
         match &volume.kind {
             SecretBearingVolume::Plain { secret } if !volume.mounted => out.push(Finding {
                 at: volumes_at(volume.index),
