@@ -4,11 +4,17 @@
 //! request's object stay `&RawValue` slices of the payload. The settings are
 //! parsed on their own (and cached, [`crate::settings`]); the object is parsed
 //! into the view its kind calls for ([`crate::pruned`]) and its text is where a
-//! mutation is spliced ([`crate::splice`]). Everything else of the request
-//! (`uid`, `userInfo`, `oldObject`, ...) is skipped without being kept.
+//! mutation is spliced ([`crate::splice`]). Of the rest, only what tells an
+//! audit scanner's request apart ([`AdmissionRequest::is_audit_scan`]) is
+//! kept: `uid`, `userInfo.username` and `resource.resource`; everything else
+//! (`oldObject`, `options`, ...) is skipped.
+
+use std::rc::Rc;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
+
+use crate::settings::Settings;
 
 /// The `validate` payload.
 #[derive(Deserialize)]
@@ -34,6 +40,94 @@ pub struct AdmissionRequest<'a> {
     /// The object's JSON text; `None` when absent or `null` (DELETE).
     #[serde(default, borrow)]
     pub object: Option<&'a RawValue>,
+    /// The request's own uid (the audit scanner sets the object's).
+    #[serde(default)]
+    pub uid: String,
+    #[serde(default)]
+    pub user_info: UserInfo,
+    #[serde(default)]
+    pub resource: GroupVersionResource,
+}
+
+/// Who sent the request; only the name is read.
+#[derive(Deserialize, Debug, Default, Clone, PartialEq, Eq)]
+#[serde(default)]
+pub struct UserInfo {
+    pub username: Option<String>,
+}
+
+/// The request's resource; only its name is read.
+#[derive(Deserialize, Debug, Default, Clone, PartialEq, Eq)]
+#[serde(default)]
+pub struct GroupVersionResource {
+    pub resource: String,
+}
+
+impl AdmissionRequest<'_> {
+    /// Whether this is the Kubewarden audit scanner's request for an object as
+    /// stored, rather than one the API server sends to a webhook.
+    ///
+    /// The audit scanner (adm-controller's `internal/audit-scanner/scanner/
+    /// admission_request.go`, unchanged since 2024) builds its request from the
+    /// stored object: `operation: CREATE`, no `userInfo` at all, `uid` set to
+    /// the object's own `metadata.uid`, and `resource.resource` set to the Kind
+    /// (`Deployment`) rather than the plural resource name. All four are
+    /// required here, because each rules out a different sender:
+    ///
+    /// - the API server always names the user (`system:anonymous` at least),
+    ///   gives every request a fresh uid of its own, and names the plural
+    ///   resource (`deployments`), never a Kind;
+    /// - a request written by hand for `kwctl run` has an empty `userInfo`
+    ///   but a uid of its own (or none), and a plural resource.
+    ///
+    /// `metadata.uid` is read last, and only when the rest already matched, so
+    /// an admission request costs no second look at its object. A future
+    /// scanner that changed its shape would be judged as admission judges
+    /// (mutation accepted): the audit would miss the finding, and no request
+    /// would be wrongly rejected.
+    pub fn is_audit_scan(&self) -> bool {
+        let nameless = self.user_info.username.as_deref().is_none_or(str::is_empty);
+        let cheap = self.operation == "CREATE"
+            && nameless
+            && !self.uid.is_empty()
+            && !self.kind.kind.is_empty()
+            && self.resource.resource == self.kind.kind;
+        cheap
+            && self
+                .object
+                .is_some_and(|object| object_uid(object).as_deref() == Some(self.uid.as_str()))
+    }
+}
+
+/// The object's `metadata.uid`, read without the rest of the object.
+fn object_uid(object: &RawValue) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Object {
+        metadata: Option<Metadata>,
+    }
+    #[derive(Deserialize)]
+    struct Metadata {
+        uid: Option<String>,
+    }
+    let object: Object = serde_json::from_str(object.get()).ok()?;
+    object.metadata?.uid
+}
+
+/// The settings `request` is judged under. The audit scanner's requests
+/// ([`AdmissionRequest::is_audit_scan`]) are judged as if `mutate` were false:
+/// a declared mount the object lacks is then the finding
+/// `declared-mount-missing` (which rejects, under `action: reject`), so the
+/// PolicyReport says `fail` where admission would have added the mount,
+/// instead of `pass` for an accepted mutation that is never applied.
+pub fn settings_for(request: &AdmissionRequest, settings: Rc<Settings>) -> Rc<Settings> {
+    if settings.mutate && request.is_audit_scan() {
+        Rc::new(Settings {
+            mutate: false,
+            ..Settings::clone(&settings)
+        })
+    } else {
+        settings
+    }
 }
 
 #[derive(Deserialize, Debug, Default, Clone, PartialEq, Eq)]
