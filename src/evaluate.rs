@@ -85,6 +85,7 @@ fn answer(payload: &[u8], cluster: &dyn Cluster) -> Response {
         Err(message) => return Response::malformed(format!("the policy settings are not valid: {message}")),
     };
     let request = &payload.request;
+    let settings = request::settings_for(&payload, settings);
     let Some(object) = request.object.filter(|_| locate::is_judged(&settings, request)) else {
         return Response::accept(None);
     };

@@ -127,6 +127,7 @@ pub fn evaluate(settings: &Settings, request: &Request) -> Evaluation {
         operation: request.operation.clone(),
         namespace: request.namespace.clone(),
         object: Some(&raw),
+        ..AdmissionRequest::default()
     };
     if request.object.is_null() || !locate::is_judged(settings, &admission) {
         return Evaluation::default();
