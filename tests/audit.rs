@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use secret_mounts_policy::evaluate::{validate_in, validate_json_in};
+use secret_mounts_policy::evaluate::{validate, validate_typed};
 use secret_mounts_policy::vault_sync::{Cluster, NoCluster};
 use serde_json::{json, Value};
 
@@ -47,7 +47,7 @@ fn with(settings: &Value, extra: Value) -> Value {
 /// The policy's answer, as the host reads it (JSON).
 fn answer_in(request: &Value, settings: &Value, cluster: &dyn Cluster) -> Value {
     let payload = json!({"request": request, "settings": settings}).to_string();
-    serde_json::from_slice(&validate_json_in(payload.as_bytes(), cluster)).unwrap()
+    serde_json::from_slice(&validate(payload.as_bytes(), cluster)).unwrap()
 }
 
 fn answer(request: &Value, settings: &Value) -> Value {
@@ -91,8 +91,8 @@ fn the_scanner_request_is_judged_as_under_mutate_false() {
     let settings = mutating();
     let no_mutation = with(&settings, json!({"mutate": false}));
     let payload = |s: &Value| json!({"request": request, "settings": s}).to_string();
-    let audit = validate_json_in(payload(&settings).as_bytes(), &NoCluster);
-    let reported = validate_json_in(payload(&no_mutation).as_bytes(), &NoCluster);
+    let audit = validate(payload(&settings).as_bytes(), &NoCluster);
+    let reported = validate(payload(&no_mutation).as_bytes(), &NoCluster);
     assert_eq!(String::from_utf8(audit).unwrap(), String::from_utf8(reported).unwrap());
 }
 
@@ -283,5 +283,5 @@ fn provenance_findings_are_the_same_in_the_audit() {
     }
     // and the SDK reads the answer
     let payload = json!({"request": audit, "settings": settings}).to_string();
-    assert!(!validate_in(payload.as_bytes(), &unsynced).accepted);
+    assert!(!validate_typed(payload.as_bytes(), &unsynced).unwrap().accepted);
 }
