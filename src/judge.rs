@@ -1,10 +1,10 @@
 //! judge: one object's findings and the edits it needs, from its parsed view.
 //!
-//! For every pod spec the object holds: the planner decides the declared mounts
-//! it lacks; when the policy mutates, the edits are applied to the view, and
-//! the rules judge the pod spec once, as it will be admitted (what the edits
-//! fix is not found, what they cause is), naming in each message what the user
-//! wrote ([`crate::rules::Submitted`]). The edits are returned for the
+//! For every pod spec the object holds: unless it is malformed, the planner
+//! decides the declared mounts it lacks; when the policy mutates, the edits are
+//! applied to the view, and the findings are those of the pod spec as it will
+//! be admitted (what the edits fix is not found, what they cause is), each
+//! message naming what the user wrote ([`crate::rules::Submitted`]). The edits are returned for the
 //! splicer; the view is the policy's own copy, so nothing here reaches outside
 //! its arguments.
 
@@ -133,10 +133,11 @@ fn unavailable_finding(unavailable: &Unavailable) -> Finding {
 }
 
 /// The findings of one pod spec, and the edits it needs (only when the policy
-/// mutates). The pod spec is judged once: as it will be admitted, when the
-/// policy mutates it (the view gets the edits), else as submitted. A pod spec
-/// that is malformed gets no edits and no plan's findings: it is judged as
-/// submitted, and its malformed fields are what it is told.
+/// mutates). Its findings come from one judgement: of the pod spec as it will
+/// be admitted when the policy mutates it (the view gets the edits), else as
+/// submitted. The pod spec as submitted is walked by the rules first all the
+/// same, to learn whether it has Kubernetes' shape: a malformed one gets no
+/// plan, and its findings are those of the object as submitted.
 fn judge_pod_spec(
     criteria: Criteria,
     object: &mut Value,
@@ -145,38 +146,33 @@ fn judge_pod_spec(
 ) -> (Vec<Finding>, Vec<Edit>) {
     let settings = criteria.settings;
     let at = location.display();
-    let planned = plan_pod_spec(settings, object, location, &at, declared);
-    let Some(spec) = json::pointer_mut(object, &location.pointer).and_then(Value::as_object_mut) else {
-        return (Vec::new(), Vec::new());
-    };
-    let as_submitted = |spec: &Map<String, Value>, also: Vec<Finding>| {
-        let mut findings = Vec::new();
+    let mut findings = Vec::new();
+    if let Some(spec) = json::pointer(object, &location.pointer).and_then(Value::as_object) {
         validate_pod_spec(spec, &at, criteria, None, &mut findings);
-        if !findings.iter().any(is_malformed) {
-            findings.extend(also);
-        }
-        (findings, Vec::new())
-    };
-    let edits = match planned {
-        Err(conflicts) => return as_submitted(spec, conflicts),
-        Ok(edits) if edits.is_empty() => return as_submitted(spec, Vec::new()),
+    }
+    if findings.iter().any(is_malformed) {
+        return (findings, Vec::new());
+    }
+    let edits = match plan_pod_spec(settings, object, location, &at, declared) {
+        Err(conflicts) => return ([findings, conflicts].concat(), Vec::new()),
+        Ok(edits) if edits.is_empty() => return (findings, edits),
         Ok(edits) if !settings.mutate => {
-            let missing = plan::missing_as_findings(&edits, &at, &settings.mount_path);
-            return as_submitted(spec, missing);
+            findings.extend(plan::missing_as_findings(&edits, &at, &settings.mount_path));
+            return (findings, Vec::new());
         }
         Ok(edits) => edits,
     };
-    let submitted = spec.clone();
+    let Some(spec) = json::pointer_mut(object, &location.pointer).and_then(Value::as_object_mut) else {
+        return (findings, Vec::new());
+    };
     let sources = source_counts(spec);
     if let Err(unplaced) = plan::apply_to_view(spec, &edits, &settings.mount_path, &at) {
-        return as_submitted(&submitted, vec![unplaced.into_finding()]);
+        findings.push(unplaced.into_finding());
+        return (findings, Vec::new());
     }
-    let mut findings = Vec::new();
-    validate_pod_spec(spec, &at, criteria, Some(&sources), &mut findings);
-    if findings.iter().any(is_malformed) {
-        return as_submitted(&submitted, Vec::new());
-    }
-    (findings, edits)
+    let mut admitted = Vec::new();
+    validate_pod_spec(spec, &at, criteria, Some(&sources), &mut admitted);
+    (admitted, edits)
 }
 
 /// The planner's answer for the pod spec at `location`: the edits that give

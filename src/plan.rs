@@ -695,15 +695,32 @@ pub fn apply_to_view(
 ) -> Result<(), Unplaced> {
     for edit in edits {
         let change = edit.change(mount_path);
-        apply_change(spec, &change).ok_or_else(|| change.describe(spec_at))?;
+        let unplaced = || change.describe(spec_at);
+        let object = object_at(spec, change.at()).ok_or_else(unplaced)?;
+        let key = change.key();
+        match &change {
+            Change::SetTrue { .. } => {
+                object.insert(key.to_string(), Value::Bool(true));
+            }
+            Change::Append { .. } => {
+                let slot = object.entry(key.to_string()).or_insert(Value::Null);
+                if slot.is_null() {
+                    *slot = Value::Array(Vec::new());
+                }
+                let list = slot.as_array_mut().ok_or_else(unplaced)?;
+                if let Change::Append { items, .. } = change {
+                    list.extend(items);
+                }
+            }
+        }
     }
     Ok(())
 }
 
-fn apply_change(spec: &mut Map<String, Value>, change: &Change) -> Option<()> {
-    let key = change.key();
-    let Some((first, rest)) = change.at().split_first() else {
-        return write(spec, key, change);
+/// The object reached from the pod spec by `at`.
+fn object_at<'s>(spec: &'s mut Map<String, Value>, at: &[Step]) -> Option<&'s mut Map<String, Value>> {
+    let Some((first, rest)) = at.split_first() else {
+        return Some(spec);
     };
     let Step::Key(first) = first else { return None };
     let mut value = spec.get_mut(*first)?;
@@ -713,24 +730,7 @@ fn apply_change(spec: &mut Map<String, Value>, change: &Change) -> Option<()> {
             Step::Index(i) => value.as_array_mut()?.get_mut(*i)?,
         };
     }
-    write(value.as_object_mut()?, key, change)
-}
-
-/// Appends to the list at `key` (created when absent or `null`), or sets it to `true`.
-fn write(object: &mut Map<String, Value>, key: &str, change: &Change) -> Option<()> {
-    match change {
-        Change::Append { items, .. } => {
-            let slot = object.entry(key.to_string()).or_insert(Value::Null);
-            if slot.is_null() {
-                *slot = Value::Array(Vec::new());
-            }
-            slot.as_array_mut()?.extend(items.iter().cloned());
-        }
-        Change::SetTrue { .. } => {
-            object.insert(key.to_string(), Value::Bool(true));
-        }
-    }
-    Some(())
+    value.as_object_mut()
 }
 
 /// With `mutate: false`, the edits a pod spec needs are what it is missing.
