@@ -45,7 +45,7 @@ e2e-tests: policy.wasm $(RUNNER) tools
 
 test: fmt lint unit-tests e2e-tests
 
-# The README's main job: rejected objects are part of the show, so exit 1 (a
+# The project's main job (docs/policy-ci.md): rejected objects are part of the show, so exit 1 (a
 # rejection) is expected here; anything else is a real failure.
 demo: policy.wasm $(RUNNER)
 	$(RUNNER) check --settings-path $(DEMO_SETTINGS) policy.wasm $(DEMO_MANIFESTS) || [ $$? -eq 1 ]
@@ -53,7 +53,7 @@ demo: policy.wasm $(RUNNER)
 	@echo "# Vault-synced Secrets: the chart's VaultStaticSecret answers the policy's look-ups"
 	$(RUNNER) check --settings-path examples/vault-sync/settings.yml policy.wasm examples/vault-sync/chart.yaml || [ $$? -eq 1 ]
 
-# Rewrites the README's generated rule messages from the policy core.
+# Rewrites the generated rule messages of docs/rules.md from the policy core.
 readme:
 	UPDATE_README=1 $(CARGO) test --locked --test readme
 

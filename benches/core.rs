@@ -165,7 +165,7 @@ fn parts(c: &mut Criterion) {
     group.bench_function("settings", |b| {
         b.iter(|| Settings::from_json(black_box(settings_json.as_bytes())).expect("valid"))
     });
-    let deployment = pruned::shape_for("/spec/template/spec").expect("a built-in shape");
+    let deployment = &pruned::WORKLOAD;
     for fixture in load(&raw) {
         tune(&mut group, &fixture);
         let name = fixture.name;

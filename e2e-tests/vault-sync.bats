@@ -341,13 +341,13 @@ $DEPLOYMENT_DOC")
     { echo "$output"; false; }
 }
 
-@test "check vault-sync: the README's worked example prints what the README shows" {
+@test "check vault-sync: the worked example of docs/vault-sync.md prints what the page shows" {
   runner_only "check"
   local expected actual
   # The console block after the example's command line, up to its closing fence.
   expected=$(awk '/^\$ bin\/policy-runner check --settings-path examples\/vault-sync\/settings.yml/ {on=1; next}
-                  on && /^```/ {exit} on' README.md)
-  [ -n "$expected" ] || { echo "the README lacks the worked example"; return 1; }
+                  on && /^```/ {exit} on' docs/vault-sync.md)
+  [ -n "$expected" ] || { echo "docs/vault-sync.md lacks the worked example"; return 1; }
   status=0
   actual=$("$RUNNER" check --settings-path examples/vault-sync/settings.yml "$POLICY" examples/vault-sync/chart.yaml) || status=$?
   [ "$status" -eq 1 ] || { echo "exit $status (1: something rejected)"; return 1; }

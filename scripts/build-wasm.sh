@@ -80,7 +80,7 @@ esac
 cp "${CARGO_TARGET_DIR:-target}/$TARGET/release/$LIB_NAME.wasm" "$OUT"
 
 # Binaryen's optimizer after rustc's: measured 13% smaller and a few percent
-# faster for the policy and for the floor policy alike (README, Performance).
+# faster for the policy and for the floor policy alike (docs/performance.md).
 # Optional: without wasm-opt (Debian package binaryen) the module is only
 # rustc's. The features are those rustc's wasm32-wasip1 output uses.
 if [ "${WASM_OPT:-1}" != 0 ] && command -v wasm-opt >/dev/null; then

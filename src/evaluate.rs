@@ -11,12 +11,11 @@
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 
-use crate::json;
 use crate::judge;
 use crate::locate;
 use crate::pruned;
 use crate::request::{self, describe_object_error};
-use crate::response::Response;
+use crate::response::{self, Response};
 use crate::settings::Settings;
 use crate::splice;
 pub use crate::vault_sync::NoCluster;
@@ -86,20 +85,30 @@ fn answer(payload: &[u8], cluster: &dyn Cluster) -> Response {
         Err(message) => return Response::malformed(format!("the policy settings are not valid: {message}")),
     };
     let request = &payload.request;
+    let settings = request::settings_for(&payload, settings);
     let Some(object) = request.object.filter(|_| locate::is_judged(&settings, request)) else {
         return Response::accept(None);
     };
     let view = match pruned::parse(object.get(), locate::view_shape(&settings, &request.kind)) {
         Ok(view) => view,
-        Err(e) => return Response::malformed(describe_object_error(object, e)),
+        Err(e) => return Response::malformed(describe_object_error(e)),
     };
-    let vault = settings.vault_sync.is_enabled().then(|| {
-        let namespace = request.namespace.as_deref().filter(|n| !n.is_empty());
-        let namespace = namespace.or_else(|| json::pointer(&view, "/metadata/namespace").and_then(|n| n.as_str()));
-        vault_sync::read(namespace, cluster)
-    });
-    let judgement = judge::judge(&settings, request, view, vault.as_ref());
-    let mutated =
-        || (!judgement.edits.is_empty()).then(|| splice::apply(object.get(), &judgement.edits, &settings.mount_path));
-    Response::judged(&settings, &judgement.subject, &judgement.findings, mutated)
+    let vault = settings
+        .vault_sync
+        .is_enabled()
+        .then(|| vault_sync::read(request::namespace(request, &view), cluster));
+    let judge::Judgement {
+        subject,
+        mut findings,
+        edits,
+    } = judge::judge(&settings, request, view, vault.as_ref());
+    // The mutated object is written only for an answer that accepts.
+    let mut mutated = None;
+    if !edits.is_empty() && response::accepts(&settings, &findings) {
+        match splice::apply(object.get(), &edits, &settings.mount_path) {
+            Ok(text) => mutated = Some(text),
+            Err(unplaced) => findings.push(unplaced.into_finding()),
+        }
+    }
+    Response::judged(&settings, &subject, &findings, mutated)
 }

@@ -1,10 +1,12 @@
 //! judge: one object's findings and the edits it needs, from its parsed view.
 //!
-//! For every pod spec the object holds: the rules judge it as submitted; unless
-//! it is malformed, the planner decides the declared mounts it lacks; when the
-//! policy mutates, the edits are applied to the view and the rules judge it
-//! again, as it will be admitted. The edits are returned for the splicer; the
-//! view is the policy's own copy, so nothing here reaches outside its arguments.
+//! For every pod spec the object holds: unless it is malformed, the planner
+//! decides the declared mounts it lacks; when the policy mutates, the edits are
+//! applied to the view, and the findings are those of the pod spec as it will
+//! be admitted (what the edits fix is not found, what they cause is), each
+//! message naming what the user wrote ([`crate::rules::Submitted`]). The edits are returned for the
+//! splicer; the view is the policy's own copy, so nothing here reaches outside
+//! its arguments.
 
 use std::borrow::Cow;
 
@@ -14,7 +16,7 @@ use crate::json;
 use crate::locate::{self, PodSpecLocation};
 use crate::plan::{self, Edit, PlannedEdits};
 use crate::request::{AdmissionRequest, GroupVersionKind};
-use crate::rules::{validate_pod_spec, Judging};
+use crate::rules::{validate_pod_spec, Criteria};
 use crate::settings::{Requirement, SecretMount, Settings};
 use crate::vault_sync::{Unavailable, VaultSynced};
 use crate::violation::{Finding, Rule, Violation};
@@ -44,7 +46,7 @@ pub fn judge(
     vault: Option<&VaultRead>,
 ) -> Judgement {
     let GroupVersionKind { group, version, kind } = &request.kind;
-    let subject = subject(kind, request.namespace.as_deref(), &object);
+    let subject = subject(kind, crate::request::namespace(request, &object), &object);
     let locations = match locate::locate(settings, group, version, kind, &object) {
         Ok(locations) => locations,
         Err(e) => {
@@ -65,7 +67,7 @@ pub fn judge(
         None => (None, None),
     };
     let declared = declared_mounts(settings, request, &object, synced);
-    let judging = Judging {
+    let criteria = Criteria {
         settings,
         synced: synced.filter(|_| settings.vault_sync.require != Requirement::Off),
     };
@@ -75,7 +77,7 @@ pub fn judge(
         edits: Vec::new(),
     };
     for location in &locations {
-        let (findings, edits) = judge_pod_spec(judging, &mut object, location, &declared);
+        let (findings, edits) = judge_pod_spec(criteria, &mut object, location, &declared);
         judgement.findings.extend(findings);
         if !edits.is_empty() {
             judgement.edits.push(PlannedEdits {
@@ -97,9 +99,9 @@ fn declared_mounts<'s>(
     object: &Value,
     synced: Option<&VaultSynced>,
 ) -> Cow<'s, [SecretMount]> {
-    let is_pod = request.kind.group.is_empty() && request.kind.kind == "Pod";
-    let pod_is_fixed = request.operation == "UPDATE" || request.sub_resource.as_deref().is_some_and(|s| !s.is_empty());
-    if is_pod && pod_is_fixed {
+    let fixed = crate::kinds::find(&request.kind.group, &request.kind.kind).is_some_and(|k| !k.mutable_after_create);
+    let after_create = request.operation == "UPDATE" || request.sub_resource.as_deref().is_some_and(|s| !s.is_empty());
+    if fixed && after_create {
         return Cow::Borrowed(&[]);
     }
     let explicit = settings.secret_mounts.as_slice();
@@ -131,74 +133,76 @@ fn unavailable_finding(unavailable: &Unavailable) -> Finding {
 }
 
 /// The findings of one pod spec, and the edits it needs (only when the policy
-/// mutates). The view gets the edits, so that the findings are those of the
-/// object as it will be admitted.
+/// mutates). Its findings come from one judgement: of the pod spec as it will
+/// be admitted when the policy mutates it (the view gets the edits), else as
+/// submitted. The pod spec as submitted is walked by the rules first all the
+/// same, to learn whether it has Kubernetes' shape: a malformed one gets no
+/// plan, and its findings are those of the object as submitted.
 fn judge_pod_spec(
-    judging: Judging,
+    criteria: Criteria,
     object: &mut Value,
     location: &PodSpecLocation,
     declared: &[SecretMount],
 ) -> (Vec<Finding>, Vec<Edit>) {
-    let settings = judging.settings;
+    let settings = criteria.settings;
     let at = location.display();
     let mut findings = Vec::new();
-    let planned = {
-        let Some(spec) = json::pointer(object, &location.pointer).and_then(Value::as_object) else {
-            return (findings, Vec::new());
-        };
-        validate_pod_spec(spec, &at, judging, &mut findings);
-        if declared.is_empty() || findings.iter().any(is_malformed) {
-            // Nothing is planned for a pod spec that does not have Kubernetes' shape.
-            return (findings, Vec::new());
-        }
-        let empty = Map::new();
-        let labels = json::pointer(object, &location.labels_pointer())
-            .and_then(Value::as_object)
-            .unwrap_or(&empty);
-        plan::plan(spec, labels, &at, settings, declared)
-    };
-    match planned {
-        Err(conflicts) => {
-            findings.extend(conflicts);
-            (findings, Vec::new())
-        }
-        Ok(edits) if edits.is_empty() => (findings, edits),
+    if let Some(spec) = json::pointer(object, &location.pointer).and_then(Value::as_object) {
+        validate_pod_spec(spec, &at, criteria, None, &mut findings);
+    }
+    if findings.iter().any(is_malformed) {
+        return (findings, Vec::new());
+    }
+    let edits = match plan_pod_spec(settings, object, location, &at, declared) {
+        Err(conflicts) => return ([findings, conflicts].concat(), Vec::new()),
+        Ok(edits) if edits.is_empty() => return (findings, edits),
         Ok(edits) if !settings.mutate => {
             findings.extend(plan::missing_as_findings(&edits, &at, &settings.mount_path));
-            (findings, Vec::new())
+            return (findings, Vec::new());
         }
-        Ok(edits) => {
-            let mut admitted = Vec::new();
-            if let Some(spec) = json::pointer_mut(object, &location.pointer).and_then(Value::as_object_mut) {
-                plan::apply_to_view(spec, &edits, &settings.mount_path);
-                validate_pod_spec(spec, &at, judging, &mut admitted);
-            }
-            (as_submitted(admitted, findings), edits)
-        }
+        Ok(edits) => edits,
+    };
+    let Some(spec) = json::pointer_mut(object, &location.pointer).and_then(Value::as_object_mut) else {
+        return (findings, Vec::new());
+    };
+    let sources = source_counts(spec);
+    if let Err(unplaced) = plan::apply_to_view(spec, &edits, &settings.mount_path, &at) {
+        findings.push(unplaced.into_finding());
+        return (findings, Vec::new());
     }
+    let mut admitted = Vec::new();
+    validate_pod_spec(spec, &at, criteria, Some(&sources), &mut admitted);
+    (admitted, edits)
 }
 
-/// The findings of the object as it will be admitted, each told as it was
-/// found in the object as submitted: what the mutation fixed is gone, what it
-/// causes stays, and the rest names what the user wrote (a mount's secrets are
-/// those its volume had, not those the mutation adds).
-fn as_submitted(admitted: Vec<Finding>, submitted: Vec<Finding>) -> Vec<Finding> {
-    let mut submitted: Vec<Option<Finding>> = submitted.into_iter().map(Some).collect();
-    admitted
-        .into_iter()
-        .map(|finding| {
-            let rule = finding.violation.rule();
-            // A provenance finding is about one Secret of the mount: its twin
-            // must name the same Secret, not the first of the mount's others.
-            let per_secret = rule == Rule::SecretNotVaultSynced;
-            let twin = submitted.iter_mut().find(|s| {
-                s.as_ref().is_some_and(|s| {
-                    s.at == finding.at
-                        && s.violation.rule() == rule
-                        && (!per_secret || s.violation == finding.violation)
-                })
-            });
-            twin.and_then(Option::take).unwrap_or(finding)
+/// The planner's answer for the pod spec at `location`: the edits that give
+/// it its declared mounts, or the conflicts that forbid guessing.
+fn plan_pod_spec(
+    settings: &Settings,
+    object: &Value,
+    location: &PodSpecLocation,
+    at: &str,
+    declared: &[SecretMount],
+) -> Result<Vec<Edit>, Vec<Finding>> {
+    let spec = json::pointer(object, &location.pointer).and_then(Value::as_object);
+    let Some(spec) = spec.filter(|_| !declared.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let empty = Map::new();
+    let labels = json::pointer(object, &location.labels_pointer())
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    plan::plan(spec, labels, at, settings, declared)
+}
+
+/// How many sources each volume of the pod spec has (0 for one that is not projected).
+fn source_counts(spec: &Map<String, Value>) -> Vec<usize> {
+    json::list(spec, "volumes")
+        .iter()
+        .map(|v| {
+            json::pointer(v, "/projected/sources")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len)
         })
         .collect()
 }
@@ -208,14 +212,14 @@ fn is_malformed(finding: &Finding) -> bool {
 }
 
 /// `Deployment "team-a/processor"`, for the first line of a rejection.
-fn subject(kind: &str, request_namespace: Option<&str>, object: &Value) -> String {
+fn subject(kind: &str, namespace: Option<&str>, object: &Value) -> String {
     let meta = object.get("metadata");
     let field = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str);
     let name = field("name")
         .map(str::to_string)
         .or_else(|| field("generateName").map(|g| format!("{g}*")))
         .unwrap_or_default();
-    let namespace = field("namespace").or(request_namespace).unwrap_or("");
+    let namespace = namespace.unwrap_or("");
     let kind = if kind.is_empty() { "object" } else { kind };
     match (namespace.is_empty(), name.is_empty()) {
         (_, true) => kind.to_string(),

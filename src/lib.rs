@@ -18,6 +18,7 @@ pub mod evaluate;
 pub mod json;
 pub mod jsonpath;
 pub mod judge;
+pub mod kinds;
 pub mod locate;
 pub mod plan;
 pub mod pruned;

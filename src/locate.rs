@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use crate::json::{display_pointer, kind_of};
 use crate::jsonpath;
-use crate::pruned::{self, Shape};
+use crate::kinds;
+use crate::pruned::Shape;
 use crate::request::{AdmissionRequest, GroupVersionKind};
 use crate::settings::Settings;
 
@@ -41,25 +42,9 @@ impl PodSpecLocation {
     }
 }
 
-/// The built-in kinds and the pointer of their pod spec. Keyed by API group and kind:
-/// every served version of these kinds keeps the pod spec at the same place.
-const BUILT_IN: &[(&str, &str, &str)] = &[
-    ("", "Pod", "/spec"),
-    ("", "ReplicationController", "/spec/template/spec"),
-    ("apps", "Deployment", "/spec/template/spec"),
-    ("apps", "ReplicaSet", "/spec/template/spec"),
-    ("apps", "StatefulSet", "/spec/template/spec"),
-    ("apps", "DaemonSet", "/spec/template/spec"),
-    ("batch", "Job", "/spec/template/spec"),
-    ("batch", "CronJob", "/spec/jobTemplate/spec/template/spec"),
-];
-
-/// The built-in pod spec pointer of a kind, if it is one the policy knows.
+/// The built-in pod spec pointer of a kind, if the policy knows where it is.
 pub fn built_in_pointer(group: &str, kind: &str) -> Option<&'static str> {
-    BUILT_IN
-        .iter()
-        .find(|(g, k, _)| *g == group && *k == kind)
-        .map(|(_, _, p)| *p)
+    kinds::find(group, kind).and_then(|k| k.pod_spec)
 }
 
 /// Why pod specs could not be located.
@@ -91,10 +76,10 @@ pub fn is_covered(settings: &Settings, group: &str, version: &str, kind: &str) -
 /// only the fields the policy reads are kept ([`pruned`]); JSONPath reads the
 /// whole object.
 pub fn view_shape(settings: &Settings, kind: &GroupVersionKind) -> &'static Shape {
-    built_in_pointer(&kind.group, &kind.kind)
+    kinds::find(&kind.group, &kind.kind)
+        .filter(|k| k.pod_spec.is_some())
         .filter(|_| configured_paths(settings, &kind.group, &kind.version, &kind.kind).is_none())
-        .and_then(pruned::shape_for)
-        .unwrap_or(&Shape::Whole)
+        .map_or(&Shape::Whole, |k| k.shape)
 }
 
 fn configured_paths<'s>(settings: &'s Settings, group: &str, version: &str, kind: &str) -> Option<&'s Vec<String>> {

@@ -97,7 +97,7 @@ struct TargetVolume<'a> {
 impl<'a> TargetVolume<'a> {
     fn new(name: String, existing: Option<(usize, &Value)>) -> Self {
         let sources = existing
-            .and_then(|(_, v)| v.pointer("/projected/sources"))
+            .and_then(|(_, v)| crate::json::pointer(v, "/projected/sources"))
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
@@ -125,8 +125,8 @@ impl<'a> TargetVolume<'a> {
         for (path, holder) in projected_paths(std::slice::from_ref(&source)) {
             self.used_paths.entry(path.to_string()).or_insert(holder);
         }
-        if let Some(secret) = source.pointer("/secret/name").and_then(Value::as_str) {
-            match source.pointer("/secret/items").and_then(Value::as_array) {
+        if let Some(secret) = crate::json::pointer(&source, "/secret/name").and_then(Value::as_str) {
+            match crate::json::pointer(&source, "/secret/items").and_then(Value::as_array) {
                 Some(items) => {
                     self.with_items.entry(secret.to_string()).or_insert(at);
                     for item in items {
@@ -147,7 +147,7 @@ impl<'a> TargetVolume<'a> {
         if let Some(list) = self
             .sources
             .get_mut(at)
-            .and_then(|s| s.pointer_mut("/secret/items"))
+            .and_then(|s| crate::json::pointer_mut(s, "/secret/items"))
             .and_then(Value::as_array_mut)
         {
             list.extend(items.iter().map(item_json));
@@ -266,7 +266,13 @@ impl<'s> Planner<'s> {
             }
         }
         for &(_, entry) in entries {
-            for name in entry.containers.iter().flatten() {
+            let names = entry.containers.as_deref().unwrap_or(&[]);
+            // A name given twice is one absent container, told once.
+            let firsts = names
+                .iter()
+                .enumerate()
+                .filter(|&(i, n)| !names.get(..i).is_some_and(|before| before.contains(n)));
+            for (_, name) in firsts {
                 if !self.by_name.contains_key(name.as_str()) {
                     self.conflict(
                         format!("secretMounts entry {:?}", entry.name),
@@ -548,69 +554,183 @@ fn add_source(
     target.index_source(source);
 }
 
-/// Performs planned edits on the parsed view of a pod spec, so that the rules
-/// judge it as it will be admitted. The planner only targets what the view holds.
-pub fn apply_to_view(spec: &mut Map<String, Value>, edits: &[Edit], mount_path: &str) {
-    for edit in edits {
-        match edit {
-            Edit::AddVolume { name, sources } => {
-                if let Some(volumes) = list_mut(spec, "volumes") {
-                    volumes.push(json!({"name": name, "projected": {"sources": sources}}));
-                }
-            }
-            Edit::AddMount { who, index, volume, .. } => {
-                if let Some(mounts) = container_mut(spec, who.list, *index).and_then(|c| list_mut(c, "volumeMounts")) {
-                    mounts.push(json!({"name": volume, "mountPath": mount_path, "readOnly": true}));
-                }
-            }
-            Edit::MakeReadOnly { who, index, mount } => {
-                if let Some(mount) = container_mut(spec, who.list, *index)
-                    .and_then(|c| c.get_mut("volumeMounts"))
-                    .and_then(|m| m.get_mut(*mount))
-                    .and_then(Value::as_object_mut)
-                {
-                    mount.insert("readOnly".to_string(), Value::Bool(true));
-                }
-            }
-            Edit::AddSource { volume, source, .. } => {
-                if let Some(sources) = projected_mut(spec, *volume).and_then(|p| list_mut(p, "sources")) {
-                    sources.push(source.clone());
-                }
-            }
+/// One step from a pod spec into its fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    Key(&'static str),
+    Index(usize),
+}
+
+/// What an edit does, addressed from its pod spec: every edit is one of these
+/// two, so an edit is defined once ([`Edit::change`]) and applied the same way
+/// to the parsed view ([`apply_to_view`]) and to the object's text
+/// ([`crate::splice`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Append `items` to the list at `key` of the object at `at`, creating the
+    /// list when the key is absent or `null`.
+    Append {
+        at: Vec<Step>,
+        key: &'static str,
+        items: Vec<Value>,
+    },
+    /// Set `key: true` in the object at `at`.
+    SetTrue { at: Vec<Step>, key: &'static str },
+}
+
+impl Edit {
+    /// The change this edit makes; `mount_path` is the policy's (for new mounts).
+    pub fn change(&self, mount_path: &str) -> Change {
+        use Step::{Index, Key};
+        match self {
+            Edit::AddVolume { name, sources } => Change::Append {
+                at: vec![],
+                key: "volumes",
+                items: vec![json!({"name": name, "projected": {"sources": sources}})],
+            },
+            Edit::AddMount { who, index, volume, .. } => Change::Append {
+                at: vec![Key(who.list.field()), Index(*index)],
+                key: "volumeMounts",
+                items: vec![json!({"name": volume, "mountPath": mount_path, "readOnly": true})],
+            },
+            Edit::MakeReadOnly { who, index, mount } => Change::SetTrue {
+                at: vec![Key(who.list.field()), Index(*index), Key("volumeMounts"), Index(*mount)],
+                key: "readOnly",
+            },
+            Edit::AddSource { volume, source, .. } => Change::Append {
+                at: vec![Key("volumes"), Index(*volume), Key("projected")],
+                key: "sources",
+                items: vec![source.clone()],
+            },
             Edit::AddItems {
                 volume, source, items, ..
-            } => {
-                if let Some(list) = projected_mut(spec, *volume)
-                    .and_then(|p| p.get_mut("sources"))
-                    .and_then(|s| s.get_mut(*source))
-                    .and_then(|s| s.pointer_mut("/secret/items"))
-                    .and_then(Value::as_array_mut)
-                {
-                    list.extend(items.iter().cloned());
-                }
-            }
+            } => Change::Append {
+                at: vec![
+                    Key("volumes"),
+                    Index(*volume),
+                    Key("projected"),
+                    Key("sources"),
+                    Index(*source),
+                    Key("secret"),
+                ],
+                key: "items",
+                items: items.clone(),
+            },
         }
     }
 }
 
-/// The list at `key`, created when absent or `null`; `None` for a non-list.
-fn list_mut<'a>(map: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Vec<Value>> {
-    let slot = map.entry(key.to_string()).or_insert(Value::Null);
-    if slot.is_null() {
-        *slot = Value::Array(Vec::new());
+/// An edit that could not be placed: the pod spec lacks what the edit
+/// addresses. The planner only targets what the pod spec holds, so this is a
+/// defect, and it is told (never dropped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unplaced {
+    /// Dotted path, from the object's root, of what was to be changed.
+    pub at: String,
+    /// What the edit was to do there.
+    pub what: String,
+}
+
+impl Unplaced {
+    /// The finding that tells it: a conflict of the declared mounts with the
+    /// object, so the answer says the mounts were not added.
+    pub fn into_finding(self) -> Finding {
+        Finding {
+            at: self.at,
+            violation: Violation::SecretMountsConflict {
+                subject: "the policy's edit".to_string(),
+                detail: format!(
+                    "it found no place to {} here, so nothing was added (a defect of the policy: please report it)",
+                    self.what
+                ),
+            },
+        }
     }
-    slot.as_array_mut()
 }
 
-fn container_mut(spec: &mut Map<String, Value>, list: ContainerList, index: usize) -> Option<&mut Map<String, Value>> {
-    spec.get_mut(list.field())?.get_mut(index)?.as_object_mut()
+impl Change {
+    /// The object the change writes into, from the pod spec.
+    pub fn at(&self) -> &[Step] {
+        match self {
+            Change::Append { at, .. } | Change::SetTrue { at, .. } => at,
+        }
+    }
+
+    /// The key of that object it writes.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Change::Append { key, .. } | Change::SetTrue { key, .. } => key,
+        }
+    }
+
+    /// The change as an edit that could not be placed in the pod spec at `spec_at`.
+    pub fn describe(&self, spec_at: &str) -> Unplaced {
+        let (at, key) = (self.at(), self.key());
+        let what = match self {
+            Change::Append { .. } => "append to",
+            Change::SetTrue { .. } => "set to true",
+        };
+        let mut path = spec_at.to_string();
+        for step in at {
+            match step {
+                Step::Key(k) => path = format!("{path}.{k}"),
+                Step::Index(i) => path = format!("{path}[{i}]"),
+            }
+        }
+        Unplaced {
+            what: format!("{what} {key:?}"),
+            at: path,
+        }
+    }
 }
 
-fn projected_mut(spec: &mut Map<String, Value>, volume: usize) -> Option<&mut Map<String, Value>> {
-    spec.get_mut("volumes")?
-        .get_mut(volume)?
-        .get_mut("projected")?
-        .as_object_mut()
+/// Applies planned edits to the parsed view of a pod spec, so that the rules
+/// judge it as it will be admitted; the first edit that cannot be placed is
+/// returned (`spec_at` names the pod spec in it).
+pub fn apply_to_view(
+    spec: &mut Map<String, Value>,
+    edits: &[Edit],
+    mount_path: &str,
+    spec_at: &str,
+) -> Result<(), Unplaced> {
+    for edit in edits {
+        let change = edit.change(mount_path);
+        let unplaced = || change.describe(spec_at);
+        let object = object_at(spec, change.at()).ok_or_else(unplaced)?;
+        let key = change.key();
+        match &change {
+            Change::SetTrue { .. } => {
+                object.insert(key.to_string(), Value::Bool(true));
+            }
+            Change::Append { .. } => {
+                let slot = object.entry(key.to_string()).or_insert(Value::Null);
+                if slot.is_null() {
+                    *slot = Value::Array(Vec::new());
+                }
+                let list = slot.as_array_mut().ok_or_else(unplaced)?;
+                if let Change::Append { items, .. } = change {
+                    list.extend(items);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The object reached from the pod spec by `at`.
+fn object_at<'s>(spec: &'s mut Map<String, Value>, at: &[Step]) -> Option<&'s mut Map<String, Value>> {
+    let Some((first, rest)) = at.split_first() else {
+        return Some(spec);
+    };
+    let Step::Key(first) = first else { return None };
+    let mut value = spec.get_mut(*first)?;
+    for step in rest {
+        value = match step {
+            Step::Key(k) => value.as_object_mut()?.get_mut(*k)?,
+            Step::Index(i) => value.as_array_mut()?.get_mut(*i)?,
+        };
+    }
+    value.as_object_mut()
 }
 
 /// With `mutate: false`, the edits a pod spec needs are what it is missing.

@@ -100,16 +100,16 @@ pub const POD_SPEC: Shape = Shape::Object(&[
 const TEMPLATE: Shape = Shape::Object(&[("metadata", LABELS_ONLY), ("spec", POD_SPEC)]);
 
 /// A Pod: the pod spec at `/spec`.
-const POD: Shape = Shape::Object(&[("metadata", NAMED_META), ("spec", POD_SPEC)]);
+pub const POD: Shape = Shape::Object(&[("metadata", NAMED_META), ("spec", POD_SPEC)]);
 
 /// Deployment, StatefulSet, ...: the pod spec at `/spec/template/spec`.
-const WORKLOAD: Shape = Shape::Object(&[
+pub const WORKLOAD: Shape = Shape::Object(&[
     ("metadata", NAMED_META),
     ("spec", Shape::Object(&[("template", TEMPLATE)])),
 ]);
 
 /// CronJob: the pod spec at `/spec/jobTemplate/spec/template/spec`.
-const CRON_JOB: Shape = Shape::Object(&[
+pub const CRON_JOB: Shape = Shape::Object(&[
     ("metadata", NAMED_META),
     (
         "spec",
@@ -120,14 +120,23 @@ const CRON_JOB: Shape = Shape::Object(&[
     ),
 ]);
 
-/// The shape that keeps what the policy reads of an object whose pod spec is at
-/// `pointer` (one of the built-in pointers), with the object's own metadata.
-pub fn shape_for(pointer: &str) -> Option<&'static Shape> {
-    match pointer {
-        "/spec" => Some(&POD),
-        "/spec/template/spec" => Some(&WORKLOAD),
-        "/spec/jobTemplate/spec/template/spec" => Some(&CRON_JOB),
-        _ => None,
+/// Does `shape` keep a whole pod spec's judged fields at `pointer`? (Each
+/// row of [`crate::kinds::KINDS`] pairs a pointer with a shape; a test holds
+/// every pair to this.)
+pub fn keeps_pod_spec_at(shape: &Shape, pointer: &str) -> bool {
+    let mut shape = shape;
+    for token in pointer.split('/').skip(1) {
+        let Shape::Object(fields) = shape else { return false };
+        match fields.iter().find(|(key, _)| *key == token) {
+            Some((_, next)) => shape = next,
+            None => return false,
+        }
+    }
+    match shape {
+        Shape::Object(fields) => ["volumes", "containers", "initContainers", "ephemeralContainers"]
+            .iter()
+            .all(|key| fields.iter().any(|(k, _)| k == key)),
+        _ => false,
     }
 }
 
@@ -355,10 +364,10 @@ mod tests {
 
     #[test]
     fn every_object_shape_fits_its_slots() {
-        for pointer in ["/spec", "/spec/template/spec", "/spec/jobTemplate/spec/template/spec"] {
+        for kind in crate::kinds::KINDS {
             let mut counts = Vec::new();
-            fields_of(shape_for(pointer).unwrap(), &mut counts);
-            assert!(counts.iter().all(|&n| n <= MAX_FIELDS), "{pointer}: {counts:?}");
+            fields_of(kind.shape, &mut counts);
+            assert!(counts.iter().all(|&n| n <= MAX_FIELDS), "{}: {counts:?}", kind.kind);
         }
     }
 
@@ -385,7 +394,7 @@ mod tests {
                 }
             }}
         });
-        let pruned = parse(&object.to_string(), shape_for("/spec/template/spec").unwrap()).unwrap();
+        let pruned = parse(&object.to_string(), &WORKLOAD).unwrap();
         assert_eq!(
             pruned,
             json!({
@@ -412,10 +421,10 @@ mod tests {
             "containers": [{"name": "a", "env": "x", "volumeMounts": {"k": [1, 2]}}, 7, ["l"]],
             "volumes": 5
         }}}});
-        let pruned = parse(&object.to_string(), shape_for("/spec/template/spec").unwrap()).unwrap();
+        let pruned = parse(&object.to_string(), &WORKLOAD).unwrap();
         assert_eq!(pruned, object);
         for odd in [json!("pod"), json!(null), json!([1]), json!({"spec": 1.5})] {
-            assert_eq!(parse(&odd.to_string(), shape_for("/spec").unwrap()).unwrap(), odd);
+            assert_eq!(parse(&odd.to_string(), &POD).unwrap(), odd);
         }
     }
 
@@ -423,7 +432,7 @@ mod tests {
     fn the_last_of_duplicate_keys_wins_as_in_a_full_parse() {
         let json = r#"{"spec": {"containers": [{"name": "a", "name": "b", "image": "x", "image": "y"}]}}"#;
         let full: Value = serde_json::from_str(json).unwrap();
-        let pruned = parse(json, shape_for("/spec").unwrap()).unwrap();
+        let pruned = parse(json, &POD).unwrap();
         assert_eq!(
             pruned["spec"]["containers"][0]["name"],
             full["spec"]["containers"][0]["name"]
@@ -434,13 +443,13 @@ mod tests {
     #[test]
     fn escaped_keys_are_matched() {
         let json = r#"{"sp\u0065c": {"containers": [{"n\u0061me": "a"}]}}"#;
-        let pruned = parse(json, shape_for("/spec").unwrap()).unwrap();
+        let pruned = parse(json, &POD).unwrap();
         assert_eq!(pruned, json!({"spec": {"containers": [{"name": "a"}]}}));
     }
 
     #[test]
     fn invalid_json_is_an_error() {
-        assert!(parse(r#"{"spec": "#, shape_for("/spec").unwrap()).is_err());
-        assert!(parse(r#"{"spec": {}} x"#, shape_for("/spec").unwrap()).is_err());
+        assert!(parse(r#"{"spec": "#, &POD).is_err());
+        assert!(parse(r#"{"spec": {}} x"#, &POD).is_err());
     }
 }

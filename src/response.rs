@@ -6,8 +6,9 @@
 //! ([`crate::splice`]), written into the response as it is: it is valid JSON by
 //! construction (the request's own object with serde_json-written values
 //! inserted at places a JSON scan found), so it is neither parsed again nor
-//! checked by a second scan. The tests parse every response the policy writes,
-//! and compare its mutated object with the reference evaluator's.
+//! checked by a second scan. The tests and the fuzz targets read every
+//! response's bytes strictly, as a host does, and compare its mutated object
+//! with the independent reference evaluator's.
 
 use std::collections::BTreeMap;
 
@@ -71,19 +72,13 @@ impl Response {
         }
     }
 
-    /// The response the settings call for: accepted (and mutated) without
-    /// findings; rejected when any finding rejects ([`rejects`]), listing
-    /// those; otherwise accepted (and mutated). Findings that do not reject
-    /// are admission warnings either way. `mutated` writes the mutated object;
-    /// it is called only for an answer that accepts, so a rejection costs no splice.
-    pub fn judged(
-        settings: &Settings,
-        subject: &str,
-        findings: &[Finding],
-        mutated: impl FnOnce() -> Option<String>,
-    ) -> Response {
+    /// The response the settings call for: accepted (with `mutated`, the
+    /// mutated object, if any) unless a finding rejects ([`rejects`]);
+    /// rejected otherwise, listing those. Findings that do not reject are
+    /// admission warnings either way.
+    pub fn judged(settings: &Settings, subject: &str, findings: &[Finding], mutated: Option<String>) -> Response {
         if findings.is_empty() {
-            return Response::accept(mutated());
+            return Response::accept(mutated);
         }
         let mut rules: Vec<&str> = Vec::new();
         for f in findings {
@@ -100,7 +95,7 @@ impl Response {
             return Response {
                 audit_annotations: Some(violations(&rules)),
                 warnings,
-                ..Response::accept(mutated())
+                ..Response::accept(mutated)
             };
         }
         Response {
@@ -124,10 +119,11 @@ impl Response {
         };
         let extra = self.mutated_object.as_ref().map_or(0, |m| m.len() + 20);
         let mut json = Vec::with_capacity(256 + extra);
-        // Writing plain fields into a Vec cannot fail (every map key is a string),
-        // and the object it writes ends with its `}`.
+        // Writing plain fields into a Vec cannot fail (every map key is a
+        // string) and ends with the object's `}`: were that ever untrue, the
+        // answer is a defect report, never a half-written response.
         if serde_json::to_writer(&mut json, &fields).is_err() || json.last() != Some(&b'}') {
-            return br#"{"accepted":false,"message":"the response could not be written","code":500}"#.to_vec();
+            return br#"{"accepted":false,"message":"secret-mounts-policy defect: its response could not be written; please report it","code":500}"#.to_vec();
         }
         if let Some(object) = &self.mutated_object {
             // `{"accepted":...}` becomes `{"accepted":...,"mutated_object":<text>}`.
@@ -138,6 +134,11 @@ impl Response {
         }
         json
     }
+}
+
+/// Whether an answer with these findings accepts: none of them rejects.
+pub fn accepts(settings: &Settings, findings: &[Finding]) -> bool {
+    !findings.iter().any(|f| rejects(settings, f.violation.rule()))
 }
 
 /// Whether a finding of `rule` rejects: provenance (`secret-not-vault-synced`,

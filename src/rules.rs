@@ -34,9 +34,18 @@ pub enum SecretBearingVolume<'a> {
 struct VolumeUse<'a> {
     index: usize,
     kind: SecretBearingVolume<'a>,
+    /// The secrets a message about a mount of it names, when not all of
+    /// `kind`'s: those of the sources the user wrote ([`Submitted`]).
+    named: Option<Vec<&'a str>>,
     mounted: bool,
     mounted_by_judged: bool,
 }
+
+/// How many sources each volume had as submitted (`volumes[i]`; a volume past
+/// the end was added by the policy), when the pod spec is judged as it will be
+/// admitted: a message about a mount names the secrets the user wrote into the
+/// volume, not those the policy adds to it (unless the user wrote none).
+pub type Submitted<'a> = Option<&'a [usize]>;
 
 /// Reads a list field: absent or `null` is empty; anything else but a list is
 /// malformed. `at` renders the field's parent path, only when it is needed.
@@ -94,16 +103,16 @@ pub fn secret_bearing<'v>(volume: &'v Map<String, Value>, settings: &Settings) -
     }
 }
 
-/// The container being judged: where it is and what it is called. Paths and
+/// A container of the pod spec: where it is and what it is called. Paths and
 /// owned names are only built when a finding needs them.
-struct Judged<'a> {
+struct ContainerAt<'a> {
     spec_at: &'a str,
     list: ContainerList,
     index: usize,
     name: Cow<'a, str>,
 }
 
-impl Judged<'_> {
+impl ContainerAt<'_> {
     fn at(&self) -> String {
         format!("{}.{}[{}]", self.spec_at, self.list.field(), self.index)
     }
@@ -123,15 +132,21 @@ impl Judged<'_> {
 /// What the rules judge a pod spec by: the settings and, when provenance is
 /// required (`vaultSync.require`), the Secrets VSO syncs in its namespace.
 #[derive(Clone, Copy)]
-pub struct Judging<'a> {
+pub struct Criteria<'a> {
     pub settings: &'a Settings,
     pub synced: Option<&'a VaultSynced>,
 }
 
 /// Validates one pod spec; `at` is its dotted location in the object.
-pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, judging: Judging, out: &mut Vec<Finding>) {
-    let settings = judging.settings;
-    let mut volumes = secret_bearing_volumes(spec, at, settings, out);
+pub fn validate_pod_spec(
+    spec: &Map<String, Value>,
+    at: &str,
+    criteria: Criteria,
+    submitted: Submitted,
+    out: &mut Vec<Finding>,
+) {
+    let settings = criteria.settings;
+    let mut volumes = secret_bearing_volumes(spec, at, settings, submitted, out);
     for list in ContainerList::ALL {
         for (index, container) in list_field(spec, list.field(), || at.to_string(), out)
             .iter()
@@ -145,7 +160,7 @@ pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, judging: Judging, 
                 ));
                 continue;
             };
-            let judged = Judged {
+            let judged = ContainerAt {
                 spec_at: at,
                 list,
                 index,
@@ -153,12 +168,12 @@ pub fn validate_pod_spec(spec: &Map<String, Value>, at: &str, judging: Judging, 
             };
             let exempt = settings.is_exempt(&judged.name);
             if !exempt {
-                check_env(container, &judged, judging, out);
+                check_env(container, &judged, criteria, out);
             }
-            check_mounts(container, &judged, exempt, &mut volumes, judging, out);
+            check_mounts(container, &judged, exempt, &mut volumes, criteria, out);
         }
     }
-    check_volumes(&volumes, at, out);
+    check_volumes(spec, &volumes, at, out);
 }
 
 /// The secret-bearing volumes of a pod spec, by name; a volume that is not an
@@ -167,6 +182,7 @@ fn secret_bearing_volumes<'s>(
     spec: &'s Map<String, Value>,
     at: &str,
     settings: &Settings,
+    submitted: Submitted,
     out: &mut Vec<Finding>,
 ) -> BTreeMap<&'s str, VolumeUse<'s>> {
     let mut volumes = BTreeMap::new();
@@ -176,9 +192,11 @@ fn secret_bearing_volumes<'s>(
             continue;
         };
         if let Some(kind) = secret_bearing(volume, settings) {
+            let named = submitted.and_then(|counts| named_secrets(&kind, counts.get(index).copied(), settings));
             let unmounted = VolumeUse {
                 index,
                 kind,
+                named,
                 mounted: false,
                 mounted_by_judged: false,
             };
@@ -188,11 +206,38 @@ fn secret_bearing_volumes<'s>(
     volumes
 }
 
+/// The secrets of the first `submitted` sources of a projected volume, when
+/// the policy added sources after them and the user's own include a secret.
+fn named_secrets<'v>(
+    kind: &SecretBearingVolume<'v>,
+    submitted: Option<usize>,
+    settings: &Settings,
+) -> Option<Vec<&'v str>> {
+    let SecretBearingVolume::Projected { sources, .. } = kind else {
+        return None;
+    };
+    let own = sources
+        .get(..submitted.unwrap_or(0))
+        .filter(|own| own.len() < sources.len())?;
+    let named: Vec<&str> = own
+        .iter()
+        .filter_map(|s| s.get("secret").and_then(Value::as_object))
+        .map(|s| str_field(s, "name"))
+        .filter(|secret| !settings.is_exempt_secret(secret))
+        .collect();
+    (!named.is_empty()).then_some(named)
+}
+
 /// The pod-level rules, once every mount is known: a plain secret volume no
 /// container mounts, and the file paths of a projected volume a judged container mounts.
-fn check_volumes(volumes: &BTreeMap<&str, VolumeUse>, at: &str, out: &mut Vec<Finding>) {
+fn check_volumes(spec: &Map<String, Value>, volumes: &BTreeMap<&str, VolumeUse>, at: &str, out: &mut Vec<Finding>) {
     let volumes_at = |index: usize| format!("{at}.volumes[{index}]");
-    for (name, volume) in volumes {
+    // In pod-spec order, as the README promises (the map is by name).
+    for (index, volume) in crate::json::list(spec, "volumes").iter().enumerate() {
+        let name = get(volume, "name").and_then(Value::as_str).unwrap_or("");
+        let Some(volume) = volumes.get(name).filter(|v| v.index == index) else {
+            continue;
+        };
         match &volume.kind {
             SecretBearingVolume::Plain { secret } if !volume.mounted => out.push(Finding {
                 at: volumes_at(volume.index),
@@ -214,14 +259,14 @@ fn check_volumes(volumes: &BTreeMap<&str, VolumeUse>, at: &str, out: &mut Vec<Fi
 /// must be synced by a VSO resource of the namespace. `consumer` and `at` are
 /// formatted only for a finding: this runs for every Secret of every mount.
 fn check_synced(
-    judging: Judging,
+    criteria: Criteria,
     secret: &str,
-    judged: &Judged,
+    judged: &ContainerAt,
     consumer: impl FnOnce() -> String,
     at: impl FnOnce() -> String,
     out: &mut Vec<Finding>,
 ) {
-    let Some(synced) = judging.synced else { return };
+    let Some(synced) = criteria.synced else { return };
     if synced.is_synced(secret) {
         return;
     }
@@ -236,8 +281,8 @@ fn check_synced(
     });
 }
 
-fn check_env(container: &Map<String, Value>, judged: &Judged, judging: Judging, out: &mut Vec<Finding>) {
-    let settings = judging.settings;
+fn check_env(container: &Map<String, Value>, judged: &ContainerAt, criteria: Criteria, out: &mut Vec<Finding>) {
+    let settings = criteria.settings;
     for (index, env) in list_field(container, "env", || judged.at(), out).iter().enumerate() {
         let Some(secret_ref) = get(env, "valueFrom")
             .and_then(|v| get(v, "secretKeyRef"))
@@ -260,7 +305,7 @@ fn check_env(container: &Map<String, Value>, judged: &Judged, judging: Judging, 
             },
         });
         let at = || judged.field_at("env", index);
-        check_synced(judging, secret, judged, || format!("env {env:?}"), at, out);
+        check_synced(criteria, secret, judged, || format!("env {env:?}"), at, out);
     }
     for (index, env_from) in list_field(container, "envFrom", || judged.at(), out).iter().enumerate() {
         let Some(secret_ref) = get(env_from, "secretRef").and_then(Value::as_object) else {
@@ -278,16 +323,16 @@ fn check_env(container: &Map<String, Value>, judged: &Judged, judging: Judging, 
             },
         });
         let at = || judged.field_at("envFrom", index);
-        check_synced(judging, secret, judged, || "envFrom".to_string(), at, out);
+        check_synced(criteria, secret, judged, || "envFrom".to_string(), at, out);
     }
 }
 
 fn check_mounts(
     container: &Map<String, Value>,
-    judged: &Judged,
+    judged: &ContainerAt,
     exempt: bool,
     volumes: &mut BTreeMap<&str, VolumeUse>,
-    judging: Judging,
+    criteria: Criteria,
     out: &mut Vec<Finding>,
 ) {
     for (index, mount) in list_field(container, "volumeMounts", || judged.at(), out)
@@ -322,13 +367,19 @@ fn check_mounts(
                 std::slice::from_ref(secret)
             }
             SecretBearingVolume::Projected { secrets, .. } => {
-                check_projected_mount(mount, judged, volume_name, secrets, mount_at, judging.settings, out);
+                let named = volume.named.as_deref().unwrap_or(secrets);
+                check_projected_mount(mount, judged, volume_name, named, mount_at, criteria.settings, out);
                 secrets
             }
         };
-        for secret in secrets {
+        // One finding per Secret a mount consumes, however many sources name it.
+        let firsts = secrets
+            .iter()
+            .enumerate()
+            .filter(|&(i, s)| !secrets.get(..i).is_some_and(|before| before.contains(s)));
+        for (_, secret) in firsts {
             let consumer = || format!("volumeMount of volume {volume_name:?}");
-            check_synced(judging, secret, judged, consumer, mount_at, out);
+            check_synced(criteria, secret, judged, consumer, mount_at, out);
         }
     }
 }
@@ -337,7 +388,7 @@ fn check_mounts(
 /// the whole volume (no `subPath`).
 fn check_projected_mount(
     mount: &Map<String, Value>,
-    judged: &Judged,
+    judged: &ContainerAt,
     volume: &str,
     secrets: &[&str],
     at: impl Fn() -> String,

@@ -7,13 +7,15 @@
 //! `Value` and written back, and every byte the policy did not mean to change
 //! stays as it was.
 //!
-//! The splicer always succeeds. The text is the object the view was parsed from
-//! (so it is valid JSON with the view's shape along every path an edit takes),
-//! and the planner only targets what the view holds: containers and volumes
-//! that exist, lists that are lists (a pod spec with a malformed field gets no
-//! plan), sources that are in the text (items for a source the plan adds are
-//! folded into that source). Appends to one list are merged into one insertion,
-//! so a list is created at most once.
+//! The text is the object the view was parsed from (so it is valid JSON with
+//! the view's shape along every path an edit takes), and the planner only
+//! targets what the view holds: containers and volumes that exist, lists that
+//! are lists (a pod spec with a malformed field gets no plan), sources that are
+//! in the text (items for a source the plan adds are folded into that source).
+//! So every edit has its place; should one not, [`apply`] says which, and the
+//! answer is a rejection naming it rather than a mutation missing an edit.
+//! Appends to one list are merged into one insertion, so a list is created at
+//! most once. Each edit is defined once, as a [`Change`] ([`crate::plan`]).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -21,7 +23,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::json;
-use crate::plan::{Edit, PlannedEdits};
+use crate::plan::{self, Change, PlannedEdits, Unplaced};
 
 /// A byte range of the text: `start` is the first byte of a value, `end` one past its last.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,103 +37,61 @@ struct Span {
 type Step<'p> = Cow<'p, str>;
 
 /// A change to the text, addressed from the object's root.
-enum Change<'p> {
-    /// Append `items` (JSON texts) to the list at `key` of the object at `path`,
-    /// creating the list when the key is absent or `null`.
-    Append {
-        path: Vec<Step<'p>>,
-        key: &'static str,
-        items: Vec<String>,
-    },
-    /// Set `key: true` in the object at `path`.
-    SetTrue { path: Vec<Step<'p>>, key: &'static str },
+struct Placed<'p> {
+    path: Vec<Step<'p>>,
+    change: Change,
+    /// The pod spec's dotted location, to name an edit that cannot be placed.
+    spec_at: &'p str,
 }
 
 /// The object's text with every planned edit spliced in; `mount_path` is the
-/// policy's mount path (for new mounts).
-pub fn apply(object: &str, planned: &[PlannedEdits], mount_path: &str) -> String {
+/// policy's mount path (for new mounts). An edit the text has no place for is
+/// returned, and nothing is spliced: no edit is dropped silently.
+pub fn apply(object: &str, planned: &[PlannedEdits], mount_path: &str) -> Result<String, Unplaced> {
+    let displays: Vec<String> = planned.iter().map(|p| json::display_pointer(&p.pointer)).collect();
     let mut splicer = Splicer::new(object);
-    for change in changes(planned, mount_path) {
-        // `None` only if the text lacked what its own view holds, which the
-        // module comment rules out: the change is then left out.
-        let _ = match change {
-            Change::Append { path, key, items } => splicer.append(&path, key, &items),
-            Change::SetTrue { path, key } => splicer.set_true(&path, key),
+    for placed in changes(planned, &displays, mount_path) {
+        let done = match &placed.change {
+            Change::Append { key, items, .. } => splicer.append(&placed.path, key, items),
+            Change::SetTrue { key, .. } => splicer.set_true(&placed.path, key),
         };
+        done.ok_or_else(|| placed.change.describe(placed.spec_at))?;
     }
-    splicer.finish()
+    Ok(splicer.finish())
 }
 
 /// The edits as changes to the text, appends to one list merged in edit order.
-fn changes<'p>(planned: &'p [PlannedEdits], mount_path: &str) -> Vec<Change<'p>> {
-    let mut out: Vec<Change> = Vec::new();
+fn changes<'p>(planned: &'p [PlannedEdits], displays: &'p [String], mount_path: &str) -> Vec<Placed<'p>> {
+    let mut out: Vec<Placed> = Vec::new();
     // (list's object, key) → its Append in `out`: one lookup per edit, so a
     // pod spec of 10,000 containers gaining a mount each stays linear.
     let mut appends: BTreeMap<(Vec<Step>, &'static str), usize> = BTreeMap::new();
-    for PlannedEdits { pointer, edits } in planned {
+    for (PlannedEdits { pointer, edits }, spec_at) in planned.iter().zip(displays) {
         let spec: Vec<Step> = json::tokens(pointer).collect();
         for edit in edits {
-            match change_of(&spec, edit, mount_path) {
-                Change::Append { path, key, items } => match appends.get(&(path.clone(), key)) {
-                    Some(&at) => {
-                        if let Some(Change::Append { items: list, .. }) = out.get_mut(at) {
-                            list.extend(items);
-                        }
-                    }
-                    None => {
-                        appends.insert((path.clone(), key), out.len());
-                        out.push(Change::Append { path, key, items });
-                    }
-                },
-                set => out.push(set),
+            let change = edit.change(mount_path);
+            let path: Vec<Step> = spec.iter().cloned().chain(change.at().iter().map(step_text)).collect();
+            if let Change::Append { key, items, .. } = &change {
+                if let Some(Change::Append { items: list, .. }) = appends
+                    .get(&(path.clone(), *key))
+                    .and_then(|&i| out.get_mut(i))
+                    .map(|p| &mut p.change)
+                {
+                    list.extend(items.iter().cloned());
+                    continue;
+                }
+                appends.insert((path.clone(), *key), out.len());
             }
+            out.push(Placed { path, change, spec_at });
         }
     }
     out
 }
 
-/// One edit of the pod spec at `spec` as a change to the text.
-fn change_of<'p>(spec: &[Step<'p>], edit: &'p Edit, mount_path: &str) -> Change<'p> {
-    let under = |steps: &[Step<'p>]| spec.iter().chain(steps).cloned().collect::<Vec<_>>();
-    let key = |k: &'static str| Cow::Borrowed(k);
-    let index = |i: usize| Cow::Owned(i.to_string());
-    let texts = |items: &[Value]| items.iter().map(Value::to_string).collect();
-    match edit {
-        Edit::AddVolume { name, sources } => Change::Append {
-            path: under(&[]),
-            key: "volumes",
-            items: vec![serde_json::json!({"name": name, "projected": {"sources": sources}}).to_string()],
-        },
-        Edit::AddMount {
-            who, index: i, volume, ..
-        } => Change::Append {
-            path: under(&[key(who.list.field()), index(*i)]),
-            key: "volumeMounts",
-            items: vec![serde_json::json!({"name": volume, "mountPath": mount_path, "readOnly": true}).to_string()],
-        },
-        Edit::AddSource { volume, source, .. } => Change::Append {
-            path: under(&[key("volumes"), index(*volume), key("projected")]),
-            key: "sources",
-            items: vec![source.to_string()],
-        },
-        Edit::AddItems {
-            volume, source, items, ..
-        } => Change::Append {
-            path: under(&[
-                key("volumes"),
-                index(*volume),
-                key("projected"),
-                key("sources"),
-                index(*source),
-                key("secret"),
-            ]),
-            key: "items",
-            items: texts(items),
-        },
-        Edit::MakeReadOnly { who, index: i, mount } => Change::SetTrue {
-            path: under(&[key(who.list.field()), index(*i), key("volumeMounts"), index(*mount)]),
-            key: "readOnly",
-        },
+fn step_text<'p>(step: &plan::Step) -> Step<'p> {
+    match step {
+        plan::Step::Key(k) => Cow::Borrowed(*k),
+        plan::Step::Index(i) => Cow::Owned(i.to_string()),
     }
 }
 
@@ -275,9 +235,9 @@ impl<'a> Splicer<'a> {
     }
 
     /// Appends `items` to the list at `key` of the object at `path`.
-    fn append(&mut self, path: &[Step], key: &str, items: &[String]) -> Option<()> {
+    fn append(&mut self, path: &[Step], key: &str, items: &[Value]) -> Option<()> {
         let object = self.follow(path)?;
-        let joined = items.join(",");
+        let joined = items.iter().map(Value::to_string).collect::<Vec<_>>().join(",");
         match self.field(object, key) {
             Some(list) if self.byte(list.start) == Some(b'[') => {
                 let text = if self.is_empty(list) {
@@ -400,6 +360,7 @@ fn match_brackets(json: &[u8]) -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Edit;
     use crate::violation::{ContainerList, ContainerRef};
     use serde_json::json;
 
@@ -447,7 +408,7 @@ mod tests {
             pointer: SPEC.into(),
             edits: edits.to_vec(),
         }];
-        apply(json, &planned, "/etc/secrets")
+        apply(json, &planned, "/etc/secrets").expect("every edit is placed")
     }
 
     fn spliced(json: &str, edits: &[Edit]) -> Value {
@@ -480,7 +441,7 @@ mod tests {
             pointer: "/spec/a~1b/1/spec".into(),
             edits: vec![add_mount(0)],
         }];
-        let out: Value = serde_json::from_str(&apply(json, &planned, "/etc/secrets")).unwrap();
+        let out: Value = serde_json::from_str(&apply(json, &planned, "/etc/secrets").unwrap()).unwrap();
         assert_eq!(
             out["spec"]["a/b"][1]["spec"]["containers"][0]["volumeMounts"][0]["name"],
             "secrets"
@@ -587,6 +548,103 @@ mod tests {
         assert_eq!(
             match_brackets(br#"{"[": [1, {"}": 2}]}"#),
             vec![(0, 19), (6, 18), (10, 17)]
+        );
+    }
+
+    /// One edit of each kind, against a pod spec holding what each addresses:
+    /// container 0 with a mount at index 0, volume 0 projected with source 0
+    /// (a secret with items).
+    fn one_of_each() -> Vec<Edit> {
+        vec![
+            add_volume(),
+            add_mount(0),
+            Edit::MakeReadOnly {
+                who: app(),
+                index: 0,
+                mount: 0,
+            },
+            add_source("api"),
+            Edit::AddItems {
+                volume: 0,
+                name: "s".into(),
+                source: 0,
+                items: vec![json!({"key": "b", "path": "b"})],
+                entry: "e".into(),
+                secret: "db".into(),
+                who: app(),
+            },
+        ]
+    }
+
+    /// The same pod spec written three odd ways: keys in unusual order,
+    /// duplicate keys (the last one is what a parser keeps), escapes in names.
+    const ODD_TEXTS: [&str; 3] = [
+        r#"{"spec": {"volumes": [{"projected": {"defaultMode": 420, "sources": [{"secret": {"items": [{"path": "a", "key": "a"}], "name": "db"}}]}, "name": "s"}], "nodeName": "n", "containers": [{"volumeMounts": [{"mountPath": "/etc/secrets", "readOnly": false, "name": "s"}], "image": "x", "name": "app"}]}}"#,
+        r#"{"spec": {"containers": [{"name": "old"}], "volumes": [], "containers": [{"volumeMounts": [], "name": "app", "volumeMounts": [{"name": "s", "mountPath": "/etc/secrets"}]}], "volumes": [{"name": "s", "projected": {"sources": [{"secret": {"name": "db", "items": [{"key": "a", "path": "a"}]}}]}}]}}"#,
+        r#"{"spec": {"cont\u0061iners": [{"n\u0061me": "a\"p\\p]", "volume\u004dounts": [{"name": "s}", "mountPath": "/etc/secrets"}]}], "vol\u0075mes": [{"name": "s", "pr\u006fjected": {"s\u006furces": [{"secret": {"name": "db", "ite\u006ds": [{"key": "a", "path": "a"}]}}]}}]}}"#,
+    ];
+
+    #[test]
+    fn every_kind_of_edit_is_placed_on_odd_texts_as_on_the_parsed_value() {
+        for text_in in ODD_TEXTS {
+            for edit in one_of_each() {
+                let spliced: Value = serde_json::from_str(
+                    &apply(
+                        text_in,
+                        &[PlannedEdits {
+                            pointer: SPEC.into(),
+                            edits: vec![edit.clone()],
+                        }],
+                        "/etc/secrets",
+                    )
+                    .unwrap_or_else(|e| panic!("{edit:?} not placed in {text_in}: {e:?}")),
+                )
+                .expect("spliced text is JSON");
+                let mut expected: Value = serde_json::from_str(text_in).unwrap();
+                let spec = expected["spec"].as_object_mut().unwrap();
+                crate::plan::apply_to_view(spec, std::slice::from_ref(&edit), "/etc/secrets", "spec").unwrap();
+                assert_eq!(spliced, expected, "{edit:?} on {text_in}");
+                assert_ne!(
+                    spliced,
+                    serde_json::from_str::<Value>(text_in).unwrap(),
+                    "{edit:?} changed nothing"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_edit_without_a_place_is_told_and_nothing_is_spliced() {
+        let json = r#"{"spec": {"containers": [{"name": "app", "volumeMounts": 5}]}}"#;
+        let planned = [PlannedEdits {
+            pointer: SPEC.into(),
+            edits: vec![add_volume(), add_mount(0), add_mount(1)],
+        }];
+        let unplaced = apply(json, &planned, "/etc/secrets").unwrap_err();
+        assert_eq!(
+            unplaced,
+            Unplaced {
+                at: "spec.containers[0]".into(),
+                what: "append to \"volumeMounts\"".into()
+            }
+        );
+        let planned = [PlannedEdits {
+            pointer: SPEC.into(),
+            edits: vec![add_mount(1)],
+        }];
+        assert_eq!(
+            apply(json, &planned, "/etc/secrets").unwrap_err().at,
+            "spec.containers[1]"
+        );
+        let mut view: Value = serde_json::from_str(json).unwrap();
+        let spec = view["spec"].as_object_mut().unwrap();
+        assert_eq!(
+            crate::plan::apply_to_view(spec, &[add_mount(0)], "/etc/secrets", "spec").unwrap_err(),
+            unplaced
+        );
+        assert_eq!(
+            unplaced.into_finding().render("/etc/secrets"),
+            "[secret-mounts-conflict] spec.containers[0]: the policy's edit: the declared secretMounts cannot be added: it found no place to append to \"volumeMounts\" here, so nothing was added (a defect of the policy: please report it)."
         );
     }
 }

@@ -95,10 +95,30 @@ pub fn read(namespace: Option<&str>, cluster: &dyn Cluster) -> Result<VaultSynce
     let mut resources = Vec::new();
     for kind in VSO_KINDS {
         let call = || format!("list {kind} ({VSO_API_VERSION}) in namespace {namespace:?}");
-        let listed = list(kind, namespace, cluster).map_err(|error| Unavailable { call: call(), error })?;
+        let listed = list(kind, namespace, cluster).map_err(|error| Unavailable {
+            call: call(),
+            error: brief(&error),
+        })?;
         resources.extend(listed);
     }
     Ok(VaultSynced::new(namespace.to_string(), resources))
+}
+
+/// The most of a host's error a message carries.
+pub const MAX_ERROR_CHARS: usize = 200;
+
+/// A host's error as a rejection can carry it: its first line, at most
+/// [`MAX_ERROR_CHARS`] characters. A host's error can be long: policy-server
+/// run with `RUST_BACKTRACE` set appends its whole stack backtrace, which
+/// kubectl would print.
+pub fn brief(error: &str) -> String {
+    let line = error.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let mut chars = line.char_indices();
+    match chars.nth(MAX_ERROR_CHARS) {
+        Some((cut, _)) => format!("{}…", line.get(..cut).unwrap_or(line)),
+        None if line.len() < error.trim().len() => format!("{line} …"),
+        None => line.to_string(),
+    }
 }
 
 /// One call: the request the SDK's `list_resources_by_namespace` sends, and its
@@ -174,16 +194,9 @@ impl VaultSynced {
     }
 }
 
-/// How `rolloutRestartTargets` name an object of this kind; `None` for kinds VSO
-/// does not restart (a Pod is restarted through its owner, which was judged).
+/// How `rolloutRestartTargets` name an object of this kind ([`crate::kinds`]).
 fn restart_target_kind(kind: &GroupVersionKind) -> Option<&'static str> {
-    match (kind.group.as_str(), kind.kind.as_str()) {
-        ("apps", "Deployment") => Some("Deployment"),
-        ("apps", "DaemonSet") => Some("DaemonSet"),
-        ("apps", "StatefulSet") => Some("StatefulSet"),
-        ("argoproj.io", "Rollout") => Some("argo.Rollout"),
-        _ => None,
-    }
+    crate::kinds::find(&kind.group, &kind.kind).and_then(|k| k.restart_target)
 }
 
 // The pruned shape of a list answer: serde skips every other field unbuilt.
@@ -429,5 +442,29 @@ mod tests {
         };
         assert_eq!(synced.declared_mounts(&rollout, "api", &[]).len(), 1);
         assert!(synced.declared_mounts(&deployment(), "api", &[]).is_empty());
+    }
+
+    #[test]
+    fn a_host_error_is_cut_to_its_first_line_and_a_bounded_length() {
+        assert_eq!(brief("forbidden"), "forbidden");
+        assert_eq!(
+            brief("error listing: forbidden\n\nStack backtrace:\n   0: policy_evaluator::x\n"),
+            "error listing: forbidden …"
+        );
+        let long = "é".repeat(MAX_ERROR_CHARS + 50);
+        let cut = brief(&long);
+        assert_eq!(cut.chars().count(), MAX_ERROR_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        let cluster = FailingHost(format!("{}\nStack backtrace:\n   0: x", "a".repeat(300)));
+        let error = read(Some("ns"), &cluster).unwrap_err().error;
+        assert_eq!(error, format!("{}…", "a".repeat(MAX_ERROR_CHARS)));
+    }
+
+    struct FailingHost(String);
+
+    impl Cluster for FailingHost {
+        fn list_resources_by_namespace(&self, _: &[u8]) -> Result<Vec<u8>, String> {
+            Err(self.0.clone())
+        }
     }
 }

@@ -6,6 +6,9 @@
 //!   ignores unknown keys there, so a typo would silently vanish), and every annotation
 //!   value has the format kwctl reads it in (authors, URLs, versions, the OCI
 //!   repository, lists...), so `kwctl annotate` and `kwctl scaffold artifacthub` accept it;
+//! - `hostCapabilities` lists exactly the host calls the policy makes, named as
+//!   `kwctl annotate` (1.35 and later) names what it finds in the module, so it
+//!   warns of nothing, in the type policy-evaluator reads it as;
 //! - `artifacthub-pkg.yml` is what `kwctl scaffold artifacthub -m policy-metadata.yml
 //!   -q questions-ui.yml` writes, apart from `createdAt` and the install text;
 //! - `questions-ui.yml` asks for every setting the policy accepts and no other, and
@@ -24,6 +27,7 @@ use std::path::Path;
 use secret_mounts_policy::settings::{
     KeyToPath, LabelSelector, LabelSelectorRequirement, SecretMount, SelectorOperator, Settings,
 };
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 const METADATA: &str = "policy-metadata.yml";
@@ -32,7 +36,7 @@ const QUESTIONS: &str = "questions-ui.yml";
 
 /// The serde names of policy-evaluator's `Metadata` fields (src/policy_metadata.rs),
 /// minus `protocolVersion`, which `kwctl annotate` asks the Wasm module for.
-const METADATA_KEYS: [&str; 8] = [
+const METADATA_KEYS: [&str; 9] = [
     "rules",
     "annotations",
     "mutating",
@@ -40,6 +44,7 @@ const METADATA_KEYS: [&str; 8] = [
     "executionMode",
     "policyType",
     "contextAwareResources",
+    "hostCapabilities",
     "minimumKubewardenVersion",
 ];
 /// The serde names of a `Rule`'s fields and of the `Operation`, `PolicyExecutionMode`
@@ -1338,4 +1343,143 @@ fn questions_ui_defaults_are_accepted_by_the_policy() {
     // A new entry of every list of objects, left at its defaults.
     check_sequence_defaults(&questions, &json!({}), &|doc| doc, "", &mut problems);
     assert_no_problems(&format!("{QUESTIONS}: a default disagrees with the policy"), &problems);
+}
+
+// ---------------------------------------------------------------------------
+// hostCapabilities
+// ---------------------------------------------------------------------------
+
+/// policy-evaluator's `Metadata` (crates/policy-evaluator/src/policy_metadata.rs
+/// in adm-controller, as of kwctl 1.36), field for field and type for type, but
+/// strict: an unknown key or a value of another type is an error here, where
+/// policy-evaluator would drop the key without a word. `hostCapabilities` is an
+/// `Option<BTreeSet<String>>` there, in camelCase like every field. No version
+/// of `Metadata` has had `deny_unknown_fields` (read back to its first version,
+/// May 2021), so a kwctl older than 1.35, which has no such field, ignores the
+/// key and still annotates.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct StrictMetadata {
+    protocol_version: Option<String>,
+    rules: Vec<Value>,
+    annotations: Option<BTreeMap<String, String>>,
+    mutating: bool,
+    background_audit: Option<bool>,
+    execution_mode: Option<String>,
+    policy_type: Option<String>,
+    context_aware_resources: Option<BTreeSet<StrictContextAwareResource>>,
+    host_capabilities: Option<BTreeSet<String>>,
+    minimum_kubewarden_version: Option<String>,
+}
+
+#[derive(Deserialize, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct StrictContextAwareResource {
+    api_version: String,
+    kind: String,
+}
+
+/// The host capabilities policy-evaluator knows (its `CAPABILITY_TREE`, and the
+/// PolicyServer webhook's `capabilityTree`), as `kwctl annotate` names them:
+/// `<namespace>/<operation>`.
+const KNOWN_CAPABILITIES: [&str; 11] = [
+    "oci/v1/verify",
+    "oci/v1/manifest_digest",
+    "oci/v1/oci_manifest",
+    "oci/v1/oci_manifest_config",
+    "oci/v2/verify",
+    "net/v1/dns_lookup_host",
+    "crypto/v1/is_certificate_trusted",
+    "kubernetes/list_resources_by_namespace",
+    "kubernetes/list_resources_all",
+    "kubernetes/get_resource",
+    "kubernetes/can_i",
+];
+
+fn strict_metadata() -> StrictMetadata {
+    serde_yaml::from_str(&read(METADATA))
+        .unwrap_or_else(|e| panic!("{METADATA}: not in the shape of policy-evaluator's Metadata: {e}"))
+}
+
+/// Every `host_call("kubewarden", NAMESPACE, OPERATION, ...)` of the policy's
+/// source, as `NAMESPACE/OPERATION`: what `kwctl annotate` finds in the module.
+fn host_calls_in_source() -> BTreeSet<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut calls = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (at, _) in text.match_indices("host_call(") {
+            let args: Vec<&str> = text[at + "host_call(".len()..]
+                .splitn(4, ',')
+                .take(3)
+                .map(|a| a.trim().trim_matches('"'))
+                .collect();
+            assert_eq!(args.len(), 3, "{}: a host_call without three arguments", path.display());
+            assert_eq!(args[0], "kubewarden", "{}: binding {:?}", path.display(), args[0]);
+            calls.insert(format!("{}/{}", args[1], args[2]));
+        }
+    }
+    calls
+}
+
+#[test]
+fn metadata_parses_as_policy_evaluator_reads_it() {
+    let metadata = strict_metadata();
+    assert!(metadata.mutating);
+    assert!(
+        metadata.protocol_version.is_none(),
+        "kwctl annotate sets protocolVersion"
+    );
+}
+
+#[test]
+fn host_capabilities_are_exactly_the_host_calls_the_policy_makes() {
+    let declared = strict_metadata().host_capabilities.unwrap_or_else(|| {
+        panic!("{METADATA}: `hostCapabilities` is missing; kwctl annotate warns of every host call")
+    });
+    let used = host_calls_in_source();
+    assert_eq!(
+        used,
+        BTreeSet::from(["kubernetes/list_resources_by_namespace".to_string()]),
+        "the policy's host calls changed: update hostCapabilities, contextAwareResources and the README"
+    );
+    assert_eq!(
+        declared, used,
+        "{METADATA}: hostCapabilities must be what kwctl annotate finds in the module, or it warns"
+    );
+    for capability in &declared {
+        assert!(
+            KNOWN_CAPABILITIES.contains(&capability.as_str()),
+            "{METADATA}: {capability:?} is no host capability policy-evaluator knows"
+        );
+    }
+}
+
+/// The strict reading refuses what it should: a typo'd key, a capability given
+/// as a string instead of a list, a non-string entry.
+#[test]
+fn the_strict_metadata_reading_refuses_other_shapes() {
+    let base = "rules: []\nmutating: true\n";
+    for bad in [
+        "hostCapability: [kubernetes/list_resources_by_namespace]\n",
+        "hostCapabilities: kubernetes/list_resources_by_namespace\n",
+        "hostCapabilities: [{kubernetes: list_resources_by_namespace}]\n",
+    ] {
+        let text = format!("{base}{bad}");
+        assert!(
+            serde_yaml::from_str::<StrictMetadata>(&text).is_err(),
+            "accepted: {text}"
+        );
+    }
+    let good: StrictMetadata = serde_yaml::from_str(&format!(
+        "{base}hostCapabilities: [kubernetes/list_resources_by_namespace]\n"
+    ))
+    .unwrap();
+    assert_eq!(good.host_capabilities.unwrap().len(), 1);
 }
