@@ -344,10 +344,8 @@ proptest! {
 /// envFrom → mounts, then pod-level volumes)". The product lists the
 /// pod-level findings (an unmounted plain `secret` volume, a projected path
 /// conflict) by volume name instead: here "config" (volumes[1]) before
-/// "creds" (volumes[0]). Found by the reference comparison, which compares
-/// findings as sorted multisets until this is fixed.
+/// "creds" (volumes[0]). Found by the reference comparison; fixed on main.
 #[test]
-#[ignore = "product bug: pod-level volume findings come in volume-name order, not pod-spec order (src/rules.rs check_volumes iterates a BTreeMap by name)"]
 fn volume_findings_follow_pod_spec_order() {
     let spec = json!({"containers": [{"name": "app"}], "volumes": [
         {"name": "creds", "secret": {"secretName": "a"}},
@@ -366,7 +364,6 @@ fn volume_findings_follow_pod_spec_order() {
 /// sources of it (here: an entry with items and one without, both added by
 /// the mutation): two identical lines, "(2 violations)".
 #[test]
-#[ignore = "product bug: secret-not-vault-synced is listed once per secret source, naming one Secret twice for one mount"]
 fn an_unsynced_secret_is_named_once_per_mount() {
     let settings = settings(json!({"vaultSync": {"require": "reject"}, "secretMounts": [
         {"name": "e0", "secretName": "tls", "items": [{"key": "K", "path": "e0/token"}]},
@@ -587,7 +584,6 @@ proptest! {
 /// `secret-mounts-conflict` line twice. Found by the `mutation` fuzz
 /// generator through the reference comparison.
 #[test]
-#[ignore = "product bug: an entry naming an absent container twice gets two identical secret-mounts-conflict lines"]
 fn an_absent_container_is_one_conflict() {
     let settings =
         settings(json!({"secretMounts": [{"name": "e0", "secretName": "db", "containers": ["init", "init"]}]}));
@@ -608,7 +604,6 @@ fn an_absent_container_is_one_conflict() {
 /// the product adds the mount, silently drops the Secret's source, and
 /// accepts, so the container mounts a volume without the declared Secret.
 #[test]
-#[ignore = "product bug: an AddSource the splicer cannot place (sources is not a list) is dropped silently and the request accepted"]
 fn a_secret_with_no_list_to_go_to_is_a_conflict() {
     let settings = settings(json!({"secretMounts": [{"name": "e0", "secretName": "db"}]}));
     let spec =
