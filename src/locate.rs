@@ -144,14 +144,19 @@ fn follow_pointer(object: &Value, pointer: &str) -> Result<Option<PodSpecLocatio
 }
 
 fn not_an_object(pointer: &str, value: &Value) -> LocateError {
-    let at = if pointer.is_empty() {
-        "the object".to_string()
-    } else {
-        display_pointer(pointer)
-    };
+    let at = place(pointer);
     LocateError {
         message: format!("{at} must be an object, found {}", kind_of(value)),
         at,
+    }
+}
+
+/// A location for messages: its dotted path, or "the object" for the root.
+fn place(pointer: &str) -> String {
+    if pointer.is_empty() {
+        "the object".to_string()
+    } else {
+        display_pointer(pointer)
     }
 }
 
@@ -167,7 +172,7 @@ fn select(object: &Value, path: &str) -> Result<Vec<PodSpecLocation>, LocateErro
             if s.node.is_object() {
                 Ok(PodSpecLocation::new(s.pointer))
             } else {
-                let at = display_pointer(&s.pointer);
+                let at = place(&s.pointer);
                 Err(LocateError {
                     message: format!(
                         "podSpecPaths expression {path:?} selects {at}, which is {}, not a pod spec object",

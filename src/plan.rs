@@ -245,11 +245,16 @@ impl<'s> Planner<'s> {
         }
     }
 
+    /// Records a conflict once: two containers of one name (which Kubernetes
+    /// refuses anyway) or a container named twice in an entry tell it once.
     fn conflict(&mut self, subject: String, detail: String) {
-        self.conflicts.push(Finding {
-            at: self.at.to_string(),
-            violation: Violation::SecretMountsConflict { subject, detail },
-        });
+        let violation = Violation::SecretMountsConflict { subject, detail };
+        if !self.conflicts.iter().any(|c| c.violation == violation) {
+            self.conflicts.push(Finding {
+                at: self.at.to_string(),
+                violation,
+            });
+        }
     }
 
     /// Entries naming their containers go to the first container of each name;
@@ -266,13 +271,7 @@ impl<'s> Planner<'s> {
             }
         }
         for &(_, entry) in entries {
-            let names = entry.containers.as_deref().unwrap_or(&[]);
-            // A name given twice is one absent container, told once.
-            let firsts = names
-                .iter()
-                .enumerate()
-                .filter(|&(i, n)| !names.get(..i).is_some_and(|before| before.contains(n)));
-            for (_, name) in firsts {
+            for name in entry.containers.iter().flatten() {
                 if !self.by_name.contains_key(name.as_str()) {
                     self.conflict(
                         format!("secretMounts entry {:?}", entry.name),
@@ -620,9 +619,10 @@ impl Edit {
     }
 }
 
-/// An edit that could not be placed: the pod spec lacks what the edit
-/// addresses. The planner only targets what the pod spec holds, so this is a
-/// defect, and it is told (never dropped).
+/// An edit that could not be placed: the field it appends to or sets is there
+/// but not of its Kubernetes type, in a part of the pod spec the rules do not
+/// judge as malformed (`projected.sources: 5`; the API server never sends
+/// such an object, policy CI can). It is told, never dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unplaced {
     /// Dotted path, from the object's root, of what was to be changed.
@@ -640,7 +640,7 @@ impl Unplaced {
             violation: Violation::SecretMountsConflict {
                 subject: "the policy's edit".to_string(),
                 detail: format!(
-                    "it found no place to {} here, so nothing was added (a defect of the policy: please report it)",
+                    "it has no place to {} here (the field is neither absent nor of its Kubernetes type), so nothing was added",
                     self.what
                 ),
             },

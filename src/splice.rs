@@ -12,8 +12,10 @@
 //! targets what the view holds: containers and volumes that exist, lists that
 //! are lists (a pod spec with a malformed field gets no plan), sources that are
 //! in the text (items for a source the plan adds are folded into that source).
-//! So every edit has its place; should one not, [`apply`] says which, and the
-//! answer is a rejection naming it rather than a mutation missing an edit.
+//! So an edit has its place unless a field it writes is of the wrong type
+//! where the rules do not look (`projected.sources: 5`); then [`apply`] says
+//! which, and the answer is a finding naming it rather than a mutation missing
+//! an edit.
 //! Appends to one list are merged into one insertion, so a list is created at
 //! most once. Each edit is defined once, as a [`Change`] ([`crate::plan`]).
 
@@ -644,7 +646,7 @@ mod tests {
         );
         assert_eq!(
             unplaced.into_finding().render("/etc/secrets"),
-            "[secret-mounts-conflict] spec.containers[0]: the policy's edit: the declared secretMounts cannot be added: it found no place to append to \"volumeMounts\" here, so nothing was added (a defect of the policy: please report it)."
+            "[secret-mounts-conflict] spec.containers[0]: the policy's edit: the declared secretMounts cannot be added: it has no place to append to \"volumeMounts\" here (the field is neither absent nor of its Kubernetes type), so nothing was added."
         );
     }
 }

@@ -629,7 +629,6 @@ fn a_secret_with_no_list_to_go_to_is_a_conflict() {
 /// generator through the reference comparison (cosmetic: the API server never
 /// sends an object that is not one).
 #[test]
-#[ignore = "product bug: a podSpecPaths selection of the object itself renders an empty path"]
 fn the_object_itself_is_named() {
     let settings = json!({"podSpecPaths": {"example.com/v1/Thing": ["$"]}});
     let request = Request {
@@ -642,12 +641,11 @@ fn the_object_itself_is_named() {
 }
 
 /// Two containers of one name (Kubernetes refuses them, the policy still
-/// judges them) whose mount path is taken by an undefined volume: the same
-/// `secret-mounts-conflict` line twice since the refactor on main (the
-/// product before it listed the line once, as it does an absent container
-/// named twice). Found by the `mutation` fuzz generator.
+/// judges them) whose mount path is taken by an undefined volume: one
+/// `secret-mounts-conflict` line, as for an absent container named twice (the
+/// refactored product told it twice until the planner kept one of each
+/// conflict). Found by the `mutation` fuzz generator.
 #[test]
-#[ignore = "product bug (main): two identical secret-mounts-conflict lines for two containers of one name"]
 fn two_containers_of_one_name_are_one_conflict() {
     let settings = settings(json!({"secretMounts": [{"name": "e0", "secretName": "db"}]}));
     let container = json!({"name": "app", "volumeMounts": [{"name": "scratch", "mountPath": "/etc/secrets"}]});
