@@ -1454,45 +1454,23 @@ pub fn kubernetes_shape(group: &str, kind: &str, object: &Value) -> Result<(), S
 /// request.
 pub const KNOWN_BUG_SILENT_DROP: bool = false;
 
-/// Product bugs found by the comparison and reported, each with a test in
-/// `tests/properties.rs` that fails until it is fixed (ignored while it
-/// does); the comparison looks past them so that it keeps finding others.
-/// Empty this when they are fixed.
+/// Product bugs found by the comparison and reported; the comparison looks
+/// past them so that it keeps finding others. Empty this when they are fixed.
 ///
-/// - A `podSpecPaths` expression selecting the object itself (`$`) makes
-///   the object's paths render with an empty start: `""` where the built-in
-///   location says "the object" (`[malformed-object] : podSpecPaths
-///   expression "$" selects , which is …`), `.containers[0]` for a field
-///   (`tests/properties.rs::the_object_itself_is_named`).
+/// - A `podSpecPaths` expression selecting the object itself (`$`) makes the
+///   paths of its fields start with a dot (`.containers[0]`); cosmetic, and
+///   only for a custom kind whose pod spec is the whole object.
 ///
-/// - Two containers of one name (which Kubernetes refuses) whose mount path
-///   is taken get the same `secret-mounts-conflict` line twice on main (the
-///   product before the refactor listed it once)
-///   (`tests/properties.rs::two_containers_of_one_name_are_one_conflict`).
-///
-/// Fixed on main since (their tests now run): a `secret-not-vault-synced`
-/// line per `secret` source (one Secret named twice for one mount), two
-/// identical `secret-mounts-conflict` lines for an absent container named
-/// twice, pod-level volume findings in volume-name order, and the silent drop
-/// of a Secret with no list to go to ([`KNOWN_BUG_SILENT_DROP`]).
+/// Fixed on main since (their tests in `tests/properties.rs` run): a
+/// `secret-not-vault-synced` line per `secret` source (one Secret named twice
+/// for one mount), two identical `secret-mounts-conflict` lines for an absent
+/// container named twice or for two containers of one name, pod-level volume
+/// findings in volume-name order, the silent drop of a Secret with no list to
+/// go to ([`KNOWN_BUG_SILENT_DROP`]), and an empty path for the object itself.
 pub fn tolerate_known_product_bugs(mut answer: Answer) -> Answer {
-    let before = answer.rejecting.len();
-    for lines in [&mut answer.rejecting, &mut answer.warned] {
-        let mut seen: Vec<String> = Vec::new();
-        lines.retain(|(rule, _, line)| {
-            let twice = rule == "secret-mounts-conflict" && seen.contains(line);
-            seen.push(line.clone());
-            !twice
-        });
-    }
-    if let Some(n) = answer.announced.as_mut() {
-        *n -= before - answer.rejecting.len();
-    }
     for lines in [&mut answer.rejecting, &mut answer.warned] {
         for (_, path, _) in lines.iter_mut() {
-            if path.is_empty() {
-                *path = "the object".to_string();
-            } else if let Some(under_the_object) = path.strip_prefix('.') {
+            if let Some(under_the_object) = path.strip_prefix('.') {
                 *path = under_the_object.to_string();
             }
         }
