@@ -4,7 +4,6 @@
 //! document that can be read is judged, and each one that cannot is reported
 //! as an error with its place, so one bad document hides no other.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Result};
@@ -24,35 +23,12 @@ use crate::report;
 use crate::request::ManifestObject;
 use crate::response::{admission_response, Outcome};
 
-/// The policy puts the ids of the rules an object breaks in this audit
-/// annotation, comma-separated.
-pub const VIOLATIONS_ANNOTATION: &str = "violations";
-
-/// Which objects the policy sees.
-#[derive(Debug, Clone, Default)]
-pub struct Coverage {
-    /// `None`: no metadata, every object is evaluated.
-    pub metadata: Option<PolicyMetadata>,
-    /// `apiVersion/Kind` keys of the settings' `podSpecPaths`.
-    pub extra_kinds: BTreeSet<String>,
-}
-
-impl Coverage {
-    pub fn new(metadata: Option<PolicyMetadata>, settings: &Value) -> Coverage {
-        let extra_kinds = settings
-            .get("podSpecPaths")
-            .and_then(Value::as_object)
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default();
-        Coverage { metadata, extra_kinds }
-    }
-
-    pub fn covers(&self, object: &ManifestObject) -> bool {
-        match &self.metadata {
-            None => true,
-            Some(meta) => meta.covers(&object.resource, "CREATE") || self.extra_kinds.contains(&object.kind_key()),
-        }
-    }
+/// Which objects the policy sees: those its metadata's rules send it on
+/// CREATE, as the admission rules of a cluster do (custom kinds a policy
+/// handles through its settings need a rule there, and so in the metadata
+/// given here); every object when there is no metadata.
+fn covers(metadata: Option<&PolicyMetadata>, object: &ManifestObject) -> bool {
+    metadata.is_none_or(|meta| meta.covers(&object.resource, "CREATE"))
 }
 
 pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
@@ -60,7 +36,6 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
     let entries = read_manifests(&args.manifests)?;
     let metadata = find_metadata(args.metadata.as_deref(), &args.policy)?.map(|found| found.metadata);
     let context = context_host(args, &entries, metadata.as_ref())?;
-    let coverage = Coverage::new(metadata, &settings);
     let namespace = args.cluster.namespace.as_str();
 
     let options = HostOptions {
@@ -89,7 +64,7 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
             reports.push(report);
             continue;
         }
-        if !coverage.covers(&object) {
+        if !covers(metadata.as_ref(), &object) {
             reports.push(ObjectReport::new(entry.location, Some(object), Verdict::Skipped));
             continue;
         }
@@ -167,10 +142,10 @@ fn report_outcome(location: Location, object: ManifestObject, outcome: Outcome) 
     }
     report.rules = response
         .audit_annotations
-        .as_ref()
-        .and_then(|a| a.get(VIOLATIONS_ANNOTATION))
-        .map(|list| rule_ids(list))
-        .unwrap_or_default();
+        .iter()
+        .flat_map(|a| a.values())
+        .flat_map(|list| rule_ids(list))
+        .collect();
     if verdict == Verdict::Mutated {
         if let Some(p) = &outcome.patch {
             report.patch = patch::operations(p);
@@ -181,7 +156,10 @@ fn report_outcome(location: Location, object: ManifestObject, outcome: Outcome) 
     report
 }
 
-/// `a, b,,c` → `[a, b, c]`.
+/// The ids in an audit annotation's value, comma-separated: `a, b,,c` →
+/// `[a, b, c]`. A policy names the rules an object breaks in its audit
+/// annotations (secret-mounts-policy in `violations`); the runner reads every
+/// annotation's value, in the order of the keys.
 fn rule_ids(list: &str) -> Vec<String> {
     list.split(',')
         .map(str::trim)
@@ -205,36 +183,63 @@ mod tests {
     }
 
     #[test]
-    fn coverage_uses_rules_and_pod_spec_paths() {
-        let meta = PolicyMetadata {
-            rules: vec![Rule {
-                api_groups: vec!["".into(), "apps".into()],
-                api_versions: vec!["v1".into()],
-                resources: vec!["pods".into(), "deployments".into()],
-                operations: vec!["CREATE".into()],
-            }],
+    fn coverage_follows_the_metadata_rules_alone() {
+        let rule = |group: &str, version: &str, resources: &[&str]| Rule {
+            api_groups: vec![group.into()],
+            api_versions: vec![version.into()],
+            resources: resources.iter().map(|r| r.to_string()).collect(),
+            operations: vec!["CREATE".into()],
+        };
+        let mut meta = PolicyMetadata {
+            rules: vec![rule("", "v1", &["pods"]), rule("apps", "v1", &["deployments"])],
             mutating: false,
             ..PolicyMetadata::default()
         };
-        let settings = json!({"podSpecPaths": {"argoproj.io/v1alpha1/Rollout": ["$.spec.template.spec"]}});
-        let cov = Coverage::new(Some(meta), &settings);
-        assert!(cov.covers(&object("v1", "Pod", None, "p")));
-        assert!(cov.covers(&object("apps/v1", "Deployment", None, "d")));
-        assert!(cov.covers(&object("argoproj.io/v1alpha1", "Rollout", None, "r")));
-        assert!(!cov.covers(&object("v1", "ConfigMap", None, "c")));
-        assert!(!cov.covers(&object("apps/v1", "StatefulSet", None, "s")));
+        let rollout = object("argoproj.io/v1alpha1", "Rollout", None, "r");
+        assert!(covers(Some(&meta), &object("v1", "Pod", None, "p")));
+        assert!(covers(Some(&meta), &object("apps/v1", "Deployment", None, "d")));
+        assert!(!covers(Some(&meta), &object("v1", "ConfigMap", None, "c")));
+        assert!(!covers(Some(&meta), &object("apps/v1", "StatefulSet", None, "s")));
+        // a custom kind is covered when the metadata has a rule for it, as in
+        // a cluster, whatever the settings say
+        assert!(!covers(Some(&meta), &rollout));
+        meta.rules.push(rule("argoproj.io", "v1alpha1", &["rollouts"]));
+        assert!(covers(Some(&meta), &rollout));
         // no metadata: everything is evaluated
-        let all = Coverage::new(None, &json!({}));
-        assert!(all.covers(&object("v1", "ConfigMap", None, "c")));
+        assert!(covers(None, &object("v1", "ConfigMap", None, "c")));
     }
 
     #[test]
-    fn rule_ids_come_from_the_violations_annotation_in_order() {
+    fn rule_ids_come_from_the_audit_annotations_in_order() {
         assert_eq!(
             rule_ids("env-secret-ref,plain-secret-volume"),
             ["env-secret-ref", "plain-secret-volume"]
         );
         assert_eq!(rule_ids(" a , ,b"), ["a", "b"]);
         assert!(rule_ids("").is_empty());
+    }
+
+    #[test]
+    fn a_rejection_reports_the_ids_of_every_audit_annotation() {
+        let response = crate::response::AdmissionResponse {
+            uid: "u".into(),
+            allowed: false,
+            patch_type: None,
+            patch: None,
+            status: None,
+            audit_annotations: Some(
+                [
+                    ("broken".to_string(), "b-rule, a-rule".to_string()),
+                    ("also".to_string(), "c".to_string()),
+                ]
+                .into(),
+            ),
+            warnings: None,
+        };
+        let outcome = Outcome { response, patch: None };
+        let report = report_outcome(Location::default(), object("v1", "Pod", None, "p"), outcome);
+        assert_eq!(report.verdict, Verdict::Rejected);
+        // keys in order ("also" < "broken"), ids in each value's order
+        assert_eq!(report.rules, ["c", "b-rule", "a-rule"]);
     }
 }
