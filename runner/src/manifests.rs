@@ -11,7 +11,7 @@ use anyhow::anyhow;
 use anyhow::{bail, Result};
 use serde_json::Value;
 
-use crate::input::{expand_lists, origin_name, read_text};
+use crate::input::{expand_lists, is_json, origin_name, read_text};
 use crate::kube_yaml;
 use crate::outcome::Location;
 use crate::request::ManifestObject;
@@ -32,7 +32,7 @@ pub struct Document {
 pub fn documents(text: &str) -> Vec<Document> {
     let text = text.strip_prefix(BOM).unwrap_or(text);
     let mut out = Documents::default();
-    if text.trim_start().starts_with('{') {
+    if is_json(text) {
         json_documents(text, &mut out);
     } else {
         yaml_documents(text, 1, &mut out);
