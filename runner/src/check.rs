@@ -172,15 +172,7 @@ fn rule_ids(list: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::metadata::Rule;
-    use serde_json::json;
-
-    pub fn object(api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> ManifestObject {
-        let mut meta = json!({"name": name});
-        if let Some(ns) = ns {
-            meta["namespace"] = json!(ns);
-        }
-        ManifestObject::new(json!({"apiVersion": api_version, "kind": kind, "metadata": meta})).unwrap()
-    }
+    use crate::request::object;
 
     #[test]
     fn coverage_follows_the_metadata_rules_alone() {

@@ -157,15 +157,7 @@ pub fn summary(reports: &[ObjectReport]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn object(api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> ManifestObject {
-        let mut meta = json!({"name": name});
-        if let Some(ns) = ns {
-            meta["namespace"] = json!(ns);
-        }
-        ManifestObject::new(json!({"apiVersion": api_version, "kind": kind, "metadata": meta})).unwrap()
-    }
+    use crate::request::object;
 
     #[test]
     fn exit_codes_put_errors_before_rejections() {

@@ -184,16 +184,9 @@ pub fn render_json(r: &ObjectReport) -> String {
 mod tests {
     use super::*;
     use crate::outcome::Location;
+    use crate::request::object;
     use crate::request::ManifestObject;
     use serde_json::json;
-
-    fn object(api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> ManifestObject {
-        let mut meta = json!({"name": name});
-        if let Some(ns) = ns {
-            meta["namespace"] = json!(ns);
-        }
-        ManifestObject::new(json!({"apiVersion": api_version, "kind": kind, "metadata": meta})).unwrap()
-    }
 
     fn at(document: usize) -> Location {
         Location {

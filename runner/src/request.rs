@@ -264,6 +264,17 @@ impl ManifestObject {
     }
 }
 
+/// A manifest object with just its identity, for tests.
+#[cfg(test)]
+pub fn object(api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> ManifestObject {
+    let mut meta = json!({"name": name});
+    if let Some(ns) = ns {
+        meta["namespace"] = json!(ns);
+    }
+    #[allow(clippy::unwrap_used)]
+    ManifestObject::new(json!({"apiVersion": api_version, "kind": kind, "metadata": meta})).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
