@@ -29,14 +29,16 @@ pub fn origin_name(path: &str) -> String {
     }
 }
 
-fn looks_like_json(text: &str) -> bool {
-    matches!(text.trim_start().chars().next(), Some('{') | Some('['))
+/// Whether a text is read as JSON rather than YAML: kubectl's rule (its
+/// first non-blank character is `{`), for every file the user gives.
+pub fn is_json(text: &str) -> bool {
+    text.trim_start().starts_with('{')
 }
 
 /// Parses every document of a JSON or YAML stream, dropping empty ones
 /// (blank, `---` only, or comments only). JSON may be a sequence of values.
 pub fn parse_documents(text: &str) -> Result<Vec<Value>> {
-    if looks_like_json(text) {
+    if is_json(text) {
         let parsed: std::result::Result<Vec<Value>, _> = serde_json::Deserializer::from_str(text).into_iter().collect();
         match parsed {
             Ok(docs) => return Ok(docs.into_iter().filter(|d| !d.is_null()).collect()),
@@ -178,6 +180,15 @@ pub fn type_name(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_sniffer_reads_json_where_kubectl_does() {
+        assert!(is_json("\n  {\"a\": 1}"));
+        assert!(!is_json("a: {b: 1}"));
+        // a top-level array is read as YAML (a flow sequence): the same values
+        assert!(!is_json("[1, 2]"));
+        assert_eq!(parse_documents("[1, 2]").unwrap(), vec![serde_json::json!([1, 2])]);
+    }
     use serde_json::json;
 
     #[test]

@@ -3,8 +3,7 @@
 //! a failure (its text the policy's message), a skipped object is skipped,
 //! and a document that could not be read or evaluated is an error.
 
-use crate::check::{ObjectReport, Verdict, SKIPPED_NOTE};
-use crate::report::summary;
+use crate::outcome::{summary, ObjectReport, Verdict, SKIPPED_NOTE};
 
 /// Escapes text for an XML attribute value. Characters XML 1.0 cannot hold
 /// at all (most C0 controls) become U+FFFD, so the file always parses; line
@@ -153,7 +152,7 @@ pub fn render(reports: &[ObjectReport], name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::Location;
+    use crate::outcome::Location;
     use crate::request::ManifestObject;
     use serde_json::json;
 

@@ -12,6 +12,7 @@ mod kube_yaml;
 mod manifests;
 mod memory;
 mod metadata;
+mod outcome;
 mod patch;
 mod removed_apis;
 mod report;
@@ -54,7 +55,7 @@ fn main() -> ExitCode {
     let verbose = cli.verbose || verbose_from_env();
     let (result, error_exit) = match &cli.command {
         Command::Run(args) => (run::run(args, verbose), 1),
-        Command::Check(args) => (check::check(args, verbose), check::EXIT_ERROR),
+        Command::Check(args) => (check::check(args, verbose), outcome::EXIT_ERROR),
         Command::Bench(args) => (bench::bench(args, verbose), 2),
     };
     match result {

@@ -6,9 +6,15 @@
 //! are `---` and nothing else; each YAML document is read on its own (see
 //! [`crate::kube_yaml`]). A UTF-8 byte order mark at the start is skipped.
 
+#[cfg(test)]
+use anyhow::anyhow;
+use anyhow::{bail, Result};
 use serde_json::Value;
 
+use crate::input::{expand_lists, is_json, origin_name, read_text};
 use crate::kube_yaml;
+use crate::outcome::Location;
+use crate::request::ManifestObject;
 
 const BOM: char = '\u{feff}';
 
@@ -26,7 +32,7 @@ pub struct Document {
 pub fn documents(text: &str) -> Vec<Document> {
     let text = text.strip_prefix(BOM).unwrap_or(text);
     let mut out = Documents::default();
-    if text.trim_start().starts_with('{') {
+    if is_json(text) {
         json_documents(text, &mut out);
     } else {
         yaml_documents(text, 1, &mut out);
@@ -143,6 +149,83 @@ fn json_documents(text: &str, out: &mut Documents) {
     }
 }
 
+/// One object of a manifest, or why a document did not give one.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub location: Location,
+    pub content: std::result::Result<ManifestObject, String>,
+}
+
+/// Reads every manifest into entries: objects (Lists expanded) and the
+/// documents or files that could not be read, each with its place.
+pub fn read_manifests(paths: &[String]) -> Result<Vec<Entry>> {
+    if paths.iter().filter(|p| *p == "-").count() > 1 {
+        bail!("standard input (`-`) can be given only once");
+    }
+    let mut entries = Vec::new();
+    for path in paths {
+        let file = origin_name(path);
+        match read_text(path, "manifest") {
+            Ok(text) => entries.extend(file_entries(&file, &text)),
+            Err(err) => entries.push(Entry {
+                location: Location {
+                    file,
+                    ..Location::default()
+                },
+                content: Err(format!("{err:#}")),
+            }),
+        }
+    }
+    Ok(entries)
+}
+
+fn file_entries(file: &str, text: &str) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    for document in documents(text) {
+        let location = Location {
+            file: file.to_string(),
+            document: Some(document.index),
+            item: None,
+            line: Some(document.line),
+        };
+        let value = match document.content {
+            Ok(value) => value,
+            Err(message) => {
+                entries.push(Entry {
+                    location,
+                    content: Err(message),
+                });
+                continue;
+            }
+        };
+        let items = expand_lists(vec![value.clone()]);
+        let from_list = !(items.len() == 1 && items[0] == value);
+        for (index, item) in items.into_iter().enumerate() {
+            let location = Location {
+                item: from_list.then_some(index + 1),
+                ..location.clone()
+            };
+            entries.push(Entry {
+                location,
+                content: ManifestObject::new(item).map_err(|e| format!("{e:#}")),
+            });
+        }
+    }
+    entries
+}
+
+/// Reads manifests for tests and tools: fails on the first unreadable entry.
+#[cfg(test)]
+pub fn read_objects(paths: &[String]) -> Result<Vec<(Location, ManifestObject)>> {
+    read_manifests(paths)?
+        .into_iter()
+        .map(|e| {
+            let place = e.location.describe();
+            e.content.map(|o| (e.location, o)).map_err(|m| anyhow!("{place}: {m}"))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,5 +308,46 @@ mod tests {
     fn yaml_1_1_values_reach_the_objects() {
         let docs = documents("spec:\n  readOnly: yes\n  mode: 0644\n");
         assert_eq!(docs[0].content, Ok(json!({"spec": {"readOnly": true, "mode": 420}})));
+    }
+
+    #[test]
+    fn manifests_are_read_and_expanded_and_bad_documents_reported() {
+        let dir = std::env::temp_dir().join(format!("policy-runner-check-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("m.yaml");
+        std::fs::write(
+            &file,
+            "# Source: x\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: b, namespace: ns}\n",
+        )
+        .unwrap();
+        let path = file.display().to_string();
+        let objects = read_objects(std::slice::from_ref(&path)).unwrap();
+        let names: Vec<_> = objects.iter().map(|(_, o)| o.display()).collect();
+        assert_eq!(names, ["Pod a", "Deployment ns/b"]);
+        assert_eq!(objects[0].0.document, Some(1));
+        assert_eq!(objects[0].0.item, Some(1));
+        assert_eq!(objects[0].0.line, Some(3));
+        assert_eq!(objects[1].0.document, Some(2));
+        assert_eq!(objects[1].0.item, None);
+        assert_eq!(objects[1].0.line, Some(10));
+
+        std::fs::write(&file, "apiVersion: v1\nkind: Pod\n---\n- just\n- a list\n").unwrap();
+        let entries = read_manifests(std::slice::from_ref(&path)).unwrap();
+        assert_eq!(entries.len(), 2);
+        let err = entries[1].content.as_ref().unwrap_err();
+        assert!(err.contains("not a Kubernetes object"), "{err}");
+        assert_eq!(entries[1].location.document, Some(2));
+
+        let missing = dir.join("missing.yaml").display().to_string();
+        let entries = read_manifests(&[missing, path]).unwrap();
+        assert!(entries[0]
+            .content
+            .as_ref()
+            .unwrap_err()
+            .contains("cannot read manifest"));
+        assert_eq!(entries[0].location.document, None);
+        assert_eq!(entries.len(), 3);
+        assert!(read_manifests(&["-".into(), "-".into()]).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

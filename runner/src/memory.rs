@@ -1,10 +1,6 @@
 //! Observing a wasm instance's linear memory from the outside.
 //!
-//! `wasmtime-provider` keeps its `wasmtime::Store` private, so neither a
-//! `ResourceLimiter` nor the exported `memory` of the instance can be reached
-//! through its API. What it does accept is a caller-supplied
-//! `wasmtime::Engine`, and an engine can be given a custom
-//! [`MemoryCreator`]: wasmtime then asks us for every linear memory it
+//! An engine can be given a custom [`MemoryCreator`]: wasmtime then asks us for every linear memory it
 //! instantiates and calls [`LinearMemory::grow_to`] on every successful
 //! `memory.grow`. That is the exact, authoritative view of the linear memory
 //! size, so the bench subcommand records it here.
@@ -21,7 +17,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use wasmtime_provider::wasmtime::{LinearMemory, MemoryCreator, MemoryType};
+use wasmtime::{LinearMemory, MemoryCreator, MemoryType};
 
 /// Sizes, in bytes, of the linear memories created through one
 /// [`TrackingMemoryCreator`].
@@ -199,7 +195,7 @@ unsafe impl LinearMemory for TrackedMemory {
         self.capacity
     }
 
-    fn grow_to(&mut self, new_size: usize) -> wasmtime_provider::wasmtime::Result<()> {
+    fn grow_to(&mut self, new_size: usize) -> wasmtime::Result<()> {
         if new_size <= self.size {
             return Ok(());
         }

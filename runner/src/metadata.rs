@@ -4,9 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use crate::context::ContextAwareResource;
 use crate::request::GroupVersionResource;
 
 /// One admission rule, as in a ValidatingWebhookConfiguration.
@@ -181,6 +180,23 @@ pub fn metadata_path(explicit: Option<&Path>, policy: &Path) -> Option<PathBuf> 
         .iter()
         .map(|name| dir.join(name))
         .find(|candidate| candidate.is_file())
+}
+
+/// An entry of the metadata's `contextAwareResources`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContextAwareResource {
+    pub api_version: String,
+    pub kind: String,
+}
+
+impl ContextAwareResource {
+    pub fn new(api_version: &str, kind: &str) -> ContextAwareResource {
+        ContextAwareResource {
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+        }
+    }
 }
 
 #[cfg(test)]

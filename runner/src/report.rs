@@ -8,9 +8,9 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::check::{exit_code, ObjectReport, Verdict, SKIPPED_NOTE};
 use crate::cli::{CheckArgs, OutputFormat};
 use crate::junit;
+use crate::outcome::{counts, exit_code, summary, ObjectReport, Verdict, SKIPPED_NOTE};
 
 /// Prints the report on stdout (and the JUnit file, when asked for).
 pub fn write(reports: &[ObjectReport], args: &CheckArgs) -> Result<()> {
@@ -39,45 +39,6 @@ pub fn write(reports: &[ObjectReport], args: &CheckArgs) -> Result<()> {
             .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
     }
     Ok(())
-}
-
-struct Counts {
-    objects: usize,
-    allowed: usize,
-    mutated: usize,
-    rejected: usize,
-    skipped: usize,
-    errors: usize,
-}
-
-fn counts(reports: &[ObjectReport]) -> Counts {
-    let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
-    Counts {
-        objects: reports.len(),
-        allowed: count(Verdict::Allowed),
-        mutated: count(Verdict::Mutated),
-        rejected: count(Verdict::Rejected),
-        skipped: count(Verdict::Skipped),
-        errors: count(Verdict::Error),
-    }
-}
-
-/// `5 objects: 1 allowed, 1 mutated, 1 rejected, 1 skipped, 1 error`.
-pub fn summary(reports: &[ObjectReport]) -> String {
-    let c = counts(reports);
-    let mut line = format!(
-        "{} object{}: {} allowed, {} mutated, {} rejected, {} skipped",
-        c.objects,
-        if c.objects == 1 { "" } else { "s" },
-        c.allowed,
-        c.mutated,
-        c.rejected,
-        c.skipped,
-    );
-    if c.errors > 0 {
-        line.push_str(&format!(", {} error{}", c.errors, if c.errors == 1 { "" } else { "s" }));
-    }
-    line
 }
 
 #[derive(Serialize)]
@@ -222,17 +183,10 @@ pub fn render_json(r: &ObjectReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::Location;
+    use crate::outcome::Location;
+    use crate::request::object;
     use crate::request::ManifestObject;
     use serde_json::json;
-
-    fn object(api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> ManifestObject {
-        let mut meta = json!({"name": name});
-        if let Some(ns) = ns {
-            meta["namespace"] = json!(ns);
-        }
-        ManifestObject::new(json!({"apiVersion": api_version, "kind": kind, "metadata": meta})).unwrap()
-    }
 
     fn at(document: usize) -> Location {
         Location {

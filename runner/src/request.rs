@@ -220,12 +220,6 @@ impl ManifestObject {
         })
     }
 
-    /// The key used by `podSpecPaths` settings: `group/version/Kind`, or
-    /// `version/Kind` for the core group — i.e. `apiVersion/Kind`.
-    pub fn kind_key(&self) -> String {
-        format!("{}/{}", self.api_version, self.kind.kind)
-    }
-
     /// `Kind namespace/name`, or `Kind name`.
     pub fn display(&self) -> String {
         let name = self.name.as_deref().unwrap_or("<unnamed>");
@@ -268,6 +262,17 @@ impl ManifestObject {
             options: Some(json!({"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"})),
         }
     }
+}
+
+/// A manifest object with just its identity, for tests.
+#[cfg(test)]
+pub fn object(api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> ManifestObject {
+    let mut meta = json!({"name": name});
+    if let Some(ns) = ns {
+        meta["namespace"] = json!(ns);
+    }
+    #[allow(clippy::unwrap_used)]
+    ManifestObject::new(json!({"apiVersion": api_version, "kind": kind, "metadata": meta})).unwrap()
 }
 
 #[cfg(test)]
@@ -317,7 +322,6 @@ mod tests {
             "metadata": {"name": "web", "namespace": "prod"}, "spec": {}});
         let m = ManifestObject::new(obj.clone()).unwrap();
         assert_eq!(m.display(), "Deployment prod/web");
-        assert_eq!(m.kind_key(), "apps/v1/Deployment");
         let req = serde_json::to_value(m.create_request("check-1".into(), "default")).unwrap();
         assert_eq!(req["uid"], "check-1");
         assert_eq!(req["operation"], "CREATE");
@@ -338,7 +342,6 @@ mod tests {
             ManifestObject::new(serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}))
                 .unwrap();
         assert_eq!(pod.display(), "Pod p");
-        assert_eq!(pod.kind_key(), "v1/Pod");
         let req = serde_json::to_value(pod.create_request("x".into(), "team-a")).unwrap();
         assert_eq!(req["namespace"], "team-a");
         assert_eq!(req["object"]["metadata"], serde_json::json!({"name": "p"}));

@@ -98,12 +98,9 @@ pub fn run(args: &RunArgs, verbose: bool) -> Result<u8> {
         track_memory: false,
         deadline: args.deadline.deadline(),
     };
-    let mut policy = Policy::load(&args.policy, options)?;
-    policy.set_context(context.clone());
+    let policy = Policy::open(&args.policy, options, context.clone())?;
     let instance = policy.instantiate()?;
-    instance.check_protocol_version()?;
-
-    instance.require_valid_settings(&settings)?;
+    instance.ready(&settings)?;
 
     let payload = request.validate_payload(&settings)?;
     let validation = instance.validate(&payload)?;

@@ -28,29 +28,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use self::cluster_state::ClusterState;
 use self::session::{Exchange, HostRequest, KubernetesListResourceNamespace, Replayed, Response, Session};
-use crate::check::read_manifests;
+use crate::manifests::read_manifests;
+pub use crate::metadata::ContextAwareResource;
 use crate::metadata::PolicyMetadata;
-
-/// An entry of the metadata's `contextAwareResources`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContextAwareResource {
-    pub api_version: String,
-    pub kind: String,
-}
-
-impl ContextAwareResource {
-    pub fn new(api_version: &str, kind: &str) -> ContextAwareResource {
-        ContextAwareResource {
-            api_version: api_version.to_string(),
-            kind: kind.to_string(),
-        }
-    }
-}
 
 /// Where the answers come from.
 #[derive(Debug, Default)]

@@ -2,19 +2,19 @@
 //! policy answers (`protocol_version`, `validate_settings`, `validate`) and
 //! the host calls it may make back.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
-use std::error::Error as StdError;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, bail, Result};
 use serde::Deserialize;
 use serde_json::Value;
-use wapc::WapcHost;
-use wasmtime_provider::{WasmtimeEngineProvider, WasmtimeEngineProviderBuilder};
+use wasmtime::{Store, Trap, TypedFunc};
 
 use super::deadline::Watchdog;
 use super::module::Policy;
-use super::trap::{error_text, is_deadline_exceeded};
+use super::trap::one_line;
+use super::wapc::{Exit, HostCallback, HostState};
 use crate::context::ContextHost;
 use crate::response::ValidationResponse;
 
@@ -28,85 +28,151 @@ pub struct SettingsValidation {
 
 /// One instance of a policy with its waPC host.
 pub struct PolicyInstance {
-    host: WapcHost,
+    store: RefCell<Store<HostState>>,
+    guest_call: TypedFunc<(i32, i32), i32>,
     label: String,
     deadline_ms: u128,
+    /// Epoch ticks per call, on engines with epoch interruption.
+    ticks: Option<u64>,
     watchdog: Option<Arc<Watchdog>>,
 }
 
+/// Why a guest call gave no answer.
+enum CallError {
+    Deadline,
+    Failed(String),
+}
+
+/// Whether wasmtime stopped the guest at the epoch deadline.
+fn interrupted(err: &wasmtime::Error) -> bool {
+    matches!(err.downcast_ref::<Trap>(), Some(Trap::Interrupt))
+}
+
+/// What a failed guest function says, on one line.
+fn failure(err: &wasmtime::Error) -> String {
+    one_line(&err.to_string())
+}
+
 impl Policy {
-    /// Creates a fresh instance (runs the guest's `_start`/`wapc_init`,
-    /// under the same deadline as a call).
+    /// Creates a fresh instance: a new store, the module instantiated from
+    /// its linked form, and the guest's `_start` then `wapc_init` run when
+    /// exported (as waPC hosts do), under the same deadline as a call.
     pub fn instantiate(&self) -> Result<PolicyInstance> {
         let label = self.label();
         let deadline = self.options.deadline;
         let watchdog = self.watchdog();
-        let mut builder = WasmtimeEngineProviderBuilder::new()
-            .engine(self.engine.clone())
-            .module(self.module.clone());
-        if watchdog.is_none() {
-            builder = builder.enable_epoch_interruptions(deadline.epoch_deadlines());
-        }
-        let provider = builder
-            .build()
-            .map_err(|e| anyhow!("cannot link policy module {label}: {}", error_text(&e)))?;
-        self.start_instance(provider)
-    }
-
-    /// Starts a linked instance: wires the waPC host callbacks and runs the
-    /// guest's initialisation under the deadline.
-    pub(super) fn start_instance(&self, provider: WasmtimeEngineProvider) -> Result<PolicyInstance> {
-        let label = self.label();
-        let deadline = self.options.deadline;
-        let watchdog = self.watchdog();
+        let ticks = watchdog.is_none().then(|| deadline.ticks());
         let callback = host_callback(self.options.verbose, label.clone(), self.context.clone());
+        let mut store = Store::new(&self.engine, HostState::new(callback, self.options.verbose));
         if let Some(w) = &watchdog {
             w.arm(init_deadline_message(&label, deadline.millis()));
         }
-        let host = WapcHost::new(Box::new(provider), Some(callback));
+        let started = self.start(&mut store, ticks);
         if let Some(w) = &watchdog {
             w.disarm();
         }
-        let host = host.map_err(|e| {
-            let text = e.to_string();
-            if is_deadline_exceeded(&text) {
-                anyhow!(init_deadline_message(&label, deadline.millis()))
-            } else {
-                anyhow!(
-                    "cannot instantiate policy module {label} (waPC initialisation failed): {}",
-                    error_text(&e)
-                )
+        let guest_call = started.map_err(|e| match e {
+            CallError::Deadline => anyhow!(init_deadline_message(&label, deadline.millis())),
+            CallError::Failed(why) => {
+                anyhow!("cannot instantiate policy module {label} (waPC initialisation failed): {why}")
             }
         })?;
+        self.instantiations.set(self.instantiations.get() + 1);
         Ok(PolicyInstance {
-            host,
+            store: RefCell::new(store),
+            guest_call,
             label,
             deadline_ms: deadline.millis(),
+            ticks,
             watchdog,
         })
+    }
+
+    fn start(
+        &self,
+        store: &mut Store<HostState>,
+        ticks: Option<u64>,
+    ) -> std::result::Result<TypedFunc<(i32, i32), i32>, CallError> {
+        let fail = |e: wasmtime::Error| {
+            if interrupted(&e) {
+                CallError::Deadline
+            } else {
+                CallError::Failed(failure(&e))
+            }
+        };
+        if let Some(t) = ticks {
+            store.set_epoch_deadline(t);
+        }
+        let instance = self.pre.instantiate(&mut *store).map_err(fail)?;
+        for start in ["_start", "wapc_init"] {
+            if instance.get_func(&mut *store, start).is_none() {
+                continue;
+            }
+            let func = instance.get_typed_func::<(), ()>(&mut *store, start).map_err(fail)?;
+            if let Some(t) = ticks {
+                store.set_epoch_deadline(t);
+            }
+            match func.call(&mut *store, ()) {
+                Ok(()) => {}
+                // A Go (TinyGo) `main` ends with proc_exit(0): a success.
+                Err(e) if matches!(e.downcast_ref::<Exit>(), Some(Exit(0))) => {}
+                Err(e) => return Err(fail(e)),
+            }
+        }
+        instance
+            .get_typed_func::<(i32, i32), i32>(&mut *store, "__guest_call")
+            .map_err(|e| CallError::Failed(format!("`__guest_call`: {}", failure(&e))))
     }
 }
 
 impl PolicyInstance {
-    /// One guest call, under the deadline.
-    fn guarded_call(&self, operation: &str, payload: &[u8]) -> std::result::Result<Vec<u8>, wapc::errors::Error> {
+    /// One waPC guest call, under the deadline: the guest's answer, or its
+    /// error (or the engine's, when it trapped).
+    fn guarded_call(&self, operation: &str, payload: &[u8]) -> std::result::Result<Vec<u8>, CallError> {
+        let lengths = (i32::try_from(operation.len()), i32::try_from(payload.len()));
+        let (Ok(op_len), Ok(len)) = lengths else {
+            return Err(CallError::Failed(format!(
+                "the payload of {} bytes is too large for waPC",
+                payload.len()
+            )));
+        };
+        let mut store = self.store.borrow_mut();
+        store.data_mut().start_call(operation, payload);
+        if let Some(t) = self.ticks {
+            store.set_epoch_deadline(t);
+        }
         if let Some(w) = &self.watchdog {
             w.arm(self.deadline_error(operation).to_string());
         }
-        let answer = self.host.call(operation, payload);
+        let result = self.guest_call.call(&mut *store, (op_len, len));
         if let Some(w) = &self.watchdog {
             w.disarm();
         }
-        answer
+        let state = store.data_mut();
+        match result {
+            Err(e) if interrupted(&e) => Err(CallError::Deadline),
+            Err(e) => Err(CallError::Failed(failure(&e))),
+            Ok(0) => Err(CallError::Failed(one_line(
+                state
+                    .error
+                    .as_deref()
+                    .unwrap_or("the guest failed without an error message"),
+            ))),
+            Ok(_) => state.response.take().ok_or_else(|| {
+                CallError::Failed(one_line(
+                    state
+                        .error
+                        .as_deref()
+                        .unwrap_or("the guest succeeded without a response"),
+                ))
+            }),
+        }
     }
 
     fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>> {
-        self.guarded_call(operation, payload).map_err(|e| {
-            if is_deadline_exceeded(&e.to_string()) {
-                self.deadline_error(operation)
-            } else {
-                anyhow!("policy {} failed in `{operation}`: {}", self.label, error_text(&e))
-            }
+        self.guarded_call(operation, payload).map_err(|e| match e {
+            CallError::Deadline => self.deadline_error(operation),
+            CallError::Failed(why) => anyhow!("policy {} failed in `{operation}`: {why}", self.label),
         })
     }
 
@@ -120,15 +186,12 @@ impl PolicyInstance {
 
     /// Calls `protocol_version` and accepts only `"v1"`.
     pub fn check_protocol_version(&self) -> Result<()> {
-        let answer = self.guarded_call("protocol_version", &[]).map_err(|e| {
-            if is_deadline_exceeded(&e.to_string()) {
-                return self.deadline_error("protocol_version");
-            }
-            anyhow!(
-                "policy module {} is not a Kubewarden waPC policy: calling `protocol_version` failed: {}",
-                self.label,
-                error_text(&e)
-            )
+        let answer = self.guarded_call("protocol_version", &[]).map_err(|e| match e {
+            CallError::Deadline => self.deadline_error("protocol_version"),
+            CallError::Failed(why) => anyhow!(
+                "policy module {} is not a Kubewarden waPC policy: calling `protocol_version` failed: {why}",
+                self.label
+            ),
         })?;
         match serde_json::from_slice::<Value>(&answer) {
             Ok(Value::String(v)) if v == "v1" => Ok(()),
@@ -151,6 +214,13 @@ impl PolicyInstance {
                 preview(&answer)
             )
         })
+    }
+
+    /// What every command does first with a new instance: checks that it
+    /// speaks waPC protocol v1 and accepts the settings.
+    pub fn ready(&self, settings: &Value) -> Result<()> {
+        self.check_protocol_version()?;
+        self.require_valid_settings(settings)
     }
 
     /// Calls `validate_settings` and fails unless the policy accepts them,
@@ -199,24 +269,22 @@ fn preview(bytes: &[u8]) -> String {
     }
 }
 
-type CallbackResult = std::result::Result<Vec<u8>, Box<dyn StdError + Send + Sync>>;
+type CallbackResult = std::result::Result<Vec<u8>, String>;
 
 /// Answers guest→host calls: `kubewarden/tracing/log` is served (printed
 /// only when verbose), `kubewarden/kubernetes/*` look-ups go to the
 /// [`ContextHost`], every other capability gets an error.
-fn host_callback(verbose: bool, label: String, context: Arc<ContextHost>) -> Box<wapc::HostCallback> {
+fn host_callback(verbose: bool, label: String, context: Arc<ContextHost>) -> Arc<HostCallback> {
     let denied: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-    Box::new(
-        move |_id: u64, binding: &str, namespace: &str, operation: &str, payload: &[u8]| {
-            let call = HostCall {
-                binding,
-                namespace,
-                operation,
-                payload,
-            };
-            answer_host_call(verbose, &label, &denied, &context, call)
-        },
-    )
+    Arc::new(move |binding: &str, namespace: &str, operation: &str, payload: &[u8]| {
+        let call = HostCall {
+            binding,
+            namespace,
+            operation,
+            payload,
+        };
+        answer_host_call(verbose, &label, &denied, &context, call)
+    })
 }
 
 /// One guest→host call.
@@ -249,7 +317,7 @@ fn answer_host_call(
     }
     if (binding, namespace) == ("kubewarden", "kubernetes") {
         if let Some(answer) = context.answer(label, operation, payload) {
-            return answer.map_err(Into::into);
+            return answer;
         }
     }
     let capability = format!("{binding}/{namespace}/{operation}");
@@ -264,8 +332,7 @@ fn answer_host_call(
     }
     Err(format!(
         "host capability {capability} is not available in policy-runner (only kubewarden/tracing/log is served)"
-    )
-    .into())
+    ))
 }
 
 /// Renders a Kubewarden SDK log event (`{"level","message",...}`) as one line.

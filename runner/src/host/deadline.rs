@@ -9,8 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use wasmtime_provider::wasmtime::Engine;
-use wasmtime_provider::EpochDeadlines;
+use wasmtime::Engine;
 
 /// The default deadline of one call, as policy-server's policy timeout.
 pub const DEFAULT_TIMEOUT_MS: u64 = 2000;
@@ -51,13 +50,6 @@ impl Deadline {
         let whole = self.timeout.as_nanos().div_ceil(tick);
         u64::try_from(whole).unwrap_or(u64::MAX - 1).saturating_add(1)
     }
-
-    pub fn epoch_deadlines(&self) -> EpochDeadlines {
-        EpochDeadlines {
-            wapc_init: self.ticks(),
-            wapc_func: self.ticks(),
-        }
-    }
 }
 
 /// Advances an engine's epoch every tick until dropped.
@@ -94,13 +86,10 @@ impl Drop for EpochTicker {
     }
 }
 
-/// The deadline for engines that cannot use epochs. An engine without
-/// copy-on-write memory images (the memory-tracking one of `bench`) runs an
-/// epoch-checked start-up function while instantiating, before
-/// wasmtime-provider sets the store's deadline, which is 0 until then: with
-/// epochs on, every instantiation would trap. There a watchdog thread ends
-/// the process with the deadline error when a call overruns — `bench` stops
-/// at its first error anyway.
+/// The deadline for the memory-tracking engine of `bench`, which runs
+/// without epoch checks so that its timings are those of the plain compiled
+/// code, as before. A watchdog thread ends the process with the deadline
+/// error when a call overruns — `bench` stops at its first error anyway.
 pub struct Watchdog {
     shared: Arc<WatchdogState>,
     thread: Option<JoinHandle<()>>,

@@ -1,15 +1,14 @@
-//! The waPC host: loading a policy module ([`module`]), the per-call
-//! deadline ([`deadline`]), the waPC calls ([`calls`]), a new instance per
-//! evaluation as policy-server makes them ([`fresh`]) and making the
+//! The waPC host: loading and linking a policy module ([`module`]), the
+//! host functions it imports ([`wapc`]), the per-call deadline
+//! ([`deadline`]), the waPC calls on an instance ([`calls`]) and making the
 //! engine's errors readable ([`trap`]).
 
 mod calls;
 mod deadline;
-mod fresh;
 mod module;
 mod trap;
+mod wapc;
 
 pub use calls::PolicyInstance;
 pub use deadline::{Deadline, DEFAULT_TIMEOUT_MS};
-pub use fresh::PolicyPre;
 pub use module::{display_name, HostOptions, Policy};

@@ -6,10 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use wasmtime_provider::wasmtime::{Config, Engine, ExternType, Module};
+use std::cell::Cell;
+
+use wasmtime::{Config, Engine, ExternType, InstancePre, Module};
 
 use super::deadline::{Deadline, EpochTicker, Watchdog};
 use super::trap::one_line;
+use super::wapc::{linker, HostState};
 use crate::context::ContextHost;
 use crate::memory::{MemoryStats, TrackingMemoryCreator};
 
@@ -30,12 +33,17 @@ pub struct Policy {
     pub size: usize,
     pub compile_time: Duration,
     pub(super) engine: Engine,
-    pub(super) module: Module,
+    /// The module linked with the runner's waPC and WASI functions, from
+    /// which every instance is made.
+    pub(super) pre: InstancePre<HostState>,
     pub(super) options: HostOptions,
     memory: Option<Arc<MemoryStats>>,
     pub(super) enforcement: Enforcement,
     /// Answers the policy's context-aware host calls (shared by its instances).
     pub(super) context: Arc<ContextHost>,
+    /// Instances made so far, so that callers can show (and tests check)
+    /// that no instance was reused.
+    pub(super) instantiations: Cell<u64>,
 }
 
 /// What stops a call at the deadline, for as long as the policy is loaded.
@@ -117,6 +125,11 @@ impl Policy {
         if !exports_guest_call {
             bail!("policy module {name} is not a waPC policy: it does not export the `__guest_call` function");
         }
+        // An import the runner does not provide fails here, and wasmtime's
+        // error names it.
+        let pre = linker(&engine)
+            .and_then(|l| l.instantiate_pre(&module))
+            .map_err(|e| anyhow!("cannot link policy module {name}: {}", one_line(&format!("{e:#}"))))?;
         let enforcement = enforcement(&engine, &options)?;
 
         Ok(Policy {
@@ -124,18 +137,21 @@ impl Policy {
             size: bytes.len(),
             compile_time,
             engine,
-            module,
+            pre,
             options,
             memory,
             enforcement,
             context: Arc::new(ContextHost::default()),
+            instantiations: Cell::new(0),
         })
     }
 
-    /// Sets what answers the policy's Kubernetes look-ups, for the instances
-    /// made from now on. By default none is granted.
-    pub fn set_context(&mut self, context: Arc<ContextHost>) {
-        self.context = context;
+    /// Reads, compiles and links a policy module whose Kubernetes look-ups
+    /// `context` answers: the one way run, check and bench load a policy.
+    pub fn open(path: &Path, options: HostOptions, context: Arc<ContextHost>) -> Result<Policy> {
+        let mut policy = Policy::load(path, options)?;
+        policy.context = context;
+        Ok(policy)
     }
 
     /// What answers the policy's Kubernetes look-ups.
@@ -154,6 +170,11 @@ impl Policy {
             Enforcement::Watchdog(w) => Some(w.clone()),
             Enforcement::Epochs(_) => None,
         }
+    }
+
+    /// How many instances [`Policy::instantiate`] has made.
+    pub fn instantiations(&self) -> u64 {
+        self.instantiations.get()
     }
 
     /// A short name for messages.

@@ -1,29 +1,10 @@
-//! Turning what wasmtime and waPC say about a failed call (multi-line error
-//! chains, wasm backtraces, deadline interrupts) into one readable line.
+//! Turning what wasmtime or a guest says about a failed call (multi-line
+//! error chains, wasm backtraces) into one readable line.
 
-use std::error::Error as StdError;
-
-/// What wasmtime-provider puts in the guest error when the epoch deadline
-/// interrupts a waPC call (and, with "init" in front, an initialisation).
-const DEADLINE_MARKER: &str = "execution deadline exceeded";
-
-/// Whether an error text says that the epoch deadline interrupted the guest.
-pub fn is_deadline_exceeded(text: &str) -> bool {
-    text.contains(DEADLINE_MARKER)
-}
-
-/// Turns an error text from wasmtime/waPC (which may span many lines, e.g. a
-/// wasm backtrace) into one line that still says what happened.
+/// Turns an error text from wasmtime or a guest (which may span many lines,
+/// e.g. a wasm backtrace) into one line that still says what happened.
 pub fn one_line(text: &str) -> String {
-    // waPC wraps (sometimes twice) what the engine said; the wrappers add
-    // nothing to our own context.
-    let mut text = text.trim();
-    while let Some(rest) = ["Guest call failure: ", "Initialization failed: "]
-        .iter()
-        .find_map(|p| text.strip_prefix(p))
-    {
-        text = rest;
-    }
+    let text = text.trim();
     let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     let Some(first) = lines.first() else {
         return String::new();
@@ -44,8 +25,7 @@ pub fn one_line(text: &str) -> String {
         .join(": ")
 }
 
-/// wasmtime-provider keeps only the backtrace of a trap, not its reason;
-/// name where it happened (the top frame and the first frame of the policy's
+/// A trap's text is its backtrace; name where it happened (the top frame and the first frame of the policy's
 /// own code) instead of listing every frame.
 fn trap_summary(frames: &[String]) -> String {
     let mut shown: Vec<&str> = Vec::new();
@@ -111,18 +91,13 @@ fn is_runtime_frame(function: &str) -> bool {
     RUNTIME.iter().any(|p| function.starts_with(p))
 }
 
-/// [`one_line`] of an error's text.
-pub fn error_text(err: &dyn StdError) -> String {
-    one_line(&err.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn one_line_summarises_traps_and_joins_other_lines() {
-        let trap = "Guest call failure: error while executing at wasm backtrace:
+        let trap = "error while executing at wasm backtrace:
     0:  0x1ced4 - testguest.wasm!abort
     1:  0x197cf - testguest.wasm!std[a88812da5ee6ad9e]::process::abort
     2:  0x25b0f - testguest.wasm!core[9f8d08631ff90aa5]::panicking::panic_fmt
@@ -136,24 +111,13 @@ mod tests {
             one_line("error while executing at wasm backtrace:\n 0: 0x1 - <unknown>!<wasm function 3>"),
             "the guest trapped (wasm backtrace: <wasm function 3>)"
         );
-        assert_eq!(one_line("Guest call failure: plain message"), "plain message");
+        assert_eq!(one_line("plain message"), "plain message");
         assert_eq!(one_line("a:\n  b\n"), "a: b");
         assert_eq!(one_line("a\nCaused by:\n    b"), "a: b");
         assert_eq!(one_line(""), "");
         assert_eq!(
-            one_line("Initialization failed: Initialization failed: error while executing at wasm backtrace:\n 0: 0x1 - m!wapc_init"),
+            one_line("error while executing at wasm backtrace:\n 0: 0x1 - m!wapc_init"),
             "the guest trapped (wasm backtrace: wapc_init)"
         );
-    }
-
-    #[test]
-    fn deadline_interrupts_are_recognised() {
-        assert!(is_deadline_exceeded(
-            "Guest call failure: guest code interrupted, execution deadline exceeded"
-        ));
-        assert!(is_deadline_exceeded(
-            "Initialization failed: wapc_init init interrupted, execution deadline exceeded"
-        ));
-        assert!(!is_deadline_exceeded("Guest call failure: unreachable"));
     }
 }

@@ -1,0 +1,188 @@
+//! What `check` found, object by object: the verdicts, where each object
+//! is, the counts and the exit code. A leaf: the reports (text, JSON,
+//! JUnit) and `check` itself depend on it, it on nothing of theirs.
+
+use serde_json::Value;
+
+use crate::request::ManifestObject;
+
+/// Exit codes of `check`.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_REJECTED: u8 = 1;
+pub const EXIT_ERROR: u8 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed,
+    Mutated,
+    Rejected,
+    Skipped,
+    Error,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allowed => "allowed",
+            Verdict::Mutated => "mutated",
+            Verdict::Rejected => "rejected",
+            Verdict::Skipped => "skipped",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+/// Where an object (or an unreadable document) is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Location {
+    /// The file as given (`<stdin>` for `-`).
+    pub file: String,
+    /// 1-based among the file's non-empty documents; `None` when the file
+    /// itself could not be read.
+    pub document: Option<usize>,
+    /// 1-based position among the items of a `List` document.
+    pub item: Option<usize>,
+    /// 1-based line where the document starts (or where reading it failed).
+    pub line: Option<usize>,
+}
+
+impl Location {
+    /// `m.yaml, document 2, line 7`, `m.yaml, document 1, item 3, line 1`.
+    pub fn describe(&self) -> String {
+        let mut text = self.file.clone();
+        if let Some(document) = self.document {
+            text.push_str(&format!(", document {document}"));
+        }
+        if let Some(item) = self.item {
+            text.push_str(&format!(", item {item}"));
+        }
+        if let Some(line) = self.line {
+            text.push_str(&format!(", line {line}"));
+        }
+        text
+    }
+}
+
+/// The result for one manifest object (or one unreadable document).
+#[derive(Debug, Clone)]
+pub struct ObjectReport {
+    pub location: Location,
+    /// `None` when the document could not be read as an object.
+    pub object: Option<ManifestObject>,
+    pub verdict: Verdict,
+    pub message: Option<String>,
+    pub code: Option<u16>,
+    /// Ids of the rules the object breaks, in the policy's order.
+    pub rules: Vec<String>,
+    pub patch: Vec<Value>,
+    pub patch_lines: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl ObjectReport {
+    pub fn new(location: Location, object: Option<ManifestObject>, verdict: Verdict) -> ObjectReport {
+        ObjectReport {
+            location,
+            object,
+            verdict,
+            message: None,
+            code: None,
+            rules: Vec::new(),
+            patch: Vec::new(),
+            patch_lines: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// `Kind namespace/name`, or the place of a document that has none.
+    pub fn title(&self) -> String {
+        match &self.object {
+            Some(object) => object.display(),
+            None => self.location.describe(),
+        }
+    }
+}
+
+pub const SKIPPED_NOTE: &str = "skipped (not covered by the policy's rules)";
+
+pub fn exit_code(reports: &[ObjectReport]) -> u8 {
+    if reports.iter().any(|r| r.verdict == Verdict::Error) {
+        EXIT_ERROR
+    } else if reports.iter().any(|r| r.verdict == Verdict::Rejected) {
+        EXIT_REJECTED
+    } else {
+        EXIT_OK
+    }
+}
+
+pub struct Counts {
+    pub objects: usize,
+    pub allowed: usize,
+    pub mutated: usize,
+    pub rejected: usize,
+    pub skipped: usize,
+    pub errors: usize,
+}
+
+pub fn counts(reports: &[ObjectReport]) -> Counts {
+    let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
+    Counts {
+        objects: reports.len(),
+        allowed: count(Verdict::Allowed),
+        mutated: count(Verdict::Mutated),
+        rejected: count(Verdict::Rejected),
+        skipped: count(Verdict::Skipped),
+        errors: count(Verdict::Error),
+    }
+}
+
+/// `5 objects: 1 allowed, 1 mutated, 1 rejected, 1 skipped, 1 error`.
+pub fn summary(reports: &[ObjectReport]) -> String {
+    let c = counts(reports);
+    let mut line = format!(
+        "{} object{}: {} allowed, {} mutated, {} rejected, {} skipped",
+        c.objects,
+        if c.objects == 1 { "" } else { "s" },
+        c.allowed,
+        c.mutated,
+        c.rejected,
+        c.skipped,
+    );
+    if c.errors > 0 {
+        line.push_str(&format!(", {} error{}", c.errors, if c.errors == 1 { "" } else { "s" }));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::object;
+
+    #[test]
+    fn exit_codes_put_errors_before_rejections() {
+        let at = Location::default();
+        let allowed = ObjectReport::new(at.clone(), Some(object("v1", "Pod", None, "a")), Verdict::Allowed);
+        let rejected = ObjectReport::new(at.clone(), Some(object("v1", "Pod", None, "b")), Verdict::Rejected);
+        let error = ObjectReport::new(at, None, Verdict::Error);
+        assert_eq!(exit_code(std::slice::from_ref(&allowed)), EXIT_OK);
+        assert_eq!(exit_code(&[allowed.clone(), rejected.clone()]), EXIT_REJECTED);
+        assert_eq!(exit_code(&[rejected, error, allowed]), EXIT_ERROR);
+    }
+
+    #[test]
+    fn locations_describe_file_document_item_and_line() {
+        let at = Location {
+            file: "m.yaml".into(),
+            document: Some(2),
+            item: Some(3),
+            line: Some(7),
+        };
+        assert_eq!(at.describe(), "m.yaml, document 2, item 3, line 7");
+        let file_only = Location {
+            file: "gone.yaml".into(),
+            ..Location::default()
+        };
+        assert_eq!(file_only.describe(), "gone.yaml");
+    }
+}
