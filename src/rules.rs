@@ -90,12 +90,7 @@ pub fn secret_bearing<'v>(volume: &'v Map<String, Value>, settings: &Settings) -
         return (!settings.is_exempt_secret(secret)).then_some(SecretBearingVolume::Plain { secret });
     }
     let sources = volume.get("projected")?.get("sources")?.as_array()?;
-    let secrets: Vec<&str> = sources
-        .iter()
-        .filter_map(|s| s.get("secret").and_then(Value::as_object))
-        .map(|s| str_field(s, "name"))
-        .filter(|secret| !settings.is_exempt_secret(secret))
-        .collect();
+    let secrets = judged_secrets(sources, settings);
     if secrets.is_empty() {
         None
     } else {
@@ -219,13 +214,19 @@ fn named_secrets<'v>(
     let own = sources
         .get(..submitted.unwrap_or(0))
         .filter(|own| own.len() < sources.len())?;
-    let named: Vec<&str> = own
+    let named = judged_secrets(own, settings);
+    (!named.is_empty()).then_some(named)
+}
+
+/// The Secrets of a projected volume's `secret` sources that the rules judge
+/// (not matched by `exemptSecrets`), in source order.
+fn judged_secrets<'v>(sources: &'v [Value], settings: &Settings) -> Vec<&'v str> {
+    sources
         .iter()
         .filter_map(|s| s.get("secret").and_then(Value::as_object))
         .map(|s| str_field(s, "name"))
         .filter(|secret| !settings.is_exempt_secret(secret))
-        .collect();
-    (!named.is_empty()).then_some(named)
+        .collect()
 }
 
 /// The pod-level rules, once every mount is known: a plain secret volume no
