@@ -8,7 +8,8 @@
 //! findings and edits ([`judge`]) → splice the edits into the object's text
 //! ([`splice`]) → write the response ([`response`]).
 
-use kubewarden_policy_sdk::response::ValidationResponse;
+/// The SDK's response type, which [`read_response`] reads into.
+pub use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 
 use crate::judge;

@@ -1329,8 +1329,9 @@ pub fn product(settings: &Value, request: &Request) -> Answer {
     read_answer(&bytes)
 }
 
-/// Reads the product's raw answer strictly, as the host does.
-pub fn read_answer(bytes: &[u8]) -> Answer {
+/// The raw answer read back as a host reads it (strictly), failing on bytes a
+/// host could not read and on the module's own 500 (a defect report).
+pub fn read_strictly(bytes: &[u8]) -> evaluate::ValidationResponse {
     let response = evaluate::read_response(bytes).unwrap_or_else(|e| {
         panic!(
             "the host cannot read the answer: {e}\n{}",
@@ -1343,6 +1344,12 @@ pub fn read_answer(bytes: &[u8]) -> Answer {
         "the module reported a defect: {:?}",
         response.message
     );
+    response
+}
+
+/// Reads the product's raw answer strictly, as the host does.
+pub fn read_answer(bytes: &[u8]) -> Answer {
+    let response = read_strictly(bytes);
     let (announced, rejecting) = match &response.message {
         Some(message) => {
             let mut lines = message.split('\n').map(String::from);
