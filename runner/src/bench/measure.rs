@@ -24,7 +24,7 @@ pub struct Workload<'a> {
 /// One module being benched, and what its calls recorded.
 pub struct Subject {
     pub instances: Instances,
-    /// Making the instance the checks ran in (in fresh mode, linking too).
+    /// Making the instance the checks ran in.
     pub instantiate: Duration,
     pub initial_memory: usize,
     pub verdict: &'static str,
@@ -132,26 +132,17 @@ pub fn prepare(
     );
     let policy = Policy::open(path, options, Arc::new(context))?;
     let started = Instant::now();
+    let checked = policy.instantiate()?;
+    let instantiate = started.elapsed();
+    let initial_memory = policy.memory_stats().map_or(0, |m| m.current());
+    let calls_before = policy.context().calls();
+    let verdict = check_answers(path, &checked, work)?;
+    let host_calls = policy.context().calls() - calls_before;
     let instances = if fresh {
         Instances::Fresh(policy)
     } else {
-        let instance = policy.instantiate()?;
-        Instances::Reused(policy, instance)
+        Instances::Reused(policy, checked)
     };
-    let mut instantiate = started.elapsed();
-    let initial_memory = instances.policy().memory_stats().map_or(0, |m| m.current());
-    let calls_before = instances.policy().context().calls();
-    let verdict = match &instances {
-        Instances::Reused(_, instance) => check_answers(path, instance, work)?,
-        Instances::Fresh(policy) => {
-            // Linking and one instantiation: what the reused mode reports.
-            let started = Instant::now();
-            let probe = policy.instantiate()?;
-            instantiate += started.elapsed();
-            check_answers(path, &probe, work)?
-        }
-    };
-    let host_calls = instances.policy().context().calls() - calls_before;
     Ok(Subject {
         instances,
         instantiate,
