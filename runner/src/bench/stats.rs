@@ -6,7 +6,6 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use super::measure::{FreshSample, Instances, Subject};
-use crate::host::display_name;
 
 /// Latency summary in microseconds (all zero for no samples).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -98,7 +97,7 @@ fn result(s: &Subject) -> ModuleResult {
     let memory = policy.memory_stats();
     ModuleResult {
         path: policy.path.display().to_string(),
-        name: display_name(&policy.path),
+        name: policy.label(),
         size_bytes: policy.size,
         compile_ms: policy.compile_time.as_secs_f64() * 1e3,
         instantiate_ms: s.instantiate.as_secs_f64() * 1e3,
