@@ -23,6 +23,8 @@ use crate::input::load_settings;
 use crate::request::load_request;
 use measure::{measure, prepare, Workload};
 
+/// Benches `args.policies` on one request and prints the report. Exits 0:
+/// a module that cannot be loaded or answers badly is an error, not a result.
 pub fn bench(args: &BenchArgs, verbose: bool) -> Result<u8> {
     let settings = load_settings(&args.settings.source())?;
     let request = load_request(&args.request_path)?;
