@@ -144,10 +144,7 @@ pub struct FoundMetadata {
 /// `policy-metadata.yml` (or `.yaml`) beside the module.
 pub fn find_metadata(explicit: Option<&Path>, policy: &Path) -> Result<Option<FoundMetadata>> {
     if let Some(path) = explicit {
-        return Ok(Some(FoundMetadata {
-            metadata: PolicyMetadata::load(path)?,
-            origin: path.display().to_string(),
-        }));
+        return from_file(path).map(Some);
     }
     // An unreadable module is reported when it is loaded.
     if let Ok(bytes) = std::fs::read(policy) {
@@ -159,22 +156,18 @@ pub fn find_metadata(explicit: Option<&Path>, policy: &Path) -> Result<Option<Fo
             }));
         }
     }
-    metadata_path(None, policy)
-        .map(|path| {
-            Ok(FoundMetadata {
-                metadata: PolicyMetadata::load(&path)?,
-                origin: path.display().to_string(),
-            })
-        })
-        .transpose()
+    metadata_beside(policy).map(|path| from_file(&path)).transpose()
 }
 
-/// The metadata file to use: the explicit one, else `policy-metadata.yml`
-/// (or `.yaml`) next to the module when it exists.
-pub fn metadata_path(explicit: Option<&Path>, policy: &Path) -> Option<PathBuf> {
-    if let Some(path) = explicit {
-        return Some(path.to_path_buf());
-    }
+fn from_file(path: &Path) -> Result<FoundMetadata> {
+    Ok(FoundMetadata {
+        metadata: PolicyMetadata::load(path)?,
+        origin: path.display().to_string(),
+    })
+}
+
+/// `policy-metadata.yml` (or `.yaml`) next to the module, when it exists.
+fn metadata_beside(policy: &Path) -> Option<PathBuf> {
     let dir = policy.parent().unwrap_or_else(|| Path::new(""));
     ["policy-metadata.yml", "policy-metadata.yaml"]
         .iter()
@@ -273,11 +266,9 @@ annotations:
         let dir = std::env::temp_dir().join(format!("policy-runner-meta-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let wasm = dir.join("policy.wasm");
-        assert_eq!(metadata_path(None, &wasm), None);
+        assert_eq!(metadata_beside(&wasm), None);
         std::fs::write(dir.join("policy-metadata.yml"), METADATA).unwrap();
-        assert_eq!(metadata_path(None, &wasm), Some(dir.join("policy-metadata.yml")));
-        let explicit = Path::new("/elsewhere/meta.yml");
-        assert_eq!(metadata_path(Some(explicit), &wasm), Some(explicit.to_path_buf()));
+        assert_eq!(metadata_beside(&wasm), Some(dir.join("policy-metadata.yml")));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -20,10 +20,10 @@ use crate::response::ValidationResponse;
 
 /// The answer of `validate_settings`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-pub struct SettingsValidation {
-    pub valid: bool,
+struct SettingsValidation {
+    valid: bool,
     #[serde(default)]
-    pub message: Option<String>,
+    message: Option<String>,
 }
 
 /// One instance of a policy with its waPC host.
@@ -185,7 +185,7 @@ impl PolicyInstance {
     }
 
     /// Calls `protocol_version` and accepts only `"v1"`.
-    pub fn check_protocol_version(&self) -> Result<()> {
+    fn check_protocol_version(&self) -> Result<()> {
         let answer = self.guarded_call("protocol_version", &[]).map_err(|e| match e {
             CallError::Deadline => self.deadline_error("protocol_version"),
             CallError::Failed(why) => anyhow!(
@@ -204,7 +204,7 @@ impl PolicyInstance {
     }
 
     /// Calls `validate_settings` with the settings object.
-    pub fn validate_settings(&self, settings: &Value) -> Result<SettingsValidation> {
+    fn validate_settings(&self, settings: &Value) -> Result<SettingsValidation> {
         let payload = serde_json::to_vec(settings)?;
         let answer = self.call("validate_settings", &payload)?;
         serde_json::from_slice(&answer).map_err(|e| {
@@ -225,7 +225,7 @@ impl PolicyInstance {
 
     /// Calls `validate_settings` and fails unless the policy accepts them,
     /// in kwctl's words, so that CI logs read the same with either tool.
-    pub fn require_valid_settings(&self, settings: &Value) -> Result<()> {
+    fn require_valid_settings(&self, settings: &Value) -> Result<()> {
         let verdict = self.validate_settings(settings)?;
         if !verdict.valid {
             bail!(

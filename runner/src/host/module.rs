@@ -107,8 +107,10 @@ fn enforcement(engine: &Engine, options: &HostOptions) -> Result<Enforcement> {
 }
 
 impl Policy {
-    /// Reads and compiles a policy module, checking that it is a waPC guest.
-    pub fn load(path: &Path, options: HostOptions) -> Result<Policy> {
+    /// Reads, compiles and links a policy module, checking that it is a waPC
+    /// guest; `context` answers its Kubernetes look-ups. The one way run,
+    /// check and bench load a policy.
+    pub fn open(path: &Path, options: HostOptions, context: Arc<ContextHost>) -> Result<Policy> {
         let name = path.display().to_string();
         let bytes = std::fs::read(path).with_context(|| format!("cannot read policy module {name}"))?;
         if bytes.is_empty() {
@@ -141,17 +143,9 @@ impl Policy {
             options,
             memory,
             enforcement,
-            context: Arc::new(ContextHost::default()),
+            context,
             instantiations: Cell::new(0),
         })
-    }
-
-    /// Reads, compiles and links a policy module whose Kubernetes look-ups
-    /// `context` answers: the one way run, check and bench load a policy.
-    pub fn open(path: &Path, options: HostOptions, context: Arc<ContextHost>) -> Result<Policy> {
-        let mut policy = Policy::load(path, options)?;
-        policy.context = context;
-        Ok(policy)
     }
 
     /// What answers the policy's Kubernetes look-ups.

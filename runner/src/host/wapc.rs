@@ -298,7 +298,7 @@ mod tests {
     fn load(name: &str, wat: &str) -> anyhow::Result<Policy> {
         let path = std::env::temp_dir().join(format!("policy-runner-{name}-{}.wat", std::process::id()));
         std::fs::write(&path, wat).unwrap();
-        let policy = Policy::load(&path, HostOptions::default());
+        let policy = Policy::open(&path, HostOptions::default(), Default::default());
         std::fs::remove_file(&path).unwrap();
         policy
     }
