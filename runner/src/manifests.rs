@@ -350,4 +350,33 @@ mod tests {
         assert!(read_manifests(&["-".into(), "-".into()]).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// Times the reading alone (no policy) of a manifest stream, such as
+    /// `scripts/gen-workloads.py` writes:
+    /// `READ_TIMING_FILE=w.yaml cargo test --release read_timing -- --ignored --nocapture`.
+    /// It prints figures and asserts nothing about them.
+    #[test]
+    #[ignore = "a timing harness, run by hand"]
+    fn read_timing() {
+        let Ok(path) = std::env::var("READ_TIMING_FILE") else {
+            eprintln!("set READ_TIMING_FILE to a manifest file");
+            return;
+        };
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut times = Vec::new();
+        let mut count = 0;
+        for _ in 0..20 {
+            let start = std::time::Instant::now();
+            count = documents(&text).len();
+            times.push(start.elapsed());
+        }
+        times.sort();
+        eprintln!(
+            "{path}: {count} documents, {} bytes; read in min {:?}, median {:?}, max {:?} (20 runs)",
+            text.len(),
+            times[0],
+            times[times.len() / 2],
+            times[times.len() - 1]
+        );
+    }
 }
