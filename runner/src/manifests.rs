@@ -100,10 +100,24 @@ fn yaml_documents(text: &str, first_line: usize, out: &mut Documents) {
             }
             Err(e) => {
                 // An error found at the end of a document (say, an unclosed
-                // bracket) is placed on its last line, not on the `---` after it.
-                let last_line = text.trim_end().lines().count().max(1);
-                let line = e.line.clamp(1, last_line);
-                out.push(base + line - 1, Err(format!("invalid YAML: {}", e.message)))
+                // bracket) is placed at the end of its last line, not on the
+                // `---` after it.
+                let mut lines = text.trim_end().lines();
+                let last_line = lines.clone().count().max(1);
+                let (line, column) = if e.line > last_line {
+                    let end = lines.next_back().map_or(0, |l| l.chars().count());
+                    (last_line, end + 1)
+                } else {
+                    (e.line.max(1), e.column)
+                };
+                let line = base + line - 1;
+                out.push(
+                    line,
+                    Err(format!(
+                        "invalid YAML: line {line}, column {column}: {}",
+                        e.describe(base)
+                    )),
+                )
             }
         }
     }
@@ -268,10 +282,18 @@ mod tests {
         assert_eq!(got[0], (1, 1, Ok("A".to_string())));
         assert_eq!(got[1].0, 2);
         assert_eq!(got[1].1, 3, "{got:?}");
-        assert!(matches!(&got[1].2, Err(e) if e.starts_with("invalid YAML")), "{got:?}");
+        // an unclosed bracket: at the end of its document's last line
+        assert_eq!(
+            got[1].2,
+            Err("invalid YAML: line 3, column 9: did not find expected ',' or ']' (while parsing a flow sequence that starts at line 3, column 7)".to_string())
+        );
         assert_eq!(
             got[2],
-            (3, 7, Err("invalid YAML: key \"name\" already set in map".to_string()))
+            (
+                3,
+                7,
+                Err("invalid YAML: line 7, column 1: key \"name\" already set in map".to_string())
+            )
         );
         assert_eq!(got[3], (4, 9, Ok("D".to_string())));
     }
