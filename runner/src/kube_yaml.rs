@@ -170,7 +170,13 @@ pub fn parse(text: &str) -> Result<Vec<YamlDocument>, YamlError> {
         match event.data {
             EventData::StreamEnd => break,
             EventData::StreamStart { .. } => {}
-            EventData::DocumentStart { .. } => builder = Builder::default(),
+            EventData::DocumentStart { version_directive, .. } => {
+                // go-yaml takes only `%YAML 1.1`; libyaml also takes 1.2.
+                if version_directive.is_some_and(|v| (v.major, v.minor) != (1, 1)) {
+                    return Err(YamlError::at(event.start_mark, "found incompatible YAML document"));
+                }
+                builder = Builder::default();
+            }
             EventData::DocumentEnd { .. } => {
                 if let Some(document) = builder.finish() {
                     documents.push(document);
@@ -352,7 +358,15 @@ impl Builder {
                 ..
             } => {
                 let scalar = resolve(&text, style, tag.as_deref()).map_err(|m| YamlError::at(mark, m))?;
-                let value = scalar_value(&scalar).map_err(|m| YamlError::at(mark, m))?;
+                let value = match scalar_value(&scalar) {
+                    Ok(value) => value,
+                    // a key that JSON cannot hold as a value (`.inf`) is
+                    // still a key: sigs.k8s.io/yaml names it `.inf`
+                    Err(_) if self.expects_key() => {
+                        return self.add(Value::Null, Some(scalar), mark);
+                    }
+                    Err(m) => return Err(YamlError::at(mark, m)),
+                };
                 if let Some(anchor) = anchor {
                     self.anchors.insert(anchor, (value.clone(), Some(scalar.clone())));
                 }
@@ -378,6 +392,11 @@ impl Builder {
             EventData::SequenceEnd | EventData::MappingEnd => self.close(mark),
             _ => Ok(()),
         }
+    }
+
+    /// Whether the next node is a mapping's key.
+    fn expects_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame { open: Open::Map(map), .. }) if map.pending_key.is_none())
     }
 
     fn open(&mut self, anchor: Option<String>, open: Open, mark: Mark) -> Result<(), YamlError> {
@@ -784,6 +803,11 @@ mod tests {
         assert_eq!(err.line, 2);
         assert!(err.message.contains("unsupported map key"), "{err:?}");
         assert!(parse("? [a]\n: 1\n").is_err());
+        // as keys, the values JSON cannot hold are named as YAML names them
+        assert_eq!(
+            one(".inf: a\n-.Inf: b\n.NaN: c\n"),
+            json!({".inf": "a", "-.inf": "b", ".nan": "c"})
+        );
     }
 
     #[test]
@@ -881,6 +905,18 @@ mod tests {
     }
 
     #[test]
+    fn only_yaml_1_1_directives_are_taken_as_in_go_yaml() {
+        assert_eq!(one("%YAML 1.1\n---\na: 1\n"), json!({"a": 1}));
+        let err = parse("a: 1\n---\n%YAML 1.2\n---\na: 1\n");
+        assert!(err.is_err(), "{err:?}");
+        let err = parse("%YAML 1.2\n---\na: 1\n").unwrap_err();
+        assert_eq!(
+            (err.line, err.column, err.message.as_str()),
+            (1, 1, "found incompatible YAML document")
+        );
+    }
+
+    #[test]
     fn binary_is_decoded_as_go_yaml_decodes_it() {
         assert_eq!(
             one("a: !!binary aGVsbG8=\nb: !!binary |\n  aGVs\n  bG8=\n"),
@@ -942,6 +978,64 @@ mod tests {
         // written only through an alias: no place of its own
         assert_eq!(position(text, "/use/x"), None);
         assert_eq!(position(text, "/use"), Some((5, 1)));
+    }
+
+    /// The differential test against libyaml: `e2e-tests/yaml_corpus.py`
+    /// writes a corpus with what libyaml (PyYAML's CSafeLoader) reads in each
+    /// document, turned into go-yaml's JSON, and runs this test on it
+    /// (`KUBE_YAML_CORPUS=corpus.json`). Every document must be accepted or
+    /// refused as there, with the same JSON, and a syntax error found at the
+    /// same line and column.
+    #[test]
+    #[ignore = "run by e2e-tests/yaml_corpus.py, which writes the corpus"]
+    fn libyaml_corpus() {
+        let path = std::env::var("KUBE_YAML_CORPUS").expect("KUBE_YAML_CORPUS: the corpus yaml_corpus.py writes");
+        let records: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut failures = Vec::new();
+        let (mut accepted, mut refused) = (0, 0);
+        for record in &records {
+            let name = record["name"].as_str().unwrap();
+            let text = record["text"].as_str().unwrap();
+            let expect = &record["expect"];
+            let ours = parse(text).map(|docs| docs.into_iter().map(|d| d.value).collect::<Vec<_>>());
+            let problem = match (expect.get("docs"), &ours) {
+                (Some(docs), Ok(values)) => {
+                    accepted += 1;
+                    (docs.as_array() != Some(values)).then(|| format!("read {values:?}, libyaml {docs}"))
+                }
+                (Some(docs), Err(e)) => Some(format!("refused ({e}), libyaml read {docs}")),
+                (None, Ok(values)) => Some(format!("read {values:?}, libyaml refused: {}", expect["error"])),
+                (None, Err(e)) => {
+                    refused += 1;
+                    let place = &expect["error"];
+                    let same = place.is_null()
+                        || (place["line"].as_u64() == Some(e.line as u64)
+                            && place["column"].as_u64() == Some(e.column as u64));
+                    (!same).then(|| {
+                        format!(
+                            "refused at line {}, column {} ({e}), libyaml at {place}",
+                            e.line, e.column
+                        )
+                    })
+                }
+            };
+            if let Some(problem) = problem {
+                failures.push(format!("{name}: {text:?}\n    {problem}"));
+            }
+        }
+        eprintln!(
+            "libyaml corpus: {} documents, {accepted} accepted and {refused} refused as libyaml does, {} differ",
+            records.len(),
+            failures.len()
+        );
+        for failure in &failures {
+            eprintln!("  {failure}");
+        }
+        assert!(
+            failures.is_empty(),
+            "{} documents read otherwise than by libyaml",
+            failures.len()
+        );
     }
 
     #[test]
