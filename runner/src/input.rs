@@ -41,7 +41,23 @@ pub fn is_json(text: &str) -> bool {
 /// metadata) is read by this one reader, as kubectl reads a manifest
 /// ([`crate::manifests::documents`]): YAML 1.1 scalars as go-yaml v2 resolves
 /// them, so `on` is `true` and `0644` is 420 here as in the cluster.
+///
+/// One exception keeps a request or settings file in JSON as kwctl reads it:
+/// JSON nested deeper than serde_json's limit (128 levels) is refused, not
+/// read again as YAML flow style (where that limit does not apply).
 pub fn parse_documents(text: &str) -> Result<Vec<Value>> {
+    if is_json(text) {
+        let too_deep = serde_json::Deserializer::from_str(text)
+            .into_iter::<Value>()
+            .find_map(|value| {
+                value
+                    .err()
+                    .filter(|e| e.to_string().starts_with("recursion limit exceeded"))
+            });
+        if let Some(err) = too_deep {
+            bail!("invalid JSON: {err}");
+        }
+    }
     crate::manifests::documents(text)
         .into_iter()
         .map(|d| d.content.map_err(|m| anyhow!("document {}: {m}", d.index)))
@@ -199,6 +215,14 @@ mod tests {
         assert_eq!(parse_documents("{a: 1}").unwrap(), vec![json!({"a": 1})]);
         let err = parse_documents("{\"a\": ").unwrap_err().to_string();
         assert!(err.contains("invalid JSON"), "{err}");
+    }
+
+    #[test]
+    fn json_past_serde_jsons_nesting_limit_is_refused_as_kwctl_refuses_it() {
+        let deep = |n: usize| format!("{}{}", "{\"a\":".repeat(n), "}".repeat(n)).replacen("{\"a\":}", "{}", 1);
+        assert!(parse_documents(&deep(100)).is_ok());
+        let err = parse_documents(&deep(200)).unwrap_err().to_string();
+        assert!(err.starts_with("invalid JSON: recursion limit exceeded"), "{err}");
     }
 
     #[test]
