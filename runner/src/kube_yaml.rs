@@ -1,8 +1,10 @@
 //! One YAML document read the way kubectl reads it, as JSON.
 //!
 //! kubectl turns YAML into JSON with sigs.k8s.io/yaml, which decodes with
-//! go-yaml v2: a YAML 1.1 reader. Where that differs from YAML 1.2 (and so
-//! from serde_yaml), a manifest would mean one thing to us and another to the
+//! go-yaml v2: a YAML 1.1 reader, ported from libyaml. The syntax is read here
+//! by libyaml itself (its safe Rust port, libyaml-safer), so what kubectl
+//! accepts is accepted. Where YAML 1.1 differs from YAML 1.2 (serde_yaml's),
+//! a manifest would mean one thing to a YAML 1.2 reader and another to the
 //! cluster, so scalars are resolved here by go-yaml v2's rules:
 //! - plain `y Y yes Yes YES on On ON true True TRUE` are `true`, plain
 //!   `n N no No NO off Off OFF false False FALSE` are `false`;
