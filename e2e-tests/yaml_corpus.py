@@ -35,7 +35,10 @@ def import_yaml():
     try:
         import yaml  # noqa: F401
     except ImportError:
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "pyyaml"], check=False)
+        pip = [sys.executable, "-m", "pip", "install", "--quiet", "pyyaml"]
+        if subprocess.run(pip, check=False).returncode != 0:
+            # a distribution's Python that leaves its packages to the system (PEP 668)
+            subprocess.run(pip + ["--user", "--break-system-packages"], check=False)
     import yaml
 
     if not getattr(yaml, "__with_libyaml__", False) or not hasattr(yaml, "CSafeLoader"):
