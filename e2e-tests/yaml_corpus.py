@@ -91,6 +91,8 @@ yaml = import_yaml()
 #      tag go-yaml resolves); PyYAML resolves `! 12` as the plain `12`.
 #  N17 `%YAML 1.2` is refused by go-yaml ("found incompatible YAML document":
 #      only 1.1 is taken), libyaml 0.2.5 takes 1.1 and 1.2.
+#  N18 the escape `\/` in a double-quoted scalar is refused by go-yaml ("found
+#      unknown escape character"); libyaml 0.2.5 reads it as `/`.
 # ---------------------------------------------------------------------------
 
 INT_RE = re.compile(r"^[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$")
@@ -294,6 +296,8 @@ GO_YAML = {
     "anchor redefined": {"docs": [{"a": 1, "b": 1, "c": 2, "d": 2}]},  # N15
     "tagged '! 12'": {"docs": [{"v": "12"}]},  # N16
     "yaml directive 1.2": {"error": {"line": 1, "column": 1}},  # N17
+    "double quoted escapes": {"error": None},  # N18
+    "double quoted slash": {"error": None},  # N18
 }
 
 
@@ -399,6 +403,8 @@ def corpus():
     add("plain colon space inside", "a: b: c\n")
     add("double quoted escapes", 'a: "\\x41\\u00e9\\U0001F600\\n\\t\\\\\\/\\0\\a\\b\\e\\f\\r\\v\\N\\_\\L\\P"\n')
     add("double quoted bad escape", 'a: "\\q"\n')
+    add("double quoted slash", 'a: "x\\/y"\n')
+    add("double quoted backslash then slash", 'a: "x\\\\/y"\n')
     add("single quoted unterminated", "a: 'b\nc: d\n")
     add("double quoted unterminated", "a: \"b\n")
     add("quoted then junk", "a: 'b' c\n")

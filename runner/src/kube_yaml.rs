@@ -155,13 +155,27 @@ enum Scalar {
     Merge,
 }
 
-/// Parses every document of `text` (one document usually: callers split
-/// streams at `---` lines as kubectl does). Empty documents are left out.
+/// Parses every document of `text`, as libyaml reads a stream (the tests,
+/// and the libyaml corpus, read streams with it; manifests are read with
+/// [`parse_first`]). Empty documents are left out.
 ///
 /// The events come from libyaml (its safe Rust port, `libyaml-safer`): go-yaml
 /// is a Go port of libyaml, so what one accepts (a quoted scalar or a flow
 /// collection continued at its key's indentation, say) the other does too.
+#[cfg(test)]
 pub fn parse(text: &str) -> Result<Vec<YamlDocument>, YamlError> {
+    read(text, false)
+}
+
+/// Parses the first document of `text`, as go-yaml's `Unmarshal` (and so
+/// kubectl, for each piece of a stream between `---` lines) reads it: what
+/// follows the first document (after a `...` or a `--- x` line) is not read
+/// at all, not even for errors. `None` when that document is empty or null.
+pub fn parse_first(text: &str) -> Result<Option<YamlDocument>, YamlError> {
+    Ok(read(text, true)?.pop())
+}
+
+fn read(text: &str, first_only: bool) -> Result<Vec<YamlDocument>, YamlError> {
     let mut input = text.as_bytes();
     let mut parser = Parser::new();
     parser.set_input_string(&mut input);
@@ -183,11 +197,42 @@ pub fn parse(text: &str) -> Result<Vec<YamlDocument>, YamlError> {
                 if let Some(document) = builder.finish() {
                     documents.push(document);
                 }
+                if first_only {
+                    break;
+                }
             }
-            other => builder.event(other, event.start_mark)?,
+            other => {
+                if let EventData::Scalar {
+                    style: ScalarStyle::DoubleQuoted,
+                    ..
+                } = &other
+                {
+                    check_escapes(text, event.start_mark, event.end_mark)?;
+                }
+                builder.event(other, event.start_mark)?
+            }
         }
     }
     Ok(documents)
+}
+
+/// go-yaml v2's escapes are libyaml's but for `\/`, a JSON escape that
+/// libyaml 0.2.5 reads and go-yaml refuses ("found unknown escape
+/// character"), and so kubectl refuses it.
+fn check_escapes(text: &str, start: Mark, end: Mark) -> Result<(), YamlError> {
+    // libyaml's marks are byte offsets after a leading byte order mark
+    let skip = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    let offset = |mark: Mark| usize::try_from(mark.index).map_or(text.len(), |i| i + skip);
+    let Some(raw) = text.get(offset(start)..offset(end).min(text.len())) else {
+        return Ok(());
+    };
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' && chars.next() == Some('/') {
+            return Err(YamlError::at(start, "found unknown escape character `\\/`"));
+        }
+    }
+    Ok(())
 }
 
 /// Where the node at `pointer` (RFC 6901, into the JSON value [`parse`]
@@ -1041,6 +1086,29 @@ mod tests {
             (err.line, err.column, err.message.as_str()),
             (1, 1, "found incompatible YAML document")
         );
+    }
+
+    #[test]
+    fn the_first_document_is_read_as_go_yaml_unmarshal_reads_it() {
+        let first = |text: &str| parse_first(text).map(|d| d.map(|d| d.value));
+        assert_eq!(first("a: 1\n...\nb: [\n"), Ok(Some(json!({"a": 1}))));
+        assert_eq!(first("[a, b]\nc: d\n"), Ok(Some(json!(["a", "b"]))));
+        assert_eq!(first("--- a\n--- b\n"), Ok(Some(json!("a"))));
+        assert_eq!(first("~\n...\na: 1\n"), Ok(None));
+        assert!(first("a: [\n").is_err());
+        // `parse` reads them all, as libyaml does
+        assert!(parse("a: 1\n...\nb: [\n").is_err());
+        assert_eq!(parse("--- a\n--- b\n").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_json_escape_of_a_slash_is_refused_as_go_yaml_refuses_it() {
+        let err = parse("a: 1\nb: \"x\\/y\"\n").unwrap_err();
+        assert_eq!((err.line, err.column), (2, 4), "{err:?}");
+        assert!(err.message.contains("unknown escape"), "{err:?}");
+        // an escaped backslash before a slash is not that escape
+        assert_eq!(one("a: \"x\\\\/y\"\nb: '\\/'\n"), json!({"a": "x\\/y", "b": "\\/"}));
+        assert!(parse("\u{feff}a: \"\\/\"\n").is_err());
     }
 
     #[test]

@@ -92,12 +92,11 @@ fn yaml_documents(text: &str, first_line: usize, out: &mut Documents) {
         // Each document is its own YAML stream, as kubectl parses it, so a
         // byte order mark may start each one (files joined with `cat`).
         let text = chunk.text.strip_prefix(BOM).unwrap_or(chunk.text);
-        match kube_yaml::parse(text) {
-            Ok(docs) => {
-                for doc in docs {
-                    out.push(base + doc.line - 1, Ok(doc.value));
-                }
-            }
+        // kubectl reads the first document of each piece (go-yaml's
+        // Unmarshal): a `...` or `--- x` line ends what it reads.
+        match kube_yaml::parse_first(text) {
+            Ok(None) => {}
+            Ok(Some(doc)) => out.push(base + doc.line - 1, Ok(doc.value)),
             Err(e) => {
                 // An error found at the end of a document (say, an unclosed
                 // bracket) is placed at the end of its last line, not on the
@@ -272,6 +271,13 @@ mod tests {
         );
         // `--- x` and `----` are not separators
         assert_eq!(split_yaml("a: 1\n----\n--- b\n").len(), 1);
+        // and in a piece, what follows the first document is not read, as
+        // kubectl (go-yaml's Unmarshal) does not read it
+        let docs = documents("kind: A\n...\nkind: [B\n---\n--- {kind: C}\n--- {kind: D}\n");
+        assert_eq!(
+            summary(&docs),
+            vec![(1, 1, Ok("A".to_string())), (2, 5, Ok("C".to_string()))]
+        );
     }
 
     #[test]
