@@ -69,8 +69,8 @@ yaml = import_yaml()
 #  N8 `!!binary` becomes the decoded bytes as a string (invalid UTF-8 as
 #     U+FFFD): go-yaml decodes it into a Go string, JSON replaces bad bytes.
 #  N9 a key given twice in one mapping (merged keys aside; the same key once
-#     both are JSON keys: `yes` and `true`) is an error, as the runner reads
-#     it (go-yaml's strict mode); PyYAML keeps the last.
+#     both are JSON keys: `yes` and `true`, `1` and "1") is an error, as the
+#     runner reads it (go-yaml's strict mode); PyYAML keeps the last.
 #  N9b `!!null` and `!!bool` must hold a null or a YAML 1.1 boolean, as in
 #     go-yaml ("cannot decode"); PyYAML's constructors ignore or look up the
 #     text.

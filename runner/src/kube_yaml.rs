@@ -17,8 +17,11 @@
 //! map keys become strings (`true`, `1`), a float without a fraction
 //! becomes an integer (JSON `1.0` is read back as `1`), and what JSON cannot
 //! hold (NaN, infinities, null or composite keys) is an error. A key given
-//! twice in one mapping is an error, as in go-yaml's strict decoding.
-//! Merge keys (`<<`) and anchors work as in go-yaml.
+//! twice in one mapping is an error, as in go-yaml's strict decoding; so are
+//! two keys that become the same JSON key (`1` and `"1"`), of which
+//! sigs.k8s.io/yaml keeps whichever its Go map iteration meets last. Merge
+//! keys (`<<`) and anchors work as in go-yaml, an explicit key overriding a
+//! merged one (go-yaml's strict mode refuses that, its lax mode does not).
 
 use std::collections::HashMap;
 
