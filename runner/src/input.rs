@@ -4,7 +4,6 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// Reads a whole text input; `-` means standard input.
@@ -37,33 +36,32 @@ pub fn is_json(text: &str) -> bool {
 
 /// Parses every document of a JSON or YAML stream, dropping empty ones
 /// (blank, `---` only, or comments only). JSON may be a sequence of values.
+///
+/// Every file the user gives (manifests, cluster state, requests, settings,
+/// metadata) is read by this one reader, as kubectl reads a manifest
+/// ([`crate::manifests::documents`]): YAML 1.1 scalars as go-yaml v2 resolves
+/// them, so `on` is `true` and `0644` is 420 here as in the cluster.
+///
+/// One exception keeps a request or settings file in JSON as kwctl reads it:
+/// JSON nested deeper than serde_json's limit (128 levels) is refused, not
+/// read again as YAML flow style (where that limit does not apply).
 pub fn parse_documents(text: &str) -> Result<Vec<Value>> {
     if is_json(text) {
-        let parsed: std::result::Result<Vec<Value>, _> = serde_json::Deserializer::from_str(text).into_iter().collect();
-        match parsed {
-            Ok(docs) => return Ok(docs.into_iter().filter(|d| !d.is_null()).collect()),
-            // JSON-looking text that is not JSON may still be YAML flow
-            // style; if YAML fails too, the JSON error is the useful one.
-            Err(json_err) => return parse_yaml_documents(text).map_err(|_| anyhow!("invalid JSON: {json_err}")),
+        let too_deep = serde_json::Deserializer::from_str(text)
+            .into_iter::<Value>()
+            .find_map(|value| {
+                value
+                    .err()
+                    .filter(|e| e.to_string().starts_with("recursion limit exceeded"))
+            });
+        if let Some(err) = too_deep {
+            bail!("invalid JSON: {err}");
         }
     }
-    parse_yaml_documents(text)
-}
-
-fn parse_yaml_documents(text: &str) -> Result<Vec<Value>> {
-    let mut docs = Vec::new();
-    for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let mut yaml = serde_yaml::Value::deserialize(document)
-            .map_err(|e| anyhow!("invalid YAML in document {}: {e}", index + 1))?;
-        yaml.apply_merge()
-            .map_err(|e| anyhow!("invalid YAML merge key in document {}: {e}", index + 1))?;
-        let json = serde_json::to_value(&yaml)
-            .map_err(|e| anyhow!("document {} cannot be represented as JSON: {e}", index + 1))?;
-        if !json.is_null() {
-            docs.push(json);
-        }
-    }
-    Ok(docs)
+    crate::manifests::documents(text)
+        .into_iter()
+        .map(|d| d.content.map_err(|m| anyhow!("document {}: {m}", d.index)))
+        .collect()
 }
 
 /// Parses an input that must hold exactly one document (a request, the
@@ -144,6 +142,12 @@ pub struct SettingsSource {
 }
 
 /// Loads the settings object (`{}` when none is given; `null` counts as none).
+///
+/// A settings file is read as the `settings:` of a ClusterAdmissionPolicy
+/// manifest reaches the policy through kubectl and the API server: as YAML 1.1
+/// (go-yaml v2), so a plain `on`, `yes` or `y` is `true`, `0644` is the number
+/// 420, and only quoted `"on"` or `"0644"` are strings. `--settings-json` is
+/// JSON.
 pub fn load_settings(source: &SettingsSource) -> Result<Value> {
     let (value, origin) = if let Some(text) = &source.json {
         let v: Value = serde_json::from_str(text).map_err(|e| anyhow!("cannot parse --settings-json: {e}"))?;
@@ -214,6 +218,14 @@ mod tests {
     }
 
     #[test]
+    fn json_past_serde_jsons_nesting_limit_is_refused_as_kwctl_refuses_it() {
+        let deep = |n: usize| format!("{}{}", "{\"a\":".repeat(n), "}".repeat(n)).replacen("{\"a\":}", "{}", 1);
+        assert!(parse_documents(&deep(100)).is_ok());
+        let err = parse_documents(&deep(200)).unwrap_err().to_string();
+        assert!(err.starts_with("invalid JSON: recursion limit exceeded"), "{err}");
+    }
+
+    #[test]
     fn invalid_yaml_names_the_document() {
         let err = parse_documents("a: 1\n---\nb: [1,\n").unwrap_err().to_string();
         assert!(err.contains("document 2"), "{err}");
@@ -221,8 +233,8 @@ mod tests {
 
     #[test]
     fn yaml_merge_keys_are_applied() {
-        let docs = parse_documents("base: &b {x: 1}\nobj:\n  <<: *b\n  y: 2\n").unwrap();
-        assert_eq!(docs[0]["obj"], json!({"x": 1, "y": 2}));
+        let docs = parse_documents("base: &b {x: 1}\nobj:\n  <<: *b\n  z: 2\n").unwrap();
+        assert_eq!(docs[0]["obj"], json!({"x": 1, "z": 2}));
     }
 
     #[test]
@@ -274,6 +286,29 @@ mod tests {
         let err = load_settings(&s("[1]")).unwrap_err().to_string();
         assert!(err.contains("expected an object"), "{err}");
         assert!(load_settings(&s("{")).is_err());
+    }
+
+    #[test]
+    fn settings_files_are_yaml_1_1_as_in_a_policy_manifest() {
+        let dir = std::env::temp_dir().join(format!("policy-runner-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("settings.yml");
+        std::fs::write(&file, "enabled: on\nmode: 0644\nquoted: \"on\"\nshape: [\n  a,\n]\n").unwrap();
+        let source = SettingsSource {
+            json: None,
+            path: Some(file.display().to_string()),
+        };
+        assert_eq!(
+            load_settings(&source).unwrap(),
+            json!({"enabled": true, "mode": 420, "quoted": "on", "shape": ["a"]})
+        );
+        std::fs::write(&file, "a: 1\n  b: 2\n").unwrap();
+        let err = format!("{:#}", load_settings(&source).unwrap_err());
+        assert!(
+            err.contains("cannot parse settings file") && err.contains("line 2, column"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

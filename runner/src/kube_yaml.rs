@@ -1,8 +1,10 @@
 //! One YAML document read the way kubectl reads it, as JSON.
 //!
 //! kubectl turns YAML into JSON with sigs.k8s.io/yaml, which decodes with
-//! go-yaml v2: a YAML 1.1 reader. Where that differs from YAML 1.2 (and so
-//! from serde_yaml), a manifest would mean one thing to us and another to the
+//! go-yaml v2: a YAML 1.1 reader, ported from libyaml. The syntax is read here
+//! by libyaml itself (its safe Rust port, libyaml-safer), so what kubectl
+//! accepts is accepted. Where YAML 1.1 differs from YAML 1.2 (serde_yaml's),
+//! a manifest would mean one thing to a YAML 1.2 reader and another to the
 //! cluster, so scalars are resolved here by go-yaml v2's rules:
 //! - plain `y Y yes Yes YES on On ON true True TRUE` are `true`, plain
 //!   `n N no No NO off Off OFF false False FALSE` are `false`;
@@ -15,10 +17,15 @@
 //! map keys become strings (`true`, `1`), a float without a fraction
 //! becomes an integer (JSON `1.0` is read back as `1`), and what JSON cannot
 //! hold (NaN, infinities, null or composite keys) is an error. A key given
-//! twice in one mapping is an error, as in go-yaml's strict decoding.
-//! Merge keys (`<<`) and anchors work as in go-yaml.
+//! twice in one mapping is an error, as in go-yaml's strict decoding; so are
+//! two keys that become the same JSON key (`1` and `"1"`), of which
+//! sigs.k8s.io/yaml keeps whichever its Go map iteration meets last. Merge
+//! keys (`<<`) and anchors work as in go-yaml, an explicit key overriding a
+//! merged one (go-yaml's strict mode refuses that, its lax mode does not).
 
-use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
+use std::collections::HashMap;
+
+use libyaml_safer::{Error as LibyamlError, EventData, Mark, Parser, ScalarStyle};
 use serde_json::{Map, Number, Value};
 
 /// A document may not nest deeper than this (the stack of the code that
@@ -27,27 +34,108 @@ const MAX_DEPTH: usize = 1000;
 /// Alias expansion may not produce more values than this ("billion laughs").
 const MAX_VALUES: usize = 5_000_000;
 
-/// Why a document cannot be read, and where (1-based line in the text given).
+/// Why a document cannot be read, and where: the 1-based line and column
+/// (in characters) in the text given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct YamlError {
     pub line: usize,
+    pub column: usize,
     pub message: String,
+    /// For a syntax error, what libyaml was reading ("while parsing a block
+    /// mapping") and where that starts.
+    pub context: Option<YamlContext>,
+}
+
+/// The construct a syntax error was found in, and where it starts (1-based).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlContext {
+    pub what: String,
+    pub line: usize,
+    pub column: usize,
 }
 
 impl YamlError {
-    fn at(span: &Span, message: impl Into<String>) -> YamlError {
+    fn at(mark: Mark, message: impl Into<String>) -> YamlError {
         YamlError {
-            line: span.start.line(),
+            line: one_based(mark.line),
+            column: one_based(mark.column),
             message: message.into(),
+            context: None,
         }
     }
 
-    fn scan(err: &ScanError) -> YamlError {
-        YamlError {
-            line: err.marker().line(),
-            message: err.info().to_string(),
+    /// libyaml's error: its problem, and the construct it was reading.
+    fn libyaml(err: &LibyamlError, text: &str) -> YamlError {
+        let Some(mark) = err.problem_mark() else {
+            // A reader error (a character YAML does not allow) has no mark:
+            // place it at the first such character.
+            let (line, column) = first_forbidden_char(text).unwrap_or((1, 1));
+            return YamlError {
+                line,
+                column,
+                message: err.problem().to_string(),
+                context: None,
+            };
+        };
+        let mut error = YamlError::at(mark, err.problem());
+        if let (Some(what), Some(at)) = (err.context(), err.context_mark()) {
+            error.context = Some(YamlContext {
+                what: what.to_string(),
+                line: one_based(at.line),
+                column: one_based(at.column),
+            });
+        }
+        error
+    }
+
+    /// The message, with the context's place when there is one; its line
+    /// counted from `first_line` (the line of the text's first line in a
+    /// larger file).
+    pub fn describe(&self, first_line: usize) -> String {
+        match &self.context {
+            Some(c) => format!(
+                "{} ({} that starts at line {}, column {})",
+                self.message,
+                c.what,
+                c.line + first_line - 1,
+                c.column
+            ),
+            None => self.message.clone(),
         }
     }
+}
+
+impl std::fmt::Display for YamlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}, column {}: {}", self.line, self.column, self.describe(1))
+    }
+}
+
+fn one_based(zero_based: u64) -> usize {
+    usize::try_from(zero_based).unwrap_or(usize::MAX).saturating_add(1)
+}
+
+/// The 1-based line and column of the first character that libyaml's reader
+/// refuses (control characters, surrogates, U+FFFE and U+FFFF).
+fn first_forbidden_char(text: &str) -> Option<(usize, usize)> {
+    let allowed = |c: char| {
+        matches!(c, '\t' | '\n' | '\r' | '\u{85}' | ' '..='~' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}')
+            || c >= '\u{10000}'
+    };
+    let mut line = 1;
+    let mut column = 1;
+    for c in text.chars() {
+        if !allowed(c) {
+            return Some((line, column));
+        }
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+    }
+    None
 }
 
 /// A parsed document: its JSON value and the line where its content starts.
@@ -70,26 +158,84 @@ enum Scalar {
     Merge,
 }
 
-/// Parses every document of `text` (one document usually: callers split
-/// streams at `---` lines as kubectl does). Empty documents are left out.
+/// Parses every document of `text`, as libyaml reads a stream (the tests,
+/// and the libyaml corpus, read streams with it; manifests are read with
+/// [`parse_first`]). Empty documents are left out.
+///
+/// The events come from libyaml (its safe Rust port, `libyaml-safer`): go-yaml
+/// is a Go port of libyaml, so what one accepts (a quoted scalar or a flow
+/// collection continued at its key's indentation, say) the other does too.
+#[cfg(test)]
 pub fn parse(text: &str) -> Result<Vec<YamlDocument>, YamlError> {
-    let mut parser = Parser::new_from_str(text);
+    read(text, false)
+}
+
+/// Parses the first document of `text`, as go-yaml's `Unmarshal` (and so
+/// kubectl, for each piece of a stream between `---` lines) reads it: what
+/// follows the first document (after a `...` or a `--- x` line) is not read
+/// at all, not even for errors. `None` when that document is empty or null.
+pub fn parse_first(text: &str) -> Result<Option<YamlDocument>, YamlError> {
+    Ok(read(text, true)?.pop())
+}
+
+fn read(text: &str, first_only: bool) -> Result<Vec<YamlDocument>, YamlError> {
+    let mut input = text.as_bytes();
+    let mut parser = Parser::new();
+    parser.set_input_string(&mut input);
     let mut builder = Builder::default();
     let mut documents = Vec::new();
-    while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|e| YamlError::scan(&e))?;
-        match event {
-            Event::StreamEnd => break,
-            Event::DocumentStart(_) => builder = Builder::default(),
-            Event::DocumentEnd => {
+    loop {
+        let event = parser.parse().map_err(|e| YamlError::libyaml(&e, text))?;
+        match event.data {
+            EventData::StreamEnd => break,
+            EventData::StreamStart { .. } => {}
+            EventData::DocumentStart { version_directive, .. } => {
+                // go-yaml takes only `%YAML 1.1`; libyaml also takes 1.2.
+                if version_directive.is_some_and(|v| (v.major, v.minor) != (1, 1)) {
+                    return Err(YamlError::at(event.start_mark, "found incompatible YAML document"));
+                }
+                builder = Builder::default();
+            }
+            EventData::DocumentEnd { .. } => {
                 if let Some(document) = builder.finish() {
                     documents.push(document);
                 }
+                if first_only {
+                    break;
+                }
             }
-            other => builder.event(other, &span)?,
+            other => {
+                if let EventData::Scalar {
+                    style: ScalarStyle::DoubleQuoted,
+                    ..
+                } = &other
+                {
+                    check_escapes(text, event.start_mark, event.end_mark)?;
+                }
+                builder.event(other, event.start_mark)?
+            }
         }
     }
     Ok(documents)
+}
+
+/// go-yaml v2's escapes are libyaml's but for `\/`, a JSON escape that
+/// libyaml 0.2.5 reads and go-yaml refuses ("found unknown escape
+/// character"), and so kubectl refuses it.
+fn check_escapes(text: &str, start: Mark, end: Mark) -> Result<(), YamlError> {
+    // libyaml's marks are byte offsets after a leading byte order mark
+    let skip = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    let offset = |mark: Mark| usize::try_from(mark.index).map_or(text.len(), |i| i + skip);
+    let Some(raw) = text.get(offset(start)..offset(end).min(text.len())) else {
+        return Ok(());
+    };
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' && chars.next() == Some('/') {
+            return Err(YamlError::at(start, "found unknown escape character `\\/`"));
+        }
+    }
+    Ok(())
 }
 
 /// Where the node at `pointer` (RFC 6901, into the JSON value [`parse`]
@@ -108,41 +254,48 @@ pub fn position(text: &str, pointer: &str) -> Option<(usize, usize)> {
             .map(|s| s.replace("~1", "/").replace("~0", "~"))
             .collect(),
     };
-    let mut parser = Parser::new_from_str(text);
+    let mut input = text.as_bytes();
+    let mut parser = Parser::new();
+    parser.set_input_string(&mut input);
     // One frame per open collection: the segment of the node read next in
     // it, and for a mapping whether that node is a key.
     let mut frames: Vec<(String, Option<bool>)> = Vec::new();
     let mut seq_next: Vec<usize> = Vec::new();
-    let at = |span: &Span| (span.start.line(), span.start.col() + 1);
+    let at = |mark: Mark| (one_based(mark.line), one_based(mark.column));
     // Inside a complex key (a collection used as a key): how many of its
     // collections are open.
     let mut skip = 0usize;
-    while let Some(Ok((event, span))) = parser.next_event() {
+    while let Ok(event) = parser.parse() {
+        let mark = event.start_mark;
+        let event = event.data;
         if skip > 0 {
             match event {
-                Event::SequenceStart(..) | Event::MappingStart(..) => skip += 1,
-                Event::SequenceEnd | Event::MappingEnd => skip -= 1,
+                EventData::SequenceStart { .. } | EventData::MappingStart { .. } => skip += 1,
+                EventData::SequenceEnd | EventData::MappingEnd => skip -= 1,
                 _ => {}
             }
             continue;
         }
         let starts_node = matches!(
             event,
-            Event::Scalar(..) | Event::Alias(_) | Event::SequenceStart(..) | Event::MappingStart(..)
+            EventData::Scalar { .. }
+                | EventData::Alias { .. }
+                | EventData::SequenceStart { .. }
+                | EventData::MappingStart { .. }
         );
         if !starts_node {
             match event {
-                Event::SequenceEnd => {
+                EventData::SequenceEnd => {
                     frames.pop();
                     seq_next.pop();
                 }
-                Event::MappingEnd => {
+                EventData::MappingEnd => {
                     frames.pop();
                 }
-                Event::DocumentEnd => return None,
+                EventData::DocumentEnd { .. } | EventData::StreamEnd => return None,
                 _ => {}
             }
-            if matches!(event, Event::SequenceEnd | Event::MappingEnd) {
+            if matches!(event, EventData::SequenceEnd | EventData::MappingEnd) {
                 advance(&mut frames, &mut seq_next);
             }
             continue;
@@ -151,7 +304,7 @@ pub fn position(text: &str, pointer: &str) -> Option<(usize, usize)> {
         // entry (and so its value) is written.
         if let Some((segment, Some(true))) = frames.last_mut() {
             let key = match &event {
-                Event::Scalar(text, style, _, tag) => resolve(text, *style, tag.as_deref())
+                EventData::Scalar { value, style, tag, .. } => resolve(value, *style, tag.as_deref())
                     .ok()
                     .and_then(|scalar| key_string(&Value::Null, Some(&scalar)).ok()),
                 _ => None,
@@ -159,9 +312,9 @@ pub fn position(text: &str, pointer: &str) -> Option<(usize, usize)> {
             *segment = key.unwrap_or_default();
             let is_target = frames.len() == target.len() && frames.iter().zip(&target).all(|((s, _), t)| s == t);
             if is_target {
-                return Some(at(&span));
+                return Some(at(mark));
             }
-            if matches!(event, Event::SequenceStart(..) | Event::MappingStart(..)) {
+            if matches!(event, EventData::SequenceStart { .. } | EventData::MappingStart { .. }) {
                 // a complex key: nothing under it is addressable
                 skip = 1;
             }
@@ -173,17 +326,17 @@ pub fn position(text: &str, pointer: &str) -> Option<(usize, usize)> {
         let is_target = frames.len() == target.len() && frames.iter().zip(&target).all(|((s, _), t)| s == t);
         let in_mapping = matches!(frames.last(), Some((_, Some(false))));
         if is_target && !in_mapping {
-            return Some(at(&span));
+            return Some(at(mark));
         }
-        if is_target && matches!(event, Event::Alias(_)) {
+        if is_target && matches!(event, EventData::Alias { .. }) {
             return None;
         }
         match event {
-            Event::SequenceStart(..) => {
+            EventData::SequenceStart { .. } => {
                 frames.push(("0".to_string(), None));
                 seq_next.push(0);
             }
-            Event::MappingStart(..) => frames.push((String::new(), Some(true))),
+            EventData::MappingStart { .. } => frames.push((String::new(), Some(true))),
             _ => advance(&mut frames, &mut seq_next),
         }
     }
@@ -206,6 +359,131 @@ fn advance(frames: &mut [(String, Option<bool>)], seq_next: &mut [usize]) {
     }
 }
 
+/// A node as written, before any resolution: for files whose fields are
+/// typed by their reader rather than by YAML (kwctl's session files, read as
+/// serde reads them in kwctl), parsed by the same libyaml reader as manifests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    /// `plain` is false for quoted and block scalars.
+    Scalar {
+        text: String,
+        plain: bool,
+        tag: Option<String>,
+    },
+    Seq {
+        tag: Option<String>,
+        items: Vec<Node>,
+    },
+    Map {
+        tag: Option<String>,
+        entries: Vec<(Node, Node)>,
+    },
+}
+
+/// Parses every document of `text` into [`Node`]s (aliases replaced by
+/// what their anchors name). Empty documents are left out.
+pub fn parse_nodes(text: &str) -> Result<Vec<Node>, YamlError> {
+    let mut input = text.as_bytes();
+    let mut parser = Parser::new();
+    parser.set_input_string(&mut input);
+    let mut documents = Vec::new();
+    let mut anchors: HashMap<String, Node> = HashMap::new();
+    // open collections: their anchor, the node, and for a mapping its key
+    // waiting for a value
+    let mut stack: Vec<(Option<String>, Node, Option<Node>)> = Vec::new();
+    let mut values = 0usize;
+    loop {
+        let event = parser.parse().map_err(|e| YamlError::libyaml(&e, text))?;
+        let mark = event.start_mark;
+        let (anchor, node) = match event.data {
+            EventData::StreamEnd => return Ok(documents),
+            EventData::DocumentStart { .. } => {
+                anchors.clear();
+                continue;
+            }
+            EventData::Scalar {
+                anchor,
+                tag,
+                value,
+                style,
+                ..
+            } => (
+                anchor,
+                Node::Scalar {
+                    text: value,
+                    plain: style == ScalarStyle::Plain,
+                    tag,
+                },
+            ),
+            EventData::Alias { anchor } => {
+                let node = anchors
+                    .get(&anchor)
+                    .cloned()
+                    .ok_or_else(|| YamlError::at(mark, format!("unknown anchor '{anchor}' referenced")))?;
+                values = values.saturating_add(node_count(&node));
+                if values > MAX_VALUES {
+                    return Err(YamlError::at(mark, "document contains excessive aliasing"));
+                }
+                (None, node)
+            }
+            EventData::SequenceStart { anchor, tag, .. } => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(YamlError::at(mark, format!("nesting deeper than {MAX_DEPTH} levels")));
+                }
+                stack.push((anchor, Node::Seq { tag, items: Vec::new() }, None));
+                continue;
+            }
+            EventData::MappingStart { anchor, tag, .. } => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(YamlError::at(mark, format!("nesting deeper than {MAX_DEPTH} levels")));
+                }
+                let map = Node::Map {
+                    tag,
+                    entries: Vec::new(),
+                };
+                stack.push((anchor, map, None));
+                continue;
+            }
+            EventData::SequenceEnd | EventData::MappingEnd => match stack.pop() {
+                Some((anchor, node, _)) => (anchor, node),
+                None => continue,
+            },
+            _ => continue,
+        };
+        values = values.saturating_add(1);
+        if let Some(anchor) = anchor {
+            anchors.insert(anchor, node.clone());
+        }
+        match stack.last_mut() {
+            None => {
+                let empty = matches!(&node, Node::Scalar { text, plain: true, tag: None } if text.is_empty());
+                if !empty {
+                    documents.push(node);
+                }
+            }
+            Some((_, Node::Seq { items, .. }, _)) => items.push(node),
+            Some((_, Node::Map { entries, .. }, key)) => match key.take() {
+                Some(key) => entries.push((key, node)),
+                None => *key = Some(node),
+            },
+            Some((_, Node::Scalar { .. }, _)) => unreachable!("scalars are never open"),
+        }
+    }
+}
+
+fn node_count(node: &Node) -> usize {
+    match node {
+        Node::Scalar { .. } => 1,
+        Node::Seq { items, .. } => 1 + items.iter().map(node_count).sum::<usize>(),
+        Node::Map { entries, .. } => {
+            1 + entries
+                .iter()
+                .map(|(k, v)| node_count(k) + node_count(v))
+                .sum::<usize>()
+        }
+    }
+}
+
 /// A collection being built.
 enum Open {
     Seq(Vec<Value>),
@@ -213,7 +491,7 @@ enum Open {
 }
 
 struct Frame {
-    anchor: usize,
+    anchor: Option<String>,
     open: Open,
 }
 
@@ -227,61 +505,84 @@ struct MapBuilder {
 }
 
 enum PendingKey {
-    Key(String, Span),
-    Merge(Span),
+    Key(String, Mark),
+    Merge(Mark),
 }
 
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    anchors: std::collections::HashMap<usize, (Value, Option<Scalar>)>,
+    /// Anchors by name; a later anchor of the same name replaces the earlier.
+    anchors: HashMap<String, (Value, Option<Scalar>)>,
     root: Option<Value>,
     root_line: Option<usize>,
     values: usize,
 }
 
 impl Builder {
-    fn event(&mut self, event: Event, span: &Span) -> Result<(), YamlError> {
+    fn event(&mut self, event: EventData, mark: Mark) -> Result<(), YamlError> {
         if self.root_line.is_none() {
-            self.root_line = Some(span.start.line());
+            self.root_line = Some(one_based(mark.line));
         }
         match event {
-            Event::Scalar(text, style, anchor, tag) => {
-                let scalar = resolve(&text, style, tag.as_deref()).map_err(|m| YamlError::at(span, m))?;
-                let value = scalar_value(&scalar).map_err(|m| YamlError::at(span, m))?;
-                if anchor > 0 {
+            EventData::Scalar {
+                anchor,
+                tag,
+                value: text,
+                style,
+                ..
+            } => {
+                let scalar = resolve(&text, style, tag.as_deref()).map_err(|m| YamlError::at(mark, m))?;
+                let value = match scalar_value(&scalar) {
+                    Ok(value) => value,
+                    // a key that JSON cannot hold as a value (`.inf`) is
+                    // still a key: sigs.k8s.io/yaml names it `.inf`
+                    Err(_) if self.expects_key() => {
+                        return self.add(Value::Null, Some(scalar), mark);
+                    }
+                    Err(m) => return Err(YamlError::at(mark, m)),
+                };
+                if let Some(anchor) = anchor {
                     self.anchors.insert(anchor, (value.clone(), Some(scalar.clone())));
                 }
-                self.add(value, Some(scalar), span)
+                self.add(value, Some(scalar), mark)
             }
-            Event::Alias(anchor) => {
+            EventData::Alias { anchor } => {
+                // An anchor is known once its node is complete, so one used
+                // inside its own node (`&a [*a]`) is unknown, as go-yaml
+                // refuses it ("anchor 'a' value contains itself").
                 let (value, scalar) = self
                     .anchors
                     .get(&anchor)
                     .cloned()
-                    .ok_or_else(|| YamlError::at(span, "unknown anchor referenced by an alias"))?;
+                    .ok_or_else(|| YamlError::at(mark, format!("unknown anchor '{anchor}' referenced")))?;
                 self.values = self.values.saturating_add(count_values(&value));
                 if self.values > MAX_VALUES {
-                    return Err(YamlError::at(span, "document contains excessive aliasing"));
+                    return Err(YamlError::at(mark, "document contains excessive aliasing"));
                 }
-                self.add(value, scalar, span)
+                self.add(value, scalar, mark)
             }
-            Event::SequenceStart(anchor, _) => self.open(anchor, Open::Seq(Vec::new()), span),
-            Event::MappingStart(anchor, _) => self.open(anchor, Open::Map(MapBuilder::default()), span),
-            Event::SequenceEnd | Event::MappingEnd => self.close(span),
+            EventData::SequenceStart { anchor, .. } => self.open(anchor, Open::Seq(Vec::new()), mark),
+            EventData::MappingStart { anchor, .. } => self.open(anchor, Open::Map(MapBuilder::default()), mark),
+            EventData::SequenceEnd | EventData::MappingEnd => self.close(mark),
             _ => Ok(()),
         }
     }
 
-    fn open(&mut self, anchor: usize, open: Open, span: &Span) -> Result<(), YamlError> {
+    /// Whether the next node is a mapping's key.
+    fn expects_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame { open: Open::Map(map), .. }) if map.pending_key.is_none())
+    }
+
+    fn open(&mut self, anchor: Option<String>, open: Open, mark: Mark) -> Result<(), YamlError> {
         if self.stack.len() >= MAX_DEPTH {
-            return Err(YamlError::at(span, format!("nesting deeper than {MAX_DEPTH} levels")));
+            return Err(YamlError::at(mark, format!("nesting deeper than {MAX_DEPTH} levels")));
         }
         self.stack.push(Frame { anchor, open });
         Ok(())
     }
 
-    fn close(&mut self, span: &Span) -> Result<(), YamlError> {
+    fn close(&mut self, mark: Mark) -> Result<(), YamlError> {
         let Some(frame) = self.stack.pop() else {
             return Ok(());
         };
@@ -289,15 +590,15 @@ impl Builder {
             Open::Seq(items) => Value::Array(items),
             Open::Map(map) => Value::Object(map.finish()),
         };
-        if frame.anchor > 0 {
-            self.anchors.insert(frame.anchor, (value.clone(), None));
+        if let Some(anchor) = frame.anchor {
+            self.anchors.insert(anchor, (value.clone(), None));
         }
-        self.add(value, None, span)
+        self.add(value, None, mark)
     }
 
     /// Puts a finished value where it belongs: the root, a sequence item,
     /// a mapping key or a mapping value.
-    fn add(&mut self, value: Value, scalar: Option<Scalar>, span: &Span) -> Result<(), YamlError> {
+    fn add(&mut self, value: Value, scalar: Option<Scalar>, mark: Mark) -> Result<(), YamlError> {
         self.values = self.values.saturating_add(1);
         let Some(frame) = self.stack.last_mut() else {
             self.root = Some(value);
@@ -308,7 +609,7 @@ impl Builder {
                 items.push(value);
                 Ok(())
             }
-            Open::Map(map) => map.add(value, scalar, span),
+            Open::Map(map) => map.add(value, scalar, mark),
         }
     }
 
@@ -326,31 +627,31 @@ impl Builder {
 }
 
 impl MapBuilder {
-    fn add(&mut self, value: Value, scalar: Option<Scalar>, span: &Span) -> Result<(), YamlError> {
+    fn add(&mut self, value: Value, scalar: Option<Scalar>, mark: Mark) -> Result<(), YamlError> {
         match self.pending_key.take() {
             None => {
                 if scalar == Some(Scalar::Merge) {
-                    self.pending_key = Some(PendingKey::Merge(*span));
+                    self.pending_key = Some(PendingKey::Merge(mark));
                 } else {
-                    let key = key_string(&value, scalar.as_ref()).map_err(|m| YamlError::at(span, m))?;
-                    self.pending_key = Some(PendingKey::Key(key, *span));
+                    let key = key_string(&value, scalar.as_ref()).map_err(|m| YamlError::at(mark, m))?;
+                    self.pending_key = Some(PendingKey::Key(key, mark));
                 }
                 Ok(())
             }
-            Some(PendingKey::Key(key, key_span)) => {
+            Some(PendingKey::Key(key, key_mark)) => {
                 if self.entries.contains_key(&key) {
-                    return Err(YamlError::at(&key_span, format!("key {key:?} already set in map")));
+                    return Err(YamlError::at(key_mark, format!("key {key:?} already set in map")));
                 }
                 self.entries.insert(key, value);
                 Ok(())
             }
-            Some(PendingKey::Merge(key_span)) => self.merge(value, &key_span),
+            Some(PendingKey::Merge(key_mark)) => self.merge(value, key_mark),
         }
     }
 
     /// `<<: *map` or `<<: [*a, *b]` (earlier maps win).
-    fn merge(&mut self, value: Value, span: &Span) -> Result<(), YamlError> {
-        let invalid = || YamlError::at(span, "map merge requires a map or a sequence of maps as the value");
+    fn merge(&mut self, value: Value, mark: Mark) -> Result<(), YamlError> {
+        let invalid = || YamlError::at(mark, "map merge requires a map or a sequence of maps as the value");
         match value {
             Value::Object(map) => self.merged.push(map),
             Value::Array(items) => {
@@ -386,25 +687,44 @@ fn count_values(value: &Value) -> usize {
 }
 
 /// The core-schema name of a tag (`str` for `!!str`), or `None` for a local
-/// or unknown tag.
-fn core_tag(tag: &Tag) -> Option<String> {
-    let full = format!("{}{}", tag.handle, tag.suffix);
-    full.strip_prefix("tag:yaml.org,2002:").map(str::to_string)
+/// or unknown tag. libyaml gives tags resolved: `!!str` is
+/// `tag:yaml.org,2002:str`.
+fn core_tag(tag: &str) -> Option<&str> {
+    tag.strip_prefix("tag:yaml.org,2002:")
 }
 
 /// Resolves a scalar as go-yaml v2 does.
-fn resolve(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Scalar, String> {
-    let core = tag.and_then(core_tag);
-    match (tag, core.as_deref()) {
+fn resolve(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<Scalar, String> {
+    match (tag, tag.and_then(core_tag)) {
         // untagged: only plain scalars are resolved
         (None, _) if style != ScalarStyle::Plain => Ok(Scalar::Str(text.to_string())),
         (None, _) if text == "<<" => Ok(Scalar::Merge),
         (None, _) => Ok(resolve_plain(text)),
-        (Some(_), Some("str" | "binary" | "timestamp")) => Ok(Scalar::Str(text.to_string())),
+        (Some(_), Some("binary")) => decode_binary(text).map(Scalar::Str),
+        (Some(_), Some("str" | "timestamp")) => Ok(Scalar::Str(text.to_string())),
         (Some(_), Some(name @ ("bool" | "int" | "float" | "null"))) => resolve_tagged(text, name),
         // `!` and local or unknown tags: go-yaml keeps the text
         (Some(_), _) => Ok(Scalar::Str(text.to_string())),
     }
+}
+
+/// `!!binary`: go-yaml decodes the base64 (line breaks in it are skipped, as
+/// Go's decoder skips them) into a Go string, which JSON then writes with any
+/// invalid UTF-8 replaced by U+FFFD.
+fn decode_binary(text: &str) -> Result<String, String> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine;
+    const GO_STD: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+    );
+    let compact: String = text.chars().filter(|&c| c != '\n' && c != '\r').collect();
+    let bytes = GO_STD
+        .decode(compact)
+        .map_err(|_| "!!binary value contains invalid base64 data".to_string())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn resolve_tagged(text: &str, tag: &str) -> Result<Scalar, String> {
@@ -658,6 +978,11 @@ mod tests {
         assert_eq!(err.line, 2);
         assert!(err.message.contains("unsupported map key"), "{err:?}");
         assert!(parse("? [a]\n: 1\n").is_err());
+        // as keys, the values JSON cannot hold are named as YAML names them
+        assert_eq!(
+            one(".inf: a\n-.Inf: b\n.NaN: c\n"),
+            json!({".inf": "a", "-.inf": "b", ".nan": "c"})
+        );
     }
 
     #[test]
@@ -667,7 +992,9 @@ mod tests {
             err,
             YamlError {
                 line: 3,
-                message: "key \"name\" already set in map".into()
+                column: 3,
+                message: "key \"name\" already set in map".into(),
+                context: None,
             }
         );
         // `yes` and `true` are the same key once resolved
@@ -698,9 +1025,113 @@ mod tests {
     }
 
     #[test]
-    fn syntax_errors_name_their_line() {
+    fn syntax_errors_name_their_line_and_column() {
         let err = parse("a: 1\nb: [1,\n").unwrap_err();
         assert!(err.line >= 2, "{err:?}");
+        // libyaml's problem, and the construct it was in with where that starts
+        let err = parse("a:\n  b: 1\n c: 2\n").unwrap_err();
+        assert_eq!((err.line, err.column), (3, 2), "{err:?}");
+        assert_eq!(err.message, "did not find expected key");
+        assert_eq!(
+            err.to_string(),
+            "line 3, column 2: did not find expected key (while parsing a block mapping that starts at line 1, column 1)"
+        );
+        assert_eq!(
+            err.describe(10),
+            "did not find expected key (while parsing a block mapping that starts at line 10, column 1)"
+        );
+        // tabs cannot indent
+        let err = parse("a:\n\tb: 1\n").unwrap_err();
+        assert_eq!((err.line, err.column), (2, 1), "{err:?}");
+        // a control character has no mark from libyaml's reader: found here
+        let err = parse("a: 1\nb: x\u{7}y\n").unwrap_err();
+        assert_eq!((err.line, err.column), (2, 5), "{err:?}");
+        assert_eq!(err.message, "control characters are not allowed");
+        // columns count characters, not bytes
+        let err = parse("é: 1\né: 2\n").unwrap_err();
+        assert_eq!((err.line, err.column), (2, 1), "{err:?}");
+        let err = parse("a: {é: 1, b: .nan}\n").unwrap_err();
+        assert_eq!((err.line, err.column), (1, 14), "{err:?}");
+    }
+
+    /// Shapes libyaml (and so go-yaml and kubectl) accepts, where a quoted
+    /// scalar or a flow collection goes on at its key's indentation.
+    #[test]
+    fn continuations_at_the_key_indentation_are_read_as_libyaml_reads_them() {
+        let quoted = "metadata:\n  annotations:\n    x: '[\n        1\n    ]'\n";
+        assert_eq!(one(quoted), json!({"metadata": {"annotations": {"x": "[ 1 ]"}}}));
+        let closed = "spec:\n  containers:\n  - name: a\n    args: [\n      \"-a\",\n    ]\n";
+        assert_eq!(
+            one(closed),
+            json!({"spec": {"containers": [{"name": "a", "args": ["-a"]}]}})
+        );
+        assert_eq!(position(closed, "/spec/containers/0/args/0"), Some((5, 7)));
+        let continued = "spec:\n  containers:\n  - name: a\n    args: [\"a\",\n    \"b\"]\n";
+        assert_eq!(position(continued, "/spec/containers/0/args/1"), Some((5, 5)));
+        assert_eq!(
+            one(continued),
+            json!({"spec": {"containers": [{"name": "a", "args": ["a", "b"]}]}})
+        );
+        // a flow mapping and a double-quoted scalar too
+        assert_eq!(
+            one("a:\n  b: {x: 1,\n  z: 2}\n  c: \"p\n  q\"\n"),
+            json!({"a": {"b": {"x": 1, "z": 2}, "c": "p q"}})
+        );
+    }
+
+    #[test]
+    fn only_yaml_1_1_directives_are_taken_as_in_go_yaml() {
+        assert_eq!(one("%YAML 1.1\n---\na: 1\n"), json!({"a": 1}));
+        let err = parse("a: 1\n---\n%YAML 1.2\n---\na: 1\n");
+        assert!(err.is_err(), "{err:?}");
+        let err = parse("%YAML 1.2\n---\na: 1\n").unwrap_err();
+        assert_eq!(
+            (err.line, err.column, err.message.as_str()),
+            (1, 1, "found incompatible YAML document")
+        );
+    }
+
+    #[test]
+    fn the_first_document_is_read_as_go_yaml_unmarshal_reads_it() {
+        let first = |text: &str| parse_first(text).map(|d| d.map(|d| d.value));
+        assert_eq!(first("a: 1\n...\nb: [\n"), Ok(Some(json!({"a": 1}))));
+        assert_eq!(first("[a, b]\nc: d\n"), Ok(Some(json!(["a", "b"]))));
+        assert_eq!(first("--- a\n--- b\n"), Ok(Some(json!("a"))));
+        assert_eq!(first("~\n...\na: 1\n"), Ok(None));
+        assert!(first("a: [\n").is_err());
+        // `parse` reads them all, as libyaml does
+        assert!(parse("a: 1\n...\nb: [\n").is_err());
+        assert_eq!(parse("--- a\n--- b\n").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_json_escape_of_a_slash_is_refused_as_go_yaml_refuses_it() {
+        let err = parse("a: 1\nb: \"x\\/y\"\n").unwrap_err();
+        assert_eq!((err.line, err.column), (2, 4), "{err:?}");
+        assert!(err.message.contains("unknown escape"), "{err:?}");
+        // an escaped backslash before a slash is not that escape
+        assert_eq!(one("a: \"x\\\\/y\"\nb: '\\/'\n"), json!({"a": "x\\/y", "b": "\\/"}));
+        assert!(parse("\u{feff}a: \"\\/\"\n").is_err());
+    }
+
+    #[test]
+    fn binary_is_decoded_as_go_yaml_decodes_it() {
+        assert_eq!(
+            one("a: !!binary aGVsbG8=\nb: !!binary |\n  aGVs\n  bG8=\n"),
+            json!({"a": "hello", "b": "hello"})
+        );
+        let err = parse("a: !!binary '=='\n").unwrap_err();
+        assert!(err.message.contains("invalid base64"), "{err:?}");
+    }
+
+    #[test]
+    fn anchors_may_be_redefined_and_may_not_contain_themselves() {
+        assert_eq!(
+            one("a: &x 1\nb: *x\nc: &x 2\nd: *x\n"),
+            json!({"a": 1, "b": 1, "c": 2, "d": 2})
+        );
+        let err = parse("a: &x [1, *x]\n").unwrap_err();
+        assert!(err.message.contains("unknown anchor 'x'"), "{err:?}");
     }
 
     #[test]
@@ -745,6 +1176,64 @@ mod tests {
         // written only through an alias: no place of its own
         assert_eq!(position(text, "/use/x"), None);
         assert_eq!(position(text, "/use"), Some((5, 1)));
+    }
+
+    /// The differential test against libyaml: `e2e-tests/yaml_corpus.py`
+    /// writes a corpus with what libyaml (PyYAML's CSafeLoader) reads in each
+    /// document, turned into go-yaml's JSON, and runs this test on it
+    /// (`KUBE_YAML_CORPUS=corpus.json`). Every document must be accepted or
+    /// refused as there, with the same JSON, and a syntax error found at the
+    /// same line and column.
+    #[test]
+    #[ignore = "run by e2e-tests/yaml_corpus.py, which writes the corpus"]
+    fn libyaml_corpus() {
+        let path = std::env::var("KUBE_YAML_CORPUS").expect("KUBE_YAML_CORPUS: the corpus yaml_corpus.py writes");
+        let records: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut failures = Vec::new();
+        let (mut accepted, mut refused) = (0, 0);
+        for record in &records {
+            let name = record["name"].as_str().unwrap();
+            let text = record["text"].as_str().unwrap();
+            let expect = &record["expect"];
+            let ours = parse(text).map(|docs| docs.into_iter().map(|d| d.value).collect::<Vec<_>>());
+            let problem = match (expect.get("docs"), &ours) {
+                (Some(docs), Ok(values)) => {
+                    accepted += 1;
+                    (docs.as_array() != Some(values)).then(|| format!("read {values:?}, libyaml {docs}"))
+                }
+                (Some(docs), Err(e)) => Some(format!("refused ({e}), libyaml read {docs}")),
+                (None, Ok(values)) => Some(format!("read {values:?}, libyaml refused: {}", expect["error"])),
+                (None, Err(e)) => {
+                    refused += 1;
+                    let place = &expect["error"];
+                    let same = place.is_null()
+                        || (place["line"].as_u64() == Some(e.line as u64)
+                            && place["column"].as_u64() == Some(e.column as u64));
+                    (!same).then(|| {
+                        format!(
+                            "refused at line {}, column {} ({e}), libyaml at {place}",
+                            e.line, e.column
+                        )
+                    })
+                }
+            };
+            if let Some(problem) = problem {
+                failures.push(format!("{name}: {text:?}\n    {problem}"));
+            }
+        }
+        eprintln!(
+            "libyaml corpus: {} documents, {accepted} accepted and {refused} refused as libyaml does, {} differ",
+            records.len(),
+            failures.len()
+        );
+        for failure in &failures {
+            eprintln!("  {failure}");
+        }
+        assert!(
+            failures.is_empty(),
+            "{} documents read otherwise than by libyaml",
+            failures.len()
+        );
     }
 
     #[test]

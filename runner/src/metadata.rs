@@ -57,7 +57,12 @@ impl Rule {
 
 impl PolicyMetadata {
     pub fn parse(text: &str) -> Result<PolicyMetadata> {
-        Ok(serde_yaml::from_str::<Option<PolicyMetadata>>(text)?.unwrap_or_default())
+        // The runner's one YAML reader (YAML 1.1, as the rules of a
+        // ClusterAdmissionPolicy manifest are read by kubectl).
+        match crate::input::parse_single_document(text)? {
+            None => Ok(PolicyMetadata::default()),
+            Some(value) => Ok(serde_json::from_value(value)?),
+        }
     }
 
     pub fn load(path: &Path) -> Result<PolicyMetadata> {
