@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::cli::CheckArgs;
 use crate::context::cluster_state::ClusterState;
 use crate::context::{declared, read_cluster_state, ContextHost, Source};
+use crate::findings::findings;
 use crate::host::{HostOptions, Policy, PolicyInstance};
 use crate::input::load_settings;
 use crate::manifests::{read_manifests, Entry};
@@ -68,7 +69,8 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
             reports.push(ObjectReport::new(entry.location, Some(object), Verdict::Skipped));
             continue;
         }
-        let report = evaluate(&instance, &settings, entry.location, object, index, namespace);
+        let mut report = evaluate(&instance, &settings, entry.location, object, index, namespace);
+        report.findings = findings(&report, entry.source.as_ref());
         if report.verdict == Verdict::Error {
             // A trap or a deadline can leave the guest's state broken.
             instance = policy

@@ -5,6 +5,7 @@ mod bench;
 mod check;
 mod cli;
 mod context;
+mod findings;
 mod host;
 mod input;
 mod junit;
