@@ -104,6 +104,24 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// The finding in the convention's words: `[id] path: text` (a rule or
+    /// a field the policy did not give is left out; a patch operation is
+    /// its text alone), `warning: ` before a warning.
+    pub fn said(&self) -> String {
+        let mut out = String::new();
+        if self.level == Level::Warn {
+            out.push_str("warning: ");
+        }
+        if let Some(rule) = &self.rule {
+            out.push_str(&format!("[{rule}] "));
+        }
+        if let (Some(path), false) = (&self.path, self.level == Level::Mutation) {
+            out.push_str(&format!("{path}: "));
+        }
+        out.push_str(&self.message);
+        out
+    }
+
     /// `m.yaml:7:9`, `m.yaml:7`, or the file alone.
     pub fn place(&self, file: &str) -> String {
         match (self.line, self.column) {
