@@ -94,9 +94,9 @@ pub fn render(reports: &[ObjectReport], name: &str) -> String {
         suite.add_test_cases(reports.iter().filter(|r| r.location.file == file).map(testcase));
         report.add_test_suite(suite);
     }
-    report
-        .to_string()
-        .unwrap_or_else(|e| format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- cannot write the report: {e} -->\n<testsuites/>\n"))
+    report.to_string().unwrap_or_else(|e| {
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- cannot write the report: {e} -->\n<testsuites/>\n")
+    })
 }
 
 #[cfg(test)]

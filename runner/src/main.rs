@@ -2,6 +2,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod bench;
+mod catalogue;
 mod check;
 mod cli;
 mod context;
@@ -20,6 +21,7 @@ mod report;
 mod request;
 mod response;
 mod run;
+mod sarif;
 
 use std::process::ExitCode;
 

@@ -8,15 +8,18 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cli::{CheckArgs, OutputFormat};
-use crate::junit;
+use crate::catalogue::RuleInfo;
+use crate::cli::{CheckArgs, CheckFormat};
 use crate::outcome::{counts, exit_code, summary, Finding, Level, ObjectReport, Verdict, SKIPPED_NOTE};
+use crate::{junit, sarif};
 
-/// Prints the report on stdout (and the JUnit file, when asked for).
-pub fn write(reports: &[ObjectReport], args: &CheckArgs) -> Result<()> {
+/// Prints the report on stdout (and the JUnit and SARIF files, when asked
+/// for); `rules` is the rule catalogue (`--rules`).
+pub fn write(reports: &[ObjectReport], args: &CheckArgs, rules: Option<&[RuleInfo]>) -> Result<()> {
     let text = match args.output {
-        OutputFormat::Text => render_text(reports),
-        OutputFormat::Json => {
+        CheckFormat::Text => render_text(reports),
+        CheckFormat::Sarif => sarif::render(reports, rules),
+        CheckFormat::Json => {
             let mut out: String = reports.iter().map(|r| render_json(r) + "\n").collect();
             if args.summary {
                 out.push_str(&render_json_summary(reports));
@@ -30,13 +33,17 @@ pub fn write(reports: &[ObjectReport], args: &CheckArgs) -> Result<()> {
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
         .context("cannot write the report to standard output")?;
-    if args.output == OutputFormat::Json {
+    if args.output != CheckFormat::Text {
         eprintln!("{}", summary(reports));
     }
     if let Some(path) = &args.junit {
         let suite = crate::host::display_name(&args.policy);
         std::fs::write(path, junit::render(reports, &suite))
             .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
+    }
+    if let Some(path) = &args.sarif {
+        std::fs::write(path, sarif::render(reports, rules))
+            .with_context(|| format!("cannot write the SARIF report {}", path.display()))?;
     }
     Ok(())
 }
