@@ -396,6 +396,85 @@ mod tests {
         assert_eq!(read_said("[r] a:b.c: t"), said(Some("r"), Some("a:b.c"), "t"));
     }
 
+    const WORKLOAD: &str = "# Source: chart/templates/d.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    spec:\n      containers:\n      - name: a\n        env: &env\n        - name: X\n          valueFrom: {secretKeyRef: {name: s, key: k}}\n      - name: b\n        env: *env\n";
+
+    fn judged(verdict: Verdict) -> (ObjectReport, Option<Source>) {
+        let entry = crate::manifests::file_entries("d.yaml", WORKLOAD).remove(0);
+        let report = ObjectReport::new(entry.location, entry.content.ok(), verdict);
+        (report, entry.source)
+    }
+
+    fn places(findings: &[Finding]) -> Vec<(Option<&str>, Level, Option<usize>, Option<usize>)> {
+        findings
+            .iter()
+            .map(|f| (f.rule.as_deref(), f.level, f.line, f.column))
+            .collect()
+    }
+
+    #[test]
+    fn rejections_and_warnings_are_placed_at_their_fields_or_nearest_written_ancestor() {
+        let (mut report, source) = judged(Verdict::Rejected);
+        report.message = Some(
+            "Deployment \"d\" breaks 3 rules:\n[env-secret-ref] spec.template.spec.containers[0].env[0]: a\n\n[env-secret-ref] spec.template.spec.containers[1].env[0]: b\nno rule, no field"
+                .into(),
+        );
+        report.warnings = vec!["[other] spec.template.spec.volumes[0]: w\nmore".into(), "plain".into()];
+        let found = findings(&report, source.as_ref());
+        assert_eq!(
+            places(&found),
+            [
+                (Some("env-secret-ref"), Level::Reject, Some(11), Some(11)),
+                // container b's env is an alias: its item is written nowhere, its key is
+                (Some("env-secret-ref"), Level::Reject, Some(14), Some(9)),
+                // no field: the object's first line
+                (None, Level::Reject, Some(2), Some(1)),
+                // volumes do not exist: the pod spec
+                (Some("other"), Level::Warn, Some(7), Some(5)),
+                (None, Level::Warn, Some(2), Some(1)),
+            ]
+        );
+        assert_eq!(found[3].message, "w\nmore");
+        assert_eq!(
+            found[1].path.as_deref(),
+            Some("spec.template.spec.containers[1].env[0]")
+        );
+        // one rule in the audit annotations names the findings that name none
+        report.rules = vec!["env-secret-ref".into()];
+        assert_eq!(
+            findings(&report, source.as_ref())[2].rule.as_deref(),
+            Some("env-secret-ref")
+        );
+        // the summary alone is the finding; with no source, the document's line
+        report.message = Some("cannot parse the request".into());
+        report.warnings.clear();
+        let found = findings(&report, None);
+        assert_eq!(places(&found), [(Some("env-secret-ref"), Level::Reject, Some(2), None)]);
+        assert_eq!(found[0].message, "cannot parse the request");
+    }
+
+    #[test]
+    fn patch_operations_are_placed_at_what_the_object_has_of_their_path() {
+        let (mut report, source) = judged(Verdict::Mutated);
+        let ops = [
+            json!({"op": "add", "path": "/spec/template/spec/containers/0/volumeMounts", "value": []}),
+            json!({"op": "add", "path": "/spec/template/spec/volumes", "value": []}),
+            json!({"op": "replace", "path": "/metadata/name", "value": "e"}),
+        ];
+        report.patch = ops.to_vec();
+        report.patch_lines = vec!["add a".into(), "add b".into(), "replace c".into()];
+        let found = findings(&report, source.as_ref());
+        assert_eq!(
+            places(&found),
+            [
+                (None, Level::Mutation, Some(9), Some(9)),
+                (None, Level::Mutation, Some(7), Some(5)),
+                (None, Level::Mutation, Some(4), Some(12)),
+            ]
+        );
+        assert_eq!(found[1].path.as_deref(), Some("/spec/template/spec/volumes"));
+        assert_eq!(found[1].message, "add b");
+    }
+
     #[test]
     fn paths_are_steps() {
         use Step::*;

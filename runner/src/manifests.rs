@@ -286,7 +286,7 @@ pub fn read_manifests(paths: &[String]) -> Result<Vec<Entry>> {
     Ok(entries)
 }
 
-fn file_entries(file: &str, text: &str) -> Vec<Entry> {
+pub(crate) fn file_entries(file: &str, text: &str) -> Vec<Entry> {
     let mut entries = Vec::new();
     let shared: Arc<str> = Arc::from(text);
     let mut lines = LineCounter {
@@ -430,6 +430,55 @@ mod tests {
         let docs = documents("{kind: A}\n---\nkind: B\n");
         assert_eq!(summary(&docs).len(), 2);
         assert_eq!(docs[1].content, Ok(json!({"kind": "B"})));
+    }
+
+    /// Where `pointer` of the `n`th entry of `text` is written.
+    fn position(text: &str, n: usize, pointer: &str) -> Option<(usize, usize)> {
+        let entries = file_entries("f.yaml", text);
+        entries[n].source.as_ref().and_then(|s| s.position(pointer))
+    }
+
+    #[test]
+    fn fields_are_placed_in_the_file_in_a_stream_after_comments() {
+        let text = "# Source: chart/a.yaml\n---\n# a comment\napiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n---\n# Source: chart/b.yaml\napiVersion: v1\nkind: Pod\nspec: {containers: [{name: b}]}\n";
+        assert_eq!(position(text, 0, ""), Some((4, 1)));
+        assert_eq!(position(text, 0, "/spec/containers/0/name"), Some((8, 5)));
+        assert_eq!(position(text, 1, "/spec/containers/0/name"), Some((13, 22)));
+        assert_eq!(position(text, 1, "/spec/volumes"), None);
+    }
+
+    #[test]
+    fn fields_are_placed_after_a_byte_order_mark_in_characters() {
+        // flow style on the first line, after a BOM: columns do not count it
+        let text = "\u{feff}{apiVersion: v1, kind: Pod, spec: {x: 1}}\n";
+        assert_eq!(position(text, 0, "/spec/x"), Some((1, 36)));
+        // and in a document of files joined with `cat`, each saved with one
+        let text = "\u{feff}kind: A\n---\n\u{feff}apiVersion: v1\nkind: Pod\nmetadata: {name: é, x: 1}\n";
+        assert_eq!(position(text, 1, "/kind"), Some((4, 1)));
+        assert_eq!(position(text, 1, "/metadata/x"), Some((5, 21)));
+    }
+
+    #[test]
+    fn fields_are_placed_in_json_documents() {
+        let text = "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"Pod\",\n  \"spec\": {\"containers\": [\n    {\"name\": \"a\"}]}\n}\n";
+        assert_eq!(position(text, 0, "/spec/containers/0/name"), Some((5, 6)));
+        assert_eq!(position(text, 0, "/spec"), Some((4, 3)));
+        // two values on one line: the second one's columns count from the line's start
+        let text = "{\"kind\": \"A\", \"a\": 1} {\"kind\": \"B\", \"b\": 2}\n";
+        assert_eq!(position(text, 0, "/a"), Some((1, 15)));
+        assert_eq!(position(text, 1, "/b"), Some((1, 37)));
+    }
+
+    #[test]
+    fn fields_are_placed_in_list_items() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: b\n";
+        assert_eq!(position(text, 0, "/metadata/name"), Some((6, 14)));
+        assert_eq!(position(text, 1, ""), Some((7, 3)));
+        assert_eq!(position(text, 1, "/metadata/name"), Some((10, 5)));
+        // a typed list's item gets its kind from the list: written nowhere
+        let text = "apiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: a}\n";
+        assert_eq!(position(text, 0, "/kind"), None);
+        assert_eq!(position(text, 0, "/metadata"), Some((4, 3)));
     }
 
     #[test]
