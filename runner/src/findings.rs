@@ -404,7 +404,9 @@ mod tests {
         (report, entry.source)
     }
 
-    fn places(findings: &[Finding]) -> Vec<(Option<&str>, Level, Option<usize>, Option<usize>)> {
+    type Placed<'f> = (Option<&'f str>, Level, Option<usize>, Option<usize>);
+
+    fn places(findings: &[Finding]) -> Vec<Placed<'_>> {
         findings
             .iter()
             .map(|f| (f.rule.as_deref(), f.level, f.line, f.column))
