@@ -221,3 +221,16 @@ policy-runner/unreadable error 33" ] || { echo "$output"; false; }
   check_manifests -o sarif "$POLICY" - <"$M/findings-list.yaml"
   [ "$(jq -r '.runs[0].results[0].locations[0].physicalLocation.artifactLocation.uri' "$OUT")" = stdin ]
 }
+
+@test "check: findings of podSpecPaths kinds: a pod spec under a key with a dot and a slash, and at the object's root" {
+  printf 'rules:\n- apiGroups: [example.com]\n  apiVersions: [v1]\n  resources: [fleets, barepods]\n  operations: [CREATE]\nmutating: true\n' \
+    >"$BATS_TEST_TMPDIR/metadata.yml"
+  settings='{"podSpecPaths": {"example.com/v1/Fleet": ["$.spec[\"pod.templates/main\"].spec"], "example.com/v1/BarePod": ["$"]}}'
+  run findings "$M/findings-custom-kinds.yaml" --metadata "$BATS_TEST_TMPDIR/metadata.yml" --settings-json "$settings"
+  [ "$output" = "dotted envfrom-secret-ref 16:15
+bare envfrom-secret-ref 28:9" ] || { echo "$output"; false; }
+  # the paths as the policy writes them: the key unquoted, the root as a leading dot
+  run jq -r '.findings[].path' "$BATS_TEST_TMPDIR/check.out"
+  [ "$output" = "spec.pod.templates/main.spec.containers[0].envFrom[0]
+.containers[0].envFrom[0]" ] || { echo "$output"; false; }
+}
