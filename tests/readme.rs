@@ -36,6 +36,10 @@ fn catalogue() -> Vec<(String, String)> {
         .collect()
 }
 
+/// Where the rules reference is published: each rule's `helpUri` is its
+/// anchor there.
+const PUBLISHED: &str = "https://github.com/secret-mounts-policy/secret-mounts-policy/blob/main/docs/rules.md";
+
 /// What a rule's heading says: its catalogue entry's shortDescription.
 fn short_description(rule: &str) -> String {
     catalogue()
@@ -170,8 +174,9 @@ fn generate() -> String {
         let e = evaluate(&settings, request);
         assert_eq!(rules(&e), [rule], "the example for {rule} must break exactly that rule");
         let response = e.response;
+        // the anchor is the rule's helpUri in the catalogue
         out.push_str(&format!(
-            "**`{rule}`** — {what}:\n\n```text\n{}\n```\n\n",
+            "<a id=\"{rule}\"></a>**`{rule}`** — {what}:\n\n```text\n{}\n```\n\n",
             response.message.expect("rejected")
         ));
     }
@@ -213,4 +218,11 @@ fn the_rule_catalogue_holds_every_rule_of_the_core_and_no_other() {
     }
     // each rule once, in the core's order (the reference's)
     assert_eq!(ids, known);
+    // and its help is its section of the reference
+    let path = format!("{}/{CATALOGUE}", env!("CARGO_MANIFEST_DIR"));
+    let entries: Vec<Value> = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for entry in entries {
+        let id = entry["id"].as_str().unwrap();
+        assert_eq!(entry["helpUri"], json!(format!("{PUBLISHED}#{id}")), "{id}");
+    }
 }
