@@ -101,6 +101,8 @@ errors = [c.find("error") for c in cases if c.find("error") is not None]
 assert any('already set in map' in e.text for e in errors), [e.text for e in errors]
 skipped = [c.find("skipped").get("message") for c in cases if c.find("skipped") is not None]
 assert any(s.startswith("apps/v1beta1 Deployment is not served") for s in skipped), skipped
+# each finding of a failure after its file:line:col
+assert "mixed-bad-documents.yaml:27:11: [envfrom-secret-ref] spec.containers[0].envFrom[0]: container" in failure.text, failure.text
 PY
 }
 
@@ -117,4 +119,118 @@ PY
 @test "check: --timeout-ms is accepted and a normal evaluation fits in it" {
   check_manifests --timeout-ms 5000 -o json "$POLICY" "$M/bom.yaml"
   assert_check_status 1
+}
+
+# findings RULE FILE [check args...] — `check -o json`, then one line per
+# finding: `name rule line:column`.
+findings() {
+  local file=$1
+  shift
+  check_manifests -o json "$@" "$POLICY" "$file"
+  jq -r '.name as $n | .findings[] | "\($n) \(.rule) \(.line):\(.column)"' "$OUT"
+}
+
+@test "check: every rule's finding is placed at its field, in block and in flow style" {
+  run findings "$M/findings-block.yaml"
+  [ "$output" = "env env-secret-ref 19:15
+envfrom envfrom-secret-ref 38:15
+plain plain-secret-volume 54:15
+path secret-mount-path 75:15
+writable secret-mount-writable 98:15
+subpath secret-mount-subpath 120:15
+conflict projected-path-conflict 152:13
+malformed malformed-object 176:11" ] || { echo "$output"; false; }
+  run findings "$M/findings-flow.yaml"
+  [ "$output" = "env env-secret-ref 4:37
+envfrom envfrom-secret-ref 7:78
+plain plain-secret-volume 11:60
+path secret-mount-path 16:60
+writable secret-mount-writable 21:60
+subpath secret-mount-subpath 27:21
+conflict projected-path-conflict 33:71
+malformed malformed-object 38:68" ] || { echo "$output"; false; }
+}
+
+@test "check: the declared-mount and vaultSync rules' findings are placed too, in block and in flow style" {
+  run findings "$M/findings-declared.yaml" \
+    --settings-json '{"mutate": false, "secretMounts": [{"name": "api-key", "secretName": "api-key"}]}'
+  [ "$output" = "missing declared-mount-missing 12:5
+taken secret-mounts-conflict 25:5
+missing-flow declared-mount-missing 37:20
+taken-flow secret-mounts-conflict 40:20" ] || { echo "$output"; false; }
+  run findings "$M/findings-vault.yaml" --settings-json '{"vaultSync": {"require": "reject"}}'
+  [ "$output" = "block secret-not-vault-synced 27:15
+flow secret-not-vault-synced 39:60" ] || { echo "$output"; false; }
+  # not granted the VSO resources: the read fails, told at metadata.namespace
+  grep -v '^contextAwareResources\|^  - apiVersion: secrets\|^    kind: Vault' policy-metadata.yml >"$BATS_TEST_TMPDIR/metadata.yml"
+  run findings "$M/findings-vault.yaml" --metadata "$BATS_TEST_TMPDIR/metadata.yml" \
+    --settings-json '{"vaultSync": {"require": "reject"}}'
+  [ "$output" = "block vault-sync-unavailable 19:3
+flow vault-sync-unavailable 37:64" ] || { echo "$output"; false; }
+}
+
+@test "check: findings in a List item, after a byte order mark (columns after it), in JSON" {
+  run findings "$M/findings-list.yaml"
+  [ "$output" = "second envfrom-secret-ref 25:15" ] || { echo "$output"; false; }
+  [ "$(jq -r 'select(.name == "second") | "\(.document) \(.item) \(.line)"' "$BATS_TEST_TMPDIR/check.out")" = "1 2 3" ]
+  run findings "$M/findings-bom.yaml"
+  [ "$output" = "bom-flow envfrom-secret-ref 1:134" ] || { echo "$output"; false; }
+  run findings "$M/findings.json"
+  [ "$output" = "json env-secret-ref 11:11" ] || { echo "$output"; false; }
+}
+
+@test "check: the text report puts file:line:col before each finding" {
+  check_manifests "$POLICY" "$M/findings-list.yaml"
+  assert_check_status 1
+  grep -qxF "    $M/findings-list.yaml:25:15: [envfrom-secret-ref] spec.containers[0].envFrom[0]: container \"app\": envFrom imports every key of secret \"db\" as environment variables. Remove the envFrom entry and mount secret \"db\" through a projected volume, read-only at /etc/secrets, and read it as a file." "$OUT" || { cat "$OUT"; false; }
+}
+
+@test "check: SARIF output: a rejected, a warned and a mutated object, each finding at its line" {
+  settings='{"action": "warn", "vaultSync": {"require": "reject"}, "secretMounts": [{"name": "api-key", "secretName": "api-key", "selector": {"matchLabels": {"app": "mutate-me"}}}]}'
+  sarif=$BATS_TEST_TMPDIR/results.sarif
+  check_manifests --rules docs/rules.yml --sarif "$sarif" --settings-json "$settings" "$POLICY" "$M/findings-sarif.yaml"
+  assert_check_status 1
+  # the same log on stdout with -o sarif
+  check_manifests --rules docs/rules.yml -o sarif --settings-json "$settings" "$POLICY" "$M/findings-sarif.yaml"
+  assert_check_status 1
+  cmp "$OUT" "$sarif"
+  jq -e '.version == "2.1.0" and (.["$schema"] | test("sarif-schema-2.1.0")) and (.runs | length == 1)' "$sarif" >/dev/null
+  jq -e '.runs[0].tool.driver.name == "policy-runner" and .runs[0].columnKind == "unicodeCodePoints"' "$sarif" >/dev/null
+  run jq -r '.runs[0].results[] | [.ruleId, .level, .locations[0].physicalLocation.artifactLocation.uri,
+      (.locations[0].physicalLocation.region | "\(.startLine):\(.startColumn)")] | join(" ")' "$sarif"
+  [ "$output" = "secret-not-vault-synced error test_data/manifests/findings-sarif.yaml 26:15
+env-secret-ref warning test_data/manifests/findings-sarif.yaml 48:15
+policy-runner/mutation note test_data/manifests/findings-sarif.yaml 64:11
+policy-runner/mutation note test_data/manifests/findings-sarif.yaml 62:5" ] || { echo "$output"; false; }
+  # every ruleIndex names its ruleId; the catalogue describes the policy's rules
+  jq -e '.runs[0] as $r | all($r.results[]; $r.tool.driver.rules[.ruleIndex].id == .ruleId)' "$sarif" >/dev/null
+  jq -e '.runs[0].tool.driver.rules[] | select(.id == "env-secret-ref")
+         | .shortDescription.text == "an environment variable read from a Secret key" and (.help.markdown | length > 0)' "$sarif" >/dev/null
+  jq -e '.runs[0].results[0].message.text | startswith("Deployment team-h/rejected: spec.template.spec.containers[0].volumeMounts[0]: container")' "$sarif" >/dev/null
+}
+
+@test "check: SARIF results for unreadable documents; without --rules a rule is its id" {
+  check_manifests -o sarif "$POLICY" "$M/mixed-bad-documents.yaml"
+  assert_check_status 2
+  run jq -r '.runs[0].results[] | "\(.ruleId) \(.level) \(.locations[0].physicalLocation.region.startLine)"' "$OUT"
+  [ "$output" = "policy-runner/unreadable error 15
+envfrom-secret-ref error 27
+policy-runner/unreadable error 33" ] || { echo "$output"; false; }
+  jq -e '.runs[0].tool.driver.rules[] | select(.id == "envfrom-secret-ref") | .shortDescription.text | contains("no rule catalogue")' "$OUT" >/dev/null
+  # standard input is the uri `stdin`
+  check_manifests -o sarif "$POLICY" - <"$M/findings-list.yaml"
+  [ "$(jq -r '.runs[0].results[0].locations[0].physicalLocation.artifactLocation.uri' "$OUT")" = stdin ]
+}
+
+@test "check: findings of podSpecPaths kinds: a pod spec under a key with a dot and a slash, and at the object's root" {
+  printf 'rules:\n- apiGroups: [example.com]\n  apiVersions: [v1]\n  resources: [fleets, barepods]\n  operations: [CREATE]\nmutating: true\n' \
+    >"$BATS_TEST_TMPDIR/metadata.yml"
+  settings='{"podSpecPaths": {"example.com/v1/Fleet": ["$.spec[\"pod.templates/main\"].spec"], "example.com/v1/BarePod": ["$"]}}'
+  run findings "$M/findings-custom-kinds.yaml" --metadata "$BATS_TEST_TMPDIR/metadata.yml" --settings-json "$settings"
+  [ "$output" = "dotted envfrom-secret-ref 16:15
+bare envfrom-secret-ref 28:9" ] || { echo "$output"; false; }
+  # the paths as the policy writes them: the key unquoted, the root as a leading dot
+  run jq -r '.findings[].path' "$BATS_TEST_TMPDIR/check.out"
+  [ "$output" = "spec.pod.templates/main.spec.containers[0].envFrom[0]
+.containers[0].envFrom[0]" ] || { echo "$output"; false; }
 }

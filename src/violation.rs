@@ -71,6 +71,22 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// Every rule, in the order of the rules reference (docs/rules.md).
+    pub const ALL: [Rule; 12] = [
+        Rule::EnvSecretRef,
+        Rule::EnvFromSecretRef,
+        Rule::PlainSecretVolume,
+        Rule::SecretMountPath,
+        Rule::SecretMountWritable,
+        Rule::SecretMountSubpath,
+        Rule::ProjectedPathConflict,
+        Rule::DeclaredMountMissing,
+        Rule::SecretMountsConflict,
+        Rule::MalformedObject,
+        Rule::SecretNotVaultSynced,
+        Rule::VaultSyncUnavailable,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Rule::EnvSecretRef => "env-secret-ref",
@@ -352,22 +368,30 @@ mod tests {
         }
     }
 
+    /// A new rule fails to compile here until it is in [`Rule::ALL`] too.
+    fn index_in_all(rule: Rule) -> usize {
+        match rule {
+            Rule::EnvSecretRef => 0,
+            Rule::EnvFromSecretRef => 1,
+            Rule::PlainSecretVolume => 2,
+            Rule::SecretMountPath => 3,
+            Rule::SecretMountWritable => 4,
+            Rule::SecretMountSubpath => 5,
+            Rule::ProjectedPathConflict => 6,
+            Rule::DeclaredMountMissing => 7,
+            Rule::SecretMountsConflict => 8,
+            Rule::MalformedObject => 9,
+            Rule::SecretNotVaultSynced => 10,
+            Rule::VaultSyncUnavailable => 11,
+        }
+    }
+
     #[test]
     fn every_rule_has_a_distinct_name() {
-        let rules = [
-            Rule::EnvSecretRef,
-            Rule::EnvFromSecretRef,
-            Rule::PlainSecretVolume,
-            Rule::SecretMountPath,
-            Rule::SecretMountWritable,
-            Rule::SecretMountSubpath,
-            Rule::ProjectedPathConflict,
-            Rule::DeclaredMountMissing,
-            Rule::SecretMountsConflict,
-            Rule::SecretNotVaultSynced,
-            Rule::VaultSyncUnavailable,
-            Rule::MalformedObject,
-        ];
+        let rules = Rule::ALL;
+        for (index, rule) in rules.iter().enumerate() {
+            assert_eq!(index_in_all(*rule), index, "{rule:?}");
+        }
         let mut names: Vec<&str> = rules.iter().map(|r| r.name()).collect();
         names.sort_unstable();
         names.dedup();

@@ -9,9 +9,11 @@ use std::sync::Arc;
 use anyhow::{anyhow, Result};
 use serde_json::Value;
 
+use crate::catalogue;
 use crate::cli::CheckArgs;
 use crate::context::cluster_state::ClusterState;
 use crate::context::{declared, read_cluster_state, ContextHost, Source};
+use crate::findings::findings;
 use crate::host::{HostOptions, Policy, PolicyInstance};
 use crate::input::load_settings;
 use crate::manifests::{read_manifests, Entry};
@@ -33,6 +35,7 @@ fn covers(metadata: Option<&PolicyMetadata>, object: &ManifestObject) -> bool {
 
 pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
     let settings = load_settings(&args.settings.source())?;
+    let rules = args.rules.as_deref().map(catalogue::read).transpose()?;
     let entries = read_manifests(&args.manifests)?;
     let metadata = find_metadata(args.metadata.as_deref(), &args.policy)?.map(|found| found.metadata);
     let context = context_host(args, &entries, metadata.as_ref())?;
@@ -68,7 +71,8 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
             reports.push(ObjectReport::new(entry.location, Some(object), Verdict::Skipped));
             continue;
         }
-        let report = evaluate(&instance, &settings, entry.location, object, index, namespace);
+        let mut report = evaluate(&instance, &settings, entry.location, object, index, namespace);
+        report.findings = findings(&report, entry.source.as_ref());
         if report.verdict == Verdict::Error {
             // A trap or a deadline can leave the guest's state broken.
             instance = policy
@@ -79,7 +83,7 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
         reports.push(report);
     }
 
-    report::write(&reports, args)?;
+    report::write(&reports, args, rules.as_deref())?;
     Ok(exit_code(&reports))
 }
 

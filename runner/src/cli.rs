@@ -117,6 +117,17 @@ pub enum OutputFormat {
     Json,
 }
 
+/// `check`'s report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// One block per object, each finding after its file:line:col
+    Text,
+    /// One JSON line per object
+    Json,
+    /// A SARIF 2.1.0 log (code scanning)
+    Sarif,
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// AdmissionRequest or AdmissionReview, JSON or YAML (`-` for stdin)
@@ -178,12 +189,22 @@ pub struct CheckArgs {
     pub deadline: DeadlineArgs,
 
     /// Report format
-    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
+    #[arg(short, long, value_enum, default_value_t = CheckFormat::Text)]
+    pub output: CheckFormat,
 
     /// Also write a JUnit XML report to FILE (one testcase per object)
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+
+    /// Also write a SARIF 2.1.0 report to FILE (one result per finding)
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
+
+    /// The policy's rule catalogue (YAML: a list of {id, name,
+    /// shortDescription, fullDescription, help, helpUri}), which describes
+    /// the rules in the SARIF report [default: rules are known by id only]
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<String>,
 
     /// Print a summary: in text mode the summary line (always last on
     /// stdout); with `-o json` a last `{"summary": {...}}` line

@@ -1,47 +1,14 @@
 //! The `check` report as JUnit XML, the format CI systems show as tests:
 //! one testsuite per manifest file, one testcase per object. A rejection is
-//! a failure (its text the policy's message), a skipped object is skipped,
-//! and a document that could not be read or evaluated is an error.
+//! a failure (its message the policy's summary line, its text each finding
+//! after its `file:line:col`), a skipped object is skipped, and a document
+//! that could not be read or evaluated is an error. Written by quick-junit
+//! (nextest's JUnit model), which escapes what XML needs and drops the
+//! characters XML 1.0 cannot hold.
 
-use crate::outcome::{summary, ObjectReport, Verdict, SKIPPED_NOTE};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-/// Escapes text for an XML attribute value. Characters XML 1.0 cannot hold
-/// at all (most C0 controls) become U+FFFD, so the file always parses; line
-/// breaks are kept as character references (an XML reader would turn raw
-/// ones in an attribute into spaces).
-pub fn escape(text: &str) -> String {
-    escape_with(text, true)
-}
-
-/// Escapes text for XML element content, where line breaks stay as they are.
-pub fn escape_text(text: &str) -> String {
-    escape_with(text, false)
-}
-
-fn escape_with(text: &str, attribute: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' if attribute => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' if attribute => out.push_str("&#9;"),
-            '\n' | '\t' => out.push(c),
-            c if is_xml_char(c) => out.push(c),
-            _ => out.push('\u{fffd}'),
-        }
-    }
-    out
-}
-
-/// XML 1.0's `Char` production.
-fn is_xml_char(c: char) -> bool {
-    matches!(c, '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..='\u{10ffff}')
-}
+use crate::outcome::{Finding, Level, ObjectReport, Verdict, SKIPPED_NOTE};
 
 /// `Pod ns/a (document 2)`: unique within its file, so that CI tools that key
 /// testcases by name keep two objects of the same kind and name apart.
@@ -65,56 +32,52 @@ fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()
 }
 
-fn testcase(r: &ObjectReport) -> String {
-    let open = format!(
-        "    <testcase classname=\"{}\" name=\"{}\"",
-        escape(&r.location.file),
-        escape(&testcase_name(r))
-    );
+/// `m.yaml:7:9: [id] path: text`, one line a finding.
+fn placed<'f>(r: &ObjectReport, findings: impl Iterator<Item = &'f Finding>) -> Vec<String> {
+    findings
+        .map(|f| format!("{}: {}", f.place(&r.location.file), f.said()))
+        .collect()
+}
+
+fn testcase(r: &ObjectReport) -> TestCase {
     let message = r.message.as_deref().unwrap_or_default();
-    let body = match r.verdict {
-        Verdict::Allowed | Verdict::Mutated => system_out(r),
-        Verdict::Rejected => format!(
-            "      <failure message=\"{}\" type=\"rejected\">{}</failure>\n",
-            escape(first_line(message)),
-            escape_text(message)
-        ),
-        Verdict::Skipped => format!(
-            "      <skipped message=\"{}\"/>\n",
-            escape(r.message.as_deref().unwrap_or(SKIPPED_NOTE))
-        ),
-        Verdict::Error => format!(
-            "      <error message=\"{}\" type=\"error\">{}</error>\n",
-            escape(first_line(message)),
-            escape_text(message)
-        ),
+    let status = match r.verdict {
+        Verdict::Allowed | Verdict::Mutated => TestCaseStatus::success(),
+        Verdict::Rejected => {
+            let summary = first_line(message);
+            let rejects = r.findings.iter().filter(|f| f.level == Level::Reject);
+            let mut text = vec![summary.to_string()];
+            text.extend(placed(r, rejects));
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status
+                .set_message(summary)
+                .set_type("rejected")
+                .set_description(text.join("\n"));
+            status
+        }
+        Verdict::Skipped => {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(r.message.as_deref().unwrap_or(SKIPPED_NOTE));
+            status
+        }
+        Verdict::Error => {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+            status
+                .set_message(first_line(message))
+                .set_type("error")
+                .set_description(message);
+            status
+        }
     };
-    if body.is_empty() {
-        format!("{open}/>\n")
-    } else {
-        format!("{open}>\n{body}    </testcase>\n")
+    let mut case = TestCase::new(testcase_name(r), status);
+    case.set_classname(r.location.file.as_str());
+    // What an accepted object's testcase shows: the patch and the warnings.
+    let shown = r.findings.iter().filter(|f| f.level != Level::Reject);
+    let out = placed(r, shown);
+    if !out.is_empty() {
+        case.set_system_out(out.join("\n"));
     }
-}
-
-/// What an accepted object's testcase shows: the patch and the warnings.
-fn system_out(r: &ObjectReport) -> String {
-    let mut lines: Vec<String> = r.patch_lines.clone();
-    lines.extend(r.warnings.iter().map(|w| format!("warning: {w}")));
-    if lines.is_empty() {
-        return String::new();
-    }
-    format!("      <system-out>{}</system-out>\n", escape_text(&lines.join("\n")))
-}
-
-fn counts(reports: &[&ObjectReport]) -> String {
-    let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
-    format!(
-        "tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\"",
-        reports.len(),
-        count(Verdict::Rejected),
-        count(Verdict::Error),
-        count(Verdict::Skipped)
-    )
+    case
 }
 
 /// The whole JUnit document; `name` names the run (the policy module).
@@ -125,28 +88,15 @@ pub fn render(reports: &[ObjectReport], name: &str) -> String {
             files.push(&r.location.file);
         }
     }
-    let all: Vec<&ObjectReport> = reports.iter().collect();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    out.push_str(&format!(
-        "<testsuites name=\"{}\" {}>\n",
-        escape(&format!("policy-runner check {name}")),
-        counts(&all)
-    ));
+    let mut report = Report::new(format!("policy-runner check {name}"));
     for file in files {
-        let in_file: Vec<&ObjectReport> = reports.iter().filter(|r| r.location.file == file).collect();
-        out.push_str(&format!(
-            "  <testsuite name=\"{}\" {}>\n",
-            escape(file),
-            counts(&in_file)
-        ));
-        for r in in_file {
-            out.push_str(&testcase(r));
-        }
-        out.push_str("  </testsuite>\n");
+        let mut suite = TestSuite::new(file);
+        suite.add_test_cases(reports.iter().filter(|r| r.location.file == file).map(testcase));
+        report.add_test_suite(suite);
     }
-    out.push_str(&format!("  <!-- {} -->\n", summary(reports).replace("--", "- -")));
-    out.push_str("</testsuites>\n");
-    out
+    report.to_string().unwrap_or_else(|e| {
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- cannot write the report: {e} -->\n<testsuites/>\n")
+    })
 }
 
 #[cfg(test)]
@@ -170,41 +120,51 @@ mod tests {
     }
 
     #[test]
-    fn escaping_covers_markup_quotes_and_forbidden_characters() {
-        assert_eq!(escape("a<b>&\"c\"'d'"), "a&lt;b&gt;&amp;&quot;c&quot;&apos;d&apos;");
-        assert_eq!(escape("x\ny\u{1}z\u{1b}"), "x&#10;y\u{fffd}z\u{fffd}");
-        assert_eq!(escape("ünïcødé ✓"), "ünïcødé ✓");
-        assert_eq!(escape_text("a\nb\tc\u{0}<"), "a\nb\tc\u{fffd}&lt;");
-    }
-
-    #[test]
     fn every_verdict_becomes_its_junit_element() {
         let mut rejected = ObjectReport::new(at("a.yaml", 1), Some(object("Pod", "p")), Verdict::Rejected);
-        rejected.message = Some("Pod p breaks <rules>:\nline & two".into());
-        let same_name = ObjectReport::new(at("a.yaml", 2), Some(object("Pod", "p")), Verdict::Allowed);
+        rejected.message = Some("Pod p breaks <rules>:\n[r] spec: line & two".into());
+        rejected.findings = vec![Finding {
+            rule: Some("r".into()),
+            level: Level::Reject,
+            path: Some("spec".into()),
+            message: "line & two".into(),
+            line: Some(4),
+            column: Some(1),
+        }];
+        let mut same_name = ObjectReport::new(at("a.yaml", 2), Some(object("Pod", "p")), Verdict::Allowed);
+        same_name.findings = vec![Finding {
+            rule: None,
+            level: Level::Warn,
+            path: None,
+            message: "careful \u{1b}[1mnow".into(),
+            line: Some(9),
+            column: None,
+        }];
         let mut skipped = ObjectReport::new(at("b.yaml", 1), Some(object("ConfigMap", "c")), Verdict::Skipped);
         skipped.message = None;
         let mut error = ObjectReport::new(at("b.yaml", 2), None, Verdict::Error);
-        error.message = Some("invalid YAML: \"x\"".into());
+        error.message = Some("invalid YAML: \"x\"\u{1}".into());
         let xml = render(&[rejected, same_name, skipped, error], "policy.wasm");
+        // ANSI escapes and characters XML 1.0 cannot hold are dropped
         let expected = r#"<?xml version="1.0" encoding="UTF-8"?>
-<testsuites name="policy-runner check policy.wasm" tests="4" failures="1" errors="1" skipped="1">
-  <testsuite name="a.yaml" tests="2" failures="1" errors="0" skipped="0">
-    <testcase classname="a.yaml" name="Pod p (document 1)">
-      <failure message="Pod p breaks &lt;rules&gt;:" type="rejected">Pod p breaks &lt;rules&gt;:
-line &amp; two</failure>
-    </testcase>
-    <testcase classname="a.yaml" name="Pod p (document 2)"/>
-  </testsuite>
-  <testsuite name="b.yaml" tests="2" failures="0" errors="1" skipped="1">
-    <testcase classname="b.yaml" name="ConfigMap c (document 1)">
-      <skipped message="skipped (not covered by the policy&apos;s rules)"/>
-    </testcase>
-    <testcase classname="b.yaml" name="document 2">
-      <error message="invalid YAML: &quot;x&quot;" type="error">invalid YAML: &quot;x&quot;</error>
-    </testcase>
-  </testsuite>
-  <!-- 4 objects: 1 allowed, 0 mutated, 1 rejected, 1 skipped, 1 error -->
+<testsuites name="policy-runner check policy.wasm" tests="4" skipped="1" failures="1" errors="1">
+    <testsuite name="a.yaml" tests="2" skipped="0" errors="0" failures="1">
+        <testcase name="Pod p (document 1)" classname="a.yaml">
+            <failure message="Pod p breaks &lt;rules&gt;:" type="rejected">Pod p breaks &lt;rules&gt;:
+a.yaml:4:1: [r] spec: line &amp; two</failure>
+        </testcase>
+        <testcase name="Pod p (document 2)" classname="a.yaml">
+            <system-out>a.yaml:9: warning: careful now</system-out>
+        </testcase>
+    </testsuite>
+    <testsuite name="b.yaml" tests="2" skipped="1" errors="1" failures="0">
+        <testcase name="ConfigMap c (document 1)" classname="b.yaml">
+            <skipped message="skipped (not covered by the policy&apos;s rules)"/>
+        </testcase>
+        <testcase name="document 2" classname="b.yaml">
+            <error message="invalid YAML: &quot;x&quot;" type="error">invalid YAML: &quot;x&quot;</error>
+        </testcase>
+    </testsuite>
 </testsuites>
 "#;
         assert_eq!(xml, expected);

@@ -244,7 +244,6 @@ fn check_escapes(text: &str, start: Mark, end: Mark) -> Result<(), YamlError> {
 /// value, else of the node itself. `None` when no node is written there: the
 /// path does not exist, or reaches its node only through an alias or a
 /// merge key (callers then point at the nearest ancestor that is written).
-#[allow(dead_code)] // until check's findings point at their lines (next on this branch)
 pub fn position(text: &str, pointer: &str) -> Option<(usize, usize)> {
     let target: Vec<String> = match pointer {
         "" => Vec::new(),
@@ -345,7 +344,6 @@ pub fn position(text: &str, pointer: &str) -> Option<(usize, usize)> {
 
 /// After a node ends: a sequence moves to its next item, a mapping to its
 /// next key.
-#[allow(dead_code)]
 fn advance(frames: &mut [(String, Option<bool>)], seq_next: &mut [usize]) {
     match frames.last_mut() {
         Some((segment, None)) => {

@@ -2,9 +2,11 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod bench;
+mod catalogue;
 mod check;
 mod cli;
 mod context;
+mod findings;
 mod host;
 mod input;
 mod junit;
@@ -19,6 +21,7 @@ mod report;
 mod request;
 mod response;
 mod run;
+mod sarif;
 
 use std::process::ExitCode;
 

@@ -5,6 +5,12 @@
 //! its first non-blank character is `{`, else as YAML split at lines that
 //! are `---` and nothing else; each YAML document is read on its own (see
 //! [`crate::kube_yaml`]). A UTF-8 byte order mark at the start is skipped.
+//!
+//! Each object keeps where its text is ([`Source`]), so that a finding can
+//! be placed at the line and column of its field ([`kube_yaml::position`]).
+
+use std::ops::Range;
+use std::sync::Arc;
 
 #[cfg(test)]
 use anyhow::anyhow;
@@ -25,17 +31,27 @@ pub struct Document {
     pub index: usize,
     pub line: usize,
     pub content: Result<Value, String>,
+    /// The bytes of the text given to [`documents`] that hold this document
+    /// alone, when they are known (not for the second of two YAML documents
+    /// that no `---` line parts, as in `--- a\n--- b`).
+    pub span: Option<Range<usize>>,
 }
 
 /// Reads every document of a manifest text. Empty and `null` documents
 /// (blank, comments only, `---` only) are left out, as kubectl leaves them.
 pub fn documents(text: &str) -> Vec<Document> {
-    let text = text.strip_prefix(BOM).unwrap_or(text);
+    let bom = if text.starts_with(BOM) { BOM.len_utf8() } else { 0 };
+    let text = &text[bom..];
     let mut out = Documents::default();
     if is_json(text) {
         json_documents(text, &mut out);
     } else {
-        yaml_documents(text, 1, &mut out);
+        yaml_documents(text, 1, 0, &mut out);
+    }
+    for document in &mut out.list {
+        if let Some(span) = &mut document.span {
+            *span = span.start + bom..span.end + bom;
+        }
     }
     out.list
 }
@@ -46,9 +62,14 @@ struct Documents {
 }
 
 impl Documents {
-    fn push(&mut self, line: usize, content: Result<Value, String>) {
+    fn push(&mut self, line: usize, content: Result<Value, String>, span: Option<Range<usize>>) {
         let index = self.list.len() + 1;
-        self.list.push(Document { index, line, content });
+        self.list.push(Document {
+            index,
+            line,
+            content,
+            span,
+        });
     }
 }
 
@@ -57,6 +78,8 @@ impl Documents {
 struct Chunk<'a> {
     text: &'a str,
     first_line: usize,
+    /// Byte offset of `text` in the stream.
+    offset: usize,
 }
 
 fn is_separator(line: &str) -> bool {
@@ -73,6 +96,7 @@ fn split_yaml(text: &str) -> Vec<Chunk<'_>> {
             chunks.push(Chunk {
                 text: &text[start..offset],
                 first_line: start_line,
+                offset: start,
             });
             start = offset + line.len();
             start_line = number + 2;
@@ -82,21 +106,25 @@ fn split_yaml(text: &str) -> Vec<Chunk<'_>> {
     chunks.push(Chunk {
         text: &text[start..],
         first_line: start_line,
+        offset: start,
     });
     chunks
 }
 
-fn yaml_documents(text: &str, first_line: usize, out: &mut Documents) {
+/// The documents of a YAML stream; `first_line` and `offset` are where
+/// `text` starts in the text given to [`documents`].
+fn yaml_documents(text: &str, first_line: usize, offset: usize, out: &mut Documents) {
     for chunk in split_yaml(text) {
         let base = first_line + chunk.first_line - 1;
         // Each document is its own YAML stream, as kubectl parses it, so a
         // byte order mark may start each one (files joined with `cat`).
         let text = chunk.text.strip_prefix(BOM).unwrap_or(chunk.text);
+        let start = offset + chunk.offset + (chunk.text.len() - text.len());
         // kubectl reads the first document of each piece (go-yaml's
         // Unmarshal): a `...` or `--- x` line ends what it reads.
         match kube_yaml::parse_first(text) {
             Ok(None) => {}
-            Ok(Some(doc)) => out.push(base + doc.line - 1, Ok(doc.value)),
+            Ok(Some(doc)) => out.push(base + doc.line - 1, Ok(doc.value), Some(start..start + text.len())),
             Err(e) => {
                 // An error found at the end of a document (say, an unclosed
                 // bracket) is placed at the end of its last line, not on the
@@ -116,6 +144,7 @@ fn yaml_documents(text: &str, first_line: usize, out: &mut Documents) {
                         "invalid YAML: line {line}, column {column}: {}",
                         e.describe(base)
                     )),
+                    None,
                 )
             }
         }
@@ -140,20 +169,21 @@ fn json_documents(text: &str, out: &mut Documents) {
         match stream.next() {
             None => return,
             Some(Ok(Value::Null)) => {}
-            Some(Ok(value)) => out.push(line_at(text, offset), Ok(value)),
+            Some(Ok(value)) => out.push(line_at(text, offset), Ok(value), Some(offset..stream.byte_offset())),
             Some(Err(json_err)) => {
                 let rest = &text[offset..];
                 let rest_line = 1 + text[..offset].matches('\n').count();
                 let mut from_yaml = Documents::default();
-                yaml_documents(rest, rest_line, &mut from_yaml);
+                yaml_documents(rest, rest_line, offset, &mut from_yaml);
                 if from_yaml.list.first().is_some_and(|d| d.content.is_ok()) {
                     for doc in from_yaml.list {
-                        out.push(doc.line, doc.content);
+                        out.push(doc.line, doc.content, doc.span);
                     }
                 } else {
                     out.push(
                         json_err.line().max(line_at(text, offset)),
                         Err(format!("invalid JSON: {json_err}")),
+                        None,
                     );
                 }
                 return;
@@ -167,6 +197,80 @@ fn json_documents(text: &str, out: &mut Documents) {
 pub struct Entry {
     pub location: Location,
     pub content: std::result::Result<ManifestObject, String>,
+    /// Where the object's text is, when it is known.
+    pub source: Option<Source>,
+}
+
+/// Where an object is written: its document's text in the file, and the
+/// object's place in the document (`/items/2` for an item of a `List`).
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The whole file; the document is `text[span]`.
+    text: Arc<str>,
+    span: Range<usize>,
+    /// The line of the file where `span` starts, and the characters before
+    /// it on that line (a byte order mark not counted).
+    first_line: usize,
+    first_column: usize,
+    /// JSON pointer of the object in its document.
+    prefix: String,
+}
+
+impl Source {
+    /// The 1-based line and column (in characters; a byte order mark is not
+    /// counted) in the file of the node at `pointer` (RFC 6901, in the
+    /// object), as [`kube_yaml::position`] finds it: the key of a mapping's
+    /// value. `None` when no node is written there.
+    pub fn position(&self, pointer: &str) -> Option<(usize, usize)> {
+        let document = self.text.get(self.span.clone())?;
+        let (line, column) = kube_yaml::position(document, &format!("{}{pointer}", self.prefix))?;
+        let column = if line == 1 { column + self.first_column } else { column };
+        Some((self.first_line + line - 1, column))
+    }
+}
+
+/// The pointers of the objects [`expand_lists`] makes of a document, in its
+/// order: `""` for a document that is not a list, `/items/N` (recursively)
+/// for the items of a `List` or `*List`.
+fn item_pointers(value: &Value, prefix: &str, out: &mut Vec<String>) {
+    let is_list = value
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| k.ends_with("List"));
+    match value.get("items").and_then(Value::as_array) {
+        Some(items) if is_list => {
+            for (index, item) in items.iter().enumerate() {
+                item_pointers(item, &format!("{prefix}/items/{index}"), out);
+            }
+        }
+        _ => out.push(prefix.to_string()),
+    }
+}
+
+/// Lines and columns of byte offsets of a text, asked in increasing order.
+struct LineCounter<'t> {
+    text: &'t str,
+    offset: usize,
+    line: usize,
+    line_start: usize,
+}
+
+impl LineCounter<'_> {
+    /// The 1-based line of `offset`, and the characters before it on that
+    /// line (byte order marks not counted).
+    fn at(&mut self, offset: usize) -> (usize, usize) {
+        if offset < self.offset {
+            (self.offset, self.line, self.line_start) = (0, 1, 0);
+        }
+        let skipped = self.text.get(self.offset..offset).unwrap_or_default();
+        for (at, _) in skipped.match_indices('\n') {
+            self.line += 1;
+            self.line_start = self.offset + at + 1;
+        }
+        self.offset = offset;
+        let before = self.text.get(self.line_start..offset).unwrap_or_default();
+        (self.line, before.chars().filter(|&c| c != BOM).count())
+    }
 }
 
 /// Reads every manifest into entries: objects (Lists expanded) and the
@@ -186,14 +290,22 @@ pub fn read_manifests(paths: &[String]) -> Result<Vec<Entry>> {
                     ..Location::default()
                 },
                 content: Err(format!("{err:#}")),
+                source: None,
             }),
         }
     }
     Ok(entries)
 }
 
-fn file_entries(file: &str, text: &str) -> Vec<Entry> {
+pub(crate) fn file_entries(file: &str, text: &str) -> Vec<Entry> {
     let mut entries = Vec::new();
+    let shared: Arc<str> = Arc::from(text);
+    let mut lines = LineCounter {
+        text,
+        offset: 0,
+        line: 1,
+        line_start: 0,
+    };
     for document in documents(text) {
         let location = Location {
             file: file.to_string(),
@@ -207,20 +319,34 @@ fn file_entries(file: &str, text: &str) -> Vec<Entry> {
                 entries.push(Entry {
                     location,
                     content: Err(message),
+                    source: None,
                 });
                 continue;
             }
         };
+        let mut pointers = Vec::new();
+        item_pointers(&value, "", &mut pointers);
         let items = expand_lists(vec![value.clone()]);
         let from_list = !(items.len() == 1 && items[0] == value);
+        // Each object's place in the document, when it can be told.
+        let span = document.span.filter(|_| pointers.len() == items.len());
+        let (first_line, first_column) = span.as_ref().map_or((0, 0), |s| lines.at(s.start));
         for (index, item) in items.into_iter().enumerate() {
             let location = Location {
                 item: from_list.then_some(index + 1),
                 ..location.clone()
             };
+            let source = span.as_ref().map(|span| Source {
+                text: Arc::clone(&shared),
+                span: span.clone(),
+                first_line,
+                first_column,
+                prefix: std::mem::take(&mut pointers[index]),
+            });
             entries.push(Entry {
                 location,
                 content: ManifestObject::new(item).map_err(|e| format!("{e:#}")),
+                source,
             });
         }
     }
@@ -330,6 +456,55 @@ mod tests {
         let docs = documents("{kind: A}\n---\nkind: B\n");
         assert_eq!(summary(&docs).len(), 2);
         assert_eq!(docs[1].content, Ok(json!({"kind": "B"})));
+    }
+
+    /// Where `pointer` of the `n`th entry of `text` is written.
+    fn position(text: &str, n: usize, pointer: &str) -> Option<(usize, usize)> {
+        let entries = file_entries("f.yaml", text);
+        entries[n].source.as_ref().and_then(|s| s.position(pointer))
+    }
+
+    #[test]
+    fn fields_are_placed_in_the_file_in_a_stream_after_comments() {
+        let text = "# Source: chart/a.yaml\n---\n# a comment\napiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n---\n# Source: chart/b.yaml\napiVersion: v1\nkind: Pod\nspec: {containers: [{name: b}]}\n";
+        assert_eq!(position(text, 0, ""), Some((4, 1)));
+        assert_eq!(position(text, 0, "/spec/containers/0/name"), Some((8, 5)));
+        assert_eq!(position(text, 1, "/spec/containers/0/name"), Some((13, 22)));
+        assert_eq!(position(text, 1, "/spec/volumes"), None);
+    }
+
+    #[test]
+    fn fields_are_placed_after_a_byte_order_mark_in_characters() {
+        // flow style on the first line, after a BOM: columns do not count it
+        let text = "\u{feff}{apiVersion: v1, kind: Pod, spec: {x: 1}}\n";
+        assert_eq!(position(text, 0, "/spec/x"), Some((1, 36)));
+        // and in a document of files joined with `cat`, each saved with one
+        let text = "\u{feff}kind: A\n---\n\u{feff}apiVersion: v1\nkind: Pod\nmetadata: {name: é, x: 1}\n";
+        assert_eq!(position(text, 1, "/kind"), Some((4, 1)));
+        assert_eq!(position(text, 1, "/metadata/x"), Some((5, 21)));
+    }
+
+    #[test]
+    fn fields_are_placed_in_json_documents() {
+        let text = "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"Pod\",\n  \"spec\": {\"containers\": [\n    {\"name\": \"a\"}]}\n}\n";
+        assert_eq!(position(text, 0, "/spec/containers/0/name"), Some((5, 6)));
+        assert_eq!(position(text, 0, "/spec"), Some((4, 3)));
+        // two values on one line: the second one's columns count from the line's start
+        let text = "{\"kind\": \"A\", \"a\": 1} {\"kind\": \"B\", \"b\": 2}\n";
+        assert_eq!(position(text, 0, "/a"), Some((1, 15)));
+        assert_eq!(position(text, 1, "/b"), Some((1, 37)));
+    }
+
+    #[test]
+    fn fields_are_placed_in_list_items() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: b\n";
+        assert_eq!(position(text, 0, "/metadata/name"), Some((6, 14)));
+        assert_eq!(position(text, 1, ""), Some((7, 3)));
+        assert_eq!(position(text, 1, "/metadata/name"), Some((10, 5)));
+        // a typed list's item gets its kind from the list: written nowhere
+        let text = "apiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: a}\n";
+        assert_eq!(position(text, 0, "/kind"), None);
+        assert_eq!(position(text, 0, "/metadata"), Some((4, 3)));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! What `check` found, object by object: the verdicts, where each object
-//! is, the counts and the exit code. A leaf: the reports (text, JSON,
-//! JUnit) and `check` itself depend on it, it on nothing of theirs.
+//! is, its findings, the counts and the exit code. A leaf: the reports (text,
+//! JSON, JUnit, SARIF) and `check` itself depend on it, it on nothing of theirs.
 
 use serde_json::Value;
 
@@ -63,6 +63,75 @@ impl Location {
     }
 }
 
+/// How much a finding weighs: it rejects the object, is an admission
+/// warning, or is one operation of the policy's mutation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Reject,
+    Warn,
+    Mutation,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Reject => "reject",
+            Level::Warn => "warn",
+            Level::Mutation => "mutation",
+        }
+    }
+}
+
+/// One thing the policy said about an object, placed in the user's file:
+/// a line of its rejection message, a warning, or a patch operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The rule's id, when the policy gave one (`[id] ...`).
+    pub rule: Option<String>,
+    pub level: Level,
+    /// The field as the policy wrote it (`spec.containers[0].env[1]`), or
+    /// the path of a patch operation; `None` when the finding names none.
+    pub path: Option<String>,
+    /// What the policy says (after the `[id] path: ` part), or the patch
+    /// operation (`add /spec/x {...}`).
+    pub message: String,
+    /// 1-based line in the file: of the field (its key), else of the nearest
+    /// written ancestor, else of the object.
+    pub line: Option<usize>,
+    /// 1-based column, in characters, on `line` (a byte order mark is not
+    /// counted); `None` when only the line is known.
+    pub column: Option<usize>,
+}
+
+impl Finding {
+    /// The finding in the convention's words: `[id] path: text` (a rule or
+    /// a field the policy did not give is left out; a patch operation is
+    /// its text alone), `warning: ` before a warning.
+    pub fn said(&self) -> String {
+        let mut out = String::new();
+        if self.level == Level::Warn {
+            out.push_str("warning: ");
+        }
+        if let Some(rule) = &self.rule {
+            out.push_str(&format!("[{rule}] "));
+        }
+        if let (Some(path), false) = (&self.path, self.level == Level::Mutation) {
+            out.push_str(&format!("{path}: "));
+        }
+        out.push_str(&self.message);
+        out
+    }
+
+    /// `m.yaml:7:9`, `m.yaml:7`, or the file alone.
+    pub fn place(&self, file: &str) -> String {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => format!("{file}:{line}:{column}"),
+            (Some(line), None) => format!("{file}:{line}"),
+            _ => file.to_string(),
+        }
+    }
+}
+
 /// The result for one manifest object (or one unreadable document).
 #[derive(Debug, Clone)]
 pub struct ObjectReport {
@@ -77,6 +146,8 @@ pub struct ObjectReport {
     pub patch: Vec<Value>,
     pub patch_lines: Vec<String>,
     pub warnings: Vec<String>,
+    /// What the message, the warnings and the patch say, each in its place.
+    pub findings: Vec<Finding>,
 }
 
 impl ObjectReport {
@@ -91,6 +162,7 @@ impl ObjectReport {
             patch: Vec::new(),
             patch_lines: Vec::new(),
             warnings: Vec::new(),
+            findings: Vec::new(),
         }
     }
 

@@ -8,15 +8,18 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cli::{CheckArgs, OutputFormat};
-use crate::junit;
-use crate::outcome::{counts, exit_code, summary, ObjectReport, Verdict, SKIPPED_NOTE};
+use crate::catalogue::RuleInfo;
+use crate::cli::{CheckArgs, CheckFormat};
+use crate::outcome::{counts, exit_code, summary, Finding, Level, ObjectReport, Verdict, SKIPPED_NOTE};
+use crate::{junit, sarif};
 
-/// Prints the report on stdout (and the JUnit file, when asked for).
-pub fn write(reports: &[ObjectReport], args: &CheckArgs) -> Result<()> {
+/// Prints the report on stdout (and the JUnit and SARIF files, when asked
+/// for); `rules` is the rule catalogue (`--rules`).
+pub fn write(reports: &[ObjectReport], args: &CheckArgs, rules: Option<&[RuleInfo]>) -> Result<()> {
     let text = match args.output {
-        OutputFormat::Text => render_text(reports),
-        OutputFormat::Json => {
+        CheckFormat::Text => render_text(reports),
+        CheckFormat::Sarif => sarif::render(reports, rules),
+        CheckFormat::Json => {
             let mut out: String = reports.iter().map(|r| render_json(r) + "\n").collect();
             if args.summary {
                 out.push_str(&render_json_summary(reports));
@@ -30,13 +33,17 @@ pub fn write(reports: &[ObjectReport], args: &CheckArgs) -> Result<()> {
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
         .context("cannot write the report to standard output")?;
-    if args.output == OutputFormat::Json {
+    if args.output != CheckFormat::Text {
         eprintln!("{}", summary(reports));
     }
     if let Some(path) = &args.junit {
         let suite = crate::host::display_name(&args.policy);
         std::fs::write(path, junit::render(reports, &suite))
             .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
+    }
+    if let Some(path) = &args.sarif {
+        std::fs::write(path, sarif::render(reports, rules))
+            .with_context(|| format!("cannot write the SARIF report {}", path.display()))?;
     }
     Ok(())
 }
@@ -107,23 +114,51 @@ fn head(title: &str, r: &ObjectReport) -> String {
     }
 }
 
+/// `m.yaml:7:9: ` before what a finding says, when there is a finding.
+fn placed(r: &ObjectReport, finding: Option<&Finding>) -> String {
+    finding.map_or_else(String::new, |f| format!("{}: ", f.place(&r.location.file)))
+}
+
 /// The human report: one block per object, then the summary line, last.
+/// What the policy said is shown as it said it, each finding after its
+/// place in the file (`m.yaml:7:9: `).
 pub fn render_text(reports: &[ObjectReport]) -> String {
     let mut out = String::new();
     for (title, r) in display_titles(reports).iter().zip(reports) {
         out.push_str(&head(title, r));
         out.push('\n');
+        let of_level = |level: Level| r.findings.iter().filter(move |f| f.level == level);
+        let mut mutations = of_level(Level::Mutation);
         for line in &r.patch_lines {
-            out.push_str(&format!("{INDENT}{line}\n"));
+            out.push_str(&format!("{INDENT}{}{line}\n", placed(r, mutations.next())));
         }
         if let (Some(message), false) = (&r.message, r.verdict == Verdict::Skipped) {
-            for line in message.lines() {
-                out.push_str(&format!("{INDENT}{line}\n"));
+            let rejects: Vec<&Finding> = of_level(Level::Reject).collect();
+            let said: Vec<&str> = message.lines().filter(|l| !l.trim().is_empty()).collect();
+            let lines: Vec<(Option<&Finding>, &str)> = if rejects.len() + 1 == said.len() {
+                // the summary, then one finding a line
+                std::iter::once(None)
+                    .chain(rejects.into_iter().map(Some))
+                    .zip(said)
+                    .collect()
+            } else if rejects.len() == 1 && said.len() == 1 {
+                // the summary alone, which is the finding
+                vec![(rejects.first().copied(), said[0])]
+            } else {
+                message.lines().map(|line| (None, line)).collect()
+            };
+            for (finding, line) in lines {
+                out.push_str(&format!("{INDENT}{}{line}\n", placed(r, finding)));
             }
         }
+        let mut warned = of_level(Level::Warn);
         for warning in &r.warnings {
             let mut lines = warning.lines();
-            out.push_str(&format!("{INDENT}warning: {}\n", lines.next().unwrap_or_default()));
+            let place = placed(r, warned.next());
+            out.push_str(&format!(
+                "{INDENT}{place}warning: {}\n",
+                lines.next().unwrap_or_default()
+            ));
             for line in lines {
                 out.push_str(&format!("{INDENT}  {line}\n"));
             }
@@ -150,10 +185,21 @@ struct JsonReport<'a> {
     rules: &'a [String],
     patch: &'a [Value],
     warnings: &'a [String],
+    findings: Vec<JsonFinding<'a>>,
     file: &'a str,
     document: Option<usize>,
     item: Option<usize>,
     line: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    rule: Option<&'a str>,
+    level: &'static str,
+    path: Option<&'a str>,
+    message: &'a str,
+    line: Option<usize>,
+    column: Option<usize>,
 }
 
 /// The machine report for one object (one JSON line).
@@ -170,6 +216,18 @@ pub fn render_json(r: &ObjectReport) -> String {
         rules: &r.rules,
         patch: &r.patch,
         warnings: &r.warnings,
+        findings: r
+            .findings
+            .iter()
+            .map(|f| JsonFinding {
+                rule: f.rule.as_deref(),
+                level: f.level.as_str(),
+                path: f.path.as_deref(),
+                message: &f.message,
+                line: f.line,
+                column: f.column,
+            })
+            .collect(),
         file: &r.location.file,
         document: r.location.document,
         item: r.location.item,
@@ -237,7 +295,7 @@ mod tests {
         assert_eq!(
             json,
             json!({"kind": null, "apiVersion": null, "namespace": null, "name": null, "verdict": "error",
-                   "message": "invalid YAML: bad", "code": null, "rules": [], "patch": [], "warnings": [],
+                   "message": "invalid YAML: bad", "code": null, "rules": [], "patch": [], "warnings": [], "findings": [],
                    "file": "f.yaml", "document": 2, "item": null, "line": 20})
         );
     }

@@ -311,7 +311,7 @@ fn check_reports_rejections_skips_and_exit_code() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert_eq!(
         stdout(&o),
-        "Pod ns/a: rejected (code 403)\n    line one\n    line two\nConfigMap c: skipped (not covered by the policy's rules)\n\n2 objects: 0 allowed, 0 mutated, 1 rejected, 1 skipped\n"
+        format!("Pod ns/a: rejected (code 403)\n    line one\n    {}:3:1: line two\nConfigMap c: skipped (not covered by the policy's rules)\n\n2 objects: 0 allowed, 0 mutated, 1 rejected, 1 skipped\n", s(&manifests))
     );
 
     let o = run_args(&["check", "-o", "json", s(&policy), s(&manifests)]);
@@ -320,6 +320,12 @@ fn check_reports_rejections_skips_and_exit_code() {
     assert_eq!(lines[0]["verdict"], "rejected");
     assert_eq!(lines[0]["code"], 403);
     assert_eq!(lines[1]["verdict"], "skipped");
+    // the message's lines after the first are findings, at the object when
+    // they name no field
+    assert_eq!(
+        lines[0]["findings"],
+        json!([{"rule": null, "level": "reject", "path": null, "message": "line two", "line": 3, "column": 1}])
+    );
 }
 
 #[test]
@@ -342,7 +348,7 @@ fn check_shows_mutations_and_passes() {
     let file = s(&manifests);
     assert_eq!(
         stdout(&o),
-        format!("Pod a ({file}, document 1, item 1, line 1): mutated\n    add /metadata/labels {{\"x\":\"y\"}}\nPod a ({file}, document 1, item 2, line 1): allowed\n\n2 objects: 1 allowed, 1 mutated, 0 rejected, 0 skipped\n")
+        format!("Pod a ({file}, document 1, item 1, line 1): mutated\n    {file}:1:61: add /metadata/labels {{\"x\":\"y\"}}\nPod a ({file}, document 1, item 2, line 1): allowed\n\n2 objects: 1 allowed, 1 mutated, 0 rejected, 0 skipped\n")
     );
 }
 
