@@ -28,25 +28,19 @@ pub fn origin_name(path: &str) -> String {
     }
 }
 
-/// Whether a text is read as JSON rather than YAML: kubectl's rule (its
-/// first non-blank character is `{`), for every file the user gives.
-pub fn is_json(text: &str) -> bool {
-    text.trim_start().starts_with('{')
-}
-
 /// Parses every document of a JSON or YAML stream, dropping empty ones
 /// (blank, `---` only, or comments only). JSON may be a sequence of values.
 ///
 /// Every file the user gives (manifests, cluster state, requests, settings,
 /// metadata) is read by this one reader, as kubectl reads a manifest
-/// ([`crate::manifests::documents`]): YAML 1.1 scalars as go-yaml v2 resolves
+/// ([`crate::stream::documents`]): YAML 1.1 scalars as go-yaml v2 resolves
 /// them, so `on` is `true` and `0644` is 420 here as in the cluster.
 ///
 /// One exception keeps a request or settings file in JSON as kwctl reads it:
 /// JSON nested deeper than serde_json's limit (128 levels) is refused, not
 /// read again as YAML flow style (where that limit does not apply).
 pub fn parse_documents(text: &str) -> Result<Vec<Value>> {
-    if is_json(text) {
+    if crate::stream::is_json(text) {
         let too_deep = serde_json::Deserializer::from_str(text)
             .into_iter::<Value>()
             .find_map(|value| {
@@ -58,7 +52,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>> {
             bail!("invalid JSON: {err}");
         }
     }
-    crate::manifests::documents(text)
+    crate::stream::documents(text)
         .into_iter()
         .map(|d| d.content.map_err(|m| anyhow!("document {}: {m}", d.index)))
         .collect()
@@ -184,6 +178,7 @@ pub fn type_name(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stream::is_json;
 
     #[test]
     fn one_sniffer_reads_json_where_kubectl_does() {

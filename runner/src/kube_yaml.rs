@@ -866,7 +866,8 @@ fn key_string(value: &Value, scalar: Option<&Scalar>) -> Result<String, String> 
         Some(Scalar::UInt(u)) => Err(format!("unsupported map key: {u} (out of the int64 range)")),
         None => Err(format!(
             "unsupported map key: {} (keys must be scalars)",
-            crate::input::type_name(value)
+            // only a collection (or an alias of one) has no scalar
+            if value.is_array() { "an array" } else { "an object" }
         )),
     }
 }

@@ -22,6 +22,7 @@ mod request;
 mod response;
 mod run;
 mod sarif;
+mod stream;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,291 @@
+//! A manifest stream split into documents the way kubectl splits it,
+//! keeping where each one is, and letting one unreadable document hide no
+//! other. Every file the user gives is read through it.
+//!
+//! kubectl (apimachinery's YAMLOrJSONDecoder) reads a stream as JSON when
+//! its first non-blank character is `{` ([`is_json`], the one sniffer), else
+//! as YAML split at lines that are `---` and nothing else; each YAML document
+//! is read on its own (see [`crate::kube_yaml`]). A UTF-8 byte order mark at
+//! the start is skipped.
+
+use std::ops::Range;
+
+use serde_json::Value;
+
+use crate::kube_yaml;
+
+pub const BOM: char = '\u{feff}';
+
+/// One document of a manifest file, numbered from 1 among the file's
+/// non-empty documents, with the line (1-based) where it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub index: usize,
+    pub line: usize,
+    pub content: Result<Value, String>,
+    /// The bytes of the text given to [`documents`] that hold this document
+    /// alone, when they are known (not for the second of two YAML documents
+    /// that no `---` line parts, as in `--- a\n--- b`).
+    pub span: Option<Range<usize>>,
+}
+
+/// Reads every document of a manifest text. Empty and `null` documents
+/// (blank, comments only, `---` only) are left out, as kubectl leaves them.
+pub fn documents(text: &str) -> Vec<Document> {
+    let bom = if text.starts_with(BOM) { BOM.len_utf8() } else { 0 };
+    let text = &text[bom..];
+    let mut out = Documents::default();
+    if is_json(text) {
+        json_documents(text, &mut out);
+    } else {
+        yaml_documents(text, 1, 0, &mut out);
+    }
+    for document in &mut out.list {
+        if let Some(span) = &mut document.span {
+            *span = span.start + bom..span.end + bom;
+        }
+    }
+    out.list
+}
+
+#[derive(Default)]
+struct Documents {
+    list: Vec<Document>,
+}
+
+impl Documents {
+    fn push(&mut self, line: usize, content: Result<Value, String>, span: Option<Range<usize>>) {
+        let index = self.list.len() + 1;
+        self.list.push(Document {
+            index,
+            line,
+            content,
+            span,
+        });
+    }
+}
+
+/// A piece of a YAML stream between `---` lines, with its first line number.
+#[derive(Debug, PartialEq, Eq)]
+struct Chunk<'a> {
+    text: &'a str,
+    first_line: usize,
+    /// Byte offset of `text` in the stream.
+    offset: usize,
+}
+
+fn is_separator(line: &str) -> bool {
+    line.strip_prefix("---").is_some_and(|rest| rest.trim_end().is_empty())
+}
+
+fn split_yaml(text: &str) -> Vec<Chunk<'_>> {
+    let mut chunks = Vec::new();
+    let mut start = 0usize;
+    let mut start_line = 1usize;
+    let mut offset = 0usize;
+    for (number, line) in text.split_inclusive('\n').enumerate() {
+        if is_separator(line) {
+            chunks.push(Chunk {
+                text: &text[start..offset],
+                first_line: start_line,
+                offset: start,
+            });
+            start = offset + line.len();
+            start_line = number + 2;
+        }
+        offset += line.len();
+    }
+    chunks.push(Chunk {
+        text: &text[start..],
+        first_line: start_line,
+        offset: start,
+    });
+    chunks
+}
+
+/// The documents of a YAML stream; `first_line` and `offset` are where
+/// `text` starts in the text given to [`documents`].
+fn yaml_documents(text: &str, first_line: usize, offset: usize, out: &mut Documents) {
+    for chunk in split_yaml(text) {
+        let base = first_line + chunk.first_line - 1;
+        // Each document is its own YAML stream, as kubectl parses it, so a
+        // byte order mark may start each one (files joined with `cat`).
+        let text = chunk.text.strip_prefix(BOM).unwrap_or(chunk.text);
+        let start = offset + chunk.offset + (chunk.text.len() - text.len());
+        // kubectl reads the first document of each piece (go-yaml's
+        // Unmarshal): a `...` or `--- x` line ends what it reads.
+        match kube_yaml::parse_first(text) {
+            Ok(None) => {}
+            Ok(Some(doc)) => out.push(base + doc.line - 1, Ok(doc.value), Some(start..start + text.len())),
+            Err(e) => {
+                // An error found at the end of a document (say, an unclosed
+                // bracket) is placed at the end of its last line, not on the
+                // `---` after it.
+                let mut lines = text.trim_end().lines();
+                let last_line = lines.clone().count().max(1);
+                let (line, column) = if e.line > last_line {
+                    let end = lines.next_back().map_or(0, |l| l.chars().count());
+                    (last_line, end + 1)
+                } else {
+                    (e.line.max(1), e.column)
+                };
+                let line = base + line - 1;
+                out.push(
+                    line,
+                    Err(format!(
+                        "invalid YAML: line {line}, column {column}: {}",
+                        e.describe(base)
+                    )),
+                    None,
+                )
+            }
+        }
+    }
+}
+
+/// 1-based line of the first non-blank character at or after `offset`.
+fn line_at(text: &str, offset: usize) -> usize {
+    let rest = &text[offset..];
+    let skipped = rest.len() - rest.trim_start().len();
+    1 + text[..offset + skipped].matches('\n').count()
+}
+
+/// A JSON stream: values one after another. A value that is not JSON ends
+/// the stream (a JSON reader cannot find where the next value starts);
+/// what follows it is tried as YAML, which also reads JSON-like flow style
+/// such as `{a: 1}`. When that fails too, the JSON error is reported.
+fn json_documents(text: &str, out: &mut Documents) {
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    loop {
+        let offset = stream.byte_offset();
+        match stream.next() {
+            None => return,
+            Some(Ok(Value::Null)) => {}
+            Some(Ok(value)) => out.push(line_at(text, offset), Ok(value), Some(offset..stream.byte_offset())),
+            Some(Err(json_err)) => {
+                let rest = &text[offset..];
+                let rest_line = 1 + text[..offset].matches('\n').count();
+                let mut from_yaml = Documents::default();
+                yaml_documents(rest, rest_line, offset, &mut from_yaml);
+                if from_yaml.list.first().is_some_and(|d| d.content.is_ok()) {
+                    for doc in from_yaml.list {
+                        out.push(doc.line, doc.content, doc.span);
+                    }
+                } else {
+                    out.push(
+                        json_err.line().max(line_at(text, offset)),
+                        Err(format!("invalid JSON: {json_err}")),
+                        None,
+                    );
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Whether a text is read as JSON rather than YAML: kubectl's rule (its
+/// first non-blank character is `{`), for every file the user gives.
+pub fn is_json(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn summary(docs: &[Document]) -> Vec<(usize, usize, Result<String, String>)> {
+        docs.iter()
+            .map(|d| {
+                let content = match &d.content {
+                    Ok(v) => Ok(v["kind"].as_str().unwrap_or("?").to_string()),
+                    Err(e) => Err(e.clone()),
+                };
+                (d.index, d.line, content)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn yaml_streams_split_at_separator_lines_only() {
+        let text =
+            "---\n# Source: a.yaml\nkind: A\n---   \n\n---\n# nothing\n---\nkind: B\nx: \"---\"\n--- \nkind: C\n";
+        let docs = documents(text);
+        assert_eq!(
+            summary(&docs),
+            vec![
+                (1, 3, Ok("A".to_string())),
+                (2, 9, Ok("B".to_string())),
+                (3, 12, Ok("C".to_string()))
+            ]
+        );
+        // `--- x` and `----` are not separators
+        assert_eq!(split_yaml("a: 1\n----\n--- b\n").len(), 1);
+        // and in a piece, what follows the first document is not read, as
+        // kubectl (go-yaml's Unmarshal) does not read it
+        let docs = documents("kind: A\n...\nkind: [B\n---\n--- {kind: C}\n--- {kind: D}\n");
+        assert_eq!(
+            summary(&docs),
+            vec![(1, 1, Ok("A".to_string())), (2, 5, Ok("C".to_string()))]
+        );
+    }
+
+    #[test]
+    fn a_bad_document_hides_no_other() {
+        let text = "kind: A\n---\nkind: [B\n---\nkind: C\nname: x\nname: y\n---\nkind: D\n";
+        let docs = documents(text);
+        let got = summary(&docs);
+        assert_eq!(got[0], (1, 1, Ok("A".to_string())));
+        assert_eq!(got[1].0, 2);
+        assert_eq!(got[1].1, 3, "{got:?}");
+        // an unclosed bracket: at the end of its document's last line
+        assert_eq!(
+            got[1].2,
+            Err("invalid YAML: line 3, column 9: did not find expected ',' or ']' (while parsing a flow sequence that starts at line 3, column 7)".to_string())
+        );
+        assert_eq!(
+            got[2],
+            (
+                3,
+                7,
+                Err("invalid YAML: line 7, column 1: key \"name\" already set in map".to_string())
+            )
+        );
+        assert_eq!(got[3], (4, 9, Ok("D".to_string())));
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let docs = documents("\u{feff}apiVersion: v1\nkind: Pod\n");
+        assert_eq!(docs[0].content, Ok(json!({"apiVersion": "v1", "kind": "Pod"})));
+        let docs = documents("\u{feff}{\"kind\": \"Pod\"}");
+        assert_eq!(docs[0].content, Ok(json!({"kind": "Pod"})));
+        // files joined with `cat`: one at the start of a later document too
+        let docs = documents("\u{feff}kind: A\n---\n\u{feff}kind: B\n");
+        assert_eq!(
+            summary(&docs),
+            vec![(1, 1, Ok("A".to_string())), (2, 3, Ok("B".to_string()))]
+        );
+    }
+
+    #[test]
+    fn json_streams_keep_lines_and_stop_at_a_broken_value() {
+        let docs = documents("{\"kind\": \"A\"}\n\n{\"kind\": \"B\"}\nnull\n{\"kind\": ");
+        let got = summary(&docs);
+        assert_eq!(got[0], (1, 1, Ok("A".to_string())));
+        assert_eq!(got[1], (2, 3, Ok("B".to_string())));
+        assert_eq!(got[2].0, 3);
+        assert!(matches!(&got[2].2, Err(e) if e.starts_with("invalid JSON")), "{got:?}");
+        // flow-style YAML after `{` is still read
+        let docs = documents("{kind: A}\n---\nkind: B\n");
+        assert_eq!(summary(&docs).len(), 2);
+        assert_eq!(docs[1].content, Ok(json!({"kind": "B"})));
+    }
+
+    #[test]
+    fn yaml_1_1_values_reach_the_objects() {
+        let docs = documents("spec:\n  readOnly: yes\n  mode: 0644\n");
+        assert_eq!(docs[0].content, Ok(json!({"spec": {"readOnly": true, "mode": 420}})));
+    }
+}
