@@ -234,3 +234,30 @@ bare envfrom-secret-ref 28:9" ] || { echo "$output"; false; }
   [ "$output" = "spec.pod.templates/main.spec.containers[0].envFrom[0]
 .containers[0].envFrom[0]" ] || { echo "$output"; false; }
 }
+
+@test "run and check: a module compiled once is loaded from the cache and answers the same; a damaged cache file is compiled anew" {
+  export XDG_CACHE_HOME=$BATS_TEST_TMPDIR/xdg
+  local dir=$XDG_CACHE_HOME/policy-runner out=$BATS_TEST_TMPDIR
+  local args=(run --request-path test_data/deployment-missing-mount.json --settings-path test_data/settings-seed.json)
+  bin/policy-runner -v "${args[@]}" policy.wasm >"$out/compiled.json" 2>"$out/compiled.err"
+  grep -q "compiled module stored in $dir/[0-9a-f]\{64\}\.cwasm" "$out/compiled.err"
+  bin/policy-runner -v "${args[@]}" policy.wasm >"$out/loaded.json" 2>"$out/loaded.err"
+  grep -q "compiled module loaded from $dir/" "$out/loaded.err"
+  cmp "$out/compiled.json" "$out/loaded.json"
+  jq -e '.patchType == "JSONPatch"' "$out/loaded.json" >/dev/null
+
+  bin/policy-runner -v "${args[@]}" --disable-wasmtime-cache policy.wasm >"$out/uncached.json" 2>"$out/uncached.err"
+  ! grep -q "compiled module" "$out/uncached.err"
+  cmp "$out/compiled.json" "$out/uncached.json"
+
+  local files=("$dir"/*.cwasm)
+  [ "${#files[@]}" -eq 1 ]
+  head -c 4096 "${files[0]}" >"$out/truncated" && mv "$out/truncated" "${files[0]}"
+  bin/policy-runner -v "${args[@]}" policy.wasm >"$out/repaired.json" 2>"$out/repaired.err"
+  grep -q "compiled module stored in ${files[0]}" "$out/repaired.err"
+  cmp "$out/compiled.json" "$out/repaired.json"
+
+  run bin/policy-runner -v check --settings-path examples/settings.yml policy.wasm examples/manifests/01-payments-compliant.yaml
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"compiled module loaded from ${files[0]}"* ]]
+}

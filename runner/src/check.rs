@@ -45,6 +45,7 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
         verbose,
         track_memory: false,
         deadline: args.deadline.deadline(),
+        cache: args.cache.dir(),
     };
     let policy = Policy::open(&args.policy, options, Arc::new(context))?;
     let mut instance = policy.instantiate()?;

@@ -94,6 +94,27 @@ impl DeadlineArgs {
     }
 }
 
+/// Whether compiled modules are kept between runs.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct CacheArgs {
+    /// Compile the policy anew rather than load the form compiled by an
+    /// earlier run (kept, as kwctl keeps it, in $XDG_CACHE_HOME/policy-runner,
+    /// else ~/.cache/policy-runner)
+    #[arg(long)]
+    pub disable_wasmtime_cache: bool,
+}
+
+impl CacheArgs {
+    /// The cache's directory, unless disabled.
+    pub fn dir(&self) -> Option<PathBuf> {
+        if self.disable_wasmtime_cache {
+            None
+        } else {
+            crate::host::cache::default_dir()
+        }
+    }
+}
+
 /// Manifests standing for the cluster a context-aware policy looks at.
 #[derive(Debug, Clone, Args)]
 pub struct ClusterStateArgs {
@@ -139,6 +160,9 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub deadline: DeadlineArgs,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
 
     /// Grant access to the Kubernetes resources of the policy's metadata
     /// `contextAwareResources` (as kwctl): the metadata embedded by `kwctl
@@ -187,6 +211,9 @@ pub struct CheckArgs {
 
     #[command(flatten)]
     pub deadline: DeadlineArgs,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
 
     /// Report format
     #[arg(short, long, value_enum, default_value_t = CheckFormat::Text)]

@@ -97,6 +97,7 @@ pub fn run(args: &RunArgs, verbose: bool) -> Result<u8> {
         verbose,
         track_memory: false,
         deadline: args.deadline.deadline(),
+        cache: args.cache.dir(),
     };
     let policy = Policy::open(&args.policy, options, context.clone())?;
     let instance = policy.instantiate()?;

@@ -42,7 +42,7 @@ pub fn bench(args: &BenchArgs, verbose: bool) -> Result<u8> {
     let mut subjects = args
         .policies
         .iter()
-        .map(|path| prepare(path, &work, options, args.fresh_instance, &state))
+        .map(|path| prepare(path, &work, options.clone(), args.fresh_instance, &state))
         .collect::<Result<Vec<_>>>()?;
     measure(&mut subjects, &payload, args.warmup, args.iterations)?;
 
@@ -64,5 +64,7 @@ fn host_options(args: &BenchArgs, verbose: bool) -> HostOptions {
         verbose,
         track_memory: !args.fresh_instance,
         deadline: args.deadline.deadline(),
+        // Compiled anew: the report gives each module's compile time.
+        cache: None,
     }
 }

@@ -10,6 +10,7 @@ use std::cell::Cell;
 
 use wasmtime::{Config, Engine, ExternType, InstancePre, Module};
 
+use super::cache;
 use super::deadline::{Deadline, EpochTicker, Watchdog};
 use super::trap::one_line;
 use super::wapc::{linker, HostState};
@@ -17,7 +18,7 @@ use crate::context::ContextHost;
 use crate::memory::{MemoryStats, TrackingMemoryCreator};
 
 /// How hosts are set up.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct HostOptions {
     /// Print the guest's log events on stderr.
     pub verbose: bool,
@@ -25,12 +26,16 @@ pub struct HostOptions {
     pub track_memory: bool,
     /// How long one waPC call (or the module's initialisation) may run.
     pub deadline: Deadline,
+    /// Keep compiled modules in this directory between runs ([`cache`]);
+    /// compile every time without one.
+    pub cache: Option<PathBuf>,
 }
 
 /// A compiled policy module, ready to be instantiated.
 pub struct Policy {
     pub path: PathBuf,
     pub size: usize,
+    /// Compiling the module took this long (loading it, when cached).
     pub compile_time: Duration,
     pub(super) engine: Engine,
     /// The module linked with the runner's waPC and WASI functions, from
@@ -118,7 +123,12 @@ impl Policy {
         }
         let (engine, memory) = new_engine(&options)?;
         let started = Instant::now();
-        let module = compile(&engine, &bytes, &name)?;
+        let module = match &options.cache {
+            Some(dir) => cache::load_or_compile(dir, &engine, &bytes, options.verbose, || {
+                compile(&engine, &bytes, &name)
+            })?,
+            None => compile(&engine, &bytes, &name)?,
+        };
         let compile_time = started.elapsed();
 
         let exports_guest_call = module
