@@ -7,13 +7,18 @@
 //! the module's bytes and of what the engine's configuration makes of
 //! compiled code (`Engine::precompile_compatibility_hash`: wasmtime's
 //! version, the target, the settings). A file that does not load (truncated,
-//! written by another wasmtime) is compiled anew and replaced.
+//! written by another wasmtime) is compiled anew and replaced. Every build of
+//! a policy is a new file, so the cache keeps the [`KEEP`] files used last.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use wasmtime::{Engine, Module};
+
+/// How many compiled modules the cache keeps (about 2 MB each for a policy
+/// of half a megabyte): those loaded or stored last.
+pub const KEEP: usize = 16;
 
 /// Where compiled modules are kept: `$XDG_CACHE_HOME/policy-runner`, else
 /// `~/.cache/policy-runner`; none when neither is known.
@@ -67,13 +72,18 @@ pub fn load_or_compile(
     // version and settings) again, and any error means: compile anew. The
     // directory is the user's own, trusted as kwctl trusts its wasmtime cache.
     if let Ok(module) = unsafe { Module::deserialize_file(engine, &path) } {
+        // Marks it as used, for `prune`.
+        let _ = std::fs::File::options()
+            .append(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()));
         if verbose {
             eprintln!("policy-runner: compiled module loaded from {}", path.display());
         }
         return Ok(module);
     }
     let module = compile()?;
-    match store(&module, &path) {
+    match store(&module, &path).and_then(|()| prune(dir, KEEP)) {
         Ok(()) if verbose => eprintln!("policy-runner: compiled module stored in {}", path.display()),
         Ok(()) => {}
         Err(e) if verbose => eprintln!("policy-runner: compiled module not cached: {e:#}"),
@@ -98,6 +108,25 @@ fn store(module: &Module, path: &Path) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(&temporary);
     }
     written.with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Removes all but the `keep` files of `dir` used last (by modification
+/// time, which a load sets), leftovers of interrupted writes included.
+fn prune(dir: &Path, keep: usize) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let metadata = entry.metadata().ok().filter(std::fs::Metadata::is_file)?;
+            Some((metadata.modified().ok()?, entry.path()))
+        })
+        .collect();
+    files.sort_unstable_by(|a, b| b.cmp(a));
+    for (_, path) in files.iter().skip(keep) {
+        std::fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -186,6 +215,31 @@ mod tests {
         assert_eq!((compiled, answer(&engine, &module)), (1, 42));
         load(&dir, &engine, WAT.as_bytes(), &mut compiled);
         assert_eq!(compiled, 1, "the damaged file was not replaced");
+    }
+
+    #[test]
+    fn the_cache_keeps_the_files_used_last() {
+        let dir = scratch("prune");
+        let engine = engine(true);
+        let mut compiled = 0;
+        let texts: Vec<String> = (0..3).map(|n| WAT.replace("42", &n.to_string())).collect();
+        for text in &texts {
+            load(&dir, &engine, text.as_bytes(), &mut compiled);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // Loading the oldest makes it the newest.
+        load(&dir, &engine, texts[0].as_bytes(), &mut compiled);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(dir.join("left-by-a-crash.tmp"), b"").unwrap();
+        prune(&dir, 2).unwrap();
+        let mut kept: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        kept.sort();
+        let mut expected = vec![
+            dir.join("left-by-a-crash.tmp"),
+            file(&dir, &engine, texts[0].as_bytes()),
+        ];
+        expected.sort();
+        assert_eq!((compiled, kept), (3, expected));
     }
 
     #[test]
