@@ -18,7 +18,7 @@ use wasmtime::{Engine, Module};
 
 /// How many compiled modules the cache keeps (about 2 MB each for a policy
 /// of half a megabyte): those loaded or stored last.
-pub const KEEP: usize = 16;
+const KEEP: usize = 16;
 
 /// Where compiled modules are kept: `$XDG_CACHE_HOME/policy-runner`, else
 /// `~/.cache/policy-runner`; none when neither is known.
