@@ -55,8 +55,7 @@ fn file(dir: &Path, engine: &Engine, bytes: &[u8]) -> PathBuf {
 
 /// The module compiled from `bytes`: loaded from `dir` when it was compiled
 /// before, else compiled by `compile` and stored there. A cache that cannot
-/// be written is no error: the module was compiled all the same (said with
-/// `verbose`).
+/// be written is no error (said with `verbose`).
 pub fn load_or_compile(
     dir: &Path,
     engine: &Engine,
@@ -83,11 +82,13 @@ pub fn load_or_compile(
         return Ok(module);
     }
     let module = compile()?;
-    match store(&module, &path).and_then(|()| prune(dir, KEEP)) {
-        Ok(()) if verbose => eprintln!("policy-runner: compiled module stored in {}", path.display()),
-        Ok(()) => {}
-        Err(e) if verbose => eprintln!("policy-runner: compiled module not cached: {e:#}"),
-        Err(_) => {}
+    let kept = store(&module, &path).and_then(|()| prune(dir, KEEP));
+    if verbose {
+        match kept {
+            Ok(()) => eprintln!("policy-runner: compiled module stored in {}", path.display()),
+            // The module was compiled all the same.
+            Err(e) => eprintln!("policy-runner: module cache: {e:#}"),
+        }
     }
     Ok(module)
 }
