@@ -247,7 +247,8 @@ bare envfrom-secret-ref 28:9" ] || { echo "$output"; false; }
   jq -e '.patchType == "JSONPatch"' "$out/loaded.json" >/dev/null
 
   bin/policy-runner -v "${args[@]}" --disable-wasmtime-cache policy.wasm >"$out/uncached.json" 2>"$out/uncached.err"
-  ! grep -q "compiled module" "$out/uncached.err"
+  # (`! grep` would not fail a bats test: set -e ignores a negated command.)
+  [ "$(grep -c "compiled module" "$out/uncached.err")" -eq 0 ] || { cat "$out/uncached.err"; false; }
   cmp "$out/compiled.json" "$out/uncached.json"
 
   local files=("$dir"/*.cwasm)
