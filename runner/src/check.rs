@@ -14,10 +14,10 @@ use crate::cli::CheckArgs;
 use crate::context::cluster_state::ClusterState;
 use crate::context::{declared, read_cluster_state, ContextHost, Source};
 use crate::findings::findings;
-use crate::host::{HostOptions, Policy, PolicyInstance};
+use crate::host::{load, HostOptions, Load, Loaded, PolicyInstance};
 use crate::input::load_settings;
 use crate::manifests::{read_manifests, Entry};
-use crate::metadata::{find_metadata, PolicyMetadata};
+use crate::metadata::PolicyMetadata;
 use crate::outcome::{exit_code, Location, ObjectReport, Verdict};
 use crate::patch;
 use crate::removed_apis;
@@ -37,19 +37,27 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
     let settings = load_settings(&args.settings.source())?;
     let rules = args.rules.as_deref().map(catalogue::read).transpose()?;
     let entries = read_manifests(&args.manifests)?;
-    let metadata = find_metadata(args.metadata.as_deref(), &args.policy)?.map(|found| found.metadata);
-    let context = context_host(args, &entries, metadata.as_ref())?;
+    let Loaded {
+        metadata,
+        policy,
+        mut instance,
+        ..
+    } = load(
+        Load {
+            policy: &args.policy,
+            metadata: args.metadata.as_deref(),
+            options: HostOptions {
+                verbose,
+                deadline: args.deadline.deadline(),
+                cache: args.cache.dir(),
+            },
+            settings: &settings,
+            name_module_when_not_ready: false,
+        },
+        |found| context_host(args, &entries, found.map(|f| &f.metadata)),
+    )?;
+    let metadata = metadata.map(|found| found.metadata);
     let namespace = args.cluster.namespace.as_str();
-
-    let options = HostOptions {
-        verbose,
-        track_memory: false,
-        deadline: args.deadline.deadline(),
-        cache: args.cache.dir(),
-    };
-    let policy = Policy::open(&args.policy, options, Arc::new(context))?;
-    let mut instance = policy.instantiate()?;
-    instance.ready(&settings)?;
 
     let mut reports = Vec::with_capacity(entries.len());
     for (index, entry) in entries.into_iter().enumerate() {

@@ -12,7 +12,6 @@ mod input;
 mod junit;
 mod kube_yaml;
 mod manifests;
-mod memory;
 mod metadata;
 mod outcome;
 mod patch;

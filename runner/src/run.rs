@@ -10,21 +10,20 @@ use crate::cli::RunArgs;
 use crate::context::cluster_state::ClusterState;
 use crate::context::session::Session;
 use crate::context::{declared, read_cluster_state, ContextHost, Source};
-use crate::host::{display_name, HostOptions, Policy};
+use crate::host::{display_name, load, HostOptions, Load};
 use crate::input::load_settings;
-use crate::metadata::find_metadata;
+use crate::metadata::FoundMetadata;
 use crate::request::load_request;
 use crate::response::admission_response;
 
 /// The context-aware host of `run`, as kwctl sets it up: the metadata's
 /// resources with --allow-context-aware, nothing without.
-fn context_host(args: &RunArgs, verbose: bool) -> Result<ContextHost> {
+fn context_host(args: &RunArgs, metadata: Option<&FoundMetadata>, verbose: bool) -> Result<ContextHost> {
     let label = display_name(&args.policy);
-    let metadata = find_metadata(args.metadata.as_deref(), &args.policy)?;
-    if let (true, Some(found)) = (verbose, &metadata) {
+    if let (true, Some(found)) = (verbose, metadata) {
         eprintln!("policy-runner: metadata of policy {label} from {}", found.origin);
     }
-    let declared = declared(metadata.as_ref().map(|m| &m.metadata));
+    let declared = declared(metadata.map(|m| &m.metadata));
     let granted = if args.allow_context_aware {
         if metadata.is_none() {
             eprintln!(
@@ -92,16 +91,21 @@ fn report_session(context: &ContextHost, verbose: bool) -> bool {
 pub fn run(args: &RunArgs, verbose: bool) -> Result<u8> {
     let settings = load_settings(&args.settings.source())?;
     let request = load_request(&args.request_path)?;
-    let context = Arc::new(context_host(args, verbose)?);
-    let options = HostOptions {
-        verbose,
-        track_memory: false,
-        deadline: args.deadline.deadline(),
-        cache: args.cache.dir(),
-    };
-    let policy = Policy::open(&args.policy, options, context.clone())?;
-    let instance = policy.instantiate()?;
-    instance.ready(&settings)?;
+    let loaded = load(
+        Load {
+            policy: &args.policy,
+            metadata: args.metadata.as_deref(),
+            options: HostOptions {
+                verbose,
+                deadline: args.deadline.deadline(),
+                cache: args.cache.dir(),
+            },
+            settings: &settings,
+            name_module_when_not_ready: false,
+        },
+        |metadata| context_host(args, metadata, verbose),
+    )?;
+    let (context, instance) = (loaded.policy.context(), &loaded.instance);
 
     let payload = request.validate_payload(&settings)?;
     let validation = instance.validate(&payload)?;
@@ -116,5 +120,5 @@ pub fn run(args: &RunArgs, verbose: bool) -> Result<u8> {
         std::fs::write(path, session?)
             .with_context(|| format!("cannot write host capabilities session {}", path.display()))?;
     }
-    Ok(if report_session(&context, verbose) { 1 } else { 0 })
+    Ok(if report_session(context, verbose) { 1 } else { 0 })
 }

@@ -5,12 +5,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::context::cluster_state::ClusterState;
 use crate::context::{declared, ContextHost, Source};
-use crate::host::{display_name, HostOptions, Policy, PolicyInstance};
-use crate::metadata::find_metadata;
+use crate::host::{load, HostOptions, Load, Policy, PolicyInstance};
 use crate::response::admission_response;
 
 /// The request and settings every module is benched with.
@@ -114,10 +113,10 @@ fn fresh_call(policy: &Policy, payload: &[u8]) -> Result<FreshSample> {
     })
 }
 
-/// Loads and instantiates a module and checks it answers properly. In fresh
-/// mode the checked instance is dropped; the timed calls make their own.
-/// The module's Kubernetes look-ups are answered from `state`, for the
-/// resources its metadata declares.
+/// Loads a module and checks it answers properly. In fresh mode the checked
+/// instance is dropped; the timed calls make their own. The module's
+/// Kubernetes look-ups are answered from `state`, for the resources its
+/// metadata declares.
 pub fn prepare(
     path: &Path,
     work: &Workload,
@@ -125,19 +124,22 @@ pub fn prepare(
     fresh: bool,
     state: &Arc<ClusterState>,
 ) -> Result<Subject> {
-    let metadata = find_metadata(None, path)?;
-    let context = ContextHost::new(
-        declared(metadata.as_ref().map(|m| &m.metadata)),
-        Source::ClusterState(state.clone()),
-    );
-    let policy = Policy::open(path, options, Arc::new(context))?;
-    let started = Instant::now();
-    let checked = policy.instantiate()?;
-    let instantiate = started.elapsed();
-    let initial_memory = policy.memory_stats().map_or(0, |m| m.current());
+    let load_spec = Load {
+        policy: path,
+        metadata: None,
+        options,
+        settings: work.settings,
+        name_module_when_not_ready: true,
+    };
+    let loaded = load(load_spec, |metadata| {
+        let declared = declared(metadata.map(|m| &m.metadata));
+        Ok(ContextHost::new(declared, Source::ClusterState(state.clone())))
+    })?;
+    let (policy, checked) = (loaded.policy, loaded.instance);
     let calls_before = policy.context().calls();
-    let verdict = check_answers(path, &checked, work)?;
+    let verdict = check_answer(&checked, work)?;
     let host_calls = policy.context().calls() - calls_before;
+    let initial_memory = checked.initial_memory();
     let instances = if fresh {
         Instances::Fresh(policy)
     } else {
@@ -145,7 +147,7 @@ pub fn prepare(
     };
     Ok(Subject {
         instances,
-        instantiate,
+        instantiate: loaded.instantiate_time,
         initial_memory,
         verdict,
         host_calls,
@@ -155,12 +157,9 @@ pub fn prepare(
     })
 }
 
-/// Protocol version, settings and one `validate` call: the policy must give
-/// a proper answer before timing. Returns the verdict.
-fn check_answers(path: &Path, instance: &PolicyInstance, work: &Workload) -> Result<&'static str> {
-    instance
-        .ready(work.settings)
-        .with_context(|| format!("module {}", display_name(path)))?;
+/// One `validate` call in a ready instance: the policy must give a proper
+/// answer before timing. Returns the verdict.
+fn check_answer(instance: &PolicyInstance, work: &Workload) -> Result<&'static str> {
     let validation = instance.validate(work.payload)?;
     let outcome = admission_response(work.uid, work.object, &validation)?;
     Ok(match (outcome.response.allowed, outcome.patch.is_some()) {
@@ -225,11 +224,14 @@ mod tests {
             uid: "req-1",
             object: None,
         };
-        let options = HostOptions {
-            track_memory: !fresh,
-            ..HostOptions::default()
-        };
-        prepare(path, &work, options, fresh, &Arc::new(ClusterState::new())).unwrap()
+        prepare(
+            path,
+            &work,
+            HostOptions::default(),
+            fresh,
+            &Arc::new(ClusterState::new()),
+        )
+        .unwrap()
     }
 
     #[test]

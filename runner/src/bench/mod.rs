@@ -55,14 +55,12 @@ pub fn bench(args: &BenchArgs, verbose: bool) -> Result<u8> {
     Ok(0)
 }
 
-/// Reused instances get a memory-tracking engine. Fresh instances get an
-/// engine configured as policy-server's, with copy-on-write memory images
-/// (which a tracking engine must do without), so that instantiation and
-/// teardown cost what they cost there.
+/// Both modes run on the engine of `run` and `check`, configured as
+/// policy-server's (epoch deadlines, copy-on-write memory images), so that
+/// calls, instantiation and teardown cost what they cost there.
 fn host_options(args: &BenchArgs, verbose: bool) -> HostOptions {
     HostOptions {
         verbose,
-        track_memory: !args.fresh_instance,
         deadline: args.deadline.deadline(),
         // Compiled anew: the report gives each module's compile time.
         cache: None,

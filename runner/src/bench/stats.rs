@@ -94,7 +94,11 @@ pub fn results(subjects: &[Subject]) -> Vec<ModuleResult> {
 
 fn result(s: &Subject) -> ModuleResult {
     let policy = s.instances.policy();
-    let memory = policy.memory_stats();
+    // Reported for the one instance of the reused-instance mode.
+    let (peak_memory, memories) = match &s.instances {
+        Instances::Reused(policy, instance) => (instance.memory(), policy.linear_memories()),
+        Instances::Fresh(_) => (0, 0),
+    };
     ModuleResult {
         path: policy.path.display().to_string(),
         name: policy.label(),
@@ -105,8 +109,8 @@ fn result(s: &Subject) -> ModuleResult {
         stats: summarize(&s.samples),
         p50_ratio: 1.0,
         memory_initial_bytes: s.initial_memory,
-        memory_peak_bytes: memory.map_or(0, |m| m.peak()),
-        memories: memory.map_or(0, |m| m.created()),
+        memory_peak_bytes: peak_memory,
+        memories,
         host_calls: s.host_calls,
         host: (!s.host.is_empty()).then(|| summarize(&s.host)),
         fresh: fresh_stats(s),

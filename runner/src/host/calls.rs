@@ -11,7 +11,6 @@ use serde::Deserialize;
 use serde_json::Value;
 use wasmtime::{Store, Trap, TypedFunc};
 
-use super::deadline::Watchdog;
 use super::module::Policy;
 use super::trap::one_line;
 use super::wapc::{Exit, HostCallback, HostState};
@@ -32,9 +31,10 @@ pub struct PolicyInstance {
     guest_call: TypedFunc<(i32, i32), i32>,
     label: String,
     deadline_ms: u128,
-    /// Epoch ticks per call, on engines with epoch interruption.
-    ticks: Option<u64>,
-    watchdog: Option<Arc<Watchdog>>,
+    /// Epoch ticks per call.
+    ticks: u64,
+    /// Bytes of linear memory the instance held once initialised.
+    initial_memory: usize,
 }
 
 /// Why a guest call gave no answer.
@@ -56,42 +56,39 @@ fn failure(err: &wasmtime::Error) -> String {
 impl Policy {
     /// Creates a fresh instance: a new store, the module instantiated from
     /// its linked form, and the guest's `_start` then `wapc_init` run when
-    /// exported (as waPC hosts do), under the same deadline as a call.
+    /// exported (as waPC hosts do), under the same deadline as a call. The
+    /// store's limiter records the instance's linear memory ([`MemoryUse`]).
+    ///
+    /// [`MemoryUse`]: super::memory::MemoryUse
     pub fn instantiate(&self) -> Result<PolicyInstance> {
         let label = self.label();
         let deadline = self.options.deadline;
-        let watchdog = self.watchdog();
-        let ticks = watchdog.is_none().then(|| deadline.ticks());
+        let ticks = deadline.ticks();
         let callback = host_callback(self.options.verbose, label.clone(), self.context.clone());
         let mut store = Store::new(&self.engine, HostState::new(callback, self.options.verbose));
-        if let Some(w) = &watchdog {
-            w.arm(init_deadline_message(&label, deadline.millis()));
-        }
-        let started = self.start(&mut store, ticks);
-        if let Some(w) = &watchdog {
-            w.disarm();
-        }
-        let guest_call = started.map_err(|e| match e {
+        store.limiter(|state| &mut state.memory);
+        let guest_call = self.start(&mut store, ticks).map_err(|e| match e {
             CallError::Deadline => anyhow!(init_deadline_message(&label, deadline.millis())),
             CallError::Failed(why) => {
                 anyhow!("cannot instantiate policy module {label} (waPC initialisation failed): {why}")
             }
         })?;
         self.instantiations.set(self.instantiations.get() + 1);
+        let initial_memory = store.data().memory.bytes();
         Ok(PolicyInstance {
             store: RefCell::new(store),
             guest_call,
             label,
             deadline_ms: deadline.millis(),
             ticks,
-            watchdog,
+            initial_memory,
         })
     }
 
     fn start(
         &self,
         store: &mut Store<HostState>,
-        ticks: Option<u64>,
+        ticks: u64,
     ) -> std::result::Result<TypedFunc<(i32, i32), i32>, CallError> {
         let fail = |e: wasmtime::Error| {
             if interrupted(&e) {
@@ -100,18 +97,14 @@ impl Policy {
                 CallError::Failed(failure(&e))
             }
         };
-        if let Some(t) = ticks {
-            store.set_epoch_deadline(t);
-        }
+        store.set_epoch_deadline(ticks);
         let instance = self.pre.instantiate(&mut *store).map_err(fail)?;
         for start in ["_start", "wapc_init"] {
             if instance.get_func(&mut *store, start).is_none() {
                 continue;
             }
             let func = instance.get_typed_func::<(), ()>(&mut *store, start).map_err(fail)?;
-            if let Some(t) = ticks {
-                store.set_epoch_deadline(t);
-            }
+            store.set_epoch_deadline(ticks);
             match func.call(&mut *store, ()) {
                 Ok(()) => {}
                 // A Go (TinyGo) `main` ends with proc_exit(0): a success.
@@ -138,16 +131,8 @@ impl PolicyInstance {
         };
         let mut store = self.store.borrow_mut();
         store.data_mut().start_call(operation, payload);
-        if let Some(t) = self.ticks {
-            store.set_epoch_deadline(t);
-        }
-        if let Some(w) = &self.watchdog {
-            w.arm(self.deadline_error(operation).to_string());
-        }
+        store.set_epoch_deadline(self.ticks);
         let result = self.guest_call.call(&mut *store, (op_len, len));
-        if let Some(w) = &self.watchdog {
-            w.disarm();
-        }
         let state = store.data_mut();
         match result {
             Err(e) if interrupted(&e) => Err(CallError::Deadline),
@@ -239,6 +224,17 @@ impl PolicyInstance {
     /// Calls `validate` and returns the raw answer.
     pub fn validate_raw(&self, payload: &[u8]) -> Result<Vec<u8>> {
         self.call("validate", payload)
+    }
+
+    /// Bytes of linear memory the instance held once initialised.
+    pub fn initial_memory(&self) -> usize {
+        self.initial_memory
+    }
+
+    /// Bytes of linear memory the instance holds now, the most it held
+    /// (wasm memories never shrink).
+    pub fn memory(&self) -> usize {
+        self.store.borrow().data().memory.bytes()
     }
 
     /// Calls `validate` and parses the Kubewarden ValidationResponse.

@@ -5,9 +5,8 @@
 //! CI — the protection policy-server gives its policies with its timeout.
 
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wasmtime::Engine;
 
@@ -80,91 +79,6 @@ impl Drop for EpochTicker {
     fn drop(&mut self) {
         // Closing the channel wakes the thread at once.
         self.stop.take();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// The deadline for the memory-tracking engine of `bench`, which runs
-/// without epoch checks so that its timings are those of the plain compiled
-/// code, as before. A watchdog thread ends the process with the deadline
-/// error when a call overruns — `bench` stops at its first error anyway.
-pub struct Watchdog {
-    shared: Arc<WatchdogState>,
-    thread: Option<JoinHandle<()>>,
-}
-
-#[derive(Default)]
-struct WatchdogState {
-    armed: Mutex<Armed>,
-    changed: Condvar,
-}
-
-#[derive(Default)]
-struct Armed {
-    /// When the running call started, and the error to report if it overruns.
-    call: Option<(Instant, String)>,
-    stopped: bool,
-}
-
-impl Watchdog {
-    pub fn start(timeout: Duration) -> std::io::Result<Watchdog> {
-        let shared = Arc::new(WatchdogState::default());
-        let watched = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("call-watchdog".to_string())
-            .spawn(move || watch(&watched, timeout))?;
-        Ok(Watchdog {
-            shared,
-            thread: Some(thread),
-        })
-    }
-
-    /// A call starts; `error` is reported if it is still running at the deadline.
-    pub fn arm(&self, error: String) {
-        if let Ok(mut armed) = self.shared.armed.lock() {
-            armed.call = Some((Instant::now(), error));
-        }
-        self.shared.changed.notify_all();
-    }
-
-    pub fn disarm(&self) {
-        if let Ok(mut armed) = self.shared.armed.lock() {
-            armed.call = None;
-        }
-        self.shared.changed.notify_all();
-    }
-}
-
-fn watch(state: &WatchdogState, timeout: Duration) {
-    let Ok(mut armed) = state.armed.lock() else {
-        return;
-    };
-    while !armed.stopped {
-        let wait = match &armed.call {
-            Some((since, error)) => match timeout.checked_sub(since.elapsed()) {
-                Some(left) if !left.is_zero() => left,
-                _ => {
-                    eprintln!("policy-runner: error: {error}");
-                    std::process::exit(2);
-                }
-            },
-            None => Duration::from_secs(3600),
-        };
-        armed = match state.changed.wait_timeout(armed, wait) {
-            Ok((guard, _)) => guard,
-            Err(_) => return,
-        };
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        if let Ok(mut armed) = self.shared.armed.lock() {
-            armed.stopped = true;
-        }
-        self.shared.changed.notify_all();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

@@ -1,29 +1,25 @@
 //! Loading a policy module: reading and compiling it on an engine of its own,
-//! with what enforces the per-call deadline on it.
+//! whose epoch ticker enforces the per-call deadline.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use std::cell::Cell;
-
 use wasmtime::{Config, Engine, ExternType, InstancePre, Module};
 
 use super::cache;
-use super::deadline::{Deadline, EpochTicker, Watchdog};
+use super::deadline::{Deadline, EpochTicker};
 use super::trap::one_line;
 use super::wapc::{linker, HostState};
 use crate::context::ContextHost;
-use crate::memory::{MemoryStats, TrackingMemoryCreator};
 
 /// How hosts are set up.
 #[derive(Debug, Clone, Default)]
 pub struct HostOptions {
     /// Print the guest's log events on stderr.
     pub verbose: bool,
-    /// Give the engine a memory creator that records linear memory sizes.
-    pub track_memory: bool,
     /// How long one waPC call (or the module's initialisation) may run.
     pub deadline: Deadline,
     /// Keep compiled modules in this directory between runs ([`cache`]);
@@ -42,22 +38,13 @@ pub struct Policy {
     /// which every instance is made.
     pub(super) pre: InstancePre<HostState>,
     pub(super) options: HostOptions,
-    memory: Option<Arc<MemoryStats>>,
-    pub(super) enforcement: Enforcement,
+    /// Advances the engine's epoch for as long as the policy is loaded.
+    _ticker: EpochTicker,
     /// Answers the policy's context-aware host calls (shared by its instances).
     pub(super) context: Arc<ContextHost>,
     /// Instances made so far, so that callers can show (and tests check)
     /// that no instance was reused.
     pub(super) instantiations: Cell<u64>,
-}
-
-/// What stops a call at the deadline, for as long as the policy is loaded.
-pub(super) enum Enforcement {
-    /// Epoch interruption: the call fails with a trap. The ticker is held
-    /// for its Drop, which stops it.
-    Epochs(#[allow(dead_code)] EpochTicker),
-    /// For memory-tracking engines, which cannot use epochs.
-    Watchdog(Arc<Watchdog>),
 }
 
 /// A short name for messages: the file name, or the path as given.
@@ -67,23 +54,14 @@ pub fn display_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-fn new_engine(options: &HostOptions) -> Result<(Engine, Option<Arc<MemoryStats>>)> {
+/// The engine of every command, configured as policy-server's: wasmtime's
+/// defaults (copy-on-write memory images among them) with epoch
+/// interruption, so that guest code checks the epoch at loop heads and
+/// function entries and a call stops at its deadline, counted in ticks.
+fn new_engine() -> Result<Engine> {
     let mut config = Config::default();
-    // Guest code checks the epoch at loop heads and function entries; the
-    // deadline in `EpochDeadlines` is counted in epoch ticks. Not with
-    // memory tracking: see `Watchdog`.
-    config.epoch_interruption(!options.track_memory);
-    let stats = if options.track_memory {
-        let stats = Arc::new(MemoryStats::default());
-        config.with_host_memory(Arc::new(TrackingMemoryCreator::new(stats.clone())));
-        // Copy-on-write memory images need wasmtime's own mmap memories.
-        config.memory_init_cow(false);
-        Some(stats)
-    } else {
-        None
-    };
-    let engine = Engine::new(&config).map_err(|e| anyhow!("cannot create wasmtime engine: {e}"))?;
-    Ok((engine, stats))
+    config.epoch_interruption(true);
+    Engine::new(&config).map_err(|e| anyhow!("cannot create wasmtime engine: {e}"))
 }
 
 fn compile(engine: &Engine, bytes: &[u8], name: &str) -> Result<Module> {
@@ -102,15 +80,6 @@ fn compile(engine: &Engine, bytes: &[u8], name: &str) -> Result<Module> {
     }
 }
 
-fn enforcement(engine: &Engine, options: &HostOptions) -> Result<Enforcement> {
-    let started = if options.track_memory {
-        Watchdog::start(options.deadline.timeout).map(|w| Enforcement::Watchdog(Arc::new(w)))
-    } else {
-        EpochTicker::start(engine.clone(), options.deadline.tick()).map(Enforcement::Epochs)
-    };
-    started.context("cannot start the thread that enforces the call deadline")
-}
-
 impl Policy {
     /// Reads, compiles and links a policy module, checking that it is a waPC
     /// guest; `context` answers its Kubernetes look-ups. The one way run,
@@ -121,7 +90,7 @@ impl Policy {
         if bytes.is_empty() {
             bail!("policy module {name} is empty, not a WebAssembly module");
         }
-        let (engine, memory) = new_engine(&options)?;
+        let engine = new_engine()?;
         let started = Instant::now();
         let module = match &options.cache {
             Some(dir) => cache::load_or_compile(dir, &engine, &bytes, options.verbose, || {
@@ -142,7 +111,8 @@ impl Policy {
         let pre = linker(&engine)
             .and_then(|l| l.instantiate_pre(&module))
             .map_err(|e| anyhow!("cannot link policy module {name}: {}", one_line(&format!("{e:#}"))))?;
-        let enforcement = enforcement(&engine, &options)?;
+        let ticker = EpochTicker::start(engine.clone(), options.deadline.tick())
+            .context("cannot start the thread that enforces the call deadline")?;
 
         Ok(Policy {
             path: path.to_path_buf(),
@@ -151,8 +121,7 @@ impl Policy {
             engine,
             pre,
             options,
-            memory,
-            enforcement,
+            _ticker: ticker,
             context,
             instantiations: Cell::new(0),
         })
@@ -163,17 +132,10 @@ impl Policy {
         &self.context
     }
 
-    /// The memory statistics of this policy's engine, when tracked.
-    pub fn memory_stats(&self) -> Option<&MemoryStats> {
-        self.memory.as_deref()
-    }
-
-    /// The watchdog of a memory-tracking engine.
-    pub(super) fn watchdog(&self) -> Option<Arc<Watchdog>> {
-        match &self.enforcement {
-            Enforcement::Watchdog(w) => Some(w.clone()),
-            Enforcement::Epochs(_) => None,
-        }
+    /// How many linear memories each instance has.
+    pub fn linear_memories(&self) -> usize {
+        let memories = self.pre.module().resources_required().num_memories;
+        usize::try_from(memories).unwrap_or(usize::MAX)
     }
 
     /// How many instances [`Policy::instantiate`] has made.

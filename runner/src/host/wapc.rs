@@ -21,6 +21,8 @@ use std::sync::Arc;
 
 use wasmtime::{Caller, Extern, Linker, Memory};
 
+use super::memory::MemoryUse;
+
 /// Answers a guest's `__host_call`: binding, namespace, operation, payload.
 pub type HostCallback = dyn Fn(&str, &str, &str, &[u8]) -> Result<Vec<u8>, String> + Send + Sync;
 
@@ -35,6 +37,8 @@ pub struct HostState {
     host_calls: Arc<HostCallback>,
     /// Print what the guest logs with `__console_log`.
     verbose: bool,
+    /// The store's limiter: the instance's linear memory.
+    pub memory: MemoryUse,
 }
 
 impl HostState {
@@ -47,6 +51,7 @@ impl HostState {
             host_error: None,
             host_calls,
             verbose,
+            memory: MemoryUse::default(),
         }
     }
 
