@@ -245,14 +245,11 @@ fn check_escapes(text: &str, start: Mark, end: Mark) -> Result<(), YamlError> {
 /// path does not exist, or reaches its node only through an alias or a
 /// merge key (callers then point at the nearest ancestor that is written).
 pub fn position(text: &str, pointer: &str) -> Option<(usize, usize)> {
-    let target: Vec<String> = match pointer {
-        "" => Vec::new(),
-        _ => pointer
-            .strip_prefix('/')?
-            .split('/')
-            .map(|s| s.replace("~1", "/").replace("~0", "~"))
-            .collect(),
-    };
+    let target: Vec<String> = jsonptr::Pointer::parse(pointer)
+        .ok()?
+        .tokens()
+        .map(|t| t.decoded().into_owned())
+        .collect();
     let mut input = text.as_bytes();
     let mut parser = Parser::new();
     parser.set_input_string(&mut input);
