@@ -234,19 +234,14 @@ fn child<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
 }
 
 fn pointer(tokens: &[String]) -> String {
-    tokens
-        .iter()
-        .map(|t| format!("/{}", t.replace('~', "~0").replace('/', "~1")))
-        .collect()
+    jsonptr::PointerBuf::from_tokens(tokens.iter().map(String::as_str)).to_string()
 }
 
-/// The tokens of a JSON pointer.
+/// The tokens of a JSON pointer (none when it is not one).
 fn pointer_tokens(pointer: &str) -> Vec<String> {
-    pointer
-        .split('/')
-        .skip(1)
-        .map(|t| t.replace("~1", "/").replace("~0", "~"))
-        .collect()
+    jsonptr::Pointer::parse(pointer)
+        .map(|p| p.tokens().map(|t| t.decoded().into_owned()).collect())
+        .unwrap_or_default()
 }
 
 /// The deepest part of `tokens` that `value` has.

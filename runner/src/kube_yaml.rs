@@ -245,14 +245,11 @@ fn check_escapes(text: &str, start: Mark, end: Mark) -> Result<(), YamlError> {
 /// path does not exist, or reaches its node only through an alias or a
 /// merge key (callers then point at the nearest ancestor that is written).
 pub fn position(text: &str, pointer: &str) -> Option<(usize, usize)> {
-    let target: Vec<String> = match pointer {
-        "" => Vec::new(),
-        _ => pointer
-            .strip_prefix('/')?
-            .split('/')
-            .map(|s| s.replace("~1", "/").replace("~0", "~"))
-            .collect(),
-    };
+    let target: Vec<String> = jsonptr::Pointer::parse(pointer)
+        .ok()?
+        .tokens()
+        .map(|t| t.decoded().into_owned())
+        .collect();
     let mut input = text.as_bytes();
     let mut parser = Parser::new();
     parser.set_input_string(&mut input);
@@ -354,131 +351,6 @@ fn advance(frames: &mut [(String, Option<bool>)], seq_next: &mut [usize]) {
         }
         Some((_, expecting)) => *expecting = Some(true),
         None => {}
-    }
-}
-
-/// A node as written, before any resolution: for files whose fields are
-/// typed by their reader rather than by YAML (kwctl's session files, read as
-/// serde reads them in kwctl), parsed by the same libyaml reader as manifests.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Node {
-    /// `plain` is false for quoted and block scalars.
-    Scalar {
-        text: String,
-        plain: bool,
-        tag: Option<String>,
-    },
-    Seq {
-        tag: Option<String>,
-        items: Vec<Node>,
-    },
-    Map {
-        tag: Option<String>,
-        entries: Vec<(Node, Node)>,
-    },
-}
-
-/// Parses every document of `text` into [`Node`]s (aliases replaced by
-/// what their anchors name). Empty documents are left out.
-pub fn parse_nodes(text: &str) -> Result<Vec<Node>, YamlError> {
-    let mut input = text.as_bytes();
-    let mut parser = Parser::new();
-    parser.set_input_string(&mut input);
-    let mut documents = Vec::new();
-    let mut anchors: HashMap<String, Node> = HashMap::new();
-    // open collections: their anchor, the node, and for a mapping its key
-    // waiting for a value
-    let mut stack: Vec<(Option<String>, Node, Option<Node>)> = Vec::new();
-    let mut values = 0usize;
-    loop {
-        let event = parser.parse().map_err(|e| YamlError::libyaml(&e, text))?;
-        let mark = event.start_mark;
-        let (anchor, node) = match event.data {
-            EventData::StreamEnd => return Ok(documents),
-            EventData::DocumentStart { .. } => {
-                anchors.clear();
-                continue;
-            }
-            EventData::Scalar {
-                anchor,
-                tag,
-                value,
-                style,
-                ..
-            } => (
-                anchor,
-                Node::Scalar {
-                    text: value,
-                    plain: style == ScalarStyle::Plain,
-                    tag,
-                },
-            ),
-            EventData::Alias { anchor } => {
-                let node = anchors
-                    .get(&anchor)
-                    .cloned()
-                    .ok_or_else(|| YamlError::at(mark, format!("unknown anchor '{anchor}' referenced")))?;
-                values = values.saturating_add(node_count(&node));
-                if values > MAX_VALUES {
-                    return Err(YamlError::at(mark, "document contains excessive aliasing"));
-                }
-                (None, node)
-            }
-            EventData::SequenceStart { anchor, tag, .. } => {
-                if stack.len() >= MAX_DEPTH {
-                    return Err(YamlError::at(mark, format!("nesting deeper than {MAX_DEPTH} levels")));
-                }
-                stack.push((anchor, Node::Seq { tag, items: Vec::new() }, None));
-                continue;
-            }
-            EventData::MappingStart { anchor, tag, .. } => {
-                if stack.len() >= MAX_DEPTH {
-                    return Err(YamlError::at(mark, format!("nesting deeper than {MAX_DEPTH} levels")));
-                }
-                let map = Node::Map {
-                    tag,
-                    entries: Vec::new(),
-                };
-                stack.push((anchor, map, None));
-                continue;
-            }
-            EventData::SequenceEnd | EventData::MappingEnd => match stack.pop() {
-                Some((anchor, node, _)) => (anchor, node),
-                None => continue,
-            },
-            _ => continue,
-        };
-        values = values.saturating_add(1);
-        if let Some(anchor) = anchor {
-            anchors.insert(anchor, node.clone());
-        }
-        match stack.last_mut() {
-            None => {
-                let empty = matches!(&node, Node::Scalar { text, plain: true, tag: None } if text.is_empty());
-                if !empty {
-                    documents.push(node);
-                }
-            }
-            Some((_, Node::Seq { items, .. }, _)) => items.push(node),
-            Some((_, Node::Map { entries, .. }, key)) => match key.take() {
-                Some(key) => entries.push((key, node)),
-                None => *key = Some(node),
-            },
-            Some((_, Node::Scalar { .. }, _)) => unreachable!("scalars are never open"),
-        }
-    }
-}
-
-fn node_count(node: &Node) -> usize {
-    match node {
-        Node::Scalar { .. } => 1,
-        Node::Seq { items, .. } => 1 + items.iter().map(node_count).sum::<usize>(),
-        Node::Map { entries, .. } => {
-            1 + entries
-                .iter()
-                .map(|(k, v)| node_count(k) + node_count(v))
-                .sum::<usize>()
-        }
     }
 }
 

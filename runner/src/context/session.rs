@@ -31,14 +31,14 @@
 //!
 //! `request` is a string holding the YAML of policy-evaluator's
 //! `CallbackRequestType` (an externally tagged enum: the variant is the YAML
-//! tag); `type: Exchange` is written by kwctl and not needed to read the file;
-//! `response.type` is `Success` (`payload`: the answer's text) or `Error`
-//! (`message`). Fields a request does not have are ignored, a missing
-//! optional field (`label_selector`, `field_masks`) reads as `null` and a
-//! missing `disable_cache` as `false`, as serde reads them in kwctl; so a file
-//! written by a kwctl older than 1.33 (no `field_masks`) still matches a
-//! policy that sends no masks. An empty file is a session with no exchanges
-//! (kwctl writes `[]`).
+//! tag); `response.type` is `Success` (`payload`: the answer's text) or
+//! `Error` (`message`). Both levels are read and written with `yaml_serde`,
+//! the crate kwctl itself uses for these files, through types derived as
+//! kwctl's are, so the format is kwctl's by construction: unknown fields are
+//! ignored, a missing optional field reads as `None` and a missing
+//! `disable_cache` as `false` (a file written by a kwctl older than 1.33, with
+//! no `field_masks`, still matches a policy that sends no masks). An empty
+//! file is a session with no exchanges (kwctl writes `[]`).
 //!
 //! Replay is strict: the n-th host call must be the n-th recorded request.
 //! A call that differs from it, or one made after the last exchange, fails
@@ -51,28 +51,36 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{anyhow, bail, Context, Result};
-use libyaml_safer::{Emitter, Encoding, Event, MappingStyle, ScalarStyle, SequenceStyle};
-
-use crate::kube_yaml::{self, Node};
+use serde::{Deserialize, Serialize};
+use yaml_serde::Value as Yaml;
 
 /// policy-evaluator's `CallbackRequestType::KubernetesListResourceNamespace`
 /// (Kubewarden's adm-controller, kwctl 1.37), field for field and in its
 /// order: its `Debug` text is the one kwctl prints in replay errors, its YAML
 /// the one kwctl records. A guest's request never sets `disable_cache` (the
 /// SDK's request has no such field: policy-evaluator makes it `false`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KubernetesListResourceNamespace {
     pub api_version: String,
     pub kind: String,
     pub namespace: String,
     pub label_selector: Option<String>,
     pub field_selector: Option<String>,
+    #[serde(default)]
     pub disable_cache: bool,
     pub field_masks: Option<BTreeSet<String>>,
 }
 
 /// The YAML tag of [`KubernetesListResourceNamespace`] in a session file.
 pub const LIST_BY_NAMESPACE: &str = "KubernetesListResourceNamespace";
+
+/// policy-evaluator's `CallbackRequestType` reduced to the variant this
+/// runner makes, serialised as kwctl serialises the enum (the variant is the
+/// YAML tag).
+#[derive(Serialize, Deserialize)]
+enum CallbackRequestType {
+    KubernetesListResourceNamespace(KubernetesListResourceNamespace),
+}
 
 /// A host call as a session file records it.
 #[derive(Clone, PartialEq, Eq)]
@@ -102,181 +110,55 @@ impl HostRequest {
         let HostRequest::ListByNamespace(request) = self else {
             bail!("only Kubernetes list requests can be written");
         };
-        let mut out = Vec::new();
-        {
-            let mut yaml = Writer::new(&mut out)?;
-            yaml.emit(Event::mapping_start(
-                None,
-                Some(&format!("!{LIST_BY_NAMESPACE}")),
-                false,
-                MappingStyle::Any,
-            ))?;
-            yaml.field("api_version", &request.api_version)?;
-            yaml.field("kind", &request.kind)?;
-            yaml.field("namespace", &request.namespace)?;
-            yaml.string("label_selector")?;
-            yaml.optional(request.label_selector.as_deref())?;
-            yaml.string("field_selector")?;
-            yaml.optional(request.field_selector.as_deref())?;
-            yaml.string("disable_cache")?;
-            yaml.plain(if request.disable_cache { "true" } else { "false" })?;
-            yaml.string("field_masks")?;
-            match &request.field_masks {
-                None => yaml.plain("null")?,
-                Some(masks) => {
-                    yaml.emit(Event::sequence_start(None, None, true, SequenceStyle::Any))?;
-                    for mask in masks {
-                        yaml.string(mask)?;
-                    }
-                    yaml.emit(Event::sequence_end())?;
-                }
-            }
-            yaml.emit(Event::mapping_end())?;
-            yaml.finish()?;
-        }
-        Ok(String::from_utf8(out)?)
+        let request = CallbackRequestType::KubernetesListResourceNamespace(request.clone());
+        yaml_serde::to_string(&request).map_err(|e| anyhow!("cannot write YAML: {e}"))
     }
 
-    /// Reads the `request:` text of an exchange.
+    /// Reads the `request:` text of an exchange: the variant this runner
+    /// makes exactly as kwctl reads it, any other one kept as text.
     pub fn from_yaml(text: &str) -> Result<HostRequest> {
-        let mut nodes = kube_yaml::parse_nodes(text).map_err(|e| anyhow!("invalid YAML: {e}"))?;
-        let (Some(node), None) = (nodes.pop(), nodes.pop()) else {
-            bail!("expected one YAML document, a tagged request");
-        };
-        let tag = match &node {
-            Node::Scalar { tag, .. } | Node::Seq { tag, .. } | Node::Map { tag, .. } => tag.clone(),
-        };
-        let Some(tag) = tag else {
+        let value: Yaml = yaml_serde::from_str(text).map_err(|e| anyhow!("invalid YAML: {e}"))?;
+        let Yaml::Tagged(tagged) = value else {
             bail!("expected a YAML tag naming the request type (such as `!{LIST_BY_NAMESPACE}`) before its fields");
         };
-        let variant = tag.trim_start_matches('!').to_string();
+        let variant = tagged.tag.to_string().trim_start_matches('!').to_string();
         if variant == LIST_BY_NAMESPACE {
-            let request = list_request(&node).map_err(|e| anyhow!("invalid !{variant}: {e}"))?;
+            let CallbackRequestType::KubernetesListResourceNamespace(request) =
+                yaml_serde::from_str(text).map_err(|e| anyhow!("invalid !{variant}: {e}"))?;
             return Ok(HostRequest::ListByNamespace(request));
         }
-        let fields = match &node {
-            Node::Map { entries, .. } => entries
-                .iter()
-                .map(|(k, v)| format!("{}: {}", inline(k), inline(v)))
-                .collect::<Vec<_>>()
-                .join(", "),
+        let fields = match &tagged.value {
+            Yaml::Mapping(entries) => entries_inline(entries),
             other => inline(other),
         };
         Ok(HostRequest::Other { variant, fields })
     }
 }
 
-/// The fields of a `!KubernetesListResourceNamespace` request, read as serde
-/// reads them in kwctl (serde_yaml): a string field takes any scalar's text,
-/// an optional one is `null` or missing for `None`, unknown fields are ignored.
-fn list_request(node: &Node) -> Result<KubernetesListResourceNamespace> {
-    let entries = entries_of(node)?;
-    let required = |name: &str| -> Result<String> {
-        let value = field(entries, name).ok_or_else(|| anyhow!("missing field `{name}`"))?;
-        string(value).map_err(|e| anyhow!("{name}: {e}"))
-    };
-    let optional = |name: &str| -> Result<Option<String>> {
-        match field(entries, name) {
-            None => Ok(None),
-            Some(value) if is_null(value) => Ok(None),
-            Some(value) => string(value).map(Some).map_err(|e| anyhow!("{name}: {e}")),
-        }
-    };
-    let disable_cache = match field(entries, "disable_cache") {
-        None => false,
-        Some(value) => match value {
-            Node::Scalar { text, plain: true, .. } if matches!(text.as_str(), "true" | "True" | "TRUE") => true,
-            Node::Scalar { text, plain: true, .. } if matches!(text.as_str(), "false" | "False" | "FALSE") => false,
-            other => bail!("disable_cache: invalid type: {}, expected a boolean", describe(other)),
-        },
-    };
-    let field_masks = match field(entries, "field_masks") {
-        None => None,
-        Some(value) if is_null(value) => None,
-        Some(Node::Seq { items, .. }) => Some(
-            items
-                .iter()
-                .map(string)
-                .collect::<Result<BTreeSet<_>>>()
-                .map_err(|e| anyhow!("field_masks: {e}"))?,
-        ),
-        Some(other) => bail!("field_masks: invalid type: {}, expected a sequence", describe(other)),
-    };
-    Ok(KubernetesListResourceNamespace {
-        api_version: required("api_version")?,
-        kind: required("kind")?,
-        namespace: required("namespace")?,
-        label_selector: optional("label_selector")?,
-        field_selector: optional("field_selector")?,
-        disable_cache,
-        field_masks,
-    })
-}
-
-fn entries_of(node: &Node) -> Result<&[(Node, Node)]> {
-    match node {
-        Node::Map { entries, .. } => Ok(entries),
-        other => bail!("invalid type: {}, expected a map", describe(other)),
-    }
-}
-
-/// The value of the first entry whose key is the scalar `name`.
-fn field<'a>(entries: &'a [(Node, Node)], name: &str) -> Option<&'a Node> {
-    entries.iter().find_map(|(key, value)| match key {
-        Node::Scalar { text, .. } if text == name => Some(value),
-        _ => None,
-    })
-}
-
-fn is_null(node: &Node) -> bool {
-    match node {
-        Node::Scalar {
-            text,
-            plain: true,
-            tag: None,
-        } => matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL"),
-        Node::Scalar { tag: Some(tag), .. } => tag == "tag:yaml.org,2002:null",
-        _ => false,
-    }
-}
-
-/// A string field: any scalar's text (serde_yaml gives a plain `yes` or `1`
-/// to a `String` as written), but not null.
-fn string(node: &Node) -> Result<String> {
-    match node {
-        Node::Scalar { text, .. } if !is_null(node) => Ok(text.clone()),
-        other => bail!("invalid type: {}, expected a string", describe(other)),
-    }
-}
-
-fn describe(node: &Node) -> String {
-    match node {
-        _ if is_null(node) => "null".to_string(),
-        Node::Scalar { text, .. } => format!("string {text:?}"),
-        Node::Seq { .. } => "sequence".to_string(),
-        Node::Map { .. } => "map".to_string(),
-    }
-}
-
 /// A node on one line, for the text of a request this runner never makes.
-fn inline(node: &Node) -> String {
-    match node {
-        _ if is_null(node) => "null".to_string(),
-        Node::Scalar { text, .. } => text.clone(),
-        Node::Seq { items, .. } => format!("[{}]", items.iter().map(inline).collect::<Vec<_>>().join(", ")),
-        Node::Map { entries, .. } => format!(
-            "{{{}}}",
-            entries
-                .iter()
-                .map(|(k, v)| format!("{}: {}", inline(k), inline(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+fn inline(value: &Yaml) -> String {
+    match value {
+        Yaml::Null => "null".to_string(),
+        Yaml::Bool(b) => b.to_string(),
+        Yaml::Number(n) => n.to_string(),
+        Yaml::String(text) => text.clone(),
+        Yaml::Sequence(items) => format!("[{}]", items.iter().map(inline).collect::<Vec<_>>().join(", ")),
+        Yaml::Mapping(entries) => format!("{{{}}}", entries_inline(entries)),
+        Yaml::Tagged(tagged) => format!("{} {}", tagged.tag, inline(&tagged.value)),
     }
+}
+
+fn entries_inline(entries: &yaml_serde::Mapping) -> String {
+    entries
+        .iter()
+        .map(|(k, v)| format!("{}: {}", inline(k), inline(v)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What the host answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
 pub enum Response {
     Success { payload: String },
     Error { message: String },
@@ -289,177 +171,46 @@ pub struct Exchange {
     pub response: Response,
 }
 
-/// Parses the text of a session file (`type: Exchange` is not required).
+/// An exchange as kwctl's `Exchange` stores it: the request as its YAML text,
+/// under `type: Exchange` (which reading does not need).
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename = "Exchange")]
+struct RecordedExchange {
+    request: String,
+    response: Response,
+}
+
+/// Parses the text of a session file.
 pub fn parse(text: &str) -> Result<Vec<Exchange>> {
-    let not_a_list = |e: String| anyhow!("not a list of host capability exchanges: {e}");
-    let mut nodes = kube_yaml::parse_nodes(text).map_err(|e| not_a_list(e.to_string()))?;
-    let root = match (nodes.pop(), nodes.is_empty()) {
-        (None, _) => return Ok(Vec::new()),
-        (Some(root), true) => root,
-        (Some(_), false) => return Err(not_a_list("more than one YAML document".to_string())),
-    };
-    let Node::Seq { items, .. } = root else {
-        return Err(not_a_list(format!(
-            "invalid type: {}, expected a sequence",
-            describe(&root)
-        )));
-    };
-    items
-        .iter()
+    let recorded: Option<Vec<RecordedExchange>> =
+        yaml_serde::from_str(text).map_err(|e| anyhow!("not a list of host capability exchanges: {e}"))?;
+    recorded
+        .unwrap_or_default()
+        .into_iter()
         .enumerate()
-        .map(|(index, item)| {
-            let number = index + 1;
-            let (request, response) =
-                exchange_fields(item).map_err(|e| not_a_list(format!("exchange {number}: {e}")))?;
-            let request = HostRequest::from_yaml(&request)
-                .map_err(|e| anyhow!("exchange {number}: cannot read its request: {e}"))?;
-            Ok(Exchange { request, response })
+        .map(|(index, recorded)| {
+            let request = HostRequest::from_yaml(&recorded.request)
+                .map_err(|e| anyhow!("exchange {}: cannot read its request: {e}", index + 1))?;
+            Ok(Exchange {
+                request,
+                response: recorded.response,
+            })
         })
         .collect()
 }
 
-fn exchange_fields(item: &Node) -> Result<(String, Response)> {
-    let entries = entries_of(item)?;
-    let request = field(entries, "request").ok_or_else(|| anyhow!("missing field `request`"))?;
-    let request = string(request).map_err(|e| anyhow!("request: {e}"))?;
-    let response = field(entries, "response").ok_or_else(|| anyhow!("missing field `response`"))?;
-    let response = entries_of(response).map_err(|e| anyhow!("response: {e}"))?;
-    let text = |name: &str| -> Result<String> {
-        let value = field(response, name).ok_or_else(|| anyhow!("response: missing field `{name}`"))?;
-        string(value).map_err(|e| anyhow!("response: {name}: {e}"))
-    };
-    let response = match text("type")?.as_str() {
-        "Success" => Response::Success {
-            payload: text("payload")?,
-        },
-        "Error" => Response::Error {
-            message: text("message")?,
-        },
-        other => bail!("response: unknown variant `{other}`, expected `Success` or `Error`"),
-    };
-    Ok((request, response))
-}
-
-/// Writes exchanges in kwctl's format: the YAML kwctl writes with serde_yaml,
-/// through the same libyaml emitter with the same settings.
+/// Writes exchanges in kwctl's format.
 pub fn render(exchanges: &[Exchange]) -> Result<String> {
-    let mut out = Vec::new();
-    {
-        let mut yaml = Writer::new(&mut out)?;
-        yaml.emit(Event::sequence_start(None, None, true, SequenceStyle::Any))?;
-        for exchange in exchanges {
-            yaml.emit(Event::mapping_start(None, None, true, MappingStyle::Any))?;
-            yaml.field("type", "Exchange")?;
-            yaml.field("request", &exchange.request.to_yaml()?)?;
-            yaml.string("response")?;
-            yaml.emit(Event::mapping_start(None, None, true, MappingStyle::Any))?;
-            match &exchange.response {
-                Response::Success { payload } => {
-                    yaml.field("type", "Success")?;
-                    yaml.field("payload", payload)?;
-                }
-                Response::Error { message } => {
-                    yaml.field("type", "Error")?;
-                    yaml.field("message", message)?;
-                }
-            }
-            yaml.emit(Event::mapping_end())?;
-            yaml.emit(Event::mapping_end())?;
-        }
-        yaml.emit(Event::sequence_end())?;
-        yaml.finish()?;
-    }
-    Ok(String::from_utf8(out)?)
-}
-
-/// One YAML document written by libyaml's emitter as serde_yaml sets it up
-/// (UTF-8, no line folding), strings styled as serde_yaml styles them.
-struct Writer<'w> {
-    emitter: Emitter<'w>,
-}
-
-impl<'w> Writer<'w> {
-    fn new(out: &'w mut Vec<u8>) -> Result<Writer<'w>> {
-        let mut emitter = Emitter::new();
-        emitter.set_output_string(out);
-        emitter.set_unicode(true);
-        emitter.set_width(-1);
-        let mut writer = Writer { emitter };
-        writer.emit(Event::stream_start(Encoding::Utf8))?;
-        writer.emit(Event::document_start(None, &[], true))?;
-        Ok(writer)
-    }
-
-    fn emit(&mut self, event: Event) -> Result<()> {
-        self.emitter.emit(event).map_err(|e| anyhow!("cannot write YAML: {e}"))
-    }
-
-    fn plain(&mut self, text: &str) -> Result<()> {
-        self.emit(Event::scalar(None, None, text, true, true, ScalarStyle::Plain))
-    }
-
-    fn optional(&mut self, text: Option<&str>) -> Result<()> {
-        match text {
-            Some(text) => self.string(text),
-            None => self.plain("null"),
-        }
-    }
-
-    /// A string: a block literal when it has line breaks, quoted when
-    /// serde_yaml would read it back as something else, else the emitter's
-    /// choice.
-    fn string(&mut self, text: &str) -> Result<()> {
-        let style = if text.contains('\n') {
-            ScalarStyle::Literal
-        } else if reads_as_non_string(text) {
-            ScalarStyle::SingleQuoted
-        } else {
-            ScalarStyle::Any
-        };
-        self.emit(Event::scalar(None, None, text, true, true, style))
-    }
-
-    fn field(&mut self, name: &str, value: &str) -> Result<()> {
-        self.string(name)?;
-        self.string(value)
-    }
-
-    fn finish(mut self) -> Result<()> {
-        self.emit(Event::document_end(true))?;
-        self.emit(Event::stream_end())?;
-        self.emitter.flush().map_err(|e| anyhow!("cannot write YAML: {e}"))
-    }
-}
-
-/// Whether serde_yaml reads this text, written plain, as a null, a boolean
-/// or a number (its YAML 1.2 rules), so that a string must be quoted.
-fn reads_as_non_string(text: &str) -> bool {
-    if matches!(
-        text,
-        "" | "~" | "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
-    ) {
-        return true;
-    }
-    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
-    let radix = [("0x", 16), ("0o", 8), ("0b", 2)]
+    let recorded = exchanges
         .iter()
-        .find_map(|(prefix, radix)| unsigned.strip_prefix(prefix).map(|digits| (digits, *radix)));
-    if let Some((digits, radix)) = radix {
-        if !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix)) {
-            return true;
-        }
-    }
-    if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
-        return true;
-    }
-    // floats: one `+` may lead, then YAML's special values or Rust's syntax
-    let unpositive = text.strip_prefix('+').unwrap_or(text);
-    if text.starts_with('+') && unpositive.starts_with(['+', '-']) {
-        return false;
-    }
-    matches!(unpositive, ".inf" | ".Inf" | ".INF")
-        || matches!(text, "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN" | ".NAN")
-        || unpositive.parse::<f64>().is_ok_and(f64::is_finite)
+        .map(|exchange| {
+            Ok(RecordedExchange {
+                request: exchange.request.to_yaml()?,
+                response: exchange.response.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    yaml_serde::to_string(&recorded).map_err(|e| anyhow!("cannot write YAML: {e}"))
 }
 
 /// What replaying one call gave.
@@ -774,8 +525,83 @@ mod tests {
         let read = parse(&text).unwrap();
         assert_eq!(read[0].request, request);
         assert_eq!(read[0].response, Response::Success { payload });
-        assert!(reads_as_non_string("0x1F") && reads_as_non_string("-1.5e3") && reads_as_non_string("~"));
-        assert!(!reads_as_non_string("yes") && !reads_as_non_string("1.2.3") && !reads_as_non_string("inf"));
+        let written = |namespace: &str| {
+            let request = list("VaultStaticSecret", namespace);
+            let response = Response::Error { message: "m".into() };
+            render(&[Exchange { request, response }]).unwrap()
+        };
+        for number_or_null in ["0x1F", "-1.5e3", "~"] {
+            let text = written(number_or_null);
+            assert!(
+                text.contains(&format!("\n    namespace: '{number_or_null}'\n")),
+                "{text}"
+            );
+            assert_eq!(
+                parse(&text).unwrap()[0].request,
+                list("VaultStaticSecret", number_or_null)
+            );
+        }
+        for string in ["yes", "1.2.3", "inf"] {
+            let text = written(string);
+            assert!(text.contains(&format!("\n    namespace: {string}\n")), "{text}");
+        }
+    }
+
+    /// Written by hand in the layout kwctl writes (serde_yaml's emitter over
+    /// kwctl's `Exchange` and `Response`, the request as its own YAML text):
+    /// quoting where a scalar needs it, `''` for a quote inside one.
+    const KWCTL_LAYOUT: &str = r#"- type: Exchange
+  request: |
+    !KubernetesListResourceNamespace
+    api_version: secrets.hashicorp.com/v1beta1
+    kind: VaultDynamicSecret
+    namespace: team-b
+    label_selector: app=db
+    field_selector: null
+    disable_cache: false
+    field_masks:
+    - metadata.name
+  response:
+    type: Success
+    payload: '{"apiVersion":"secrets.hashicorp.com/v1beta1","kind":"VaultDynamicSecretList","metadata":{"annotations":{"note":"it''s"}},"items":[]}'
+- type: Exchange
+  request: |
+    !KubernetesListResourceNamespace
+    api_version: secrets.hashicorp.com/v1beta1
+    kind: VaultPKISecret
+    namespace: team-b
+    label_selector: null
+    field_selector: null
+    disable_cache: false
+    field_masks: null
+  response:
+    type: Error
+    message: 'error finding resource: 404'
+"#;
+
+    #[test]
+    fn a_file_in_kwctls_layout_is_written_back_byte_for_byte() {
+        let exchanges = parse(KWCTL_LAYOUT).unwrap();
+        let HostRequest::ListByNamespace(first) = &exchanges[0].request else {
+            panic!("not a list request");
+        };
+        assert_eq!(first.label_selector.as_deref(), Some("app=db"));
+        assert_eq!(first.field_masks, Some(BTreeSet::from(["metadata.name".to_string()])));
+        let Response::Success { payload } = &exchanges[0].response else {
+            panic!("not a success");
+        };
+        assert!(payload.contains(r#""note":"it's""#), "{payload}");
+        assert_eq!(
+            exchanges[1].response,
+            Response::Error {
+                message: "error finding resource: 404".into()
+            }
+        );
+        assert_eq!(render(&exchanges).unwrap(), KWCTL_LAYOUT);
+        // kwctl 1.36 writes no `disable_cache`: the same requests
+        let older = KWCTL_LAYOUT.replace("    disable_cache: false\n", "");
+        let requests = |e: Vec<Exchange>| e.into_iter().map(|e| e.request).collect::<Vec<_>>();
+        assert_eq!(requests(parse(&older).unwrap()), requests(exchanges));
     }
 
     #[test]

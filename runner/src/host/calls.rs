@@ -12,7 +12,7 @@ use serde_json::Value;
 use wasmtime::{Store, Trap, TypedFunc};
 
 use super::module::Policy;
-use super::trap::one_line;
+use super::trap::{failure, one_line};
 use super::wapc::{Exit, HostCallback, HostState};
 use crate::context::ContextHost;
 use crate::response::ValidationResponse;
@@ -46,11 +46,6 @@ enum CallError {
 /// Whether wasmtime stopped the guest at the epoch deadline.
 fn interrupted(err: &wasmtime::Error) -> bool {
     matches!(err.downcast_ref::<Trap>(), Some(Trap::Interrupt))
-}
-
-/// What a failed guest function says, on one line.
-fn failure(err: &wasmtime::Error) -> String {
-    one_line(&err.to_string())
 }
 
 impl Policy {

@@ -1,38 +1,38 @@
 //! Turning what wasmtime or a guest says about a failed call (multi-line
 //! error chains, wasm backtraces) into one readable line.
 
-/// Turns an error text from wasmtime or a guest (which may span many lines,
-/// e.g. a wasm backtrace) into one line that still says what happened.
-pub fn one_line(text: &str) -> String {
-    let text = text.trim();
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    let Some(first) = lines.first() else {
-        return String::new();
-    };
-    let frames: Vec<String> = lines.iter().skip(1).filter_map(|l| frame_function(l)).collect();
-    if first.starts_with("error while executing at wasm backtrace") {
-        return trap_summary(&frames);
+use wasmtime::{FrameInfo, WasmBacktrace};
+
+/// What a failed guest function says, on one line: for a trap, where it
+/// happened, from wasmtime's backtrace; else the error's text.
+pub fn failure(err: &wasmtime::Error) -> String {
+    match err.downcast_ref::<WasmBacktrace>() {
+        Some(backtrace) => trap_summary(backtrace.frames()),
+        None => one_line(&err.to_string()),
     }
-    let rest = lines
-        .iter()
-        .skip(1)
-        .filter(|l| frame_function(l).is_none())
-        .map(|l| l.trim_start_matches("Caused by:").trim())
-        .filter(|l| !l.is_empty());
-    std::iter::once(first.trim_end_matches(':'))
-        .chain(rest)
+}
+
+/// Turns an error text from wasmtime or a guest (which may span many lines,
+/// such as an error chain) into one line that still says what happened.
+pub fn one_line(text: &str) -> String {
+    text.lines()
+        .map(|l| l.trim().trim_start_matches("Caused by:").trim())
+        .filter(|l| !l.is_empty())
+        .enumerate()
+        .map(|(index, l)| if index == 0 { l.trim_end_matches(':') } else { l })
         .collect::<Vec<_>>()
         .join(": ")
 }
 
-/// A trap's text is its backtrace; name where it happened (the top frame and the first frame of the policy's
-/// own code) instead of listing every frame.
-fn trap_summary(frames: &[String]) -> String {
+/// Names where a trap happened (the top frame and the first frame of the
+/// policy's own code) instead of listing every frame.
+fn trap_summary(frames: &[FrameInfo]) -> String {
+    let functions: Vec<String> = frames.iter().map(function).collect();
     let mut shown: Vec<&str> = Vec::new();
-    if let Some(top) = frames.first() {
+    if let Some(top) = functions.first() {
         shown.push(top);
     }
-    if let Some(user) = frames.iter().find(|f| !is_runtime_frame(f)) {
+    if let Some(user) = functions.iter().find(|f| !is_runtime_frame(f)) {
         if shown.first() != Some(&user.as_str()) {
             shown.push(user);
         }
@@ -44,31 +44,19 @@ fn trap_summary(frames: &[String]) -> String {
     }
 }
 
-/// `3: 0x19d23 - m.wasm!std[a8]::process::abort::h0123` → `std::process::abort`.
-fn frame_function(line: &str) -> Option<String> {
-    let (index, rest) = line.split_once(':')?;
-    if index.is_empty() || !index.chars().all(|c| c.is_ascii_digit()) {
-        return None;
+/// A frame's function, demangled without hashes and crate disambiguators:
+/// `_ZN3std7process5abort17h0123456789abcdefE` → `std::process::abort`.
+fn function(frame: &FrameInfo) -> String {
+    let Some(name) = frame.func_name() else {
+        return format!("<wasm function {}>", frame.func_index());
+    };
+    if let Ok(rust) = rustc_demangle::try_demangle(name) {
+        return format!("{rust:#}");
     }
-    let (_, symbol) = rest.split_once(" - ")?;
-    let function = symbol.split_once('!').map_or(symbol, |(_, f)| f).trim();
-    // drop crate disambiguators `[0123abcd]` and the trailing `::h<hash>`
-    let mut clean = String::new();
-    let mut depth = 0usize;
-    for c in function.chars() {
-        match c {
-            '[' => depth += 1,
-            ']' => depth = depth.saturating_sub(1),
-            _ if depth == 0 => clean.push(c),
-            _ => {}
-        }
-    }
-    if let Some((head, hash)) = clean.rsplit_once("::h") {
-        if hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()) {
-            clean = head.to_string();
-        }
-    }
-    Some(clean)
+    cpp_demangle::Symbol::new(name)
+        .ok()
+        .and_then(|symbol| symbol.demangle().ok())
+        .unwrap_or_else(|| name.to_string())
 }
 
 /// Frames of the Rust runtime and the waPC glue, which say nothing about
@@ -94,30 +82,47 @@ fn is_runtime_frame(function: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasmtime::{Engine, Instance, Module, Store};
+
+    /// The error of calling `run` in a module given in the text format.
+    fn trap_of(wat: &str) -> wasmtime::Error {
+        let engine = Engine::default();
+        let module = Module::new(&engine, wat).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let run = instance.get_typed_func::<(), ()>(&mut store, "run").unwrap();
+        run.call(&mut store, ()).unwrap_err()
+    }
 
     #[test]
-    fn one_line_summarises_traps_and_joins_other_lines() {
-        let trap = "error while executing at wasm backtrace:
-    0:  0x1ced4 - testguest.wasm!abort
-    1:  0x197cf - testguest.wasm!std[a88812da5ee6ad9e]::process::abort
-    2:  0x25b0f - testguest.wasm!core[9f8d08631ff90aa5]::panicking::panic_fmt
-    3:   0x3d97 - testguest.wasm!testguest::validate::h4788a317261b3cee
-    4:  0x16f00 - testguest.wasm!__guest_call";
+    fn a_trap_names_its_top_frame_and_the_policys_own_frame() {
+        // mangled as rustc does (legacy and v0 schemes), called as a panic is
+        let trap = trap_of(
+            r#"(module
+                (func $abort unreachable)
+                (func $_RNvNtCs1234abcd_3std7process5abort call $abort)
+                (func $_ZN4core9panicking9panic_fmt17h0123456789abcdefE call $_RNvNtCs1234abcd_3std7process5abort)
+                (func $_ZN9testguest8validate17h4788a317261b3ceeE call $_ZN4core9panicking9panic_fmt17h0123456789abcdefE)
+                (func $__guest_call call $_ZN9testguest8validate17h4788a317261b3ceeE)
+                (func (export "run") call $__guest_call))"#,
+        );
         assert_eq!(
-            one_line(trap),
+            failure(&trap),
             "the guest trapped (wasm backtrace: abort … testguest::validate)"
         );
-        assert_eq!(
-            one_line("error while executing at wasm backtrace:\n 0: 0x1 - <unknown>!<wasm function 3>"),
-            "the guest trapped (wasm backtrace: <wasm function 3>)"
-        );
+        // a function without a name is named by its index
+        let trap = trap_of(r#"(module (func unreachable) (func (export "run") call 0))"#);
+        assert_eq!(failure(&trap), "the guest trapped (wasm backtrace: <wasm function 0>)");
+        let trap = trap_of(r#"(module (func $wapc_init unreachable) (func (export "run") call $wapc_init))"#);
+        assert_eq!(failure(&trap), "the guest trapped (wasm backtrace: wapc_init)");
+    }
+
+    #[test]
+    fn other_errors_are_joined_on_one_line() {
         assert_eq!(one_line("plain message"), "plain message");
         assert_eq!(one_line("a:\n  b\n"), "a: b");
         assert_eq!(one_line("a\nCaused by:\n    b"), "a: b");
         assert_eq!(one_line(""), "");
-        assert_eq!(
-            one_line("error while executing at wasm backtrace:\n 0: 0x1 - m!wapc_init"),
-            "the guest trapped (wasm backtrace: wapc_init)"
-        );
+        assert_eq!(failure(&wasmtime::Error::msg("a\nb")), "a: b");
     }
 }
