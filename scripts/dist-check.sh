@@ -27,8 +27,13 @@ clone() {
   git -C "$1" checkout --quiet "$HEAD"
 }
 
+# What each build costs, when GNU time is there to say it.
+timed() {
+  if [ -x /usr/bin/time ]; then /usr/bin/time -f "dist-check: $* took %e s wall, %U+%S CPU-s" "$@"; else "$@"; fi
+}
+
 clone "$A"
-make -C "$A" dist >&2
+timed make -C "$A" dist >&2
 (cd "$A/dist" && sha256sum --check --strict SHA256SUMS >&2)
 
 # The runner and the module alone, in a directory that is no checkout.
@@ -47,7 +52,7 @@ done
 say "the static runner checked the examples from dist/ alone, every rule described"
 
 clone "$B"
-make -C "$B" policy.wasm >&2
+timed make -C "$B" policy.wasm >&2
 first=$(sha256sum "$A/dist/policy.wasm" | cut -d' ' -f1)
 second=$(sha256sum "$B/policy.wasm" | cut -d' ' -f1)
 say "$first  $A/dist/policy.wasm"
