@@ -1,17 +1,18 @@
 # secret-mounts-policy — every entry point of the project.
 #   make demo   build the policy and the runner, evaluate the bundled examples
-#   make test   fmt + lint + unit tests + e2e tests (installs what it needs)
+#   make test   fmt + lint + unit tests + e2e tests + CI lint (installs what it needs)
+#   make dist   the release's files in dist/, as release.yml publishes them
 SHELL := /bin/bash
 .DEFAULT_GOAL := policy.wasm
 
 CARGO ?= cargo
 RUNNER := bin/policy-runner
-POLICY_SOURCES := $(shell find src -name '*.rs') build.rs Cargo.toml Cargo.lock
+POLICY_SOURCES := $(shell find src -name '*.rs') build.rs Cargo.toml Cargo.lock docs/rules.yml
 RUNNER_SOURCES := $(shell find runner/src -name '*.rs' 2>/dev/null) runner/Cargo.toml runner/Cargo.lock
 DEMO_SETTINGS := examples/settings.yml
 DEMO_MANIFESTS := $(sort $(wildcard examples/manifests/*.yaml))
 
-.PHONY: runner fmt lint unit-tests e2e-tests test demo bench fuzz readme clean tools
+.PHONY: runner fmt lint unit-tests e2e-tests test demo bench fuzz readme clean tools dist dist-check lint-ci
 
 policy.wasm: $(POLICY_SOURCES)
 	@scripts/apt-tools.sh wasm-opt=binaryen || echo "policy.wasm: building without wasm-opt" >&2
@@ -43,7 +44,21 @@ unit-tests:
 e2e-tests: policy.wasm $(RUNNER) tools
 	bats e2e-tests/
 
-test: fmt lint unit-tests e2e-tests
+test: fmt lint unit-tests e2e-tests lint-ci
+
+# actionlint and zizmor over .github/workflows and action.yml (from PyPI).
+lint-ci:
+	scripts/lint-ci.sh
+
+# The release rehearsed: dist/ holds policy.wasm, the static runner, the rule
+# catalogue, the module's SBOM and SHA256SUMS (scripts/dist.sh).
+dist: policy.wasm
+	scripts/dist.sh policy.wasm
+
+# make dist from a clean clone of HEAD, its runner alone over the examples, and
+# a second clone elsewhere building a byte-identical policy.wasm.
+dist-check:
+	scripts/dist-check.sh
 
 # The project's main job (docs/policy-ci.md): rejected objects are part of the show, so exit 1 (a
 # rejection) is expected here; anything else is a real failure.
@@ -75,4 +90,4 @@ annotated-policy.wasm: policy.wasm policy-metadata.yml README.md
 
 clean:
 	$(CARGO) clean
-	rm -rf runner/target bin policy.wasm annotated-policy.wasm
+	rm -rf runner/target bin dist policy.wasm annotated-policy.wasm

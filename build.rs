@@ -1,4 +1,4 @@
-//! Link settings of the Wasm module.
+//! Link settings of the Wasm module, and the rule catalogue it carries.
 //!
 //! The linker gives a wasm32 module a 1 MiB stack by default, and the stack is
 //! part of the module's initial linear memory, which every fresh instance (one
@@ -7,9 +7,46 @@
 //! e2e tests (the deepest request a host sends) and a custom kind nested 113
 //! levels deep and searched with JSONPath `..` ran with a 256 KiB stack. Twice
 //! that keeps a margin and brings the initial memory from 18 pages to 10.
+//!
+//! The rule catalogue (docs/rules.yml) travels in the module as compact JSON in
+//! the `policy-runner.rules` custom section, so that a released module alone
+//! lets `policy-runner check` describe every rule in its SARIF report (src/lib.rs
+//! places it; the runner reads it, runner/src/catalogue.rs). `kwctl annotate`
+//! keeps custom sections it does not know, and so does `wasm-opt`.
+
+use std::path::Path;
+
+const CATALOGUE: &str = "docs/rules.yml";
+
 fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
     if std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32") {
         println!("cargo:rustc-link-arg-cdylib=-zstack-size=524288");
+        println!("cargo:rerun-if-changed={CATALOGUE}");
+        if let Err(error) = write_catalogue() {
+            eprintln!("{CATALOGUE}: {error}");
+            std::process::exit(1);
+        }
     }
-    println!("cargo:rerun-if-changed=build.rs");
+}
+
+/// Writes `catalogue.json` (the catalogue as compact JSON) and `catalogue.rs`
+/// (a static of its exact length, which src/lib.rs includes) into OUT_DIR.
+fn write_catalogue() -> Result<(), Box<dyn std::error::Error>> {
+    let text = std::fs::read_to_string(CATALOGUE)?;
+    let rules: Vec<serde_json::Value> = serde_yaml::from_str(&text)?;
+    let json = serde_json::to_vec(&rules)?;
+    let out = std::env::var("OUT_DIR")?;
+    let out = Path::new(&out);
+    std::fs::write(out.join("catalogue.json"), &json)?;
+    let rust = format!(
+        "/// The rule catalogue, {CATALOGUE} as compact JSON (build.rs). Public, and\n\
+         /// not `#[used]`: rustc turns it into the custom section, and `#[used]` would\n\
+         /// also keep a copy in the module's data.\n\
+         #[link_section = \"policy-runner.rules\"]\n\
+         pub static RULE_CATALOGUE: [u8; {}] = *include_bytes!(\"catalogue.json\");\n",
+        json.len()
+    );
+    std::fs::write(out.join("catalogue.rs"), rust)?;
+    Ok(())
 }

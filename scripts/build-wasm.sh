@@ -11,6 +11,11 @@
 #                (-Zbuild-std), installed with apt when missing: works offline.
 # Force one with WASM_TOOLCHAIN=rustup or WASM_TOOLCHAIN=debian.
 # Then `wasm-opt -O3` (binaryen) when it is on PATH; WASM_OPT=0 skips it.
+#
+# The module is reproducible: the same sources, rustc and wasm-opt give the
+# same bytes wherever the checkout, the cargo home and the toolchain are
+# (their paths, which panic locations would carry, are remapped; cargo names
+# the checkout's own files relative to it). make dist-check tests two clones.
 set -euo pipefail
 
 TARGET=wasm32-wasip1
@@ -56,9 +61,14 @@ install_debian() {
   apt-get update -qq >&2 && apt-get install -y -qq "${DEBIAN_PACKAGES[@]}" >&2
 }
 
+# --remap-path-prefix flags for the machine-specific paths a build reads from.
+remap_flags() {
+  echo "--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo --remap-path-prefix=$("${RUSTC:-rustc}" --print sysroot)=/rustc"
+}
+
 build_rustup() {
   say "toolchain: rustup ($(rustc --version))"
-  cargo build --target "$TARGET" --release "$@"
+  CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="$(remap_flags)" cargo build --target "$TARGET" --release "$@"
 }
 
 build_debian() {
@@ -66,7 +76,7 @@ build_debian() {
   say "toolchain: debian ($(/usr/bin/rustc --version), std built from rust-web-src)"
   RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
     CARGO_TARGET_WASM32_WASIP1_LINKER=/usr/lib/llvm-19/bin/wasm-ld \
-    CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-L/usr/lib/wasm32-wasi -Clink-self-contained=no" \
+    CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-L/usr/lib/wasm32-wasi -Clink-self-contained=no $(RUSTC=/usr/bin/rustc remap_flags)" \
     /usr/bin/cargo build -Zbuild-std=std,panic_abort --target "$TARGET" --release "$@"
 }
 

@@ -32,6 +32,10 @@ pub mod violation;
 
 use kubewarden_policy_sdk::wapc_guest as guest;
 
+// The rule catalogue as a custom section of the module (build.rs).
+#[cfg(target_arch = "wasm32")]
+include!(concat!(env!("OUT_DIR"), "/catalogue.rs"));
+
 #[no_mangle]
 pub extern "C" fn wapc_init() {
     guest::register_function("validate", validate);

@@ -1483,3 +1483,79 @@ fn the_strict_metadata_reading_refuses_other_shapes() {
     .unwrap();
     assert_eq!(good.host_capabilities.unwrap().len(), 1);
 }
+
+// ---------------------------------------------------------------------------
+// The policy's OCI reference, everywhere it is written
+// ---------------------------------------------------------------------------
+
+/// The files that tell users where the policy is published.
+fn published_docs() -> Vec<String> {
+    let mut files = vec![
+        "README.md".to_string(),
+        ARTIFACTHUB.to_string(),
+        "CONTRIBUTING.md".to_string(),
+    ];
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let mut pages: Vec<String> = std::fs::read_dir(docs)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".md"))
+        .map(|name| format!("docs/{name}"))
+        .collect();
+    pages.sort();
+    files.extend(pages);
+    files
+}
+
+/// The repository part of every reference to the policy's OCI artifact (a
+/// `<registry>/<path>/<name>` followed by `:tag` or `@sha256:`) in `text`,
+/// with its line and whether it is a ClusterAdmissionPolicy `module:` value.
+fn policy_references<'a>(text: &'a str, name: &str) -> Vec<(usize, &'a str, &'a str)> {
+    let mut found = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        for (at, _) in line.match_indices(&format!("/{name}")) {
+            let after = &line[at + 1 + name.len()..];
+            if !(after.starts_with(':') || after.starts_with("@sha256:")) {
+                continue;
+            }
+            // Back over the registry and path, to whitespace, a quote or `//`.
+            let begin = line[..at]
+                .char_indices()
+                .rev()
+                .find(|&(i, c)| c.is_whitespace() || "`'\"(".contains(c) || line[..=i].ends_with("//"))
+                .map_or(0, |(i, _)| i + 1);
+            found.push((number + 1, &line[begin..at + 1 + name.len()], line));
+        }
+    }
+    found
+}
+
+/// README, docs, CONTRIBUTING and the Artifact Hub package name the policy's
+/// OCI artifact by the repository of `io.kubewarden.policy.ociUrl`, which is
+/// where release.yml pushes it, and a `module:` takes it as `registry://`.
+#[test]
+fn every_oci_reference_is_the_metadata_oci_url() {
+    let metadata = load(METADATA);
+    let oci = annotation(&metadata, METADATA, OCI_ANNOTATION);
+    let name = oci.rsplit('/').next().unwrap();
+    let mut problems = Vec::new();
+    let mut seen = BTreeMap::new();
+    for file in published_docs() {
+        let text = read(&file);
+        for (line, reference, whole) in policy_references(&text, name) {
+            *seen.entry(file.clone()).or_insert(0) += 1;
+            if reference != oci {
+                problems.push(format!(
+                    "{file}:{line}: `{reference}` is not `{oci}` ({OCI_ANNOTATION})"
+                ));
+            }
+            if whole.trim_start().starts_with("module:") && !whole.contains(&format!("registry://{oci}")) {
+                problems.push(format!("{file}:{line}: a module is `registry://{oci}:<tag>`"));
+            }
+        }
+    }
+    for file in ["README.md", ARTIFACTHUB] {
+        assert!(seen.contains_key(file), "{file} names no `{oci}:<tag>`: {seen:?}");
+    }
+    assert_no_problems("an OCI reference of the policy is not its ociUrl", &problems);
+}

@@ -1,6 +1,9 @@
-//! A policy's rule catalogue (`check --rules FILE`): what each rule id means,
-//! for the reports that describe rules (SARIF). The runner knows no policy's
-//! rules; a policy ships its catalogue (secret-mounts-policy: docs/rules.yml).
+//! A policy's rule catalogue: what each rule id means, for the reports that
+//! describe rules (SARIF). The runner knows no policy's rules; a policy ships
+//! its catalogue, in the module's `policy-runner.rules` custom section (as
+//! JSON) so that the released module alone describes its rules, or as a file
+//! given with `check --rules FILE`, which wins (secret-mounts-policy writes
+//! docs/rules.yml into its module at build time).
 //!
 //! The file is a YAML (or JSON) list, one entry a rule:
 //!
@@ -14,6 +17,7 @@
 //! ```
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
@@ -57,9 +61,69 @@ pub fn read(path: &str) -> Result<Vec<RuleInfo>> {
     parse(&text).with_context(|| format!("invalid rule catalogue {path}"))
 }
 
+/// The custom section of a module that carries its rule catalogue (JSON).
+pub const CATALOGUE_SECTION: &str = "policy-runner.rules";
+
+/// The catalogue carried by a module, if it has one.
+pub fn embedded(module: &[u8]) -> Result<Option<Vec<RuleInfo>>> {
+    let Some(data) = crate::metadata::custom_section(module, CATALOGUE_SECTION)? else {
+        return Ok(None);
+    };
+    let text = std::str::from_utf8(data).context("not UTF-8")?;
+    parse(text).map(Some)
+}
+
+/// The catalogue for a check: the `--rules` file when given, else the one in
+/// the policy module, else none (rules are then known by id only).
+pub fn for_check(rules_file: Option<&str>, policy: &Path) -> Result<Option<Vec<RuleInfo>>> {
+    if let Some(path) = rules_file {
+        return read(path).map(Some);
+    }
+    // An unreadable module is reported when it is loaded.
+    let Ok(module) = std::fs::read(policy) else {
+        return Ok(None);
+    };
+    embedded(&module).with_context(|| format!("invalid {CATALOGUE_SECTION} section in {}", policy.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A binary module with one custom section.
+    fn module_with(name: &str, data: &[u8]) -> Vec<u8> {
+        let mut content = vec![name.len() as u8];
+        content.extend_from_slice(name.as_bytes());
+        content.extend_from_slice(data);
+        let mut bytes = b"\0asm\x01\0\0\0".to_vec();
+        bytes.push(0);
+        bytes.extend_from_slice(&[(content.len() as u8 & 0x7f) | 0x80, (content.len() >> 7) as u8]);
+        bytes.extend_from_slice(&content);
+        bytes
+    }
+
+    #[test]
+    fn the_module_catalogue_is_read_and_a_file_wins() {
+        let json = br#"[{"id":"in-module","shortDescription":"from the module","help":"do this"}]"#;
+        let rules = embedded(&module_with(CATALOGUE_SECTION, json)).unwrap().unwrap();
+        assert_eq!(rules[0].id, "in-module");
+        assert_eq!(rules[0].help.as_deref(), Some("do this"));
+        assert!(embedded(&module_with("other", json)).unwrap().is_none());
+        let broken = embedded(&module_with(CATALOGUE_SECTION, br#"[{"id":"x"}]"#)).unwrap_err();
+        assert!(format!("{broken:#}").contains("shortDescription"), "{broken:#}");
+
+        let dir = std::env::temp_dir().join(format!("policy-runner-catalogue-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let policy = dir.join("policy.wasm");
+        std::fs::write(&policy, module_with(CATALOGUE_SECTION, json)).unwrap();
+        let file = dir.join("rules.yml");
+        std::fs::write(&file, "- {id: from-file, shortDescription: the file}\n").unwrap();
+        assert_eq!(for_check(None, &policy).unwrap().unwrap()[0].id, "in-module");
+        let chosen = for_check(file.to_str(), &policy).unwrap().unwrap();
+        assert_eq!(chosen[0].id, "from-file");
+        assert!(for_check(None, &dir.join("absent.wasm")).unwrap().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn catalogues_are_read_strictly() {

@@ -35,7 +35,7 @@ fn covers(metadata: Option<&PolicyMetadata>, object: &ManifestObject) -> bool {
 
 pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
     let settings = load_settings(&args.settings.source())?;
-    let rules = args.rules.as_deref().map(catalogue::read).transpose()?;
+    let rules = catalogue::for_check(args.rules.as_deref(), &args.policy)?;
     let entries = read_manifests(&args.manifests)?;
     let Loaded {
         metadata,

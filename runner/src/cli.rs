@@ -229,7 +229,8 @@ pub struct CheckArgs {
 
     /// The policy's rule catalogue (YAML: a list of {id, name,
     /// shortDescription, fullDescription, help, helpUri}), which describes
-    /// the rules in the SARIF report [default: rules are known by id only]
+    /// the rules in the SARIF report [default: the catalogue in the module's
+    /// policy-runner.rules section, if any; else rules are known by id only]
     #[arg(long, value_name = "FILE")]
     pub rules: Option<String>,
 

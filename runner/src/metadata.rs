@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::request::GroupVersionResource;
@@ -81,48 +81,19 @@ impl PolicyMetadata {
 /// (policy-evaluator's `KUBEWARDEN_CUSTOM_SECTION_METADATA`).
 pub const METADATA_SECTION: &str = "io.kubewarden.metadata";
 
-/// Reads an unsigned LEB128 number at `*at`, moving past it.
-fn leb128(bytes: &[u8], at: &mut usize) -> Result<usize> {
-    let mut value: u64 = 0;
-    for shift in (0..35).step_by(7) {
-        let byte = *bytes.get(*at).ok_or_else(|| anyhow!("truncated module"))?;
-        *at += 1;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return usize::try_from(value).map_err(|_| anyhow!("section too large"));
-        }
-    }
-    bail!("malformed LEB128 number")
-}
-
 /// The data of the first custom section called `name` in a binary module;
 /// `None` when there is none, or when `bytes` is not a binary module (the
 /// text format has no custom sections).
 pub fn custom_section<'a>(bytes: &'a [u8], name: &str) -> Result<Option<&'a [u8]>> {
-    if !bytes.starts_with(b"\0asm") || bytes.len() < 8 {
+    if !wasmparser::Parser::is_core_wasm(bytes) {
         return Ok(None);
     }
-    let mut at = 8;
-    while at < bytes.len() {
-        let id = bytes[at];
-        at += 1;
-        let size = leb128(bytes, &mut at)?;
-        let end = at
-            .checked_add(size)
-            .filter(|&e| e <= bytes.len())
-            .ok_or_else(|| anyhow!("truncated module"))?;
-        if id == 0 {
-            let mut inner = at;
-            let name_len = leb128(bytes, &mut inner)?;
-            let name_end = inner
-                .checked_add(name_len)
-                .filter(|&e| e <= end)
-                .ok_or_else(|| anyhow!("malformed custom section"))?;
-            if &bytes[inner..name_end] == name.as_bytes() {
-                return Ok(Some(&bytes[name_end..end]));
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        if let wasmparser::Payload::CustomSection(section) = payload? {
+            if section.name() == name {
+                return Ok(Some(section.data()));
             }
         }
-        at = end;
     }
     Ok(None)
 }

@@ -9,7 +9,7 @@
 //! (schemafy, regex, syn 1, strum, typed-builder), about 50 s of build for
 //! some fifteen fields.
 //!
-//! Rules: one `reportingDescriptor` per rule of the catalogue (`--rules`),
+//! Rules: one `reportingDescriptor` per rule of the catalogue (`--rules`, or the module's),
 //! then per rule seen in a finding and not in it (its id alone), then the
 //! runner's own rules that the results use (`policy-runner/...`).
 
@@ -185,9 +185,11 @@ impl Rules {
             return index;
         }
         let text = if catalogue_given {
-            format!("{id}: not in the rule catalogue given with --rules")
+            format!("{id}: not in the rule catalogue")
         } else {
-            format!("{id}: no rule catalogue was given (--rules FILE), so only the id is known")
+            format!(
+                "{id}: no rule catalogue was given (--rules FILE) nor is one in the module, so only the id is known"
+            )
         };
         self.push(id, text, None)
     }

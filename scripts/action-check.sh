@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The check step of action.yml: runs the installed policy-runner over the
+# manifests named in $MANIFESTS (words, globs expanded) with the settings file
+# $SETTINGS (if any), writing SARIF to $SARIF. The exit status is the check's:
+# 1 when an object is rejected, so that the workflow's job fails.
+#
+#   MANIFESTS='rendered/*.yaml' SETTINGS=settings.yml SARIF=out.sarif scripts/action-check.sh DIR
+set -euo pipefail
+
+DIR=${1:?usage: action-check.sh DIR (where install-release.sh installed the release)}
+: "${MANIFESTS:?MANIFESTS names the manifest files to check}"
+: "${SARIF:?SARIF names the report to write}"
+
+# Globs expand, a glob without a match stays as written (and the runner says
+# it cannot read it); no other expansion happens.
+read -r -d '' -a patterns <<<"$MANIFESTS" || true
+files=()
+for pattern in "${patterns[@]}"; do
+  matched=()
+  while IFS= read -r -d '' file; do matched+=("$file"); done < <(compgen -G "$pattern" | tr '\n' '\0')
+  if [ ${#matched[@]} -eq 0 ]; then files+=("$pattern"); else files+=("${matched[@]}"); fi
+done
+[ ${#files[@]} -gt 0 ] || { echo "action-check: the manifests input names no file" >&2; exit 2; }
+
+settings=()
+[ -z "${SETTINGS:-}" ] || settings=(--settings-path "$SETTINGS")
+# ${a[@]+...}: an empty array under set -u, in the bash 3 of macOS too.
+exec "$DIR/bin/policy-runner" check --summary --sarif "$SARIF" ${settings[@]+"${settings[@]}"} "$DIR/policy.wasm" "${files[@]}"
