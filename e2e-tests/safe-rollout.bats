@@ -34,10 +34,14 @@ DB_ENV='{name: "DB_PASSWORD", valueFrom: {secretKeyRef: {name: "db", key: "passw
 }
 
 @test "a Pod a ReplicaSet controls is not patched, but still judged" {
-  evaluate test_data/pod-kube-api-access.json "$SEED_SETTINGS"
+  # From a template without the declared mount (a Deployment the policy never saw).
+  unmounted='del(.object.spec.volumes[] | select(.name == "processor-secrets")) | .object.spec.containers[0].volumeMounts |= map(select(.name != "processor-secrets"))'
+  req=$(request_with pod-kube-api-access.json "$unmounted")
+  evaluate "$req" "$SEED_SETTINGS"
   assert_allowed
   assert_not_mutated
-  req=$(request_with pod-kube-api-access.json ".object.spec.containers[0].env += [$DB_ENV]")
+  [ "$(jq -r '.warnings // [] | length' "$RESPONSE")" = 0 ]
+  req=$(request_with pod-kube-api-access.json "$unmounted | .object.spec.containers[0].env += [$DB_ENV]")
   evaluate "$req" "$SEED_SETTINGS"
   assert_rejected
   assert_message_contains '[env-secret-ref] spec.containers[0].env['
@@ -74,12 +78,19 @@ DB_ENV='{name: "DB_PASSWORD", valueFrom: {secretKeyRef: {name: "db", key: "passw
 }
 
 @test "a violation the UPDATE introduces rejects, whatever allowExistingViolations says" {
-  req=$(request_with deployment-helm-compliant.json "$AS_UPDATE | $SPEC.containers[0].env += [$DB_ENV]")
+  # The old object already reads secret "db" from env; the update adds secret "token" in the same container.
+  req=$(request_with deployment-helm-compliant.json "$SPEC.containers[0].env += [$DB_ENV] | $AS_UPDATE | $SPEC.containers[0].env += [{name: \"TOKEN\", valueFrom: {secretKeyRef: {name: \"token\", key: \"t\"}}}]")
   for settings in "$SEED_SETTINGS" "$BLOCKING_SETTINGS"; do
     evaluate "$req" "$settings"
     assert_rejected
-    assert_message_contains '[env-secret-ref] spec.template.spec.containers[0].env[3]'
+    assert_message_contains '[env-secret-ref] spec.template.spec.containers[0].env[4]: container "processor": env "TOKEN" reads key "t" of secret "token"'
   done
+  # Only the new one rejects; the old one is a warning unless allowExistingViolations is false.
+  evaluate "$req" "$SEED_SETTINGS"
+  assert_message_contains '(1 violation)'
+  jq -e '.warnings | length == 1' "$RESPONSE" >/dev/null || { echo "warnings: $(jq -c .warnings "$RESPONSE")"; return 1; }
+  evaluate "$req" "$BLOCKING_SETTINGS"
+  assert_message_contains '(2 violations)'
 }
 
 @test "pods/ephemeralcontainers judges only the ephemeral containers it adds" {
