@@ -146,7 +146,7 @@ fn judge(c: &mut Criterion) {
         group.bench_function(BenchmarkId::from_parameter(fixture.name), |b| {
             b.iter_batched(
                 || pruned::parse(object.get(), shape).expect("the object parses"),
-                |view| judge::judge(&settings, &request, view, None),
+                |view| judge::judge(&settings, &request, view, None, judge::Mounts::AsSettings),
                 BatchSize::PerIteration,
             )
         });

@@ -21,6 +21,12 @@ mounted through a projected volume at /etc/secrets):
   large.json              50 containers x 40 env vars (~0.7 MB), compliant.
   huge.json               10,000 containers (~7 MB), compliant: a stress test of
                           everything that grows with the number of containers.
+  update-unchanged.json   typical-mutate's Deployment UPDATEd with its template
+                          unchanged (a label and replicas changed): the policy
+                          reads oldObject too, judges both, and patches
+                          nothing. Accepted, not mutated.
+  update-template.json    the same UPDATE with a new image in the template: a
+                          rollout, so the policy adds the mounts. Accepted, mutated.
 
 "On the wire" means compact JSON, which is what the runner hands the policy
 (it re-serialises the request); the typical fixtures are written indented for
@@ -249,6 +255,26 @@ def typical(secrets):
     return envelope("processor", deployment("processor", containers, volumes(secrets)), uid)
 
 
+def update(template_changed):
+    """typical-mutate's Deployment, UPDATEd: a label and replicas changed, and
+    the first container's image when `template_changed`."""
+    request = typical(False)
+    old = request["object"]
+    old["metadata"]["resourceVersion"] = "48213377"
+    new = copy.deepcopy(old)
+    new["metadata"]["labels"]["team"] = "payments"
+    new["spec"]["replicas"] = 4
+    if template_changed:
+        new["spec"]["template"]["spec"]["containers"][0]["image"] += "-hotfix"
+    request.update(
+        operation="UPDATE",
+        object=new,
+        oldObject=old,
+        options={"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1", "fieldManager": "argocd-controller"},
+    )
+    return request
+
+
 def large():
     containers = [container(f"worker-{i:02d}", 40, long_values=True) for i in range(50)]
     return envelope("fleet", deployment("fleet", containers, volumes()), "5d8a6c1e-0f1b-4e59-9d4e-1a2b3c4d5e03")
@@ -264,6 +290,8 @@ FIXTURES = [
     ("typical-mutate.json", lambda: typical(False), True),
     ("large.json", large, False),
     ("huge.json", huge, False),
+    ("update-unchanged.json", lambda: update(False), True),
+    ("update-template.json", lambda: update(True), True),
 ]
 
 

@@ -316,7 +316,13 @@ fn sample(p: &Prepared, measure: Measure, reps: usize) -> Duration {
                 .collect();
             let started = Instant::now();
             for view in views {
-                black_box(judge::judge(&p.settings, &request, view, None));
+                black_box(judge::judge(
+                    &p.settings,
+                    &request,
+                    view,
+                    None,
+                    judge::Mounts::AsSettings,
+                ));
             }
             started.elapsed()
         }

@@ -44,7 +44,8 @@
 #   BENCH_FRESH_ITERATIONS=N  the same for fresh-instance runs (default: 1000
 #                        typical, 100 large, 10 huge)
 #   BENCH_FIXTURES="A B" only these fixtures (default: typical-compliant
-#                        typical-mutate large huge vault-sync)
+#                        typical-mutate large huge vault-sync update-unchanged
+#                        update-template)
 #   BENCH_STRICT=1       exit 1 when a wasm target is missed
 #   BENCH_JSON=FILE      also write the runner's JSON results (one line per module)
 #   BENCH_FRESH_JSON=FILE  the same for the fresh-instance runs
@@ -58,15 +59,17 @@ case "$MODE" in all | wasm | native) ;; *)
   ;;
 esac
 
-read -r -a FIXTURES <<<"${BENCH_FIXTURES:-typical-compliant typical-mutate large huge vault-sync}"
-declare -A ITERATIONS=([typical-compliant]=3000 [typical-mutate]=3000 [large]=200 [huge]=20 [vault-sync]=1000)
-declare -A FRESH_ITERATIONS=([typical-compliant]=1000 [typical-mutate]=1000 [large]=100 [huge]=10 [vault-sync]=300)
+read -r -a FIXTURES <<<"${BENCH_FIXTURES:-typical-compliant typical-mutate large huge vault-sync update-unchanged update-template}"
+declare -A ITERATIONS=([typical-compliant]=3000 [typical-mutate]=3000 [large]=200 [huge]=20 [vault-sync]=1000
+  [update-unchanged]=3000 [update-template]=3000)
+declare -A FRESH_ITERATIONS=([typical-compliant]=1000 [typical-mutate]=1000 [large]=100 [huge]=10 [vault-sync]=300
+  [update-unchanged]=1000 [update-template]=1000)
 VAULT_SYNC=test_data/vault-sync/bench
 RUNNER=bin/policy-runner
 FLOOR=benches/floor-policy.wasm
 MUTATE_FLOOR=benches/floor-policy-mutate.wasm
 # Fixtures the policy mutates: benched against both floors.
-MUTATION_FIXTURES=" typical-mutate "
+MUTATION_FIXTURES=" typical-mutate update-template "
 SETTINGS=benches/settings.json
 
 say() { echo "bench: $*" >&2; }
@@ -163,7 +166,7 @@ policy = {f: by.get((f, "policy.wasm")) for f in fixtures}
 floor = {f: by.get((f, "floor-policy.wasm")) for f in fixtures}
 checks = []
 expected = {"typical-compliant": "allowed", "typical-mutate": "mutated", "large": "allowed", "huge": "allowed",
-            "vault-sync": "allowed"}
+            "vault-sync": "allowed", "update-unchanged": "allowed", "update-template": "mutated"}
 for f, limit in [("typical-compliant", 1.25), ("typical-mutate", 1.6), ("large", 1.25), ("huge", 1.25), ("vault-sync", 2.0)]:
     if policy.get(f):
         p = policy[f]
@@ -174,6 +177,13 @@ for f, limit in [("typical-compliant", 1.25), ("typical-mutate", 1.6), ("large",
             # The honest gap for mutation: informational, no target yet.
             checks.append((f"{f}: p50 / mutation floor p50", f"{p['p50_us'] / mfloor['p50_us']:.2f}x",
                            f"(mutation floor verdict {mfloor['verdict']})", mfloor["verdict"] == "mutated"))
+# UPDATEs read oldObject as well (the floor parses it with the request): no
+# target yet, the ratio is informational.
+for f in ("update-unchanged", "update-template"):
+    if policy.get(f):
+        p = policy[f]
+        checks.append((f"{f}: verdict", p["verdict"], expected[f], p["verdict"] == expected[f]))
+        checks.append((f"{f}: p50 / floor p50", f"{p['p50_ratio']:.2f}x", "(informational)", True))
 if policy.get("vault-sync"):
     p, fl = policy["vault-sync"], floor["vault-sync"]
     calls = (p.get("host_calls", 0), fl.get("host_calls", 0))

@@ -3,22 +3,26 @@
 //! wires them.
 //!
 //! One path: parse the payload ([`request`]) → parse the object into the view
-//! its kind calls for ([`pruned`]) → read the namespace's VSO resources when
-//! `vaultSync` is on ([`vault_sync`]) → find its pod specs and judge each into
-//! findings and edits ([`judge`]) → splice the edits into the object's text
-//! ([`splice`]) → write the response ([`response`]).
+//! its kind calls for ([`pruned`]) — and, on UPDATE only, the old object into
+//! the same view → read the namespace's VSO resources when `vaultSync` is on
+//! ([`vault_sync`]) → find its pod specs and judge each into findings and
+//! edits ([`judge`]), on UPDATE setting aside what the old object already had
+//! ([`update`]) → splice the edits into the object's text ([`splice`]) →
+//! write the response ([`response`]). An object being deleted is accepted
+//! untouched as soon as its view says so.
 
 /// The SDK's response type, which [`read_response`] reads into.
 pub use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 
-use crate::judge;
+use crate::judge::{self, Mounts};
 use crate::locate;
 use crate::pruned;
-use crate::request::{self, describe_object_error};
+use crate::request::{self, describe_object_error, describe_old_object_error};
 use crate::response::{self, Response};
 use crate::settings::Settings;
 use crate::splice;
+use crate::update;
 pub use crate::vault_sync::NoCluster;
 use crate::vault_sync::{self, Cluster};
 
@@ -90,19 +94,39 @@ fn answer(payload: &[u8], cluster: &dyn Cluster) -> Response {
     let Some(object) = request.object.filter(|_| locate::is_judged(&settings, request)) else {
         return Response::accept(None);
     };
-    let view = match pruned::parse(object.get(), locate::view_shape(&settings, &request.kind)) {
+    let shape = update::view_shape(&settings, request);
+    let view = match pruned::parse(object.get(), shape) {
         Ok(view) => view,
         Err(e) => return Response::malformed(describe_object_error(e)),
+    };
+    if update::is_deleting(&view) {
+        return Response::accept(None);
+    }
+    let old = match request
+        .old_object_on_update()
+        .map(|old| pruned::parse(old.get(), shape))
+    {
+        None => None,
+        Some(Ok(old)) => Some(old),
+        Some(Err(e)) => return Response::malformed(describe_old_object_error(e)),
     };
     let vault = settings
         .vault_sync
         .is_enabled()
         .then(|| vault_sync::read(request::namespace(request, &view), cluster));
+    let mounts = update::mounts(&settings, request, &view, old.as_ref());
+    let added = old
+        .as_ref()
+        .and_then(|old| update::added_ephemeral(request, &view, old));
     let judge::Judgement {
         subject,
-        mut findings,
+        findings,
         edits,
-    } = judge::judge(&settings, request, view, vault.as_ref());
+    } = judge::judge(&settings, request, view, vault.as_ref(), mounts);
+    let before = old
+        .filter(|_| settings.allow_existing_violations)
+        .map(|old| judge::judge(&settings, request, old, vault.as_ref(), Mounts::Reported).findings);
+    let (mut findings, existing) = update::settle(findings, before.as_deref(), added.as_deref());
     // The mutated object is written only for an answer that accepts.
     let mut mutated = None;
     if !edits.is_empty() && response::accepts(&settings, &findings) {
@@ -111,5 +135,5 @@ fn answer(payload: &[u8], cluster: &dyn Cluster) -> Response {
             Err(unplaced) => findings.push(unplaced.into_finding()),
         }
     }
-    Response::judged(&settings, &subject, &findings, mutated)
+    Response::judged(&settings, &subject, &findings, mutated).with_existing(&settings, &existing)
 }

@@ -38,12 +38,16 @@ pub struct Judgement {
 }
 
 /// Judges every pod spec of `object`, the view of the request's object;
-/// `vault` is what the VSO resources said, when `vaultSync` is on.
+/// `vault` is what the VSO resources said, when `vaultSync` is on; `mounts`
+/// says what the declared mounts mean for this object. Called twice on an
+/// UPDATE (the old object too), so kept out of line: one copy in the module.
+#[inline(never)]
 pub fn judge(
     settings: &Settings,
     request: &AdmissionRequest,
     mut object: Value,
     vault: Option<&VaultRead>,
+    mounts: Mounts,
 ) -> Judgement {
     let GroupVersionKind { group, version, kind } = &request.kind;
     let subject = subject(kind, crate::request::namespace(request, &object), &object);
@@ -66,7 +70,12 @@ pub fn judge(
         Some(Err(unavailable)) => (None, Some(unavailable)),
         None => (None, None),
     };
-    let declared = declared_mounts(settings, request, &object, synced);
+    let declared = match mounts {
+        Mounts::Ignored => Cow::Borrowed(&[][..]),
+        _ if is_controlled(&object) => Cow::Borrowed(&[][..]),
+        _ => declared_mounts(settings, request, &object, synced),
+    };
+    let mutate = settings.mutate && mounts == Mounts::AsSettings;
     let criteria = Criteria {
         settings,
         synced: synced.filter(|_| settings.vault_sync.require != Requirement::Off),
@@ -77,7 +86,7 @@ pub fn judge(
         edits: Vec::new(),
     };
     for location in &locations {
-        let (findings, edits) = judge_pod_spec(criteria, &mut object, location, &declared);
+        let (findings, edits) = judge_pod_spec(criteria, mutate, &mut object, location, &declared);
         judgement.findings.extend(findings);
         if !edits.is_empty() {
             judgement.edits.push(PlannedEdits {
@@ -89,21 +98,41 @@ pub fn judge(
     judgement
 }
 
+/// What the declared mounts mean for the object judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mounts {
+    /// As the settings say: added under `mutate`, else a missing one is a finding.
+    AsSettings,
+    /// A missing one is a finding, never an edit: an UPDATE's old object,
+    /// judged as it is stored.
+    Reported,
+    /// Neither added nor missing: an object that cannot or must not change
+    /// now ([`crate::update::mounts`]).
+    Ignored,
+}
+
+/// Whether a controller owns the object (an `ownerReferences` entry with
+/// `controller: true`). The controller writes it from its own template and
+/// finds it again by comparing templates: a mount is the owner's to add, and
+/// one added here would make the controller write another object.
+pub fn is_controlled(object: &Value) -> bool {
+    json::pointer(object, "/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|owners| {
+            owners
+                .iter()
+                .any(|o| json::get(o, "controller") == Some(&Value::Bool(true)))
+        })
+}
+
 /// The mounts planned for this request: the settings' `secretMounts`, then
-/// those the VSO resources declare for it (`vaultSync.discover`). A Pod's
-/// spec cannot gain volumes after creation: on UPDATE (and through the
-/// ephemeralcontainers subresource) a Pod is judged but never mutated.
+/// those the VSO resources declare for it (`vaultSync.discover`).
 fn declared_mounts<'s>(
     settings: &'s Settings,
     request: &AdmissionRequest,
     object: &Value,
     synced: Option<&VaultSynced>,
 ) -> Cow<'s, [SecretMount]> {
-    let fixed = crate::kinds::find(&request.kind.group, &request.kind.kind).is_some_and(|k| !k.mutable_after_create);
-    let after_create = request.operation == "UPDATE" || request.sub_resource.as_deref().is_some_and(|s| !s.is_empty());
-    if fixed && after_create {
-        return Cow::Borrowed(&[]);
-    }
     let explicit = settings.secret_mounts.as_slice();
     let discovered = match synced {
         Some(synced) if settings.vault_sync.discover => {
@@ -132,14 +161,14 @@ fn unavailable_finding(unavailable: &Unavailable) -> Finding {
     }
 }
 
-/// The findings of one pod spec, and the edits it needs (only when the policy
-/// mutates). Its findings come from one judgement: of the pod spec as it will
+/// The findings of one pod spec, and the edits it needs (only when `mutate`). Its findings come from one judgement: of the pod spec as it will
 /// be admitted when the policy mutates it (the view gets the edits), else as
 /// submitted. The pod spec as submitted is walked by the rules first all the
 /// same, to learn whether it has Kubernetes' shape: a malformed one gets no
 /// plan, and its findings are those of the object as submitted.
 fn judge_pod_spec(
     criteria: Criteria,
+    mutate: bool,
     object: &mut Value,
     location: &PodSpecLocation,
     declared: &[SecretMount],
@@ -156,7 +185,7 @@ fn judge_pod_spec(
     let edits = match plan_pod_spec(settings, object, location, &at, declared) {
         Err(conflicts) => return ([findings, conflicts].concat(), Vec::new()),
         Ok(edits) if edits.is_empty() => return (findings, edits),
-        Ok(edits) if !settings.mutate => {
+        Ok(edits) if !mutate => {
             findings.extend(plan::missing_as_findings(&edits, &at, &settings.mount_path));
             return (findings, Vec::new());
         }

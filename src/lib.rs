@@ -5,7 +5,8 @@
 //! This file only wires the waPC functions. The path of a `validate` call, one
 //! module per step: [`request`] (parse) → [`pruned`] (the object's view) →
 //! [`locate`] (its pod specs) → [`judge`] ([`rules`] and [`plan`]) → [`splice`]
-//! (apply) → [`response`] (respond), driven by [`evaluate`]; [`vault_sync`]
+//! (apply) → [`response`] (respond), driven by [`evaluate`]; on UPDATE,
+//! [`update`] compares with the old object; [`vault_sync`]
 //! reads the namespace's VSO resources through the host when `vaultSync` is on.
 
 // Unit tests may unwrap and index: a failing test is meant to panic.
@@ -27,6 +28,7 @@ pub mod response;
 pub mod rules;
 pub mod settings;
 pub mod splice;
+pub mod update;
 pub mod vault_sync;
 pub mod violation;
 

@@ -37,8 +37,14 @@ impl PodSpecLocation {
     /// Pointer of the object whose `metadata.labels` select this pod spec:
     /// the pod template (`/spec/template`) or, for a Pod, the Pod itself.
     pub fn labels_pointer(&self) -> String {
+        format!("{}/labels", self.metadata_pointer())
+    }
+
+    /// Pointer of the pod template's `metadata` (for a Pod, its own): with
+    /// the pod spec, what a controller compares to tell a template changed.
+    pub fn metadata_pointer(&self) -> String {
         let parent = self.pointer.rsplit_once('/').map_or("", |(p, _)| p);
-        format!("{parent}/metadata/labels")
+        format!("{parent}/metadata")
     }
 }
 

@@ -44,12 +44,19 @@ pub enum Shape {
 /// The most fields an `Object` shape names; slots are kept on the stack.
 pub const MAX_FIELDS: usize = 6;
 
+/// An object's metadata: what names it, and what says whether it may be
+/// mutated at all (its controller, its deletion).
 const NAMED_META: Shape = Shape::Object(&[
     ("name", Shape::Whole),
     ("generateName", Shape::Whole),
     ("namespace", Shape::Whole),
     ("labels", Shape::Whole),
+    ("ownerReferences", Shape::List(&OWNER_REFERENCE)),
+    ("deletionTimestamp", Shape::Whole),
 ]);
+
+/// An owner reference matters only for whether it is the object's controller.
+const OWNER_REFERENCE: Shape = Shape::Object(&[("controller", Shape::Whole)]);
 
 const LABELS_ONLY: Shape = Shape::Object(&[("labels", Shape::Whole)]);
 

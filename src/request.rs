@@ -7,8 +7,9 @@
 //! mutation is spliced ([`crate::splice`]). Of the rest, only what tells an
 //! audit scanner's request apart ([`AdmissionRequest::is_audit_scan`]) is
 //! kept: `uid`, and `userInfo` and `resource` as text, read only when the
-//! request could be the scanner's; everything else (`oldObject`, `options`,
-//! ...) is skipped.
+//! request could be the scanner's. `oldObject` is kept as text too, and parsed
+//! only on UPDATE ([`AdmissionRequest::old_object_on_update`]); everything else
+//! (`options`, ...) is skipped.
 
 use std::rc::Rc;
 
@@ -43,6 +44,9 @@ pub struct AdmissionRequest<'a> {
     /// The object's JSON text; `None` when absent or `null` (DELETE).
     #[serde(default, borrow)]
     pub object: Option<&'a RawValue>,
+    /// The object as stored before an UPDATE, as text; `None` when absent or `null`.
+    #[serde(default, borrow)]
+    pub old_object: Option<&'a RawValue>,
     /// The request's own uid (the audit scanner sets the object's).
     #[serde(default)]
     pub uid: String,
@@ -55,7 +59,13 @@ pub struct AdmissionRequest<'a> {
     pub resource: Option<&'a RawValue>,
 }
 
-impl AdmissionRequest<'_> {
+impl<'a> AdmissionRequest<'a> {
+    /// The object as it was, on UPDATE only: CREATE has no earlier object,
+    /// and a stray `oldObject` on another operation is not read.
+    pub fn old_object_on_update(&self) -> Option<&'a RawValue> {
+        self.old_object.filter(|_| self.operation == "UPDATE")
+    }
+
     /// Whether this is the Kubewarden audit scanner's request for an object as
     /// stored, rather than one the API server sends to a webhook.
     ///
@@ -153,6 +163,11 @@ pub fn describe_object_error(e: serde_json::Error) -> String {
     format!("the admission request could not be parsed at request.object: {e}")
 }
 
+/// Why the old object's text could not be parsed into its view.
+pub fn describe_old_object_error(e: serde_json::Error) -> String {
+    format!("the admission request could not be parsed at request.oldObject: {e}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +179,11 @@ mod tests {
             "settings": {"mutate": false}}"#;
         let parsed = parse(payload).unwrap();
         assert_eq!(parsed.request.object.map(RawValue::get), Some(r#"{"spec": {}}"#));
+        assert_eq!(parsed.request.old_object.map(RawValue::get), Some(r#"{"x": [1]}"#));
+        assert!(
+            parsed.request.old_object_on_update().is_none(),
+            "CREATE reads no oldObject"
+        );
         assert_eq!(parsed.settings.map(RawValue::get), Some(r#"{"mutate": false}"#));
         assert_eq!(parsed.request.kind.kind, "Deployment");
         assert_eq!(parsed.request.namespace.as_deref(), Some("a"));

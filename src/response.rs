@@ -108,6 +108,37 @@ impl Response {
         }
     }
 
+    /// Adds the findings an UPDATE left as the old object had them
+    /// (`allowExistingViolations`): admission warnings, which `kubectl`
+    /// prints, and their rules in the `violations` annotation.
+    pub fn with_existing(mut self, settings: &Settings, existing: &[Finding]) -> Response {
+        if existing.is_empty() {
+            return self;
+        }
+        let listed = self
+            .audit_annotations
+            .as_ref()
+            .and_then(|a| a.get(VIOLATIONS_ANNOTATION))
+            .map_or("", String::as_str);
+        let mut rules: Vec<&str> = listed.split(',').filter(|r| !r.is_empty()).collect();
+        for f in existing {
+            let name = f.violation.rule().name();
+            if !rules.contains(&name) {
+                rules.push(name);
+            }
+        }
+        let annotations = violations(&rules);
+        let warnings = self.warnings.get_or_insert_with(Vec::new);
+        for f in existing {
+            warnings.push(format!(
+                "{} (Already there before this update: allowExistingViolations lets it through.)",
+                f.render(&settings.mount_path)
+            ));
+        }
+        self.audit_annotations = Some(annotations);
+        self
+    }
+
     /// The JSON the host reads: the fields, then the mutated object's text.
     pub fn to_json(&self) -> Vec<u8> {
         let fields = Fields {

@@ -48,6 +48,10 @@ pub struct Settings {
     pub mutate: bool,
     /// Extra pod-spec locations: `group/version/Kind` → JSONPath expressions.
     pub pod_spec_paths: BTreeMap<String, Vec<String>>,
+    /// On UPDATE, a finding the old object already had is a warning rather
+    /// than a rejection ([`crate::update::settle`]); `false` judges every
+    /// UPDATE as a CREATE is judged.
+    pub allow_existing_violations: bool,
     /// What the policy learns from the namespace's Vault Secrets Operator
     /// resources ([`crate::vault_sync`]); off by default, and then the policy
     /// makes no host call.
@@ -97,6 +101,7 @@ impl Default for Settings {
             volume_name: DEFAULT_VOLUME_NAME.to_string(),
             mutate: true,
             pod_spec_paths: BTreeMap::new(),
+            allow_existing_violations: true,
             vault_sync: VaultSync::default(),
         }
     }
@@ -838,6 +843,7 @@ mod tests {
             keys,
             [
                 "action",
+                "allowExistingViolations",
                 "exemptContainers",
                 "exemptSecrets",
                 "mountPath",
@@ -848,6 +854,20 @@ mod tests {
                 "volumeName"
             ]
         );
+    }
+
+    #[test]
+    fn allow_existing_violations_defaults_to_true_and_is_a_bool() {
+        assert!(check(json!({})).unwrap().allow_existing_violations);
+        assert!(
+            !check(json!({"allowExistingViolations": false}))
+                .unwrap()
+                .allow_existing_violations
+        );
+        let err = check(json!({"allowExistingViolations": "no"})).unwrap_err();
+        assert!(err.starts_with("allowExistingViolations: invalid type"), "{err}");
+        let err = check(json!({"allowExistingViolation": false})).unwrap_err();
+        assert!(err.contains("unknown field `allowExistingViolation`"), "{err}");
     }
 
     #[test]

@@ -83,6 +83,24 @@ fn the_scanner_request_reports_the_missing_mount_and_mutates_nothing() {
     assert_eq!(mutated(&a), None);
 }
 
+/// A ReplicaSet its Deployment controls, as the scanner sends it: its
+/// missing mount is its owner's, so the report says `pass`; the same
+/// ReplicaSet without a controller fails as a Deployment does.
+#[test]
+fn the_scanner_does_not_report_a_missing_mount_of_an_owned_object() {
+    let mut request = fixture(SCANNER);
+    request["kind"]["kind"] = json!("ReplicaSet");
+    request["requestKind"]["kind"] = json!("ReplicaSet");
+    request["resource"]["resource"] = json!("ReplicaSet");
+    request["object"]["kind"] = json!("ReplicaSet");
+    let unowned = answer(&request, &mutating());
+    assert_eq!(violations(&unowned), "declared-mount-missing", "{unowned}");
+    request["object"]["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "Deployment",
+        "name": "processor", "uid": "d-uid", "controller": true, "blockOwnerDeletion": true}]);
+    let owned = answer(&request, &mutating());
+    assert_eq!(owned, json!({"accepted": true}), "{owned}");
+}
+
 /// The audit's answer is, byte for byte, the answer the same settings give
 /// with `mutate: false` (the path that has always reported missing mounts).
 #[test]

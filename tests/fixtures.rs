@@ -61,8 +61,9 @@ fn cronjob_init_container_envfrom_secret_is_rejected() {
 fn vso_app_with_exempt_vault_agent_is_accepted() {
     let r = validate(fixture("settings-vso.json"), "deployment-vso-app.json");
     assert!(r.accepted, "{:?}", r.message);
-    // Without the exemption the agent's own secrets are judged.
-    let r = validate(json!({}), "deployment-vso-app.json");
+    // Without the exemption the agent's own secrets are judged (the fixture
+    // is an UPDATE that changes nothing: judged as a CREATE, they reject).
+    let r = validate(json!({"allowExistingViolations": false}), "deployment-vso-app.json");
     assert!(!r.accepted);
     let message = r.message.unwrap();
     assert!(

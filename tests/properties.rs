@@ -524,16 +524,21 @@ fn any_settings() -> impl Strategy<Value = Value> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
-    /// Every built-in kind, CREATE and UPDATE, every setting: `evaluate`
-    /// (tests/common) fails on any difference between the product and the
-    /// reference, and the answer's mutated object is an object of the kind.
+    /// Every built-in kind, CREATE and UPDATE (with and without an old
+    /// object, related to the new one or not), owner references and
+    /// deletions, every setting: `evaluate` (tests/common) fails on any
+    /// difference between the product and the reference, and the answer's
+    /// mutated object is an object of the kind.
     #[test]
     fn the_product_answers_as_the_reference(
         spec in any_pod_spec(), settings_json in any_settings(), vso in vso_resources(),
         kind in 0..KINDS.len() + 1, operation in 0..8usize, failing in proptest::bool::weighted(0.1),
         no_namespace in proptest::bool::weighted(0.1),
+        history in (any_pod_spec(), 0..4usize, 0..4usize, proptest::bool::weighted(0.1), any::<bool>()),
     ) {
+        let (old_spec, relation, owner, deleting, allow_existing) = history;
         let mut settings_json = settings_json;
+        settings_json["allowExistingViolations"] = json!(allow_existing);
         // The last "kind" is an Argo Rollout, judged through podSpecPaths
         // (its pod spec where a Deployment's is), named "w" as VSO targets it.
         let (group, kind) = match KINDS.get(kind) {
@@ -569,6 +574,17 @@ proptest! {
                 object["metadata"].as_object_mut().unwrap().remove("namespace");
             }
         }
+        if owner > 0 {
+            let mut reference = json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "w", "uid": "u"});
+            if owner < 3 {
+                reference["controller"] = json!(owner == 1);
+            }
+            object["metadata"]["ownerReferences"] = json!([reference]);
+        }
+        r.old_object = old_object(&object, old_spec, relation, r.sub_resource.is_some());
+        if deleting {
+            object["metadata"]["deletionTimestamp"] = json!("2026-12-07T10:00:00Z");
+        }
         r.object = object;
         let e = evaluate(&settings, r.clone());
         if let Some(after) = e.response.mutated_object {
@@ -577,6 +593,41 @@ proptest! {
             prop_assert!(again.mutated.is_none());
         }
     }
+}
+
+/// The object an UPDATE replaces, by `relation`: none (a hand-written
+/// request); the same but for the object's labels and replicas (a metadata
+/// update); the same metadata around another pod spec (a template update,
+/// possibly unrelated); the same but for one container fewer (an update that
+/// adds one; for `ephemeral`, the ephemeral container the request adds).
+fn old_object(object: &Value, other_spec: Value, relation: usize, ephemeral: bool) -> Option<Value> {
+    let mut old = object.clone();
+    let spec_at = if object["kind"] == "Pod" {
+        "/spec"
+    } else if object["kind"] == "CronJob" {
+        "/spec/jobTemplate/spec/template/spec"
+    } else {
+        "/spec/template/spec"
+    };
+    match relation {
+        0 => return None,
+        1 => {
+            old["metadata"]["labels"] = json!({"before": "yes"});
+            if object["kind"] != "Pod" {
+                old["spec"]["replicas"] = json!(3);
+            }
+        }
+        2 => *old.pointer_mut(spec_at).unwrap() = other_spec,
+        _ => {
+            let spec = old.pointer_mut(spec_at).unwrap().as_object_mut().unwrap();
+            if ephemeral || spec["containers"].as_array().unwrap().len() < 2 {
+                spec.remove("ephemeralContainers");
+            } else {
+                spec["containers"].as_array_mut().unwrap().pop();
+            }
+        }
+    }
+    Some(old)
 }
 
 /// A `secretMounts` entry may name a container twice (`validate_settings`

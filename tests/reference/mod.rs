@@ -55,6 +55,8 @@ pub struct Request {
     pub sub_resource: Option<String>,
     pub namespace: Option<String>,
     pub object: Value,
+    /// The object as stored before an UPDATE (`oldObject`), when the request has one.
+    pub old_object: Option<Value>,
     /// What the host's `kubernetes` capability answers (`vaultSync`).
     pub cluster: TestCluster,
 }
@@ -139,6 +141,7 @@ pub fn request(group: &str, kind: &str, operation: &str, object: Value) -> Reque
         sub_resource: None,
         namespace: Some("ns".into()),
         object,
+        old_object: None,
         cluster: TestCluster::holding(Vec::new()),
     }
 }
@@ -151,6 +154,7 @@ pub fn host_payload<S: serde::Serialize>(settings: &S, request: &Request) -> Vec
             "kind": {"group": request.group, "kind": request.kind, "version": request.version},
             "namespace": request.namespace,
             "object": request.object,
+            "oldObject": request.old_object,
             "operation": request.operation,
             "subResource": request.sub_resource,
             "uid": "test",
@@ -1122,6 +1126,9 @@ pub fn evaluate(settings: &Value, request: &Request) -> Evaluation {
     let Some(located) = locate(&config, request) else {
         return evaluation;
     };
+    if is_set(&request.object, "/metadata/deletionTimestamp") {
+        return evaluation;
+    }
     let mut findings = Vec::new();
     let mut synced: Option<BTreeSet<String>> = None;
     let mut entries: Vec<Entry> = config.entries.clone();
@@ -1166,7 +1173,8 @@ pub fn evaluate(settings: &Value, request: &Request) -> Evaluation {
         }
     }
     let is_pod = request.group.is_empty() && request.kind == "Pod";
-    let may_mutate = !(is_pod && (request.operation == "UPDATE" || request.sub_resource.is_some()));
+    let may_mutate =
+        !(is_pod && (request.operation == "UPDATE" || request.sub_resource.is_some())) && !controlled(&request.object);
     let mut mutated = request.object.clone();
     let mut unplaceable = false;
     // A pod spec location that is not an object (a built-in path crossing a
@@ -1192,6 +1200,10 @@ pub fn evaluate(settings: &Value, request: &Request) -> Evaluation {
         && specs
             .iter()
             .any(|at| at.is_empty() || at.iter().any(|seg| *seg == Seg::Key(String::new())));
+    let old = request.old_object.as_ref().filter(|_| request.operation == "UPDATE");
+    let may_mutate =
+        may_mutate && !(config.mutate && old.is_some_and(|old| !template_changed(&request.object, old, &specs)));
+    let spec_paths = specs.clone();
     for at in specs {
         let spec = get(&request.object, &at).expect("located").clone();
         // Nothing is planned for a pod spec that does not have Kubernetes' shape.
@@ -1264,8 +1276,14 @@ pub fn evaluate(settings: &Value, request: &Request) -> Evaluation {
             }
         }
     }
-    let (rejecting, warned): (Vec<Finding>, Vec<Finding>) =
+    let (findings, existing) = match old {
+        Some(old) => settle(settings, request, old, &spec_paths, findings),
+        None => (findings, Vec::new()),
+    };
+    let (rejecting, mut warned): (Vec<Finding>, Vec<Finding>) =
         findings.iter().cloned().partition(|f| config.rejects(&f.rule));
+    warned.extend(existing.iter().cloned());
+    let findings: Vec<Finding> = findings.into_iter().chain(existing).collect();
     let mut rules: Vec<&str> = Vec::new();
     for f in &findings {
         if !rules.contains(&f.rule.as_str()) {
@@ -1280,6 +1298,150 @@ pub fn evaluate(settings: &Value, request: &Request) -> Evaluation {
     evaluation.mutated = (mutated != request.object).then_some(mutated);
     evaluation.unplaceable = unplaceable;
     evaluation
+}
+
+// ---------------------------------------------------------------------------
+// Safe rollout (README "Safe rollout"): owners, UPDATE, deletion
+// ---------------------------------------------------------------------------
+
+/// A field that is present and not `null`.
+fn is_set(object: &Value, pointer: &str) -> bool {
+    object.pointer(pointer).is_some_and(|v| !v.is_null())
+}
+
+/// "An object with an `ownerReferences` entry whose `controller` is `true`."
+fn controlled(object: &Value) -> bool {
+    array(&object["metadata"], "ownerReferences")
+        .iter()
+        .any(|o| o.get("controller") == Some(&Value::Bool(true)))
+}
+
+/// "The pod template (its spec or metadata) changed": some pod spec of the
+/// new object, or the `metadata` beside it, is not the old object's value there.
+fn template_changed(object: &Value, old: &Value, specs: &[Path]) -> bool {
+    specs.iter().any(|at| {
+        let metadata = key(&at[..at.len().saturating_sub(1)], "metadata");
+        [at.clone(), metadata]
+            .iter()
+            .any(|p| get(object, p).unwrap_or(&Value::Null) != get(old, p).unwrap_or(&Value::Null))
+    })
+}
+
+/// The rules whose findings name no container, Secret or volume of their own:
+/// they are the same finding when they are at the same field.
+const WHOLE_OBJECT_RULES: [&str; 4] = [
+    "malformed-object",
+    "declared-mount-missing",
+    "secret-mounts-conflict",
+    "vault-sync-unavailable",
+];
+
+/// A finding read back from the object: (rule, container as `list/name`,
+/// the Secret or volume it names), or (rule, none, path) for the rules above
+/// and for a path that is no container's or volume's.
+fn identity(f: &Finding, object: &Value, specs: &[Path]) -> (String, Option<String>, String) {
+    let whole = (f.rule.clone(), None, f.at.clone());
+    if WHOLE_OBJECT_RULES.contains(&f.rule.as_str()) {
+        return whole;
+    }
+    for spec_at in specs {
+        let prefix = format!("{}.", dotted(spec_at));
+        let Some(rest) = f.at.strip_prefix(&prefix) else {
+            continue;
+        };
+        let spec = get(object, spec_at).unwrap_or(&Value::Null);
+        let steps: Vec<(&str, Option<usize>)> = rest
+            .split('.')
+            .map(|t| match t.split_once('[') {
+                Some((k, i)) => (k, i.trim_end_matches(']').parse().ok()),
+                None => (t, None),
+            })
+            .collect();
+        let name = |v: &Value| v.as_str().unwrap_or("").to_string();
+        match steps.as_slice() {
+            [(list, Some(i)), (field, Some(j)), ..] if LISTS.contains(list) => {
+                let c = &spec[*list][*i];
+                let named = match *field {
+                    "env" => name(&c["env"][*j]["valueFrom"]["secretKeyRef"]["name"]),
+                    "envFrom" => name(&c["envFrom"][*j]["secretRef"]["name"]),
+                    _ => name(&c["volumeMounts"][*j]["name"]),
+                };
+                let container = format!("{list}/{}", container_name(spec, list, *i));
+                return (f.rule.clone(), Some(container), f.secret.clone().unwrap_or(named));
+            }
+            [("volumes", Some(k)), ..] => return (f.rule.clone(), None, name(&spec["volumes"][*k]["name"])),
+            _ => {}
+        }
+    }
+    whole
+}
+
+/// An UPDATE's findings, set apart as the README says: through the
+/// `ephemeralcontainers` subresource only the ephemeral containers it adds
+/// (by name) are judged; under `allowExistingViolations` (default true) a
+/// finding the old object already had is a warning. Returns (the findings
+/// that answer as on CREATE, those that are warnings).
+fn settle(
+    settings: &Value,
+    request: &Request,
+    old: &Value,
+    specs: &[Path],
+    findings: Vec<Finding>,
+) -> (Vec<Finding>, Vec<Finding>) {
+    let mut findings = findings;
+    if request.sub_resource.as_deref() == Some("ephemeralcontainers") {
+        let names = |pod: &Value| -> Vec<String> {
+            array(&pod["spec"], "ephemeralContainers")
+                .iter()
+                .filter_map(|c| c["name"].as_str().map(String::from))
+                .collect()
+        };
+        let before = names(old);
+        let added: Vec<String> = names(&request.object)
+            .into_iter()
+            .filter(|n| !before.contains(n))
+            .collect();
+        findings.retain(|f| match identity(f, &request.object, specs).1 {
+            Some(container) => container
+                .strip_prefix("ephemeralContainers/")
+                .is_some_and(|n| added.iter().any(|a| a == n)),
+            None => true,
+        });
+    }
+    if settings.get("allowExistingViolations") == Some(&Value::Bool(false)) {
+        return (findings, Vec::new());
+    }
+    // The old object as stored: judged as the README judges an object, the
+    // declared mounts it lacks reported rather than added.
+    let mut as_stored = settings.clone();
+    as_stored["mutate"] = Value::Bool(false);
+    let mut stored = old.clone();
+    if let Some(meta) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("deletionTimestamp");
+    }
+    let earlier = Request {
+        object: stored,
+        old_object: None,
+        ..request.clone()
+    };
+    let old_specs: Vec<Path> = locate(&config(settings), &earlier)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|l| match l {
+            Located::Spec(at) => Some(at),
+            Located::Malformed(_) => None,
+        })
+        .collect();
+    // "A failed read of the VSO resources is the request's, never the old object's."
+    let known: Vec<_> = evaluate(&as_stored, &earlier)
+        .findings
+        .iter()
+        .filter(|f| f.rule != "vault-sync-unavailable")
+        .map(|f| identity(f, old, &old_specs))
+        .collect();
+    findings
+        .into_iter()
+        .partition(|f| !known.contains(&identity(f, &request.object, specs)))
 }
 
 // ---------------------------------------------------------------------------
