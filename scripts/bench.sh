@@ -246,8 +246,7 @@ print()
 print("wasm, fresh instance per evaluation (bench --fresh-instance; µs; whole = instantiate + call + drop):")
 print("p50 ratio is policy / floor of the whole, call ratio of the call alone (same run, interleaved);")
 print("mutation floor ratio is the whole p50 over the mutation floor's (typical-mutate only);")
-print("vs reused is the whole p50 over the reused-instance p50 of the table above (separate runs, and a")
-print("different engine: the reused-instance one tracks memory, without epoch checks or copy-on-write images)")
+print("vs reused is the whole p50 over the reused-instance p50 of the table above (separate runs, same engine)")
 print()
 head = ["fixture", "module", "verdict", "whole p50", "whole p99", "inst p50", "inst p99", "call p50", "call p99",
         "drop p50", "drop p99", "p50 ratio", "call ratio", "mutation floor ratio", "vs reused"]

@@ -42,20 +42,7 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
         policy,
         mut instance,
         ..
-    } = load(
-        Load {
-            policy: &args.policy,
-            metadata: args.metadata.as_deref(),
-            options: HostOptions {
-                verbose,
-                deadline: args.deadline.deadline(),
-                cache: args.cache.dir(),
-            },
-            settings: &settings,
-            name_module_when_not_ready: false,
-        },
-        |found| context_host(args, &entries, found.map(|f| &f.metadata)),
-    )?;
+    } = load_policy(args, &entries, &settings, verbose)?;
     let metadata = metadata.map(|found| found.metadata);
     let namespace = args.cluster.namespace.as_str();
 
@@ -94,6 +81,22 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
 
     report::write(&reports, args, rules.as_deref())?;
     Ok(exit_code(&reports))
+}
+
+/// The policy of `check`, its Kubernetes look-ups answered by [`context_host`].
+fn load_policy(args: &CheckArgs, entries: &[Entry], settings: &Value, verbose: bool) -> Result<Loaded> {
+    let spec = Load {
+        policy: &args.policy,
+        metadata: args.metadata.as_deref(),
+        options: HostOptions {
+            verbose,
+            deadline: args.deadline.deadline(),
+            cache: args.cache.dir(),
+        },
+        settings,
+        name_module_when_not_ready: false,
+    };
+    load(spec, |found| context_host(args, entries, found.map(|f| &f.metadata)))
 }
 
 /// The context-aware host of `check`: the resources the metadata declares

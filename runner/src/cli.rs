@@ -291,9 +291,9 @@ pub struct BenchArgs {
 
     /// Evaluate every call in a new instance, as policy-server does per
     /// request: instantiate from the linked module, call `validate` once,
-    /// drop the instance; times the whole and each part. The engine is
-    /// configured as policy-server's (copy-on-write memory images), so
-    /// linear memory is not reported. Default: one instance for all calls
+    /// drop the instance; times the whole and each part. Linear memory is
+    /// not reported (each instance holds its own). Default: one instance for
+    /// all calls
     #[arg(long)]
     pub fresh_instance: bool,
 

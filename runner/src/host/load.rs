@@ -59,3 +59,48 @@ pub fn load(load: Load, context: impl FnOnce(Option<&FoundMetadata>) -> Result<C
         instantiate_time,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A waPC guest that speaks protocol v1 and refuses every settings.
+    const REFUSES_SETTINGS: &str = r#"(module
+  (import "wapc" "__guest_response" (func $respond (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 1024) "\"v1\"")
+  (data (i32.const 2048) "{\"valid\":false,\"message\":\"no\"}")
+  (func (export "__guest_call") (param $op_len i32) (param $len i32) (result i32)
+    (if (i32.eq (local.get $op_len) (i32.const 16))
+      (then (call $respond (i32.const 1024) (i32.const 4)) (return (i32.const 1))))
+    (call $respond (i32.const 2048) (i32.const 30))
+    (i32.const 1)))
+"#;
+
+    #[test]
+    fn a_refusal_of_the_settings_names_the_module_only_when_asked() {
+        let name = format!("policy-runner-unready-{}.wat", std::process::id());
+        let path = std::env::temp_dir().join(&name);
+        std::fs::write(&path, REFUSES_SETTINGS).unwrap();
+        let settings = serde_json::json!({});
+        let error = |name_module_when_not_ready| {
+            let spec = Load {
+                policy: &path,
+                metadata: None,
+                options: HostOptions::default(),
+                settings: &settings,
+                name_module_when_not_ready,
+            };
+            load(spec, |_| Ok(ContextHost::default()))
+                .err()
+                .map(|e| format!("{e:#}"))
+        };
+        let (plain, named) = (error(false), error(true));
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(plain.as_deref(), Some("Provided settings are not valid: no"));
+        assert_eq!(
+            named,
+            Some(format!("module {name}: Provided settings are not valid: no"))
+        );
+    }
+}

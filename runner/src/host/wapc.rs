@@ -116,7 +116,7 @@ fn len_i32(bytes: Option<&[u8]>) -> i32 {
     bytes.map_or(0, |b| i32::try_from(b.len()).unwrap_or(i32::MAX))
 }
 
-/// The waPC host functions (module `wapc`).
+/// The waPC functions of a guest call and of its logging (module `wapc`).
 fn add_wapc(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap("wapc", "__guest_request", |mut c: Ctx, op_ptr: i32, ptr: i32| {
         if let Some((operation, payload)) = c.data_mut().request.take() {
@@ -134,6 +134,19 @@ fn add_wapc(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         c.data_mut().error = Some(String::from_utf8_lossy(&read(&mut c, ptr, len)?).into_owned());
         Ok(())
     })?;
+    linker.func_wrap("wapc", "__console_log", |mut c: Ctx, ptr: i32, len: i32| {
+        let text = read(&mut c, ptr, len)?;
+        if c.data().verbose {
+            eprintln!("[guest console] {}", String::from_utf8_lossy(&text).trim_end());
+        }
+        Ok(())
+    })?;
+    add_host_calls(linker)
+}
+
+/// The waPC functions through which the guest calls the host and reads its
+/// answer or error.
+fn add_host_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         "wapc",
         "__host_call",
@@ -190,13 +203,6 @@ fn add_wapc(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             }
             None => Ok(()),
         }
-    })?;
-    linker.func_wrap("wapc", "__console_log", |mut c: Ctx, ptr: i32, len: i32| {
-        let text = read(&mut c, ptr, len)?;
-        if c.data().verbose {
-            eprintln!("[guest console] {}", String::from_utf8_lossy(&text).trim_end());
-        }
-        Ok(())
     })?;
     Ok(())
 }
