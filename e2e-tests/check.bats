@@ -121,17 +121,18 @@ PY
   assert_check_status 1
 }
 
-# findings RULE FILE [check args...] — `check -o json`, then one line per
-# finding: `name rule line:column`.
+# findings FILE [check args...] — `check -o json`, then sets $output to one
+# line per finding: `name rule line:column`. Called as it is, not through bats'
+# `run`: a `skip` (check_manifests' under KWCTL) only skips in the test's shell.
 findings() {
   local file=$1
   shift
   check_manifests -o json "$@" "$POLICY" "$file"
-  jq -r '.name as $n | .findings[] | "\($n) \(.rule) \(.line):\(.column)"' "$OUT"
+  output=$(jq -r '.name as $n | .findings[] | "\($n) \(.rule) \(.line):\(.column)"' "$OUT")
 }
 
 @test "check: every rule's finding is placed at its field, in block and in flow style" {
-  run findings "$M/findings-block.yaml"
+  findings "$M/findings-block.yaml"
   [ "$output" = "env env-secret-ref 19:15
 envfrom envfrom-secret-ref 38:15
 plain plain-secret-volume 54:15
@@ -140,7 +141,7 @@ writable secret-mount-writable 98:15
 subpath secret-mount-subpath 120:15
 conflict projected-path-conflict 152:13
 malformed malformed-object 176:11" ] || { echo "$output"; false; }
-  run findings "$M/findings-flow.yaml"
+  findings "$M/findings-flow.yaml"
   [ "$output" = "env env-secret-ref 4:37
 envfrom envfrom-secret-ref 7:78
 plain plain-secret-volume 11:60
@@ -152,30 +153,30 @@ malformed malformed-object 38:68" ] || { echo "$output"; false; }
 }
 
 @test "check: the declared-mount and vaultSync rules' findings are placed too, in block and in flow style" {
-  run findings "$M/findings-declared.yaml" \
+  findings "$M/findings-declared.yaml" \
     --settings-json '{"mutate": false, "secretMounts": [{"name": "api-key", "secretName": "api-key"}]}'
   [ "$output" = "missing declared-mount-missing 12:5
 taken secret-mounts-conflict 25:5
 missing-flow declared-mount-missing 37:20
 taken-flow secret-mounts-conflict 40:20" ] || { echo "$output"; false; }
-  run findings "$M/findings-vault.yaml" --settings-json '{"vaultSync": {"require": "reject"}}'
+  findings "$M/findings-vault.yaml" --settings-json '{"vaultSync": {"require": "reject"}}'
   [ "$output" = "block secret-not-vault-synced 27:15
 flow secret-not-vault-synced 39:60" ] || { echo "$output"; false; }
   # not granted the VSO resources: the read fails, told at metadata.namespace
   grep -v '^contextAwareResources\|^  - apiVersion: secrets\|^    kind: Vault' policy-metadata.yml >"$BATS_TEST_TMPDIR/metadata.yml"
-  run findings "$M/findings-vault.yaml" --metadata "$BATS_TEST_TMPDIR/metadata.yml" \
+  findings "$M/findings-vault.yaml" --metadata "$BATS_TEST_TMPDIR/metadata.yml" \
     --settings-json '{"vaultSync": {"require": "reject"}}'
   [ "$output" = "block vault-sync-unavailable 19:3
 flow vault-sync-unavailable 37:64" ] || { echo "$output"; false; }
 }
 
 @test "check: findings in a List item, after a byte order mark (columns after it), in JSON" {
-  run findings "$M/findings-list.yaml"
+  findings "$M/findings-list.yaml"
   [ "$output" = "second envfrom-secret-ref 25:15" ] || { echo "$output"; false; }
   [ "$(jq -r 'select(.name == "second") | "\(.document) \(.item) \(.line)"' "$BATS_TEST_TMPDIR/check.out")" = "1 2 3" ]
-  run findings "$M/findings-bom.yaml"
+  findings "$M/findings-bom.yaml"
   [ "$output" = "bom-flow envfrom-secret-ref 1:134" ] || { echo "$output"; false; }
-  run findings "$M/findings.json"
+  findings "$M/findings.json"
   [ "$output" = "json env-secret-ref 11:11" ] || { echo "$output"; false; }
 }
 
@@ -226,7 +227,7 @@ policy-runner/unreadable error 33" ] || { echo "$output"; false; }
   printf 'rules:\n- apiGroups: [example.com]\n  apiVersions: [v1]\n  resources: [fleets, barepods]\n  operations: [CREATE]\nmutating: true\n' \
     >"$BATS_TEST_TMPDIR/metadata.yml"
   settings='{"podSpecPaths": {"example.com/v1/Fleet": ["$.spec[\"pod.templates/main\"].spec"], "example.com/v1/BarePod": ["$"]}}'
-  run findings "$M/findings-custom-kinds.yaml" --metadata "$BATS_TEST_TMPDIR/metadata.yml" --settings-json "$settings"
+  findings "$M/findings-custom-kinds.yaml" --metadata "$BATS_TEST_TMPDIR/metadata.yml" --settings-json "$settings"
   [ "$output" = "dotted envfrom-secret-ref 16:15
 bare envfrom-secret-ref 28:9" ] || { echo "$output"; false; }
   # the paths as the policy writes them: the key unquoted, the root as a leading dot

@@ -44,6 +44,7 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
         ..
     } = load_policy(args, &entries, &settings, verbose)?;
     let metadata = metadata.map(|found| found.metadata);
+    let rule_annotation = rule_annotation(args, metadata.as_ref());
     let namespace = args.cluster.namespace.as_str();
 
     let mut reports = Vec::with_capacity(entries.len());
@@ -67,7 +68,12 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
             reports.push(ObjectReport::new(entry.location, Some(object), Verdict::Skipped));
             continue;
         }
-        let mut report = evaluate(&instance, &settings, entry.location, object, index, namespace);
+        let evaluation = Evaluation {
+            index,
+            namespace,
+            rule_annotation: rule_annotation.as_deref(),
+        };
+        let mut report = evaluate(&instance, &settings, entry.location, object, &evaluation);
         report.findings = findings(&report, entry.source.as_ref());
         if report.verdict == Verdict::Error {
             // A trap or a deadline can leave the guest's state broken.
@@ -119,22 +125,45 @@ fn context_host(args: &CheckArgs, entries: &[Entry], metadata: Option<&PolicyMet
     ))
 }
 
+/// The audit annotation that carries rule ids: the one given, else the one
+/// the metadata names; none when neither names one (a policy's annotations
+/// are then not read as rule ids).
+fn rule_annotation(args: &CheckArgs, metadata: Option<&PolicyMetadata>) -> Option<String> {
+    args.rule_annotation.clone().or_else(|| {
+        let declared = metadata?.annotations.get(RULE_ANNOTATION)?;
+        declared.as_str().map(str::to_string)
+    })
+}
+
+/// The metadata annotation in which a policy names the audit annotation
+/// that carries its rule ids.
+pub const RULE_ANNOTATION: &str = "policy-runner/rule-annotation";
+
+/// What evaluating one object needs beside the object.
+struct Evaluation<'a> {
+    /// The object's place in the input, which names its request.
+    index: usize,
+    /// The namespace of an object that has none.
+    namespace: &'a str,
+    /// The audit annotation that carries rule ids.
+    rule_annotation: Option<&'a str>,
+}
+
 /// Evaluates one object as a CREATE request.
 fn evaluate(
     instance: &PolicyInstance,
     settings: &Value,
     location: Location,
     object: ManifestObject,
-    index: usize,
-    namespace: &str,
+    evaluation: &Evaluation,
 ) -> ObjectReport {
-    let request = object.create_request(format!("check-{}", index + 1), namespace);
+    let request = object.create_request(format!("check-{}", evaluation.index + 1), evaluation.namespace);
     let evaluated = request
         .validate_payload(settings)
         .and_then(|payload| instance.validate(&payload))
         .and_then(|v| admission_response(&request.uid, request.object.as_ref(), &v));
     match evaluated {
-        Ok(outcome) => report_outcome(location, object, outcome),
+        Ok(outcome) => report_outcome(location, object, outcome, evaluation.rule_annotation),
         Err(err) => {
             let mut report = ObjectReport::new(location, Some(object), Verdict::Error);
             report.message = Some(format!("{err:#}"));
@@ -143,7 +172,12 @@ fn evaluate(
     }
 }
 
-fn report_outcome(location: Location, object: ManifestObject, outcome: Outcome) -> ObjectReport {
+fn report_outcome(
+    location: Location,
+    object: ManifestObject,
+    outcome: Outcome,
+    rule_annotation: Option<&str>,
+) -> ObjectReport {
     let response = outcome.response;
     let verdict = match (response.allowed, &outcome.patch) {
         (false, _) => Verdict::Rejected,
@@ -156,12 +190,10 @@ fn report_outcome(location: Location, object: ManifestObject, outcome: Outcome) 
         // kwctl's code: the policy's own, and none when it gave none.
         report.code = status.code;
     }
-    report.rules = response
-        .audit_annotations
-        .iter()
-        .flat_map(|a| a.values())
-        .flat_map(|list| rule_ids(list))
-        .collect();
+    report.rules = rule_annotation
+        .and_then(|key| response.audit_annotations.as_ref()?.get(key))
+        .map(|list| rule_ids(list))
+        .unwrap_or_default();
     if verdict == Verdict::Mutated {
         if let Some(p) = &outcome.patch {
             report.patch = patch::operations(p);
@@ -172,10 +204,8 @@ fn report_outcome(location: Location, object: ManifestObject, outcome: Outcome) 
     report
 }
 
-/// The ids in an audit annotation's value, comma-separated: `a, b,,c` →
-/// `[a, b, c]`. A policy names the rules an object breaks in its audit
-/// annotations (secret-mounts-policy in `violations`); the runner reads every
-/// annotation's value, in the order of the keys.
+/// The ids in the rule annotation's value, comma-separated: `a, b,,c` →
+/// `[a, b, c]`.
 fn rule_ids(list: &str) -> Vec<String> {
     list.split(',')
         .map(str::trim)
@@ -218,17 +248,14 @@ mod tests {
     }
 
     #[test]
-    fn rule_ids_come_from_the_audit_annotations_in_order() {
-        assert_eq!(
-            rule_ids("env-secret-ref,plain-secret-volume"),
-            ["env-secret-ref", "plain-secret-volume"]
-        );
+    fn rule_ids_are_the_values_comma_separated_ids_in_order() {
+        assert_eq!(rule_ids("b-rule,a-rule"), ["b-rule", "a-rule"]);
         assert_eq!(rule_ids(" a , ,b"), ["a", "b"]);
         assert!(rule_ids("").is_empty());
     }
 
     #[test]
-    fn a_rejection_reports_the_ids_of_every_audit_annotation() {
+    fn a_rejection_reports_the_ids_of_the_rule_annotation_alone() {
         let response = crate::response::AdmissionResponse {
             uid: "u".into(),
             allowed: false,
@@ -237,17 +264,64 @@ mod tests {
             status: None,
             audit_annotations: Some(
                 [
-                    ("broken".to_string(), "b-rule, a-rule".to_string()),
-                    ("also".to_string(), "c".to_string()),
+                    ("example.com/broken".to_string(), "b-rule, a-rule".to_string()),
+                    ("example.com/owner".to_string(), "team-a".to_string()),
                 ]
                 .into(),
             ),
             warnings: None,
         };
-        let outcome = Outcome { response, patch: None };
-        let report = report_outcome(Location::default(), object("v1", "Pod", None, "p"), outcome);
+        let outcome = |rule_annotation| {
+            let outcome = Outcome {
+                response: response.clone(),
+                patch: None,
+            };
+            report_outcome(
+                Location::default(),
+                object("v1", "Pod", None, "p"),
+                outcome,
+                rule_annotation,
+            )
+        };
+        let report = outcome(Some("example.com/broken"));
         assert_eq!(report.verdict, Verdict::Rejected);
-        // keys in order ("also" < "broken"), ids in each value's order
-        assert_eq!(report.rules, ["c", "b-rule", "a-rule"]);
+        // the ids in the value's order; the other annotation is not a rule
+        assert_eq!(report.rules, ["b-rule", "a-rule"]);
+        // no rule annotation declared, or one the response lacks: no ids
+        assert!(outcome(None).rules.is_empty());
+        assert!(outcome(Some("example.com/missing")).rules.is_empty());
+    }
+
+    #[test]
+    fn the_rule_annotation_is_the_flags_else_the_metadatas() {
+        use clap::Parser;
+        let args = |extra: &[&str]| {
+            let cli = crate::cli::Cli::try_parse_from(
+                ["policy-runner", "check"]
+                    .iter()
+                    .chain(extra)
+                    .chain(&["p.wasm", "m.yaml"]),
+            )
+            .unwrap();
+            let crate::cli::Command::Check(args) = cli.command else {
+                panic!("not check");
+            };
+            args
+        };
+        let metadata =
+            PolicyMetadata::parse("annotations:\n  policy-runner/rule-annotation: example.com/broken\n").unwrap();
+        assert_eq!(
+            rule_annotation(&args(&[]), Some(&metadata)).as_deref(),
+            Some("example.com/broken")
+        );
+        let flag = args(&["--rule-annotation", "example.com/rules"]);
+        assert_eq!(
+            rule_annotation(&flag, Some(&metadata)).as_deref(),
+            Some("example.com/rules")
+        );
+        assert_eq!(rule_annotation(&flag, None).as_deref(), Some("example.com/rules"));
+        // nothing declares one: annotations are not rule ids
+        assert_eq!(rule_annotation(&args(&[]), None), None);
+        assert_eq!(rule_annotation(&args(&[]), Some(&PolicyMetadata::default())), None);
     }
 }

@@ -249,6 +249,13 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub metadata: Option<PathBuf>,
 
+    /// The audit annotation in which the policy names the rules an object
+    /// breaks, comma-separated (e.g. `example.com/broken-rules`) [default:
+    /// the one its metadata names in the `policy-runner/rule-annotation`
+    /// annotation; else no annotation carries rule ids]
+    #[arg(long, value_name = "KEY")]
+    pub rule_annotation: Option<String>,
+
     // Every object of the checked manifests is cluster state too (a chart's
     // VaultStaticSecret answers the look-ups made for its Deployment), and
     // --namespace is also the namespace of the requests for objects without

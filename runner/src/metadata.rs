@@ -33,6 +33,10 @@ pub struct PolicyMetadata {
     /// The Kubernetes resources the policy reads at evaluation time.
     #[serde(default)]
     pub context_aware_resources: Vec<ContextAwareResource>,
+    /// Free-form; the runner reads its own keys there (`check`'s rule
+    /// annotation), and a value of another type is not refused here.
+    #[serde(default)]
+    pub annotations: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 fn listed(values: &[String], wanted: &str) -> bool {
