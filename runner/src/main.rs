@@ -16,6 +16,7 @@ mod memory;
 mod metadata;
 mod outcome;
 mod patch;
+mod position;
 mod removed_apis;
 mod report;
 mod request;
