@@ -4,6 +4,7 @@
 #   scripts/bench.sh            everything: wasm comparison, Criterion, scaling check
 #   scripts/bench.sh wasm       only the wasm comparison against the floor policy
 #   scripts/bench.sh native     only the native benchmarks (Criterion + scaling check)
+#   scripts/bench.sh check      only the timing of `policy-runner check` placing findings
 #
 # 1. Builds policy.wasm (make policy.wasm), the floor policy
 #    (benches/floor-policy.wasm: parses the request with the SDK and accepts, the
@@ -33,9 +34,14 @@
 #    p50 <= 2.0x the floor's; the host's part of the policy's time is reported.
 # 3. cargo bench --bench core     (Criterion, native core over the same fixtures)
 #    cargo bench --bench scaling  (fails when 10x the input costs >= 20x the time)
+# 4. `policy-runner check -o json` over one 1.4 MB Deployment with 10,000 env
+#    variables (scripts/gen-env-refs.py): read from Secrets, 10,000 findings each
+#    placed at its line in the file, against read from ConfigMaps, none. Runs the
+#    two interleaved and prints medians and minimums (wall and CPU seconds) and
+#    the ratio of the wall medians. Target: findings / none < 2x.
 #
 # Exit status: non-zero when a build fails, the runner fails, or the scaling
-# check fails. Missed wasm targets are reported (MISSED) and make the script
+# check fails. Missed wasm and check targets are reported (MISSED) and make the script
 # fail only with BENCH_STRICT=1, since wall-clock ratios on a shared machine are noisy.
 #
 # Environment:
@@ -46,15 +52,16 @@
 #   BENCH_FIXTURES="A B" only these fixtures (default: typical-compliant
 #                        typical-mutate large huge vault-sync update-unchanged
 #                        update-template)
-#   BENCH_STRICT=1       exit 1 when a wasm target is missed
+#   BENCH_STRICT=1       exit 1 when a wasm or check target is missed
+#   BENCH_CHECK_RUNS=N   runs of `check` per document (default: 5)
 #   BENCH_JSON=FILE      also write the runner's JSON results (one line per module)
 #   BENCH_FRESH_JSON=FILE  the same for the fresh-instance runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MODE=${1:-all}
-case "$MODE" in all | wasm | native) ;; *)
-  echo "usage: scripts/bench.sh [all|wasm|native]" >&2
+case "$MODE" in all | wasm | native | check) ;; *)
+  echo "usage: scripts/bench.sh [all|wasm|native|check]" >&2
   exit 2
   ;;
 esac
@@ -278,13 +285,56 @@ run_native() {
   cargo bench --locked --bench scaling
 }
 
+# The cost of placing findings: `check` over 10,000 of them, and over none.
+run_check() {
+  make policy.wasm runner
+  python3 scripts/gen-env-refs.py secret >"$check_dir/secret.yaml"
+  python3 scripts/gen-env-refs.py configmap >"$check_dir/configmap.yaml"
+  say "check: ${BENCH_CHECK_RUNS:-5} runs per document, interleaved"
+  local rc=0
+  python3 - "$RUNNER" "$check_dir" "${BENCH_CHECK_RUNS:-5}" <<'EOF' || rc=$?
+import os, resource, statistics, subprocess, sys, time
+
+runner, folder, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+documents = {"secret": "10,000 Secret references (10,000 findings)", "configmap": "10,000 ConfigMap references (none)"}
+times = {name: [] for name in documents}
+for _ in range(runs):
+    for name in documents:
+        path = os.path.join(folder, f"{name}.yaml")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        done = subprocess.run([runner, "check", "-o", "json", "policy.wasm", path],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        expected = 1 if name == "secret" else 0
+        if done.returncode != expected:
+            sys.exit(f"check {path} exited {done.returncode}, expected {expected}")
+        times[name].append((wall, cpu))
+print()
+print(f"check -o json, one 1.4 MB Deployment, {runs} runs each (seconds):")
+for name, label in documents.items():
+    wall = [w for w, _ in times[name]]
+    cpu = [c for _, c in times[name]]
+    print(f"  {label:43}  wall median {statistics.median(wall):.3f} min {min(wall):.3f}"
+          f"   CPU median {statistics.median(cpu):.3f} min {min(cpu):.3f}")
+ratio = statistics.median(w for w, _ in times["secret"]) / statistics.median(w for w, _ in times["configmap"])
+print(f"  findings / none, wall medians: {ratio:.2f}x  target < 2x  {'ok' if ratio < 2 else 'MISSED'}")
+sys.exit(3 if ratio >= 2 else 0)
+EOF
+  case $rc in 0) ;; 3) missed=1 ;; *) exit "$rc" ;; esac
+}
+
 results=$(mktemp)
 fresh_results=$(mktemp)
-trap 'rm -f "$results" "$fresh_results"' EXIT
+check_dir=$(mktemp -d)
+trap 'rm -rf "$results" "$fresh_results" "$check_dir"' EXIT
 missed=0
-if [ "$MODE" != native ]; then run_wasm; fi
-if [ "$MODE" != wasm ]; then run_native; fi
+if [ "$MODE" = all ] || [ "$MODE" = wasm ]; then run_wasm; fi
+if [ "$MODE" = all ] || [ "$MODE" = native ]; then run_native; fi
+if [ "$MODE" = all ] || [ "$MODE" = check ]; then run_check; fi
 if [ "$missed" = 1 ] && [ "${BENCH_STRICT:-0}" = 1 ]; then
-  say "BENCH_STRICT=1 and a wasm target was missed"
+  say "BENCH_STRICT=1 and a target was missed"
   exit 1
 fi

@@ -259,9 +259,10 @@ fn existing(value: &Value, tokens: &[String]) -> usize {
 /// Where the node at `tokens` is written, or its nearest written ancestor.
 fn place(source: Option<&Source>, tokens: &[String]) -> Option<(usize, usize)> {
     let source = source?;
-    (0..=tokens.len())
+    let at = (0..=tokens.len())
         .rev()
-        .find_map(|depth| source.position(&pointer(&tokens[..depth])))
+        .find_map(|depth| source.position(&pointer(&tokens[..depth])))?;
+    Some((at.line, at.column))
 }
 
 /// The findings of an evaluated object: its rejection message's lines, its

@@ -28,6 +28,8 @@ use std::collections::HashMap;
 use libyaml_safer::{Error as LibyamlError, EventData, Mark, Parser, ScalarStyle};
 use serde_json::{Map, Number, Value};
 
+use crate::position::{offset_of_mark, position_of_offset, Position, Positions};
+
 /// A document may not nest deeper than this (the stack of the code that
 /// later serialises it is the limit that matters).
 const MAX_DEPTH: usize = 1000;
@@ -56,9 +58,10 @@ pub struct YamlContext {
 
 impl YamlError {
     fn at(mark: Mark, message: impl Into<String>) -> YamlError {
+        let Position { line, column } = Position::of_mark(mark);
         YamlError {
-            line: one_based(mark.line),
-            column: one_based(mark.column),
+            line,
+            column,
             message: message.into(),
             context: None,
         }
@@ -69,7 +72,7 @@ impl YamlError {
         let Some(mark) = err.problem_mark() else {
             // A reader error (a character YAML does not allow) has no mark:
             // place it at the first such character.
-            let (line, column) = first_forbidden_char(text).unwrap_or((1, 1));
+            let Position { line, column } = first_forbidden_char(text);
             return YamlError {
                 line,
                 column,
@@ -79,10 +82,11 @@ impl YamlError {
         };
         let mut error = YamlError::at(mark, err.problem());
         if let (Some(what), Some(at)) = (err.context(), err.context_mark()) {
+            let Position { line, column } = Position::of_mark(at);
             error.context = Some(YamlContext {
                 what: what.to_string(),
-                line: one_based(at.line),
-                column: one_based(at.column),
+                line,
+                column,
             });
         }
         error
@@ -111,38 +115,30 @@ impl std::fmt::Display for YamlError {
     }
 }
 
-fn one_based(zero_based: u64) -> usize {
-    usize::try_from(zero_based).unwrap_or(usize::MAX).saturating_add(1)
-}
-
-/// The 1-based line and column of the first character that libyaml's reader
-/// refuses (control characters, surrogates, U+FFFE and U+FFFF).
-fn first_forbidden_char(text: &str) -> Option<(usize, usize)> {
+/// Where the first character that libyaml's reader refuses (control
+/// characters, surrogates, U+FFFE and U+FFFF) is; the start when none is.
+fn first_forbidden_char(text: &str) -> Position {
     let allowed = |c: char| {
         matches!(c, '\t' | '\n' | '\r' | '\u{85}' | ' '..='~' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}')
             || c >= '\u{10000}'
     };
-    let mut line = 1;
-    let mut column = 1;
-    for c in text.chars() {
-        if !allowed(c) {
-            return Some((line, column));
-        }
-        if c == '\n' {
-            line += 1;
-            column = 1;
-        } else {
-            column += 1;
-        }
-    }
-    None
+    let offset = text.find(|c| !allowed(c)).unwrap_or(0);
+    position_of_offset(text, offset)
 }
 
-/// A parsed document: its JSON value and the line where its content starts.
+/// A parsed document: its JSON value and where each of its nodes is
+/// written in the text read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct YamlDocument {
-    pub line: usize,
     pub value: Value,
+    pub positions: Positions,
+}
+
+impl YamlDocument {
+    /// The line where the document's content starts.
+    pub fn line(&self) -> usize {
+        self.positions.get("").map_or(1, |root| root.line)
+    }
 }
 
 /// A scalar resolved by go-yaml v2's rules.
@@ -223,10 +219,9 @@ fn read(text: &str, first_only: bool) -> Result<Vec<YamlDocument>, YamlError> {
 /// libyaml 0.2.5 reads and go-yaml refuses ("found unknown escape
 /// character"), and so kubectl refuses it.
 fn check_escapes(text: &str, start: Mark, end: Mark) -> Result<(), YamlError> {
-    // libyaml's marks are byte offsets after a leading byte order mark
-    let skip = if text.starts_with('\u{feff}') { 3 } else { 0 };
-    let offset = |mark: Mark| usize::try_from(mark.index).map_or(text.len(), |i| i + skip);
-    let Some(raw) = text.get(offset(start)..offset(end).min(text.len())) else {
+    let from = offset_of_mark(text, start);
+    let to = offset_of_mark(text, end).min(text.len());
+    let Some(raw) = text.get(from..to) else {
         return Ok(());
     };
     let mut chars = raw.chars();
@@ -238,119 +233,150 @@ fn check_escapes(text: &str, start: Mark, end: Mark) -> Result<(), YamlError> {
     Ok(())
 }
 
-/// Where the node at `pointer` (RFC 6901, into the JSON value [`parse`]
-/// gives) is written in `text`, the first document of a YAML text: the
-/// 1-based line and column (in characters) of its key when it is a mapping's
-/// value, else of the node itself. `None` when no node is written there: the
-/// path does not exist, or reaches its node only through an alias or a
-/// merge key (callers then point at the nearest ancestor that is written).
-pub fn position(text: &str, pointer: &str) -> Option<(usize, usize)> {
-    let target: Vec<String> = jsonptr::Pointer::parse(pointer)
-        .ok()?
-        .tokens()
-        .map(|t| t.decoded().into_owned())
-        .collect();
+/// Where each node of a JSON text (one value) is written: serde_json, which
+/// reads JSON documents, does not say, so the text is read again as YAML
+/// flow style. A key given twice is no error here, as in JSON (the first
+/// is where it is written); what follows a place libyaml cannot read has
+/// no position.
+pub fn json_positions(text: &str) -> Positions {
     let mut input = text.as_bytes();
     let mut parser = Parser::new();
     parser.set_input_string(&mut input);
-    // One frame per open collection: the segment of the node read next in
-    // it, and for a mapping whether that node is a key.
-    let mut frames: Vec<(String, Option<bool>)> = Vec::new();
-    let mut seq_next: Vec<usize> = Vec::new();
-    let at = |mark: Mark| (one_based(mark.line), one_based(mark.column));
-    // Inside a complex key (a collection used as a key): how many of its
-    // collections are open.
-    let mut skip = 0usize;
+    let mut builder = Builder {
+        repeated_keys: true,
+        ..Builder::default()
+    };
     while let Ok(event) = parser.parse() {
-        let mark = event.start_mark;
-        let event = event.data;
-        if skip > 0 {
-            match event {
-                EventData::SequenceStart { .. } | EventData::MappingStart { .. } => skip += 1,
-                EventData::SequenceEnd | EventData::MappingEnd => skip -= 1,
-                _ => {}
-            }
-            continue;
-        }
-        let starts_node = matches!(
-            event,
-            EventData::Scalar { .. }
-                | EventData::Alias { .. }
-                | EventData::SequenceStart { .. }
-                | EventData::MappingStart { .. }
-        );
-        if !starts_node {
-            match event {
-                EventData::SequenceEnd => {
-                    frames.pop();
-                    seq_next.pop();
-                }
-                EventData::MappingEnd => {
-                    frames.pop();
-                }
-                EventData::DocumentEnd { .. } | EventData::StreamEnd => return None,
-                _ => {}
-            }
-            if matches!(event, EventData::SequenceEnd | EventData::MappingEnd) {
-                advance(&mut frames, &mut seq_next);
-            }
-            continue;
-        }
-        // A mapping's key: its text names the entry, and it is where the
-        // entry (and so its value) is written.
-        if let Some((segment, Some(true))) = frames.last_mut() {
-            let key = match &event {
-                EventData::Scalar { value, style, tag, .. } => resolve(value, *style, tag.as_deref())
-                    .ok()
-                    .and_then(|scalar| key_string(&Value::Null, Some(&scalar)).ok()),
-                _ => None,
-            };
-            *segment = key.unwrap_or_default();
-            let is_target = frames.len() == target.len() && frames.iter().zip(&target).all(|((s, _), t)| s == t);
-            if is_target {
-                return Some(at(mark));
-            }
-            if matches!(event, EventData::SequenceStart { .. } | EventData::MappingStart { .. }) {
-                // a complex key: nothing under it is addressable
-                skip = 1;
-            }
-            if let Some((_, expecting)) = frames.last_mut() {
-                *expecting = Some(false);
-            }
-            continue;
-        }
-        let is_target = frames.len() == target.len() && frames.iter().zip(&target).all(|((s, _), t)| s == t);
-        let in_mapping = matches!(frames.last(), Some((_, Some(false))));
-        if is_target && !in_mapping {
-            return Some(at(mark));
-        }
-        if is_target && matches!(event, EventData::Alias { .. }) {
-            return None;
-        }
-        match event {
-            EventData::SequenceStart { .. } => {
-                frames.push(("0".to_string(), None));
-                seq_next.push(0);
-            }
-            EventData::MappingStart { .. } => frames.push((String::new(), Some(true))),
-            _ => advance(&mut frames, &mut seq_next),
+        let end = matches!(event.data, EventData::DocumentEnd { .. } | EventData::StreamEnd);
+        if end || builder.event(event.data, event.start_mark).is_err() {
+            break;
         }
     }
-    None
+    builder.positions
 }
 
-/// After a node ends: a sequence moves to its next item, a mapping to its
-/// next key.
-fn advance(frames: &mut [(String, Option<bool>)], seq_next: &mut [usize]) {
-    match frames.last_mut() {
-        Some((segment, None)) => {
-            if let Some(next) = seq_next.last_mut() {
-                *next += 1;
-                *segment = next.to_string();
+/// A node as written, before any resolution: for files whose fields are
+/// typed by their reader rather than by YAML (kwctl's session files, read as
+/// serde reads them in kwctl), parsed by the same libyaml reader as manifests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    /// `plain` is false for quoted and block scalars.
+    Scalar {
+        text: String,
+        plain: bool,
+        tag: Option<String>,
+    },
+    Seq {
+        tag: Option<String>,
+        items: Vec<Node>,
+    },
+    Map {
+        tag: Option<String>,
+        entries: Vec<(Node, Node)>,
+    },
+}
+
+/// Parses every document of `text` into [`Node`]s (aliases replaced by
+/// what their anchors name). Empty documents are left out.
+pub fn parse_nodes(text: &str) -> Result<Vec<Node>, YamlError> {
+    let mut input = text.as_bytes();
+    let mut parser = Parser::new();
+    parser.set_input_string(&mut input);
+    let mut documents = Vec::new();
+    let mut anchors: HashMap<String, Node> = HashMap::new();
+    // open collections: their anchor, the node, and for a mapping its key
+    // waiting for a value
+    let mut stack: Vec<(Option<String>, Node, Option<Node>)> = Vec::new();
+    let mut values = 0usize;
+    loop {
+        let event = parser.parse().map_err(|e| YamlError::libyaml(&e, text))?;
+        let mark = event.start_mark;
+        let (anchor, node) = match event.data {
+            EventData::StreamEnd => return Ok(documents),
+            EventData::DocumentStart { .. } => {
+                anchors.clear();
+                continue;
             }
+            EventData::Scalar {
+                anchor,
+                tag,
+                value,
+                style,
+                ..
+            } => (
+                anchor,
+                Node::Scalar {
+                    text: value,
+                    plain: style == ScalarStyle::Plain,
+                    tag,
+                },
+            ),
+            EventData::Alias { anchor } => {
+                let node = anchors
+                    .get(&anchor)
+                    .cloned()
+                    .ok_or_else(|| YamlError::at(mark, format!("unknown anchor '{anchor}' referenced")))?;
+                values = values.saturating_add(node_count(&node));
+                if values > MAX_VALUES {
+                    return Err(YamlError::at(mark, "document contains excessive aliasing"));
+                }
+                (None, node)
+            }
+            EventData::SequenceStart { anchor, tag, .. } => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(YamlError::at(mark, format!("nesting deeper than {MAX_DEPTH} levels")));
+                }
+                stack.push((anchor, Node::Seq { tag, items: Vec::new() }, None));
+                continue;
+            }
+            EventData::MappingStart { anchor, tag, .. } => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(YamlError::at(mark, format!("nesting deeper than {MAX_DEPTH} levels")));
+                }
+                let map = Node::Map {
+                    tag,
+                    entries: Vec::new(),
+                };
+                stack.push((anchor, map, None));
+                continue;
+            }
+            EventData::SequenceEnd | EventData::MappingEnd => match stack.pop() {
+                Some((anchor, node, _)) => (anchor, node),
+                None => continue,
+            },
+            _ => continue,
+        };
+        values = values.saturating_add(1);
+        if let Some(anchor) = anchor {
+            anchors.insert(anchor, node.clone());
         }
-        Some((_, expecting)) => *expecting = Some(true),
-        None => {}
+        match stack.last_mut() {
+            None => {
+                let empty = matches!(&node, Node::Scalar { text, plain: true, tag: None } if text.is_empty());
+                if !empty {
+                    documents.push(node);
+                }
+            }
+            Some((_, Node::Seq { items, .. }, _)) => items.push(node),
+            Some((_, Node::Map { entries, .. }, key)) => match key.take() {
+                Some(key) => entries.push((key, node)),
+                None => *key = Some(node),
+            },
+            Some((_, Node::Scalar { .. }, _)) => unreachable!("scalars are never open"),
+        }
+    }
+}
+
+fn node_count(node: &Node) -> usize {
+    match node {
+        Node::Scalar { .. } => 1,
+        Node::Seq { items, .. } => 1 + items.iter().map(node_count).sum::<usize>(),
+        Node::Map { entries, .. } => {
+            1 + entries
+                .iter()
+                .map(|(k, v)| node_count(k) + node_count(v))
+                .sum::<usize>()
+        }
     }
 }
 
@@ -363,6 +389,9 @@ enum Open {
 struct Frame {
     anchor: Option<String>,
     open: Open,
+    /// The collection's JSON pointer; `None` when it has none (it is, or is
+    /// inside, a mapping's key, or the value of a key given as an alias).
+    pointer: Option<String>,
 }
 
 /// A mapping being built: explicit keys are unique; merged (`<<`) keys only
@@ -374,26 +403,43 @@ struct MapBuilder {
     pending_key: Option<PendingKey>,
 }
 
-enum PendingKey {
-    Key(String, Mark),
-    Merge(Mark),
+/// A mapping's key, read and waiting for its value.
+struct PendingKey {
+    /// `None` for the merge key `<<`.
+    name: Option<String>,
+    mark: Mark,
+    /// Whether the key is an alias (`*k : v`): its value has no place then.
+    aliased: bool,
 }
 
+impl PendingKey {
+    /// The last segment of its value's JSON pointer.
+    fn segment(&self) -> Option<&str> {
+        match (&self.name, self.aliased) {
+            (_, true) => None,
+            (Some(name), false) => Some(name),
+            (None, false) => Some("<<"),
+        }
+    }
+}
+
+/// Reads one document's events into its JSON value, recording where each
+/// node is written as it goes ([`Positions`]).
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
     /// Anchors by name; a later anchor of the same name replaces the earlier.
     anchors: HashMap<String, (Value, Option<Scalar>)>,
     root: Option<Value>,
-    root_line: Option<usize>,
     values: usize,
+    positions: Positions,
+    /// JSON's rule for a key given twice (the last value counts) instead of
+    /// YAML's error, for [`json_positions`].
+    repeated_keys: bool,
 }
 
 impl Builder {
     fn event(&mut self, event: EventData, mark: Mark) -> Result<(), YamlError> {
-        if self.root_line.is_none() {
-            self.root_line = Some(one_based(mark.line));
-        }
         match event {
             EventData::Scalar {
                 anchor,
@@ -402,22 +448,24 @@ impl Builder {
                 style,
                 ..
             } => {
+                self.place_item(mark);
                 let scalar = resolve(&text, style, tag.as_deref()).map_err(|m| YamlError::at(mark, m))?;
                 let value = match scalar_value(&scalar) {
                     Ok(value) => value,
                     // a key that JSON cannot hold as a value (`.inf`) is
                     // still a key: sigs.k8s.io/yaml names it `.inf`
                     Err(_) if self.expects_key() => {
-                        return self.add(Value::Null, Some(scalar), mark);
+                        return self.add(Value::Null, Some(scalar), mark, false);
                     }
                     Err(m) => return Err(YamlError::at(mark, m)),
                 };
                 if let Some(anchor) = anchor {
                     self.anchors.insert(anchor, (value.clone(), Some(scalar.clone())));
                 }
-                self.add(value, Some(scalar), mark)
+                self.add(value, Some(scalar), mark, false)
             }
             EventData::Alias { anchor } => {
+                self.place_item(mark);
                 // An anchor is known once its node is complete, so one used
                 // inside its own node (`&a [*a]`) is unknown, as go-yaml
                 // refuses it ("anchor 'a' value contains itself").
@@ -430,7 +478,7 @@ impl Builder {
                 if self.values > MAX_VALUES {
                     return Err(YamlError::at(mark, "document contains excessive aliasing"));
                 }
-                self.add(value, scalar, mark)
+                self.add(value, scalar, mark, true)
             }
             EventData::SequenceStart { anchor, .. } => self.open(anchor, Open::Seq(Vec::new()), mark),
             EventData::MappingStart { anchor, .. } => self.open(anchor, Open::Map(MapBuilder::default()), mark),
@@ -444,11 +492,40 @@ impl Builder {
         matches!(self.stack.last(), Some(Frame { open: Open::Map(map), .. }) if map.pending_key.is_none())
     }
 
+    /// The JSON pointer of the node read next, if it has one (a mapping's
+    /// key has none: it is where its value is written).
+    fn next_pointer(&self) -> Option<String> {
+        let Some(frame) = self.stack.last() else {
+            return Some(String::new());
+        };
+        let parent = frame.pointer.as_deref()?;
+        Some(match &frame.open {
+            Open::Seq(items) => format!("{parent}/{}", items.len()),
+            Open::Map(map) => {
+                let segment = map.pending_key.as_ref()?.segment()?;
+                format!("{parent}/{}", jsonptr::Token::new(segment).encoded())
+            }
+        })
+    }
+
+    /// Records where the node that starts at `mark` is written when it is
+    /// the root or a sequence's item (a mapping's value is placed at its key).
+    fn place_item(&mut self, mark: Mark) {
+        if matches!(self.stack.last(), Some(Frame { open: Open::Map(_), .. })) {
+            return;
+        }
+        if let Some(pointer) = self.next_pointer() {
+            self.positions.record(pointer, Position::of_mark(mark));
+        }
+    }
+
     fn open(&mut self, anchor: Option<String>, open: Open, mark: Mark) -> Result<(), YamlError> {
         if self.stack.len() >= MAX_DEPTH {
             return Err(YamlError::at(mark, format!("nesting deeper than {MAX_DEPTH} levels")));
         }
-        self.stack.push(Frame { anchor, open });
+        self.place_item(mark);
+        let pointer = self.next_pointer();
+        self.stack.push(Frame { anchor, open, pointer });
         Ok(())
     }
 
@@ -463,24 +540,32 @@ impl Builder {
         if let Some(anchor) = frame.anchor {
             self.anchors.insert(anchor, (value.clone(), None));
         }
-        self.add(value, None, mark)
+        self.add(value, None, mark, false)
     }
 
     /// Puts a finished value where it belongs: the root, a sequence item,
-    /// a mapping key or a mapping value.
-    fn add(&mut self, value: Value, scalar: Option<Scalar>, mark: Mark) -> Result<(), YamlError> {
+    /// a mapping key (recording where its value is written) or a mapping
+    /// value. `aliased`: the value was given as an alias.
+    fn add(&mut self, value: Value, scalar: Option<Scalar>, mark: Mark, aliased: bool) -> Result<(), YamlError> {
         self.values = self.values.saturating_add(1);
         let Some(frame) = self.stack.last_mut() else {
             self.root = Some(value);
             return Ok(());
         };
-        match &mut frame.open {
+        let map = match &mut frame.open {
             Open::Seq(items) => {
                 items.push(value);
-                Ok(())
+                return Ok(());
             }
-            Open::Map(map) => map.add(value, scalar, mark),
+            Open::Map(map) => map,
+        };
+        map.add(value, scalar, mark, aliased, self.repeated_keys)?;
+        let key = map.pending_key.as_ref().and_then(PendingKey::segment);
+        if let (Some(parent), Some(key)) = (&frame.pointer, key) {
+            let pointer = format!("{parent}/{}", jsonptr::Token::new(key).encoded());
+            self.positions.record(pointer, Position::of_mark(mark));
         }
+        Ok(())
     }
 
     fn finish(&mut self) -> Option<YamlDocument> {
@@ -490,33 +575,39 @@ impl Builder {
             return None;
         }
         Some(YamlDocument {
-            line: self.root_line.unwrap_or(1),
             value,
+            positions: std::mem::take(&mut self.positions),
         })
     }
 }
 
 impl MapBuilder {
-    fn add(&mut self, value: Value, scalar: Option<Scalar>, mark: Mark) -> Result<(), YamlError> {
-        match self.pending_key.take() {
-            None => {
-                if scalar == Some(Scalar::Merge) {
-                    self.pending_key = Some(PendingKey::Merge(mark));
-                } else {
-                    let key = key_string(&value, scalar.as_ref()).map_err(|m| YamlError::at(mark, m))?;
-                    self.pending_key = Some(PendingKey::Key(key, mark));
-                }
-                Ok(())
-            }
-            Some(PendingKey::Key(key, key_mark)) => {
-                if self.entries.contains_key(&key) {
-                    return Err(YamlError::at(key_mark, format!("key {key:?} already set in map")));
-                }
-                self.entries.insert(key, value);
-                Ok(())
-            }
-            Some(PendingKey::Merge(key_mark)) => self.merge(value, key_mark),
+    /// Reads the key, or the value of the key read before; a key given
+    /// twice is an error unless `repeated_keys` (then the last one counts).
+    fn add(
+        &mut self,
+        value: Value,
+        scalar: Option<Scalar>,
+        mark: Mark,
+        aliased: bool,
+        repeated_keys: bool,
+    ) -> Result<(), YamlError> {
+        let Some(key) = self.pending_key.take() else {
+            let name = match scalar {
+                Some(Scalar::Merge) => None,
+                _ => Some(key_string(&value, scalar.as_ref()).map_err(|m| YamlError::at(mark, m))?),
+            };
+            self.pending_key = Some(PendingKey { name, mark, aliased });
+            return Ok(());
+        };
+        let Some(name) = key.name else {
+            return self.merge(value, key.mark);
+        };
+        if !repeated_keys && self.entries.contains_key(&name) {
+            return Err(YamlError::at(key.mark, format!("key {name:?} already set in map")));
         }
+        self.entries.insert(name, value);
+        Ok(())
     }
 
     /// `<<: *map` or `<<: [*a, *b]` (earlier maps win).
@@ -794,6 +885,13 @@ mod tests {
         docs[0].value.clone()
     }
 
+    /// Where the node at `pointer` of the first document of `text` is.
+    fn position(text: &str, pointer: &str) -> Option<(usize, usize)> {
+        let document = parse_first(text).unwrap()?;
+        let at = document.positions.get(pointer)?;
+        Some((at.line, at.column))
+    }
+
     #[test]
     fn yaml_1_1_booleans_are_read_as_kubectl_reads_them() {
         for word in ["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"] {
@@ -892,7 +990,7 @@ mod tests {
         assert!(parse("# only a comment\n").unwrap().is_empty());
         assert!(parse("~\n").unwrap().is_empty());
         let docs = parse("\n\n# c\nkind: Pod\n").unwrap();
-        assert_eq!(docs[0].line, 4);
+        assert_eq!(docs[0].line(), 4);
     }
 
     #[test]
@@ -1039,14 +1137,37 @@ mod tests {
     }
 
     #[test]
-    fn positions_follow_resolved_keys_and_look_past_complex_keys_and_aliases() {
-        let text = "yes: 1\n? [a, b]\n: {x: 1}\nbase: &b {x: 1}\nuse: *b\nafter: [1, 2]\n";
+    fn positions_follow_resolved_keys_and_look_past_aliases_and_merge_keys() {
+        let text = "yes: 1\nbase: &b {x: 1}\nuse: *b\nafter: [1, 2]\nmerged:\n  <<: [*b, {y: 2}]\n  z: 3\n";
         assert_eq!(position(text, "/true"), Some((1, 1)));
-        assert_eq!(position(text, "/after/1"), Some((6, 12)));
-        assert_eq!(position(text, "/base/x"), Some((4, 11)));
-        // written only through an alias: no place of its own
+        assert_eq!(position(text, "/after/1"), Some((4, 12)));
+        assert_eq!(position(text, "/base/x"), Some((2, 11)));
+        // written only through an alias or a merge key: no place of its own
         assert_eq!(position(text, "/use/x"), None);
-        assert_eq!(position(text, "/use"), Some((5, 1)));
+        assert_eq!(position(text, "/use"), Some((3, 1)));
+        assert_eq!(position(text, "/merged/x"), None);
+        assert_eq!(position(text, "/merged/y"), None);
+        assert_eq!(position(text, "/merged/z"), Some((7, 3)));
+        // nor is the value of a key given as an alias
+        let text = "a: &k b\n*k : {c: 1}\n";
+        assert_eq!(position(text, "/a"), Some((1, 1)));
+        assert_eq!(position(text, "/b"), None);
+        assert_eq!(position(text, "/b/c"), None);
+    }
+
+    #[test]
+    fn json_is_placed_as_its_yaml_reading_places_it_keys_given_twice_too() {
+        let text = "{\"a\": {\"x\": 1},\n \"a\": {\"y\": [2, 3]}, \"w/~\": \"\\/\"}";
+        let positions = json_positions(text);
+        let at = |pointer: &str| positions.get(pointer).map(|p| (p.line, p.column));
+        assert_eq!(at(""), Some((1, 1)));
+        assert_eq!(at("/a"), Some((1, 2)));
+        assert_eq!(at("/a/y/1"), Some((2, 17)));
+        assert_eq!(at("/w~1~0"), Some((2, 22)));
+        // what follows a place libyaml cannot read has none
+        let positions = json_positions("{\"a\": 1,\n \"b\": [1, 2],\n \"c\": \"\\ud800\", \"d\": 2}");
+        assert_eq!(positions.get("/b/1").map(|p| (p.line, p.column)), Some((2, 11)));
+        assert_eq!(positions.get("/d"), None);
     }
 
     /// The differential test against libyaml: `e2e-tests/yaml_corpus.py`

@@ -15,6 +15,7 @@ mod manifests;
 mod metadata;
 mod outcome;
 mod patch;
+mod position;
 mod removed_apis;
 mod report;
 mod request;

@@ -6,10 +6,9 @@
 //! are `---` and nothing else; each YAML document is read on its own (see
 //! [`crate::kube_yaml`]). A UTF-8 byte order mark at the start is skipped.
 //!
-//! Each object keeps where its text is ([`Source`]), so that a finding can
-//! be placed at the line and column of its field ([`kube_yaml::position`]).
+//! Each object keeps where its nodes are written ([`Source`]), so that a
+//! finding can be placed at the line and column of its field.
 
-use std::ops::Range;
 use std::sync::Arc;
 
 #[cfg(test)]
@@ -20,8 +19,9 @@ use serde_json::Value;
 use crate::input::{expand_lists, origin_name, read_text};
 use crate::kube_yaml;
 use crate::outcome::Location;
+use crate::position::{LineCounter, Position, Positions};
 use crate::request::ManifestObject;
-use crate::stream::{documents, BOM};
+use crate::stream::documents;
 
 /// One object of a manifest, or why a document did not give one.
 #[derive(Debug, Clone)]
@@ -32,31 +32,25 @@ pub struct Entry {
     pub source: Option<Source>,
 }
 
-/// Where an object is written: its document's text in the file, and the
+/// Where an object is written: where each node of its document is, and the
 /// object's place in the document (`/items/2` for an item of a `List`).
 #[derive(Debug, Clone)]
 pub struct Source {
-    /// The whole file; the document is `text[span]`.
-    text: Arc<str>,
-    span: Range<usize>,
-    /// The line of the file where `span` starts, and the characters before
-    /// it on that line (a byte order mark not counted).
-    first_line: usize,
-    first_column: usize,
+    /// Shared by the objects of one document; in the document's text.
+    positions: Arc<Positions>,
+    /// Where the document's text starts in the file.
+    start: Position,
     /// JSON pointer of the object in its document.
     prefix: String,
 }
 
 impl Source {
-    /// The 1-based line and column (in characters; a byte order mark is not
-    /// counted) in the file of the node at `pointer` (RFC 6901, in the
-    /// object), as [`kube_yaml::position`] finds it: the key of a mapping's
-    /// value. `None` when no node is written there.
-    pub fn position(&self, pointer: &str) -> Option<(usize, usize)> {
-        let document = self.text.get(self.span.clone())?;
-        let (line, column) = kube_yaml::position(document, &format!("{}{pointer}", self.prefix))?;
-        let column = if line == 1 { column + self.first_column } else { column };
-        Some((self.first_line + line - 1, column))
+    /// Where the node at `pointer` (RFC 6901, in the object) is written in
+    /// the file: the key of a mapping's value, else the node itself. `None`
+    /// when no node is written there (see [`Positions`]).
+    pub fn position(&self, pointer: &str) -> Option<Position> {
+        let at = self.positions.get(&format!("{}{pointer}", self.prefix))?;
+        Some(at.within(self.start))
     }
 }
 
@@ -75,32 +69,6 @@ fn item_pointers(value: &Value, prefix: &str, out: &mut Vec<String>) {
             }
         }
         _ => out.push(prefix.to_string()),
-    }
-}
-
-/// Lines and columns of byte offsets of a text, asked in increasing order.
-struct LineCounter<'t> {
-    text: &'t str,
-    offset: usize,
-    line: usize,
-    line_start: usize,
-}
-
-impl LineCounter<'_> {
-    /// The 1-based line of `offset`, and the characters before it on that
-    /// line (byte order marks not counted).
-    fn at(&mut self, offset: usize) -> (usize, usize) {
-        if offset < self.offset {
-            (self.offset, self.line, self.line_start) = (0, 1, 0);
-        }
-        let skipped = self.text.get(self.offset..offset).unwrap_or_default();
-        for (at, _) in skipped.match_indices('\n') {
-            self.line += 1;
-            self.line_start = self.offset + at + 1;
-        }
-        self.offset = offset;
-        let before = self.text.get(self.line_start..offset).unwrap_or_default();
-        (self.line, before.chars().filter(|&c| c != BOM).count())
     }
 }
 
@@ -130,13 +98,7 @@ pub fn read_manifests(paths: &[String]) -> Result<Vec<Entry>> {
 
 pub(crate) fn file_entries(file: &str, text: &str) -> Vec<Entry> {
     let mut entries = Vec::new();
-    let shared: Arc<str> = Arc::from(text);
-    let mut lines = LineCounter {
-        text,
-        offset: 0,
-        line: 1,
-        line_start: 0,
-    };
+    let mut lines = LineCounter::new(text);
     for document in documents(text) {
         let location = Location {
             file: file.to_string(),
@@ -160,18 +122,20 @@ pub(crate) fn file_entries(file: &str, text: &str) -> Vec<Entry> {
         let items = expand_lists(vec![value.clone()]);
         let from_list = !(items.len() == 1 && items[0] == value);
         // Each object's place in the document, when it can be told.
-        let span = document.span.filter(|_| pointers.len() == items.len());
-        let (first_line, first_column) = span.as_ref().map_or((0, 0), |s| lines.at(s.start));
+        let placed = document.span.filter(|_| pointers.len() == items.len()).map(|span| {
+            let positions = document
+                .positions
+                .unwrap_or_else(|| kube_yaml::json_positions(text.get(span.clone()).unwrap_or_default()));
+            (Arc::new(positions), lines.at(span.start))
+        });
         for (index, item) in items.into_iter().enumerate() {
             let location = Location {
                 item: from_list.then_some(index + 1),
                 ..location.clone()
             };
-            let source = span.as_ref().map(|span| Source {
-                text: Arc::clone(&shared),
-                span: span.clone(),
-                first_line,
-                first_column,
+            let source = placed.as_ref().map(|(positions, start)| Source {
+                positions: Arc::clone(positions),
+                start: *start,
                 prefix: std::mem::take(&mut pointers[index]),
             });
             entries.push(Entry {
@@ -203,7 +167,8 @@ mod tests {
     /// Where `pointer` of the `n`th entry of `text` is written.
     fn position(text: &str, n: usize, pointer: &str) -> Option<(usize, usize)> {
         let entries = file_entries("f.yaml", text);
-        entries[n].source.as_ref().and_then(|s| s.position(pointer))
+        let at = entries[n].source.as_ref()?.position(pointer)?;
+        Some((at.line, at.column))
     }
 
     #[test]

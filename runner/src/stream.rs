@@ -13,8 +13,7 @@ use std::ops::Range;
 use serde_json::Value;
 
 use crate::kube_yaml;
-
-pub const BOM: char = '\u{feff}';
+use crate::position::{end_of_content, line_of_next_non_blank, position_of_offset, Positions, BOM};
 
 /// One document of a manifest file, numbered from 1 among the file's
 /// non-empty documents, with the line (1-based) where it starts.
@@ -24,9 +23,12 @@ pub struct Document {
     pub line: usize,
     pub content: Result<Value, String>,
     /// The bytes of the text given to [`documents`] that hold this document
-    /// alone, when they are known (not for the second of two YAML documents
-    /// that no `---` line parts, as in `--- a\n--- b`).
+    /// alone, when it could be read.
     pub span: Option<Range<usize>>,
+    /// Where each node of a YAML document is written in `text[span]`, as
+    /// its reader found it (for a JSON document, see
+    /// [`kube_yaml::json_positions`]).
+    pub positions: Option<Positions>,
 }
 
 /// Reads every document of a manifest text. Empty and `null` documents
@@ -54,13 +56,20 @@ struct Documents {
 }
 
 impl Documents {
-    fn push(&mut self, line: usize, content: Result<Value, String>, span: Option<Range<usize>>) {
+    fn push(
+        &mut self,
+        line: usize,
+        content: Result<Value, String>,
+        span: Option<Range<usize>>,
+        positions: Option<Positions>,
+    ) {
         let index = self.list.len() + 1;
         self.list.push(Document {
             index,
             line,
             content,
             span,
+            positions,
         });
     }
 }
@@ -116,38 +125,26 @@ fn yaml_documents(text: &str, first_line: usize, offset: usize, out: &mut Docume
         // Unmarshal): a `...` or `--- x` line ends what it reads.
         match kube_yaml::parse_first(text) {
             Ok(None) => {}
-            Ok(Some(doc)) => out.push(base + doc.line - 1, Ok(doc.value), Some(start..start + text.len())),
+            Ok(Some(doc)) => {
+                let span = Some(start..start + text.len());
+                out.push(base + doc.line() - 1, Ok(doc.value), span, Some(doc.positions))
+            }
             Err(e) => {
                 // An error found at the end of a document (say, an unclosed
                 // bracket) is placed at the end of its last line, not on the
                 // `---` after it.
-                let mut lines = text.trim_end().lines();
-                let last_line = lines.clone().count().max(1);
-                let (line, column) = if e.line > last_line {
-                    let end = lines.next_back().map_or(0, |l| l.chars().count());
-                    (last_line, end + 1)
+                let end = end_of_content(text);
+                let (line, column) = if e.line > end.line {
+                    (end.line, end.column)
                 } else {
                     (e.line.max(1), e.column)
                 };
                 let line = base + line - 1;
-                out.push(
-                    line,
-                    Err(format!(
-                        "invalid YAML: line {line}, column {column}: {}",
-                        e.describe(base)
-                    )),
-                    None,
-                )
+                let message = format!("invalid YAML: line {line}, column {column}: {}", e.describe(base));
+                out.push(line, Err(message), None, None);
             }
         }
     }
-}
-
-/// 1-based line of the first non-blank character at or after `offset`.
-fn line_at(text: &str, offset: usize) -> usize {
-    let rest = &text[offset..];
-    let skipped = rest.len() - rest.trim_start().len();
-    1 + text[..offset + skipped].matches('\n').count()
 }
 
 /// A JSON stream: values one after another. A value that is not JSON ends
@@ -161,22 +158,22 @@ fn json_documents(text: &str, out: &mut Documents) {
         match stream.next() {
             None => return,
             Some(Ok(Value::Null)) => {}
-            Some(Ok(value)) => out.push(line_at(text, offset), Ok(value), Some(offset..stream.byte_offset())),
+            Some(Ok(value)) => {
+                let span = Some(offset..stream.byte_offset());
+                out.push(line_of_next_non_blank(text, offset), Ok(value), span, None)
+            }
             Some(Err(json_err)) => {
                 let rest = &text[offset..];
-                let rest_line = 1 + text[..offset].matches('\n').count();
+                let rest_line = position_of_offset(text, offset).line;
                 let mut from_yaml = Documents::default();
                 yaml_documents(rest, rest_line, offset, &mut from_yaml);
                 if from_yaml.list.first().is_some_and(|d| d.content.is_ok()) {
                     for doc in from_yaml.list {
-                        out.push(doc.line, doc.content, doc.span);
+                        out.push(doc.line, doc.content, doc.span, doc.positions);
                     }
                 } else {
-                    out.push(
-                        json_err.line().max(line_at(text, offset)),
-                        Err(format!("invalid JSON: {json_err}")),
-                        None,
-                    );
+                    let line = json_err.line().max(line_of_next_non_blank(text, offset));
+                    out.push(line, Err(format!("invalid JSON: {json_err}")), None, None);
                 }
                 return;
             }
