@@ -32,6 +32,10 @@
 #    --cluster-state inside the timed call (the list serialised on every call, as
 #    policy-server does); the floor gets the same host and makes no call. Target:
 #    p50 <= 2.0x the floor's; the host's part of the policy's time is reported.
+#    The update-unchanged and update-template rows are typical-mutate's
+#    Deployment UPDATEd (oldObject included) with its template unchanged
+#    (not patched) and changed (patched; also against the mutation floor):
+#    their ratios are informational, no target yet.
 # 3. cargo bench --bench core     (Criterion, native core over the same fixtures)
 #    cargo bench --bench scaling  (fails when 10x the input costs >= 20x the time)
 # 4. `policy-runner check -o json` over one 1.4 MB Deployment with 10,000 env

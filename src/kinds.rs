@@ -4,7 +4,7 @@
 //! its row: where its pod spec is, what of it is parsed, how the Vault Secrets
 //! Operator names it as a restart target, and whether its pod spec can still
 //! gain volumes on UPDATE. Every step reads the table ([`crate::locate`],
-//! [`crate::pruned`], [`crate::judge`], [`crate::vault_sync`]); adding a kind
+//! [`crate::pruned`], [`crate::update`], [`crate::vault_sync`]); adding a kind
 //! is adding a row.
 
 use crate::pruned::{self, Shape};

@@ -30,20 +30,22 @@ pub fn is_deleting(object: &Value) -> bool {
     json::pointer(object, "/metadata/deletionTimestamp").is_some_and(|t| !t.is_null())
 }
 
-/// Whether the request's pod templates are compared with the old object's:
-/// on UPDATE of a kind whose pod spec can still change, when the policy
-/// mutates (with `mutate: false` a missing mount is a finding like any
-/// other, judged on every UPDATE). A Pod's spec cannot gain volumes after
-/// creation: on UPDATE, and through a subresource, a Pod is judged but never
-/// mutated.
+/// Whether the request comes after the object's creation: an UPDATE, or a
+/// subresource.
 fn after_create(request: &AdmissionRequest) -> bool {
     request.operation == "UPDATE" || request.sub_resource.as_deref().is_some_and(|s| !s.is_empty())
 }
 
+/// Whether the object's pod spec cannot gain volumes after creation (a Pod):
+/// after creation it is judged but never mutated.
 fn is_fixed(request: &AdmissionRequest) -> bool {
     kinds::find(&request.kind.group, &request.kind.kind).is_some_and(|k| !k.mutable_after_create)
 }
 
+/// Whether the request's pod templates are compared with the old object's:
+/// on UPDATE of a kind whose pod spec can still change, when the policy
+/// mutates (with `mutate: false` a missing mount is a finding like any
+/// other, judged on every UPDATE).
 fn compares_templates(settings: &Settings, request: &AdmissionRequest) -> bool {
     settings.mutate && request.old_object_on_update().is_some() && !is_fixed(request)
 }
