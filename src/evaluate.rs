@@ -94,9 +94,7 @@ fn answer(payload: &[u8], cluster: &dyn Cluster) -> Response {
         Ok(view) => view,
         Err(e) => return Response::malformed(describe_object_error(e)),
     };
-    let vault = settings
-        .vault_sync
-        .is_enabled()
+    let vault = vault_sync::is_read_for(&settings.vault_sync, &request.kind)
         .then(|| vault_sync::read(request::namespace(request, &view), cluster));
     let judge::Judgement {
         subject,

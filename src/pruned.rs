@@ -73,8 +73,10 @@ const VOLUME_MOUNT: Shape = Shape::Object(&[
     ("subPathExpr", Shape::Whole),
 ]);
 
+/// `image` is kept for `exemptContainers` entries pinned to an image.
 const CONTAINER: Shape = Shape::Object(&[
     ("name", Shape::Whole),
+    ("image", Shape::Whole),
     ("env", Shape::List(&ENV_VAR)),
     ("envFrom", Shape::List(&ENV_FROM)),
     ("volumeMounts", Shape::List(&VOLUME_MOUNT)),
@@ -404,7 +406,7 @@ mod tests {
                     "spec": {
                         "volumes": [{"name": "s", "projected": {"sources": [{"secret": {"name": "x"}}]}}, {"name": "c"}],
                         "containers": [{
-                            "name": "app",
+                            "name": "app", "image": "nginx",
                             "env": [null, null, {"name": "SECRET", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}}],
                             "envFrom": [null, {"secretRef": {"name": "s"}}],
                             "volumeMounts": [{"name": "s", "mountPath": "/etc/secrets", "readOnly": true}]

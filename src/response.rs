@@ -89,8 +89,8 @@ impl Response {
         }
         let (rejecting, warned): (Vec<&Finding>, Vec<&Finding>) =
             findings.iter().partition(|f| rejects(settings, f.violation.rule()));
-        let render = |fs: &[&Finding]| -> Vec<String> { fs.iter().map(|f| f.render(&settings.mount_path)).collect() };
-        let warnings = (!warned.is_empty()).then(|| render(&warned));
+        let limit = settings.max_message_bytes;
+        let warnings = (!warned.is_empty()).then(|| bounded_lines(&warned, &settings.mount_path, limit, 0));
         if rejecting.is_empty() {
             return Response {
                 audit_annotations: Some(violations(&rules)),
@@ -100,7 +100,7 @@ impl Response {
         }
         Response {
             accepted: false,
-            message: Some(rejection(subject, &render(&rejecting))),
+            message: Some(rejection(subject, &rejecting, settings)),
             code: None,
             mutated_object: None,
             audit_annotations: Some(violations(&rules)),
@@ -155,13 +155,66 @@ fn violations(rules: &[&str]) -> BTreeMap<&'static str, String> {
     BTreeMap::from([(VIOLATIONS_ANNOTATION, rules.join(","))])
 }
 
-fn rejection(subject: &str, lines: &[String]) -> String {
-    let count = match lines.len() {
+/// The rejection: a first line stating the total, then the findings as
+/// [`bounded_lines`] lists them, all within `maxMessageBytes`.
+fn rejection(subject: &str, findings: &[&Finding], settings: &Settings) -> String {
+    let count = match findings.len() {
         1 => "1 violation".to_string(),
         n => format!("{n} violations"),
     };
+    let mut message = format!("{subject} breaks the secret mounts rules ({count}):");
+    let lines = bounded_lines(
+        findings,
+        &settings.mount_path,
+        settings.max_message_bytes,
+        message.len(),
+    );
+    for line in lines {
+        message.push('\n');
+        message.push_str(&line);
+    }
+    message
+}
+
+/// The findings as lines (each rule's advice after its first finding only),
+/// as many as fit in `limit` bytes after `used` bytes, one `\n` before each;
+/// the rest is counted per rule in a last line. kubectl prints a message
+/// whole, so however many findings there are, the answer stays readable.
+pub fn bounded_lines(findings: &[&Finding], mount_path: &str, limit: usize, used: usize) -> Vec<String> {
+    // The summary line can only be shorter than one counting every finding.
+    let reserve = 1 + not_listed(findings, findings.len()).len();
+    let mut used = used;
+    let mut advised: Vec<Rule> = Vec::new();
+    let mut lines = Vec::new();
+    for (i, finding) in findings.iter().enumerate() {
+        let rule = finding.violation.rule();
+        let line = finding.render(mount_path, !advised.contains(&rule));
+        let last = i + 1 == findings.len();
+        if used + 1 + line.len() + if last { 0 } else { reserve } > limit {
+            lines.push(not_listed(findings.get(i..).unwrap_or_default(), findings.len()));
+            break;
+        }
+        used += 1 + line.len();
+        advised.push(rule);
+        lines.push(line);
+    }
+    lines
+}
+
+/// `and 35 more of 40, not listed: env-secret-ref 30, envfrom-secret-ref 5 (maxMessageBytes bounds this message)`.
+fn not_listed(rest: &[&Finding], total: usize) -> String {
+    let mut counts: Vec<(Rule, usize)> = Vec::new();
+    for finding in rest {
+        let rule = finding.violation.rule();
+        match counts.iter_mut().find(|(r, _)| *r == rule) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((rule, 1)),
+        }
+    }
+    let counts: Vec<String> = counts.iter().map(|(r, n)| format!("{} {n}", r.name())).collect();
     format!(
-        "{subject} breaks the secret mounts rules ({count}):\n{}",
-        lines.join("\n")
+        "and {} more of {total}, not listed: {} (the policy's maxMessageBytes bounds this message)",
+        rest.len(),
+        counts.join(", ")
     )
 }
