@@ -182,7 +182,7 @@ flow vault-sync-unavailable 37:64" ] || { echo "$output"; false; }
 @test "check: the text report puts file:line:col before each finding" {
   check_manifests "$POLICY" "$M/findings-list.yaml"
   assert_check_status 1
-  grep -qxF "    $M/findings-list.yaml:25:15: [envfrom-secret-ref] spec.containers[0].envFrom[0]: container \"app\": envFrom imports every key of secret \"db\" as environment variables. Remove the envFrom entry and mount secret \"db\" through a projected volume, read-only at /etc/secrets, and read it as a file." "$OUT" || { cat "$OUT"; false; }
+  grep -qxF "    $M/findings-list.yaml:25:15: [envfrom-secret-ref] spec.containers[0].envFrom[0]: container \"app\": envFrom imports every key of secret \"db\" as environment variables. Remove the envFrom entry, mount its secret through a projected volume, read-only at /etc/secrets, and read the keys as files." "$OUT" || { cat "$OUT"; false; }
 }
 
 @test "check: SARIF output: a rejected, a warned and a mutated object, each finding at its line" {
