@@ -90,7 +90,8 @@ fn answer(payload: &[u8], cluster: &dyn Cluster) -> Response {
     let Some(object) = request.object.filter(|_| locate::is_judged(&settings, request)) else {
         return Response::accept(None);
     };
-    let view = match pruned::parse(object.get(), locate::view_shape(&settings, &request.kind)) {
+    let shape = locate::view_shape(&settings, &request.kind);
+    let view = match pruned::parse(object.get(), shape, settings.pins_images()) {
         Ok(view) => view,
         Err(e) => return Response::malformed(describe_object_error(e)),
     };

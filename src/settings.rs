@@ -478,6 +478,12 @@ impl Settings {
         path == self.mount_path || clean_path(path) == self.mount_path
     }
 
+    /// Whether an `exemptContainers` entry is pinned to an image, so that
+    /// containers' images must be read.
+    pub fn pins_images(&self) -> bool {
+        self.exempt_containers.iter().any(|e| e.image.is_some())
+    }
+
     /// Is this Secret exempt from every rule (`exemptSecrets`)?
     pub fn is_exempt_secret(&self, secret: &str) -> bool {
         self.exempt_secrets
