@@ -142,11 +142,13 @@ pub fn accepts(settings: &Settings, findings: &[Finding]) -> bool {
 }
 
 /// Whether a finding of `rule` rejects: provenance (`secret-not-vault-synced`,
-/// `vault-sync-unavailable`) as `vaultSync.require` says, every other rule as
-/// `action` says.
+/// `vault-sync-unavailable`) as `vaultSync.require` says,
+/// `discovered-secrets-may-collide` never, every other rule as `action` says.
 pub fn rejects(settings: &Settings, rule: Rule) -> bool {
     match rule {
         Rule::SecretNotVaultSynced | Rule::VaultSyncUnavailable => settings.vault_sync.require == Requirement::Reject,
+        // A possibility, not a certainty: the keys are not known at admission.
+        Rule::DiscoveredSecretsMayCollide => false,
         _ => settings.action == Action::Reject,
     }
 }

@@ -494,6 +494,9 @@ impl Settings {
     /// Is this container (a pod spec's entry) exempt from judgement and
     /// mutation? A container without a name is never exempt.
     pub fn is_exempt(&self, container: &serde_json::Map<String, serde_json::Value>) -> bool {
+        if self.exempt_containers.is_empty() {
+            return false;
+        }
         let Some(name) = container.get("name").and_then(serde_json::Value::as_str) else {
             return false;
         };

@@ -67,12 +67,13 @@ pub enum Rule {
     SecretMountsConflict,
     SecretNotVaultSynced,
     VaultSyncUnavailable,
+    DiscoveredSecretsMayCollide,
     MalformedObject,
 }
 
 impl Rule {
     /// Every rule, in the order of the rules reference (docs/rules.md).
-    pub const ALL: [Rule; 12] = [
+    pub const ALL: [Rule; 13] = [
         Rule::EnvSecretRef,
         Rule::EnvFromSecretRef,
         Rule::PlainSecretVolume,
@@ -85,6 +86,7 @@ impl Rule {
         Rule::MalformedObject,
         Rule::SecretNotVaultSynced,
         Rule::VaultSyncUnavailable,
+        Rule::DiscoveredSecretsMayCollide,
     ];
 
     pub fn name(self) -> &'static str {
@@ -100,6 +102,7 @@ impl Rule {
             Rule::SecretMountsConflict => "secret-mounts-conflict",
             Rule::SecretNotVaultSynced => "secret-not-vault-synced",
             Rule::VaultSyncUnavailable => "vault-sync-unavailable",
+            Rule::DiscoveredSecretsMayCollide => "discovered-secrets-may-collide",
             Rule::MalformedObject => "malformed-object",
         }
     }
@@ -171,6 +174,9 @@ pub enum Violation {
     },
     /// The VSO resources could not be read; `rejects` under `require: reject`.
     VaultSyncUnavailable { call: String, error: String },
+    /// Secrets discovered from VSO resources (`entries`) go whole into one
+    /// volume, where a key two of them share would collide; always a warning.
+    DiscoveredSecretsMayCollide { entries: Vec<EntryRef> },
     /// The object does not have the shape Kubernetes gives it.
     MalformedObject { detail: String },
 }
@@ -189,6 +195,7 @@ impl Violation {
             Violation::SecretMountsConflict { .. } => Rule::SecretMountsConflict,
             Violation::SecretNotVaultSynced { .. } => Rule::SecretNotVaultSynced,
             Violation::VaultSyncUnavailable { .. } => Rule::VaultSyncUnavailable,
+            Violation::DiscoveredSecretsMayCollide { .. } => Rule::DiscoveredSecretsMayCollide,
             Violation::MalformedObject { .. } => Rule::MalformedObject,
         }
     }
@@ -282,6 +289,16 @@ impl Violation {
                 "could not {call} through the host's kubernetes capability: {}",
                 error.trim_end_matches('.')
             ),
+            Violation::DiscoveredSecretsMayCollide { entries } => {
+                let secrets: Vec<String> = entries.iter().map(|e| e.secret.clone()).collect();
+                let declarers: Vec<&str> = entries.iter().filter_map(|e| e.declared_by.as_deref()).collect();
+                format!(
+                    "{}, declared by {}, go whole into one volume at {mount_path}: their keys cannot be seen at \
+                     admission, and a key two of them share would be one file",
+                    secret_list(&secrets),
+                    declarers.join(", ")
+                )
+            }
             Violation::MalformedObject { detail } => detail.clone(),
         }
     }
@@ -323,6 +340,10 @@ impl Rule {
             Rule::VaultSyncUnavailable => "The policy reads them to tell Vault-synced Secrets (vaultSync.require) \
                  and the mounts they declare (vaultSync.discover): run it as a context-aware policy allowed to list \
                  them (see the README's \"Vault-synced Secrets\"), or turn vaultSync off"
+                .to_string(),
+            Rule::DiscoveredSecretsMayCollide => "Make sure no two of them have a key of the same name, or declare \
+                 their keys: a secretMounts entry with items for a Secret takes the place of the mount its VSO \
+                 resource declares"
                 .to_string(),
             Rule::SecretMountsConflict | Rule::MalformedObject => return None,
         };
@@ -439,6 +460,7 @@ mod tests {
             Rule::MalformedObject => 9,
             Rule::SecretNotVaultSynced => 10,
             Rule::VaultSyncUnavailable => 11,
+            Rule::DiscoveredSecretsMayCollide => 12,
         }
     }
 

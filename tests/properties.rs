@@ -312,7 +312,8 @@ proptest! {
     /// entry per VSO resource naming the Deployment, in the order they are
     /// listed (the first for each Secret; an explicit entry for the same
     /// Secret wins): the same mutation and the same rules as writing those
-    /// entries by hand.
+    /// entries by hand, but for the warning that two discovered Secrets may
+    /// collide.
     #[test]
     fn discovery_is_the_same_as_writing_the_entries(spec in pod_spec(), settings_json in settings_strategy(), vso in vso_resources()) {
         let object = wrap("Deployment", spec, json!({"app": "x"}));
@@ -338,7 +339,10 @@ proptest! {
         });
         let written = evaluate(&settings(by_hand), request("apps", "Deployment", "CREATE", object));
         prop_assert_eq!(&discovered.mutated, &written.mutated);
-        prop_assert_eq!(rules(&discovered), rules(&written));
+        // Less the warning only discovery gives: its Secrets' keys are unknown.
+        let mut discovered_rules = rules(&discovered);
+        discovered_rules.retain(|r| *r != "discovered-secrets-may-collide");
+        prop_assert_eq!(discovered_rules, rules(&written));
     }
 
     /// Provenance: the Secrets named by `secret-not-vault-synced` are exactly

@@ -427,3 +427,41 @@ fn discovery_alone_reads_only_for_the_kinds_vso_restarts() {
     );
     assert!(e.response.accepted && e.response.warnings.is_none(), "{}", messages(&e));
 }
+
+#[test]
+fn discovered_whole_secrets_sharing_a_volume_are_a_warning_naming_them() {
+    let targets = json!([{"kind": "Deployment", "name": "w"}]);
+    let two = TestCluster::holding(vec![
+        vso("VaultStaticSecret", "db", "db-creds", targets.clone()),
+        vso("VaultDynamicSecret", "api", "api-token", targets.clone()),
+    ]);
+    // Under action: reject too: keys that may collide are no certainty.
+    let e = evaluate(&vault("off", true), in_cluster(deployment(&[], &[]), two.clone()));
+    assert!(e.response.accepted, "{}", messages(&e));
+    assert_eq!(rules(&e), ["discovered-secrets-may-collide"]);
+    assert!(e.mutated.is_some());
+    let warning = &e.response.warnings.as_ref().unwrap()[0];
+    assert!(
+        warning.starts_with(
+            "[discovered-secrets-may-collide] spec.template.spec: secrets \"db-creds\", \"api-token\", declared by \
+             VaultStaticSecret \"db\", VaultDynamicSecret \"api\", go whole into one volume at /etc/secrets"
+        ),
+        "{warning}"
+    );
+    // One discovered Secret, or one whose keys an explicit entry declares: nothing to collide.
+    let one = TestCluster::holding(vec![vso("VaultStaticSecret", "db", "db-creds", targets)]);
+    let e = evaluate(&vault("off", true), in_cluster(deployment(&[], &[]), one));
+    assert!(
+        e.findings.is_empty() && e.response.warnings.is_none(),
+        "{}",
+        messages(&e)
+    );
+    let declared = settings(json!({"vaultSync": {"discover": true}, "secretMounts": [
+        {"name": "db", "secretName": "db-creds", "items": [{"key": "password", "path": "db/password"}]}]}));
+    let e = evaluate(&declared, in_cluster(deployment(&[], &[]), two.clone()));
+    assert!(e.findings.is_empty(), "{}", messages(&e));
+    // No container receives them (all exempt): nothing is projected.
+    let exempt = settings(json!({"vaultSync": {"discover": true}, "exemptContainers": ["app"]}));
+    let e = evaluate(&exempt, in_cluster(deployment(&[], &[]), two));
+    assert!(e.findings.is_empty(), "{}", messages(&e));
+}

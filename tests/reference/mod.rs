@@ -206,6 +206,8 @@ struct Entry {
     items: Option<Vec<(String, String)>>,
     containers: Option<Vec<String>>,
     selector: Option<Value>,
+    /// Declared by a VSO resource (`vaultSync.discover`).
+    discovered: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -252,6 +254,7 @@ fn config(settings: &Value) -> Config {
                     }),
                     containers: e.get("containers").filter(|v| !v.is_null()).map(|c| strings(Some(c))),
                     selector: e.get("selector").filter(|v| !v.is_null()).cloned(),
+                    discovered: false,
                 })
                 .collect()
         })
@@ -342,6 +345,7 @@ impl Config {
     fn rejects(&self, rule: &str) -> bool {
         match rule {
             "secret-not-vault-synced" | "vault-sync-unavailable" => self.require == Require::Reject,
+            "discovered-secrets-may-collide" => false,
             _ => self.reject,
         }
     }
@@ -1190,6 +1194,7 @@ pub fn evaluate(settings: &Value, request: &Request) -> Evaluation {
                                 items: None,
                                 containers: None,
                                 selector: None,
+                                discovered: true,
                             });
                         }
                     }
@@ -1258,7 +1263,11 @@ pub fn evaluate(settings: &Value, request: &Request) -> Evaluation {
                 // One that has no place is told where: the object that has no
                 // list to append to.
                 if let Some(under) = c.strip_prefix(UNPLACEABLE) {
-                    found.at = format!("{}.{under}", found.at);
+                    found.at = if at.is_empty() {
+                        under.to_string()
+                    } else {
+                        format!("{}.{under}", found.at)
+                    };
                 }
                 findings.push(found);
             }
@@ -1290,6 +1299,15 @@ pub fn evaluate(settings: &Value, request: &Request) -> Evaluation {
                 Ok(n) => (0..n).for_each(|_| findings.push(finding("declared-mount-missing", &at))),
                 Err(conflicts) => conflicted(&mut findings, conflicts),
             }
+        }
+        // README: discovered Secrets are projected whole, so two of them in
+        // the volume of a container that receives them get a warning.
+        let whole = applicable.iter().filter(|e| e.discovered && e.items.is_none()).count();
+        let receives = array(&spec, "containers")
+            .iter()
+            .any(|c| c.is_object() && !config.container_exempt(c));
+        if whole >= 2 && receives {
+            findings.push(finding("discovered-secrets-may-collide", &at));
         }
     }
     let (rejecting, warned): (Vec<Finding>, Vec<Finding>) =
