@@ -145,7 +145,7 @@ fn judge(c: &mut Criterion) {
         let shape = locate::view_shape(&settings, &request.kind);
         group.bench_function(BenchmarkId::from_parameter(fixture.name), |b| {
             b.iter_batched(
-                || pruned::parse(object.get(), shape).expect("the object parses"),
+                || pruned::parse(object.get(), shape, false).expect("the object parses"),
                 |view| judge::judge(&settings, &request, view, None, judge::Mounts::AsSettings),
                 BatchSize::PerIteration,
             )
@@ -184,7 +184,7 @@ fn parts(c: &mut Criterion) {
             b.iter(|| serde_json::from_str::<Value>(black_box(&object)).expect("parses"))
         });
         group.bench_function(format!("{name}/object-pruned"), |b| {
-            b.iter(|| pruned::parse(black_box(&object), deployment).expect("parses"))
+            b.iter(|| pruned::parse(black_box(&object), deployment, false).expect("parses"))
         });
     }
     group.finish();

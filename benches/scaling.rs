@@ -312,7 +312,7 @@ fn sample(p: &Prepared, measure: Measure, reps: usize) -> Duration {
             let object = request.object.expect("an object");
             let shape = locate::view_shape(&p.settings, &request.kind);
             let views: Vec<_> = (0..reps)
-                .map(|_| pruned::parse(object.get(), shape).expect("the object parses"))
+                .map(|_| pruned::parse(object.get(), shape, false).expect("the object parses"))
                 .collect();
             let started = Instant::now();
             for view in views {

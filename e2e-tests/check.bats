@@ -183,7 +183,7 @@ flow vault-sync-unavailable 37:64" ] || { echo "$output"; false; }
 @test "check: the text report puts file:line:col before each finding" {
   check_manifests "$POLICY" "$M/findings-list.yaml"
   assert_check_status 1
-  grep -qxF "    $M/findings-list.yaml:25:15: [envfrom-secret-ref] spec.containers[0].envFrom[0]: container \"app\": envFrom imports every key of secret \"db\" as environment variables. Remove the envFrom entry and mount secret \"db\" through a projected volume, read-only at /etc/secrets, and read it as a file." "$OUT" || { cat "$OUT"; false; }
+  grep -qxF "    $M/findings-list.yaml:25:15: [envfrom-secret-ref] spec.containers[0].envFrom[0]: container \"app\": envFrom imports every key of secret \"db\" as environment variables. Remove the envFrom entry, mount its secret through a projected volume, read-only at /etc/secrets, and read the keys as files." "$OUT" || { cat "$OUT"; false; }
 }
 
 @test "check: SARIF output: a rejected, a warned and a mutated object, each finding at its line" {
@@ -230,10 +230,10 @@ policy-runner/unreadable error 33" ] || { echo "$output"; false; }
   findings "$M/findings-custom-kinds.yaml" --metadata "$BATS_TEST_TMPDIR/metadata.yml" --settings-json "$settings"
   [ "$output" = "dotted envfrom-secret-ref 16:15
 bare envfrom-secret-ref 28:9" ] || { echo "$output"; false; }
-  # the paths as the policy writes them: the key unquoted, the root as a leading dot
+  # the paths as the policy writes them: the key unquoted, a root pod spec's fields from the root
   run jq -r '.findings[].path' "$BATS_TEST_TMPDIR/check.out"
   [ "$output" = "spec.pod.templates/main.spec.containers[0].envFrom[0]
-.containers[0].envFrom[0]" ] || { echo "$output"; false; }
+containers[0].envFrom[0]" ] || { echo "$output"; false; }
 }
 
 @test "run and check: a module compiled once is loaded from the cache and answers the same; a damaged cache file is compiled anew" {
@@ -262,4 +262,33 @@ bare envfrom-secret-ref 28:9" ] || { echo "$output"; false; }
   run bin/policy-runner -v check --settings-path examples/settings.yml policy.wasm examples/manifests/01-payments-compliant.yaml
   [ "$status" -eq 0 ]
   [[ "$output" == *"compiled module loaded from ${files[0]}"* ]]
+}
+
+@test "check: 5,000 findings: the default message counts what does not fit; a raised maxMessageBytes gives SARIF every one" {
+  many=$BATS_TEST_TMPDIR/many.yaml
+  python3 - "$many" <<'PY'
+import sys
+env = "".join(f"        - {{name: S{i}, valueFrom: {{secretKeyRef: {{name: s{i}, key: k}}}}}}\n" for i in range(5000))
+open(sys.argv[1], "w").write(f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: many, namespace: team-a}}
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        env:
+{env}""")
+PY
+  sarif=$BATS_TEST_TMPDIR/many.sarif
+  check_manifests --sarif "$sarif" "$POLICY" "$many"
+  assert_check_status 1
+  # Within 4 KiB: some findings in full, then one line counting the rest.
+  [ "$(jq '.runs[0].results | length' "$sarif")" -lt 100 ]
+  grep -q 'and [0-9]* more of 5000, not listed: env-secret-ref [0-9]*' "$OUT" || { cat "$OUT"; false; }
+  check_manifests --sarif "$sarif" --settings-json '{"maxMessageBytes": 16777216}' "$POLICY" "$many"
+  assert_check_status 1
+  [ "$(jq '[.runs[0].results[] | select(.ruleId == "env-secret-ref")] | length' "$sarif")" -eq 5000 ]
+  run grep -c 'not listed' "$OUT"
+  [ "$output" = 0 ]
 }

@@ -27,7 +27,7 @@ SPEC=.object.spec.template.spec
   evaluate "$req"
   assert_rejected
   assert_message_contains '[env-secret-ref] spec.template.spec.containers[0].env[3]: container "processor": env "DB_PASSWORD" reads key "password" of secret "db"'
-  assert_message_contains 'mount secret "db" through a projected volume, read-only at /etc/secrets'
+  assert_message_contains 'mount its secret through a projected volume, read-only at /etc/secrets'
   [ "$(jq -r .auditAnnotations.violations "$RESPONSE")" = env-secret-ref ]
 }
 

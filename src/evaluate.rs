@@ -95,7 +95,8 @@ fn answer(payload: &[u8], cluster: &dyn Cluster) -> Response {
         return Response::accept(None);
     };
     let shape = update::view_shape(&settings, request);
-    let view = match pruned::parse(object.get(), shape) {
+    let images = settings.pins_images();
+    let view = match pruned::parse(object.get(), shape, images) {
         Ok(view) => view,
         Err(e) => return Response::malformed(describe_object_error(e)),
     };
@@ -104,15 +105,13 @@ fn answer(payload: &[u8], cluster: &dyn Cluster) -> Response {
     }
     let old = match request
         .old_object_on_update()
-        .map(|old| pruned::parse(old.get(), shape))
+        .map(|old| pruned::parse(old.get(), shape, images))
     {
         None => None,
         Some(Ok(old)) => Some(old),
         Some(Err(e)) => return Response::malformed(describe_old_object_error(e)),
     };
-    let vault = settings
-        .vault_sync
-        .is_enabled()
+    let vault = vault_sync::is_read_for(&settings.vault_sync, &request.kind)
         .then(|| vault_sync::read(request::namespace(request, &view), cluster));
     let mounts = update::mounts(&settings, request, &view, old.as_ref());
     let added = old
@@ -135,5 +134,5 @@ fn answer(payload: &[u8], cluster: &dyn Cluster) -> Response {
             Err(unplaced) => findings.push(unplaced.into_finding()),
         }
     }
-    Response::judged(&settings, &subject, &findings, mutated).with_existing(&settings, &existing)
+    Response::judged(&settings, &subject, &findings, &existing, mutated)
 }

@@ -74,6 +74,9 @@ pub fn display_pointer(pointer: &str) -> String {
             out.push('[');
             out.push_str(&token);
             out.push(']');
+        } else if token.is_empty() {
+            // A key "" has no dotted form; quoted, it reads apart from its parent.
+            out.push_str("[\"\"]");
         } else {
             if !out.is_empty() {
                 out.push('.');
@@ -82,6 +85,28 @@ pub fn display_pointer(pointer: &str) -> String {
         }
     }
     out
+}
+
+/// The dotted path of the field `key` of the value at the dotted path `at`,
+/// where `""` is the object itself: `containers`, not `.containers`, under a
+/// pod spec that is the whole object (`podSpecPaths: ["$"]`), as kubectl
+/// writes field paths.
+pub fn child_path(at: &str, key: &str) -> String {
+    if at.is_empty() {
+        key.to_string()
+    } else {
+        format!("{at}.{key}")
+    }
+}
+
+/// The dotted path `at` as a message names it: the object itself, which has
+/// no field path, is "the object".
+pub fn place(at: &str) -> String {
+    if at.is_empty() {
+        "the object".to_string()
+    } else {
+        at.to_string()
+    }
 }
 
 /// A short name for a JSON value's type, for messages.

@@ -19,7 +19,7 @@ use crate::request::{AdmissionRequest, GroupVersionKind};
 use crate::rules::{validate_pod_spec, Criteria};
 use crate::settings::{Requirement, SecretMount, Settings};
 use crate::vault_sync::{Unavailable, VaultSynced};
-use crate::violation::{Finding, Rule, Violation};
+use crate::violation::{EntryRef, Finding, Rule, Violation};
 
 /// What the namespace's VSO resources said ([`crate::vault_sync::read`]), when
 /// `vaultSync` is on.
@@ -87,7 +87,13 @@ pub fn judge(
     };
     for location in &locations {
         let (findings, edits) = judge_pod_spec(criteria, mutate, &mut object, location, &declared);
+        // A malformed pod spec gets no mount, so nothing of it can collide.
+        let planned = !findings.iter().any(is_malformed);
         judgement.findings.extend(findings);
+        if planned {
+            let collide = discovered_whole_secrets(settings, &object, location, &declared);
+            judgement.findings.extend(collide);
+        }
         if !edits.is_empty() {
             judgement.edits.push(PlannedEdits {
                 pointer: location.pointer.clone(),
@@ -148,6 +154,38 @@ fn declared_mounts<'s>(
     } else {
         Cow::Owned([explicit, &discovered].concat())
     }
+}
+
+/// Two or more Secrets discovered from VSO resources go whole (every key,
+/// under its own name) into the one volume at the mount path of the pod
+/// spec's containers; their keys cannot be seen at admission, so a key two of
+/// them share, which would be one file, is told as a warning naming them.
+fn discovered_whole_secrets(
+    settings: &Settings,
+    object: &Value,
+    location: &PodSpecLocation,
+    declared: &[SecretMount],
+) -> Option<Finding> {
+    let discovered: Vec<&SecretMount> = declared
+        .iter()
+        .filter(|e| e.declared_by.is_some() && e.items.is_none())
+        .collect();
+    if discovered.len() < 2 {
+        return None;
+    }
+    let containers = json::pointer(object, &location.pointer)
+        .and_then(|spec| spec.get("containers"))
+        .and_then(Value::as_array)?;
+    let received = containers
+        .iter()
+        .filter_map(Value::as_object)
+        .any(|c| !settings.is_exempt(c));
+    received.then(|| Finding {
+        at: json::place(&location.display()),
+        violation: Violation::DiscoveredSecretsMayCollide {
+            entries: discovered.iter().map(|e| EntryRef::of(e)).collect(),
+        },
+    })
 }
 
 /// A failed read of the VSO resources, told once for the whole object.

@@ -159,11 +159,7 @@ fn not_an_object(pointer: &str, value: &Value) -> LocateError {
 
 /// A location for messages: its dotted path, or "the object" for the root.
 fn place(pointer: &str) -> String {
-    if pointer.is_empty() {
-        "the object".to_string()
-    } else {
-        display_pointer(pointer)
-    }
+    crate::json::place(&display_pointer(pointer))
 }
 
 /// The pod specs a `podSpecPaths` expression selects; each must be an object.

@@ -251,7 +251,7 @@ impl<'s> Planner<'s> {
         let violation = Violation::SecretMountsConflict { subject, detail };
         if !self.conflicts.iter().any(|c| c.violation == violation) {
             self.conflicts.push(Finding {
-                at: self.at.to_string(),
+                at: crate::json::place(self.at),
                 violation,
             });
         }
@@ -288,15 +288,16 @@ impl<'s> Planner<'s> {
         &self,
         list: ContainerList,
         index: usize,
-        name: Option<&str>,
+        container: &Map<String, Value>,
         entries: &[(usize, &'e SecretMount)],
     ) -> Vec<(usize, &'e SecretMount)> {
         let settings = self.settings;
+        let name = field(container, "name").and_then(Value::as_str);
         entries
             .iter()
             .copied()
             .filter(|(_, entry)| match &entry.containers {
-                None => list == ContainerList::Containers && !name.is_some_and(|n| settings.is_exempt(n)),
+                None => list == ContainerList::Containers && !settings.is_exempt(container),
                 Some(names) => {
                     name.is_some_and(|n| names.iter().any(|x| x == n) && self.by_name.get(n) == Some(&(list, index)))
                 }
@@ -313,8 +314,7 @@ impl<'s> Planner<'s> {
         container: &'s Map<String, Value>,
         entries: &[(usize, &'s SecretMount)],
     ) {
-        let name = field(container, "name").and_then(Value::as_str);
-        let wanted = self.wanted_by(list, index, name, entries);
+        let wanted = self.wanted_by(list, index, container, entries);
         if wanted.is_empty() {
             return;
         }
@@ -673,13 +673,13 @@ impl Change {
         let mut path = spec_at.to_string();
         for step in at {
             match step {
-                Step::Key(k) => path = format!("{path}.{k}"),
+                Step::Key(k) => path = crate::json::child_path(&path, k),
                 Step::Index(i) => path = format!("{path}[{i}]"),
             }
         }
         Unplaced {
             what: format!("{what} {key:?}"),
-            at: path,
+            at: crate::json::place(&path),
         }
     }
 }
@@ -785,7 +785,7 @@ pub fn missing_as_findings(edits: &[Edit], at: &str, mount_path: &str) -> Vec<Fi
             Edit::AddVolume { .. } | Edit::MakeReadOnly { .. } => continue,
         };
         out.push(Finding {
-            at: at.to_string(),
+            at: crate::json::place(at),
             violation: Violation::DeclaredMountMissing {
                 container: who.clone(),
                 entries,

@@ -39,6 +39,10 @@ pub enum Shape {
     ObjectIf(&'static [(&'static str, Shape)], &'static [&'static str]),
     /// A list whose entries have this shape.
     List(&'static Shape),
+    /// A container's `image`: kept whole when the parse keeps images (an
+    /// `exemptContainers` entry is pinned to one), skipped otherwise, so
+    /// settings that pin nothing pay nothing for it.
+    Image,
 }
 
 /// The most fields an `Object` shape names; slots are kept on the stack.
@@ -82,6 +86,7 @@ const VOLUME_MOUNT: Shape = Shape::Object(&[
 
 const CONTAINER: Shape = Shape::Object(&[
     ("name", Shape::Whole),
+    ("image", Shape::Image),
     ("env", Shape::List(&ENV_VAR)),
     ("envFrom", Shape::List(&ENV_FROM)),
     ("volumeMounts", Shape::List(&VOLUME_MOUNT)),
@@ -147,16 +152,18 @@ pub fn keeps_pod_spec_at(shape: &Shape, pointer: &str) -> bool {
     }
 }
 
-/// Parses `json` into the view `shape` names (all of it for [`Shape::Whole`]).
-pub fn parse(json: &str, shape: &'static Shape) -> Result<Value, serde_json::Error> {
+/// Parses `json` into the view `shape` names (all of it for [`Shape::Whole`]);
+/// `images`: whether containers' images are kept ([`Shape::Image`]).
+pub fn parse(json: &str, shape: &'static Shape, images: bool) -> Result<Value, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(json);
-    let value = Pruned(shape).deserialize(&mut de)?;
+    let value = Pruned(shape, images).deserialize(&mut de)?;
     de.end()?;
     Ok(value)
 }
 
-/// A `DeserializeSeed` that keeps what its shape names.
-pub struct Pruned(pub &'static Shape);
+/// A `DeserializeSeed` that keeps what its shape names (and images when its
+/// flag says so).
+pub struct Pruned(pub &'static Shape, pub bool);
 
 impl<'de> DeserializeSeed<'de> for Pruned {
     type Value = Value;
@@ -164,12 +171,14 @@ impl<'de> DeserializeSeed<'de> for Pruned {
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         match self.0 {
             Shape::Whole => Value::deserialize(deserializer),
-            shape => deserializer.deserialize_any(PrunedVisitor(shape)),
+            Shape::Image if self.1 => Value::deserialize(deserializer),
+            Shape::Image => deserializer.deserialize_any(Skip).map(|()| Value::Null),
+            shape => deserializer.deserialize_any(PrunedVisitor(shape, self.1)),
         }
     }
 }
 
-struct PrunedVisitor(&'static Shape);
+struct PrunedVisitor(&'static Shape, bool);
 
 /// Parses a value the policy does not read and discards it. Unlike
 /// `IgnoredAny`, which serde_json skips by syntax alone, every string, number
@@ -285,7 +294,7 @@ impl<'de> Visitor<'de> for PrunedVisitor {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
         match self.0 {
             Shape::List(entry) => {
-                while let Some(item) = seq.next_element_seed(Pruned(entry))? {
+                while let Some(item) = seq.next_element_seed(Pruned(entry, self.1))? {
                     items.push(item);
                 }
             }
@@ -304,7 +313,7 @@ impl<'de> Visitor<'de> for PrunedVisitor {
             Shape::Object(fields) => (*fields, None),
             Shape::ObjectIf(fields, required) => (*fields, Some(*required)),
             // An object where a list was expected: kept whole, it is malformed.
-            Shape::List(_) | Shape::Whole => {
+            Shape::List(_) | Shape::Whole | Shape::Image => {
                 let mut whole = Map::new();
                 while let Some((key, value)) = map.next_entry::<String, Value>()? {
                     whole.insert(key, value);
@@ -318,7 +327,8 @@ impl<'de> Visitor<'de> for PrunedVisitor {
             // A field and its slot: `slots` has MAX_FIELDS, more than any shape names.
             let kept = fields.iter().zip(slots.iter_mut()).find(|((name, _), _)| *name == key);
             match kept {
-                Some(((_, shape), slot)) => *slot = Some(map.next_value_seed(Pruned(shape))?),
+                Some(((_, Shape::Image), _)) if !self.1 => map.next_value_seed(Skip)?,
+                Some(((_, shape), slot)) => *slot = Some(map.next_value_seed(Pruned(shape, self.1))?),
                 None => map.next_value_seed(Skip)?,
             }
         }
@@ -358,7 +368,7 @@ mod tests {
 
     fn fields_of(shape: &Shape, out: &mut Vec<usize>) {
         match shape {
-            Shape::Whole => {}
+            Shape::Whole | Shape::Image => {}
             Shape::Object(fields) | Shape::ObjectIf(fields, _) => {
                 out.push(fields.len());
                 for (_, s) in *fields {
@@ -401,7 +411,13 @@ mod tests {
                 }
             }}
         });
-        let pruned = parse(&object.to_string(), &WORKLOAD).unwrap();
+        // Images are kept only when asked for (an exemption pinned to one).
+        let with_images = parse(&object.to_string(), &WORKLOAD, true).unwrap();
+        assert_eq!(
+            with_images.pointer("/spec/template/spec/containers/0/image"),
+            Some(&json!("nginx"))
+        );
+        let pruned = parse(&object.to_string(), &WORKLOAD, false).unwrap();
         assert_eq!(
             pruned,
             json!({
@@ -428,10 +444,10 @@ mod tests {
             "containers": [{"name": "a", "env": "x", "volumeMounts": {"k": [1, 2]}}, 7, ["l"]],
             "volumes": 5
         }}}});
-        let pruned = parse(&object.to_string(), &WORKLOAD).unwrap();
+        let pruned = parse(&object.to_string(), &WORKLOAD, false).unwrap();
         assert_eq!(pruned, object);
         for odd in [json!("pod"), json!(null), json!([1]), json!({"spec": 1.5})] {
-            assert_eq!(parse(&odd.to_string(), &POD).unwrap(), odd);
+            assert_eq!(parse(&odd.to_string(), &POD, false).unwrap(), odd);
         }
     }
 
@@ -439,7 +455,7 @@ mod tests {
     fn the_last_of_duplicate_keys_wins_as_in_a_full_parse() {
         let json = r#"{"spec": {"containers": [{"name": "a", "name": "b", "image": "x", "image": "y"}]}}"#;
         let full: Value = serde_json::from_str(json).unwrap();
-        let pruned = parse(json, &POD).unwrap();
+        let pruned = parse(json, &POD, false).unwrap();
         assert_eq!(
             pruned["spec"]["containers"][0]["name"],
             full["spec"]["containers"][0]["name"]
@@ -450,13 +466,13 @@ mod tests {
     #[test]
     fn escaped_keys_are_matched() {
         let json = r#"{"sp\u0065c": {"containers": [{"n\u0061me": "a"}]}}"#;
-        let pruned = parse(json, &POD).unwrap();
+        let pruned = parse(json, &POD, false).unwrap();
         assert_eq!(pruned, json!({"spec": {"containers": [{"name": "a"}]}}));
     }
 
     #[test]
     fn invalid_json_is_an_error() {
-        assert!(parse(r#"{"spec": "#, &POD).is_err());
-        assert!(parse(r#"{"spec": {}} x"#, &POD).is_err());
+        assert!(parse(r#"{"spec": "#, &POD, false).is_err());
+        assert!(parse(r#"{"spec": {}} x"#, &POD, false).is_err());
     }
 }

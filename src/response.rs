@@ -76,21 +76,32 @@ impl Response {
     /// mutated object, if any) unless a finding rejects ([`rejects`]);
     /// rejected otherwise, listing those. Findings that do not reject are
     /// admission warnings either way.
-    pub fn judged(settings: &Settings, subject: &str, findings: &[Finding], mutated: Option<String>) -> Response {
-        if findings.is_empty() {
+    pub fn judged(
+        settings: &Settings,
+        subject: &str,
+        findings: &[Finding],
+        existing: &[Finding],
+        mutated: Option<String>,
+    ) -> Response {
+        if findings.is_empty() && existing.is_empty() {
             return Response::accept(mutated);
         }
         let mut rules: Vec<&str> = Vec::new();
-        for f in findings {
+        for f in findings.iter().chain(existing) {
             let name = f.violation.rule().name();
             if !rules.contains(&name) {
                 rules.push(name);
             }
         }
-        let (rejecting, warned): (Vec<&Finding>, Vec<&Finding>) =
+        let (rejecting, mut warned): (Vec<&Finding>, Vec<&Finding>) =
             findings.iter().partition(|f| rejects(settings, f.violation.rule()));
-        let render = |fs: &[&Finding]| -> Vec<String> { fs.iter().map(|f| f.render(&settings.mount_path)).collect() };
-        let warnings = (!warned.is_empty()).then(|| render(&warned));
+        // What an UPDATE left as the old object had it (`allowExistingViolations`)
+        // is warned after the update's own warnings, within the same bound.
+        let first_existing = warned.len();
+        warned.extend(existing);
+        let limit = settings.max_message_bytes;
+        let warnings =
+            (!warned.is_empty()).then(|| bounded_lines(&warned, &settings.mount_path, limit, 0, first_existing));
         if rejecting.is_empty() {
             return Response {
                 audit_annotations: Some(violations(&rules)),
@@ -100,43 +111,12 @@ impl Response {
         }
         Response {
             accepted: false,
-            message: Some(rejection(subject, &render(&rejecting))),
+            message: Some(rejection(subject, &rejecting, settings)),
             code: None,
             mutated_object: None,
             audit_annotations: Some(violations(&rules)),
             warnings,
         }
-    }
-
-    /// Adds the findings an UPDATE left as the old object had them
-    /// (`allowExistingViolations`): admission warnings, which `kubectl`
-    /// prints, and their rules in the `violations` annotation.
-    pub fn with_existing(mut self, settings: &Settings, existing: &[Finding]) -> Response {
-        if existing.is_empty() {
-            return self;
-        }
-        let listed = self
-            .audit_annotations
-            .as_ref()
-            .and_then(|a| a.get(VIOLATIONS_ANNOTATION))
-            .map_or("", String::as_str);
-        let mut rules: Vec<&str> = listed.split(',').filter(|r| !r.is_empty()).collect();
-        for f in existing {
-            let name = f.violation.rule().name();
-            if !rules.contains(&name) {
-                rules.push(name);
-            }
-        }
-        let annotations = violations(&rules);
-        let warnings = self.warnings.get_or_insert_with(Vec::new);
-        for f in existing {
-            warnings.push(format!(
-                "{} (Already there before this update: allowExistingViolations lets it through.)",
-                f.render(&settings.mount_path)
-            ));
-        }
-        self.audit_annotations = Some(annotations);
-        self
     }
 
     /// The JSON the host reads: the fields, then the mutated object's text.
@@ -173,11 +153,13 @@ pub fn accepts(settings: &Settings, findings: &[Finding]) -> bool {
 }
 
 /// Whether a finding of `rule` rejects: provenance (`secret-not-vault-synced`,
-/// `vault-sync-unavailable`) as `vaultSync.require` says, every other rule as
-/// `action` says.
+/// `vault-sync-unavailable`) as `vaultSync.require` says,
+/// `discovered-secrets-may-collide` never, every other rule as `action` says.
 pub fn rejects(settings: &Settings, rule: Rule) -> bool {
     match rule {
         Rule::SecretNotVaultSynced | Rule::VaultSyncUnavailable => settings.vault_sync.require == Requirement::Reject,
+        // A possibility, not a certainty: the keys are not known at admission.
+        Rule::DiscoveredSecretsMayCollide => false,
         _ => settings.action == Action::Reject,
     }
 }
@@ -186,13 +168,79 @@ fn violations(rules: &[&str]) -> BTreeMap<&'static str, String> {
     BTreeMap::from([(VIOLATIONS_ANNOTATION, rules.join(","))])
 }
 
-fn rejection(subject: &str, lines: &[String]) -> String {
-    let count = match lines.len() {
+/// The mark of a warning about what the old object already had.
+const EXISTING: &str = " (Already there before this update: allowExistingViolations lets it through.)";
+
+/// The rejection: a first line stating the total, then the findings as
+/// [`bounded_lines`] lists them, all within `maxMessageBytes`.
+fn rejection(subject: &str, findings: &[&Finding], settings: &Settings) -> String {
+    let count = match findings.len() {
         1 => "1 violation".to_string(),
         n => format!("{n} violations"),
     };
+    let mut message = format!("{subject} breaks the secret mounts rules ({count}):");
+    let lines = bounded_lines(
+        findings,
+        &settings.mount_path,
+        settings.max_message_bytes,
+        message.len(),
+        findings.len(),
+    );
+    for line in lines {
+        message.push('\n');
+        message.push_str(&line);
+    }
+    message
+}
+
+/// The findings as lines (each rule's advice after its first finding only),
+/// as many as fit in `limit` bytes after `used` bytes, one `\n` before each;
+/// the rest is counted per rule in a last line. kubectl prints a message
+/// whole, so however many findings there are, the answer stays readable.
+pub fn bounded_lines(
+    findings: &[&Finding],
+    mount_path: &str,
+    limit: usize,
+    used: usize,
+    first_existing: usize,
+) -> Vec<String> {
+    // The summary line can only be shorter than one counting every finding.
+    let reserve = 1 + not_listed(findings, findings.len()).len();
+    let mut used = used;
+    let mut advised: Vec<Rule> = Vec::new();
+    let mut lines = Vec::new();
+    for (i, finding) in findings.iter().enumerate() {
+        let rule = finding.violation.rule();
+        let mut line = finding.render(mount_path, !advised.contains(&rule));
+        if i >= first_existing {
+            line.push_str(EXISTING);
+        }
+        let last = i + 1 == findings.len();
+        if used + 1 + line.len() + if last { 0 } else { reserve } > limit {
+            lines.push(not_listed(findings.get(i..).unwrap_or_default(), findings.len()));
+            break;
+        }
+        used += 1 + line.len();
+        advised.push(rule);
+        lines.push(line);
+    }
+    lines
+}
+
+/// `and 35 more of 40, not listed: env-secret-ref 30, envfrom-secret-ref 5 (maxMessageBytes bounds this message)`.
+fn not_listed(rest: &[&Finding], total: usize) -> String {
+    let mut counts: Vec<(Rule, usize)> = Vec::new();
+    for finding in rest {
+        let rule = finding.violation.rule();
+        match counts.iter_mut().find(|(r, _)| *r == rule) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((rule, 1)),
+        }
+    }
+    let counts: Vec<String> = counts.iter().map(|(r, n)| format!("{} {n}", r.name())).collect();
     format!(
-        "{subject} breaks the secret mounts rules ({count}):\n{}",
-        lines.join("\n")
+        "and {} more of {total}, not listed: {} (the policy's maxMessageBytes bounds this message)",
+        rest.len(),
+        counts.join(", ")
     )
 }

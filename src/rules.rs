@@ -59,7 +59,7 @@ pub(crate) fn list_field<'a>(
         None | Some(Value::Null) => &[],
         Some(Value::Array(items)) => items,
         Some(other) => {
-            out.push(malformed(format!("{}.{key}", at()), "a list", other));
+            out.push(malformed(crate::json::child_path(&at(), key), "a list", other));
             &[]
         }
     }
@@ -109,7 +109,11 @@ struct ContainerAt<'a> {
 
 impl ContainerAt<'_> {
     fn at(&self) -> String {
-        format!("{}.{}[{}]", self.spec_at, self.list.field(), self.index)
+        format!(
+            "{}[{}]",
+            crate::json::child_path(self.spec_at, self.list.field()),
+            self.index
+        )
     }
 
     fn field_at(&self, field: &str, index: usize) -> String {
@@ -149,7 +153,7 @@ pub fn validate_pod_spec(
         {
             let Some(container) = container.as_object() else {
                 out.push(malformed(
-                    format!("{at}.{}[{index}]", list.field()),
+                    format!("{}[{index}]", crate::json::child_path(at, list.field())),
                     "an object",
                     container,
                 ));
@@ -161,7 +165,7 @@ pub fn validate_pod_spec(
                 index,
                 name: entry_name(container, index),
             };
-            let exempt = settings.is_exempt(&judged.name);
+            let exempt = settings.is_exempt(container);
             if !exempt {
                 check_env(container, &judged, criteria, out);
             }
@@ -183,7 +187,11 @@ fn secret_bearing_volumes<'s>(
     let mut volumes = BTreeMap::new();
     for (index, volume) in list_field(spec, "volumes", || at.to_string(), out).iter().enumerate() {
         let Some(volume) = volume.as_object() else {
-            out.push(malformed(format!("{at}.volumes[{index}]"), "an object", volume));
+            out.push(malformed(
+                format!("{}[{index}]", crate::json::child_path(at, "volumes")),
+                "an object",
+                volume,
+            ));
             continue;
         };
         if let Some(kind) = secret_bearing(volume, settings) {
@@ -232,7 +240,7 @@ fn judged_secrets<'v>(sources: &'v [Value], settings: &Settings) -> Vec<&'v str>
 /// The pod-level rules, once every mount is known: a plain secret volume no
 /// container mounts, and the file paths of a projected volume a judged container mounts.
 fn check_volumes(spec: &Map<String, Value>, volumes: &BTreeMap<&str, VolumeUse>, at: &str, out: &mut Vec<Finding>) {
-    let volumes_at = |index: usize| format!("{at}.volumes[{index}]");
+    let volumes_at = |index: usize| format!("{}[{index}]", crate::json::child_path(at, "volumes"));
     // In pod-spec order, as the README promises (the map is by name).
     for (index, volume) in crate::json::list(spec, "volumes").iter().enumerate() {
         let name = get(volume, "name").and_then(Value::as_str).unwrap_or("");

@@ -32,8 +32,10 @@ pub enum Action {
 pub struct Settings {
     /// The only path at which a secret-bearing volume may be mounted.
     pub mount_path: String,
-    /// Containers that are neither judged nor mutated (e.g. `vault-agent`).
-    pub exempt_containers: Vec<String>,
+    /// Containers that are neither judged nor mutated: by name alone, or by
+    /// name and image (`{name: vault-agent, image: "hashicorp/vault:*"}`).
+    #[serde(deserialize_with = "exempt_containers")]
+    pub exempt_containers: Vec<ExemptContainer>,
     /// Secrets no rule judges, wherever and however they are mounted: names,
     /// or patterns with `*` (any run of characters) and `?` (one character),
     /// e.g. `"*-tls"` for the certificates programs read from fixed paths.
@@ -56,7 +58,16 @@ pub struct Settings {
     /// resources ([`crate::vault_sync`]); off by default, and then the policy
     /// makes no host call.
     pub vault_sync: VaultSync,
+    /// The most bytes of a rejection message, and of the warnings together:
+    /// findings beyond it are counted per rule, not listed. Policy CI raises
+    /// it to see every finding; it changes no verdict.
+    pub max_message_bytes: usize,
 }
+
+/// The default `maxMessageBytes`: a message a terminal shows at once.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4096;
+/// The least `maxMessageBytes`: room for the first line, a finding and the count of the rest.
+pub const MIN_MESSAGE_BYTES: usize = 1024;
 
 /// `vaultSync`: provenance (`require`) and discovery (`discover`), both read
 /// from the VSO resources of the request's namespace.
@@ -103,7 +114,64 @@ impl Default for Settings {
             pod_spec_paths: BTreeMap::new(),
             allow_existing_violations: true,
             vault_sync: VaultSync::default(),
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         }
+    }
+}
+
+/// One `exemptContainers` entry: a name (written as a string, or as
+/// `{name}`), or a name and an image pattern (`{name, image}`). A name alone
+/// trusts whoever writes the workload, who chooses container names; `image`,
+/// where `*` is any characters and `?` one, also requires the container's
+/// image to match, so the exemption holds only for the program it was meant for.
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(deny_unknown_fields)]
+pub struct ExemptContainer {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+impl ExemptContainer {
+    /// Does it exempt the container `name` running `image` (`None`: no image)?
+    fn matches(&self, name: &str, image: Option<&str>) -> bool {
+        self.name == name
+            && match (&self.image, image) {
+                (None, _) => true,
+                (Some(pattern), Some(image)) => glob_matches(pattern.as_bytes(), image.as_bytes()),
+                (Some(_), None) => false,
+            }
+    }
+}
+
+/// Reads an entry written as a string or as an object, the object strictly.
+fn exempt_containers<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<ExemptContainer>, D::Error> {
+    Vec::<Written>::deserialize(deserializer).map(|entries| entries.into_iter().map(|w| w.0).collect())
+}
+
+struct Written(ExemptContainer);
+
+/// A string or an object, each read strictly: an untagged enum would answer
+/// a typo in an object with "did not match any variant".
+impl<'de> Deserialize<'de> for Written {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entry;
+        impl<'de> serde::de::Visitor<'de> for Entry {
+            type Value = Written;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a container name, or an object {name, image}")
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Written, E> {
+                Ok(Written(ExemptContainer {
+                    name: name.to_string(),
+                    image: None,
+                }))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Written, A::Error> {
+                ExemptContainer::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Written)
+            }
+        }
+        deserializer.deserialize_any(Entry)
     }
 }
 
@@ -268,14 +336,13 @@ impl Settings {
                 self.volume_name
             ));
         }
-        let mut seen = BTreeSet::new();
-        for (i, name) in self.exempt_containers.iter().enumerate() {
-            if name.is_empty() {
-                problems.push(format!("exemptContainers[{i}]: a container name must not be empty"));
-            } else if !seen.insert(name) {
-                problems.push(format!("exemptContainers[{i}]: container {name:?} is listed twice"));
-            }
+        if self.max_message_bytes < MIN_MESSAGE_BYTES {
+            problems.push(format!(
+                "maxMessageBytes {}: must be at least {MIN_MESSAGE_BYTES} (the default is {DEFAULT_MAX_MESSAGE_BYTES})",
+                self.max_message_bytes
+            ));
         }
+        self.exempt_container_problems(&mut problems);
         self.exempt_secret_problems(&mut problems);
         self.secret_mount_problems(&mut problems);
         for (kind, paths) in &self.pod_spec_paths {
@@ -294,6 +361,32 @@ impl Settings {
             }
         }
         problems
+    }
+
+    fn exempt_container_problems(&self, problems: &mut Vec<String>) {
+        let mut seen = BTreeSet::new();
+        for (i, entry) in self.exempt_containers.iter().enumerate() {
+            let name = &entry.name;
+            let by_name_too = || {
+                self.exempt_containers
+                    .iter()
+                    .any(|e| e.image.is_none() && e.name == *name)
+            };
+            if name.is_empty() {
+                problems.push(format!("exemptContainers[{i}]: a container name must not be empty"));
+            } else if !seen.insert(entry) {
+                problems.push(format!("exemptContainers[{i}]: {entry} is listed twice"));
+            } else if entry.image.is_some() && by_name_too() {
+                problems.push(format!(
+                    "exemptContainers[{i}]: {entry} pins nothing, since container {name:?} is also exempt by name alone; remove one of them"
+                ));
+            }
+            if let Some(image) = &entry.image {
+                if let Err(why) = check_image_pattern(image) {
+                    problems.push(format!("exemptContainers[{i}].image {image:?}: {why}"));
+                }
+            }
+        }
     }
 
     fn exempt_secret_problems(&self, problems: &mut Vec<String>) {
@@ -372,7 +465,7 @@ impl Settings {
             ));
         }
         for (j, name) in containers.iter().enumerate() {
-            if self.exempt_containers.contains(name) {
+            if self.exempt_containers.iter().any(|e| e.name == *name) {
                 problems.push(format!(
                     "{at}.containers[{j}] {name:?}: is also in exemptContainers; an exempt container is never mutated"
                 ));
@@ -390,6 +483,12 @@ impl Settings {
         path == self.mount_path || clean_path(path) == self.mount_path
     }
 
+    /// Whether an `exemptContainers` entry is pinned to an image, so that
+    /// containers' images must be read.
+    pub fn pins_images(&self) -> bool {
+        self.exempt_containers.iter().any(|e| e.image.is_some())
+    }
+
     /// Is this Secret exempt from every rule (`exemptSecrets`)?
     pub fn is_exempt_secret(&self, secret: &str) -> bool {
         self.exempt_secrets
@@ -397,9 +496,17 @@ impl Settings {
             .any(|pattern| glob_matches(pattern.as_bytes(), secret.as_bytes()))
     }
 
-    /// Is this container exempt from judgement and mutation?
-    pub fn is_exempt(&self, container: &str) -> bool {
-        self.exempt_containers.iter().any(|c| c == container)
+    /// Is this container (a pod spec's entry) exempt from judgement and
+    /// mutation? A container without a name is never exempt.
+    pub fn is_exempt(&self, container: &serde_json::Map<String, serde_json::Value>) -> bool {
+        if self.exempt_containers.is_empty() {
+            return false;
+        }
+        let Some(name) = container.get("name").and_then(serde_json::Value::as_str) else {
+            return false;
+        };
+        let image = container.get("image").and_then(serde_json::Value::as_str);
+        self.exempt_containers.iter().any(|e| e.matches(name, image))
     }
 }
 
@@ -449,6 +556,34 @@ fn selector_problems(selector: &LabelSelector, at: &str, problems: &mut Vec<Stri
             ));
         }
     }
+}
+
+impl std::fmt::Display for ExemptContainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.image {
+            None => write!(f, "container {:?}", self.name),
+            Some(image) => write!(f, "container {:?} with image {image:?}", self.name),
+        }
+    }
+}
+
+/// An image pattern of `exemptContainers`: an image reference's characters,
+/// with `*` and `?` as the only wildcards, and something literal to pin.
+fn check_image_pattern(pattern: &str) -> Result<(), &'static str> {
+    let literal: Vec<u8> = pattern.bytes().filter(|b| !matches!(b, b'*' | b'?')).collect();
+    if pattern.is_empty() {
+        return Err("must not be empty; give the image the container must run, e.g. \"hashicorp/vault:*\"");
+    }
+    if literal.is_empty() {
+        return Err(
+            "pins no image (only wildcards); give a repository, e.g. \"hashicorp/vault:*\", or exempt the name alone",
+        );
+    }
+    let image_char = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'/' | b':' | b'_' | b'@' | b'-');
+    if !literal.iter().all(image_char) {
+        return Err("must be an image reference (letters, digits, '.', '/', ':', '_', '@', '-') where '*' stands for any characters and '?' for one");
+    }
+    Ok(())
 }
 
 /// Does `name` match `pattern`, where `*` is any run of bytes and `?` one byte?
@@ -614,6 +749,65 @@ mod tests {
         );
         assert!(err.contains(r#"exemptSecrets[1] "": must be a Secret name"#), "{err}");
         assert!(err.contains(r#"exemptSecrets[3]: "ca" is listed twice"#), "{err}");
+    }
+
+    fn container(name: &str, image: Option<&str>) -> serde_json::Map<String, serde_json::Value> {
+        let mut c = json!({"name": name});
+        if let Some(image) = image {
+            c["image"] = json!(image);
+        }
+        c.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn exempt_containers_are_names_or_names_pinned_to_an_image() {
+        let s = check(json!({"exemptContainers": [
+            "istio-proxy",
+            {"name": "vault-agent", "image": "hashicorp/vault:*"},
+            {"name": "init"},
+        ]}))
+        .unwrap();
+        assert!(s.is_exempt(&container("istio-proxy", Some("anything:1"))));
+        assert!(s.is_exempt(&container("istio-proxy", None)));
+        assert!(s.is_exempt(&container("init", Some("x"))));
+        assert!(s.is_exempt(&container("vault-agent", Some("hashicorp/vault:1.15.2"))));
+        for (name, image) in [
+            ("vault-agent", Some("evil.example/vault:1.15")),
+            ("vault-agent", Some("hashicorp/vault")),
+            ("vault-agent", None),
+            ("app", Some("hashicorp/vault:1.15")),
+        ] {
+            assert!(!s.is_exempt(&container(name, image)), "{name} {image:?}");
+        }
+        let unnamed = json!({"image": "hashicorp/vault:1"});
+        assert!(!s.is_exempt(unnamed.as_object().unwrap()));
+    }
+
+    #[test]
+    fn exempt_container_entries_are_checked_entry_by_entry() {
+        let err = check(json!({"exemptContainers": [{"name": "a", "imag": "x"}]})).unwrap_err();
+        assert!(err.starts_with("exemptContainers[0]: unknown field `imag`"), "{err}");
+        let err = check(json!({"exemptContainers": [5]})).unwrap_err();
+        assert!(err.starts_with("exemptContainers[0]: invalid type"), "{err}");
+        let err = check(json!({"exemptContainers": [
+            {"name": "a", "image": ""},
+            {"name": "b", "image": "*"},
+            {"name": "c", "image": "repo/[x]:1"},
+            "d", {"name": "d", "image": "d:*"},
+            {"name": "e", "image": "e:*"}, {"name": "e", "image": "e:*"},
+            {"name": "", "image": "x:1"},
+        ]}))
+        .unwrap_err();
+        for expected in [
+            r#"exemptContainers[0].image "": must not be empty"#,
+            r#"exemptContainers[1].image "*": pins no image"#,
+            r#"exemptContainers[2].image "repo/[x]:1": must be an image reference"#,
+            r#"exemptContainers[4]: container "d" with image "d:*" pins nothing"#,
+            r#"exemptContainers[6]: container "e" with image "e:*" is listed twice"#,
+            r#"exemptContainers[7]: a container name must not be empty"#,
+        ] {
+            assert!(err.contains(expected), "missing {expected:?} in {err}");
+        }
     }
 
     #[test]
@@ -846,6 +1040,7 @@ mod tests {
                 "allowExistingViolations",
                 "exemptContainers",
                 "exemptSecrets",
+                "maxMessageBytes",
                 "mountPath",
                 "mutate",
                 "podSpecPaths",
@@ -868,6 +1063,16 @@ mod tests {
         assert!(err.starts_with("allowExistingViolations: invalid type"), "{err}");
         let err = check(json!({"allowExistingViolation": false})).unwrap_err();
         assert!(err.contains("unknown field `allowExistingViolation`"), "{err}");
+    }
+
+    #[test]
+    fn max_message_bytes_has_a_floor() {
+        assert_eq!(check(json!({})).unwrap().max_message_bytes, 4096);
+        assert_eq!(check(json!({"maxMessageBytes": 1024})).unwrap().max_message_bytes, 1024);
+        let err = check(json!({"maxMessageBytes": 1023})).unwrap_err();
+        assert!(err.starts_with("maxMessageBytes 1023: must be at least 1024"), "{err}");
+        let err = check(json!({"maxMessageBytes": -1})).unwrap_err();
+        assert!(err.starts_with("maxMessageBytes: invalid value"), "{err}");
     }
 
     #[test]

@@ -645,7 +645,7 @@ mod tests {
             unplaced
         );
         assert_eq!(
-            unplaced.into_finding().render("/etc/secrets"),
+            unplaced.into_finding().render("/etc/secrets", true),
             "[secret-mounts-conflict] spec.containers[0]: the policy's edit: the declared secretMounts cannot be added: it has no place to append to \"volumeMounts\" here (the field is neither absent nor of its Kubernetes type), so nothing was added."
         );
     }

@@ -138,7 +138,8 @@ pub fn settle(
 /// What makes two findings the same one across an UPDATE: the rule, the
 /// container and the Secret or volume it names — not the index, which shifts.
 /// A finding that names none of them (a malformed field, a missing declared
-/// mount, a conflict, a failed read) is the same one at the same field.
+/// mount, a conflict, a failed read, a possible collision) is the same one at
+/// the same field.
 type Identity<'f> = (Rule, Option<&'f ContainerRef>, &'f str);
 
 fn identity(finding: &Finding) -> Identity<'_> {
@@ -155,6 +156,7 @@ fn identity(finding: &Finding) -> Identity<'_> {
         Violation::DeclaredMountMissing { .. }
         | Violation::SecretMountsConflict { .. }
         | Violation::VaultSyncUnavailable { .. }
+        | Violation::DiscoveredSecretsMayCollide { .. }
         | Violation::MalformedObject { .. } => (rule, None, &finding.at),
     }
 }

@@ -24,7 +24,7 @@ use kubewarden_policy_sdk::host_capabilities::kubernetes::ListResourcesByNamespa
 use serde::Deserialize;
 
 use crate::request::GroupVersionKind;
-use crate::settings::SecretMount;
+use crate::settings::{Requirement, SecretMount, VaultSync};
 
 /// The API version of the VSO resources the policy reads.
 pub const VSO_API_VERSION: &str = "secrets.hashicorp.com/v1beta1";
@@ -192,6 +192,14 @@ impl VaultSynced {
         }
         declared
     }
+}
+
+/// Whether judging an object of `kind` uses the VSO resources: always for
+/// provenance (`require`), and for discovery only when VSO can restart the
+/// kind (a Pod, ReplicaSet or Job is named by no `rolloutRestartTargets`), so
+/// no host call is made for an answer nobody reads.
+pub fn is_read_for(settings: &VaultSync, kind: &GroupVersionKind) -> bool {
+    settings.require != Requirement::Off || (settings.discover && restart_target_kind(kind).is_some())
 }
 
 /// How `rolloutRestartTargets` name an object of this kind ([`crate::kinds`]).

@@ -67,12 +67,13 @@ pub enum Rule {
     SecretMountsConflict,
     SecretNotVaultSynced,
     VaultSyncUnavailable,
+    DiscoveredSecretsMayCollide,
     MalformedObject,
 }
 
 impl Rule {
     /// Every rule, in the order of the rules reference (docs/rules.md).
-    pub const ALL: [Rule; 12] = [
+    pub const ALL: [Rule; 13] = [
         Rule::EnvSecretRef,
         Rule::EnvFromSecretRef,
         Rule::PlainSecretVolume,
@@ -85,6 +86,7 @@ impl Rule {
         Rule::MalformedObject,
         Rule::SecretNotVaultSynced,
         Rule::VaultSyncUnavailable,
+        Rule::DiscoveredSecretsMayCollide,
     ];
 
     pub fn name(self) -> &'static str {
@@ -100,6 +102,7 @@ impl Rule {
             Rule::SecretMountsConflict => "secret-mounts-conflict",
             Rule::SecretNotVaultSynced => "secret-not-vault-synced",
             Rule::VaultSyncUnavailable => "vault-sync-unavailable",
+            Rule::DiscoveredSecretsMayCollide => "discovered-secrets-may-collide",
             Rule::MalformedObject => "malformed-object",
         }
     }
@@ -171,6 +174,9 @@ pub enum Violation {
     },
     /// The VSO resources could not be read; `rejects` under `require: reject`.
     VaultSyncUnavailable { call: String, error: String },
+    /// Secrets discovered from VSO resources (`entries`) go whole into one
+    /// volume, where a key two of them share would collide; always a warning.
+    DiscoveredSecretsMayCollide { entries: Vec<EntryRef> },
     /// The object does not have the shape Kubernetes gives it.
     MalformedObject { detail: String },
 }
@@ -189,70 +195,159 @@ impl Violation {
             Violation::SecretMountsConflict { .. } => Rule::SecretMountsConflict,
             Violation::SecretNotVaultSynced { .. } => Rule::SecretNotVaultSynced,
             Violation::VaultSyncUnavailable { .. } => Rule::VaultSyncUnavailable,
+            Violation::DiscoveredSecretsMayCollide { .. } => Rule::DiscoveredSecretsMayCollide,
             Violation::MalformedObject { .. } => Rule::MalformedObject,
         }
     }
 
-    /// The message, naming who, what, which Secret, and the fix. `mount_path` is
-    /// the allowed path from the settings.
+    /// What is wrong, naming who, which field and which Secret. `mount_path`
+    /// is the allowed path from the settings. The fix is the rule's
+    /// ([`Rule::advice`]), said once per message; only what is particular to
+    /// one finding (a plain secret volume's escape hatch) is said here.
     pub fn describe(&self, mount_path: &str) -> String {
-        let projected = |secret: &str| {
-            format!(
-                "mount secret {secret:?} through a projected volume, read-only at {mount_path}, and read it as a file"
-            )
-        };
         match self {
-            Violation::EnvSecretRef { container, env, secret, key } => format!(
-                "{container}: env {env:?} reads key {key:?} of secret {secret:?} into an environment variable. \
-                 Secrets must not be environment variables: remove it, {}",
-                projected(secret)
-            ),
-            Violation::EnvFromSecretRef { container, secret } => format!(
-                "{container}: envFrom imports every key of secret {secret:?} as environment variables. \
-                 Remove the envFrom entry and {}",
-                projected(secret)
-            ),
+            Violation::EnvSecretRef {
+                container,
+                env,
+                secret,
+                key,
+            } => {
+                format!("{container}: env {env:?} reads key {key:?} of secret {secret:?} into an environment variable")
+            }
+            Violation::EnvFromSecretRef { container, secret } => {
+                format!("{container}: envFrom imports every key of secret {secret:?} as environment variables")
+            }
             Violation::PlainSecretVolume { volume, secret, mount } => {
-                describe_plain_secret_volume(volume, secret, mount.as_ref(), mount_path)
+                let who = match mount {
+                    Some((container, path)) => format!("{container}: volume {volume:?} mounted at {path:?}"),
+                    None => format!("volume {volume:?} (mounted by no container)"),
+                };
+                // The fix moves the files to the mount path: a program whose
+                // flags fix where it reads a certificate needs the escape hatch.
+                let or_exempt = match mount {
+                    Some((_, path)) if path != mount_path => format!(
+                        "; if it is a certificate the program must find at {path}, list {secret:?} in exemptSecrets instead"
+                    ),
+                    _ => String::new(),
+                };
+                format!("{who} is a plain secret volume of secret {secret:?}{or_exempt}")
             }
-            Violation::SecretMountPath { container, volume, secrets, path } => format!(
-                "{container}: volumeMount of volume {volume:?} ({}) is at {path:?}. \
-                 Secret-bearing volumes may only be mounted at {mount_path}: set mountPath: {mount_path}",
+            Violation::SecretMountPath {
+                container,
+                volume,
+                secrets,
+                path,
+            } => format!(
+                "{container}: volumeMount of volume {volume:?} ({}) is at {path:?}",
                 secret_list(secrets)
             ),
-            Violation::SecretMountWritable { container, volume, secrets, path } => format!(
-                "{container}: volumeMount of volume {volume:?} ({}) at {path:?} is not read-only. Set readOnly: true on it",
+            Violation::SecretMountWritable {
+                container,
+                volume,
+                secrets,
+                path,
+            } => format!(
+                "{container}: volumeMount of volume {volume:?} ({}) at {path:?} is not read-only",
                 secret_list(secrets)
             ),
-            Violation::SecretMountSubpath { container, volume, secrets, field, value } => format!(
-                "{container}: volumeMount of volume {volume:?} ({}) uses {field} {value:?}; a {field} mount never receives \
-                 rotated secrets. Remove {field}, mount the whole volume at {mount_path} and read the file there",
+            Violation::SecretMountSubpath {
+                container,
+                volume,
+                secrets,
+                field,
+                value,
+            } => format!(
+                "{container}: volumeMount of volume {volume:?} ({}) uses {field} {value:?}",
                 secret_list(secrets)
             ),
-            Violation::ProjectedPathConflict { volume, path, first, second } => format!(
-                "volume {volume:?}: {first} and {second} both project the file {path:?}. Give each item a unique path"
-            ),
-            Violation::DeclaredMountMissing { container, entries, what } => {
-                describe_declared_mount_missing(container, entries, what)
+            Violation::ProjectedPathConflict {
+                volume,
+                path,
+                first,
+                second,
+            } => {
+                format!("volume {volume:?}: {first} and {second} both project the file {path:?}")
             }
+            Violation::DeclaredMountMissing {
+                container,
+                entries,
+                what,
+            } => describe_declared_mount_missing(container, entries, what),
             Violation::SecretMountsConflict { subject, detail } => {
                 format!("{subject}: the declared secretMounts cannot be added: {detail}")
             }
-            Violation::SecretNotVaultSynced { container, consumer, secret, namespace } => format!(
+            Violation::SecretNotVaultSynced {
+                container,
+                consumer,
+                secret,
+                namespace,
+            } => format!(
                 "{container}: {consumer} uses secret {secret:?}, which no Vault Secrets Operator resource in namespace \
-                 {namespace:?} syncs from Vault. Sync it with a VaultStaticSecret (or VaultDynamicSecret, VaultPKISecret) \
-                 in {namespace:?} whose spec.destination.name is {secret:?}, or, if it must not come from Vault, \
-                 list {secret:?} in exemptSecrets"
+                 {namespace:?} syncs from Vault"
             ),
             Violation::VaultSyncUnavailable { call, error } => format!(
-                "could not {call} through the host's kubernetes capability: {}. The policy reads them to tell \
-                 Vault-synced Secrets (vaultSync.require) and the mounts they declare (vaultSync.discover): run it as \
-                 a context-aware policy allowed to list them (see the README's \"Vault-synced Secrets\"), or turn \
-                 vaultSync off",
+                "could not {call} through the host's kubernetes capability: {}",
                 error.trim_end_matches('.')
             ),
+            Violation::DiscoveredSecretsMayCollide { entries } => {
+                let secrets: Vec<String> = entries.iter().map(|e| e.secret.clone()).collect();
+                let declarers: Vec<&str> = entries.iter().filter_map(|e| e.declared_by.as_deref()).collect();
+                format!(
+                    "{}, declared by {}, go whole into one volume at {mount_path}: their keys cannot be seen at \
+                     admission, and a key two of them share would be one file",
+                    secret_list(&secrets),
+                    declarers.join(", ")
+                )
+            }
             Violation::MalformedObject { detail } => detail.clone(),
         }
+    }
+}
+
+impl Rule {
+    /// What to do about every finding of this rule, said once per message
+    /// after its first finding; `None` where the finding says it all.
+    pub fn advice(self, mount_path: &str) -> Option<String> {
+        let text = match self {
+            Rule::EnvSecretRef => format!(
+                "Secrets must not be environment variables: remove the env entry, mount its secret through a \
+                 projected volume, read-only at {mount_path}, and read the key as a file"
+            ),
+            Rule::EnvFromSecretRef => format!(
+                "Remove the envFrom entry, mount its secret through a projected volume, read-only at {mount_path}, \
+                 and read the keys as files"
+            ),
+            Rule::PlainSecretVolume => format!(
+                "Secrets must arrive through a projected volume: replace the volume with a projected volume whose \
+                 sources include its secret, mounted read-only at {mount_path}"
+            ),
+            Rule::SecretMountPath => {
+                format!("Secret-bearing volumes may only be mounted at {mount_path}: set mountPath: {mount_path}")
+            }
+            Rule::SecretMountWritable => "Set readOnly: true on the volumeMount".to_string(),
+            Rule::SecretMountSubpath => format!(
+                "A subPath or subPathExpr mount never receives rotated secrets: remove it, mount the whole volume \
+                 at {mount_path} and read the file there"
+            ),
+            Rule::ProjectedPathConflict => "Give each item a unique path".to_string(),
+            Rule::DeclaredMountMissing => {
+                "Add the declared mounts, or let the policy add them (mutate: true)".to_string()
+            }
+            Rule::SecretNotVaultSynced => "Sync the secret with a VaultStaticSecret (or VaultDynamicSecret, \
+                 VaultPKISecret) of the namespace whose spec.destination.name is its name, or, if it must not \
+                 come from Vault, list it in exemptSecrets"
+                .to_string(),
+            Rule::VaultSyncUnavailable => "The policy reads them to tell Vault-synced Secrets (vaultSync.require) \
+                 and the mounts they declare (vaultSync.discover): run it as a context-aware policy allowed to list \
+                 them (see the README's \"Vault-synced Secrets\"), or turn vaultSync off"
+                .to_string(),
+            Rule::DiscoveredSecretsMayCollide => "Make sure no two of them have a key of the same name, or declare \
+                 their keys: a secretMounts entry with items for a Secret takes the place of the mount its VSO \
+                 resource declares"
+                .to_string(),
+            Rule::SecretMountsConflict | Rule::MalformedObject => return None,
+        };
+        Some(text)
     }
 }
 
@@ -265,8 +360,7 @@ fn describe_declared_mount_missing(container: &ContainerRef, entries: &[EntryRef
         let names: Vec<String> = entries.iter().map(|e| format!("{:?}", e.name)).collect();
         let noun = if entries.len() == 1 { "entry" } else { "entries" };
         return format!(
-            "{container}: secretMounts {noun} {} ({}) {verb} missing: {what}. \
-             Add what the policy's secretMounts declare, or let the policy add it (mutate: true)",
+            "{container}: secretMounts {noun} {} ({}) {verb} missing: {what}",
             names.join(", "),
             secret_list(&secrets)
         );
@@ -280,34 +374,9 @@ fn describe_declared_mount_missing(container: &ContainerRef, entries: &[EntryRef
         .collect();
     let noun = if entries.len() == 1 { "the mount" } else { "the mounts" };
     format!(
-        "{container}: {noun} of {} declared by {} {verb} missing: {what}. \
-         Add it, or let the policy add it (mutate: true)",
+        "{container}: {noun} of {} declared by {} {verb} missing: {what}",
         secret_list(&secrets),
         declarers.join(", ")
-    )
-}
-
-fn describe_plain_secret_volume(
-    volume: &str,
-    secret: &str,
-    mount: Option<&(ContainerRef, String)>,
-    mount_path: &str,
-) -> String {
-    let who = match mount {
-        Some((container, path)) => format!("{container}: volume {volume:?} mounted at {path:?}"),
-        None => format!("volume {volume:?} (mounted by no container)"),
-    };
-    // The fix moves the files to the mount path: a program whose flags fix
-    // where it reads a certificate needs the escape hatch instead.
-    let or_exempt = match mount {
-        Some((_, path)) if path != mount_path => {
-            format!("; or, if this is a certificate the program must find at {path}, list {secret:?} in exemptSecrets")
-        }
-        _ => String::new(),
-    };
-    format!(
-        "{who} is a plain secret volume of secret {secret:?}. Secrets must arrive through a projected volume: \
-         replace it with a projected volume whose sources include secret {secret:?}, mounted read-only at {mount_path}{or_exempt}"
     )
 }
 
@@ -346,14 +415,22 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// One line of the rejection: `[rule] at: message.`
-    pub fn render(&self, mount_path: &str) -> String {
-        format!(
+    /// One line of a message: `[rule] at: what is wrong.`, followed by the
+    /// rule's advice when `advise` (the rule's first line in the message).
+    pub fn render(&self, mount_path: &str, advise: bool) -> String {
+        let rule = self.violation.rule();
+        let mut line = format!(
             "[{}] {}: {}.",
-            self.violation.rule().name(),
+            rule.name(),
             self.at,
             self.violation.describe(mount_path)
-        )
+        );
+        if let Some(advice) = rule.advice(mount_path).filter(|_| advise) {
+            line.push(' ');
+            line.push_str(&advice);
+            line.push('.');
+        }
+        line
     }
 }
 
@@ -383,6 +460,7 @@ mod tests {
             Rule::MalformedObject => 9,
             Rule::SecretNotVaultSynced => 10,
             Rule::VaultSyncUnavailable => 11,
+            Rule::DiscoveredSecretsMayCollide => 12,
         }
     }
 
@@ -410,8 +488,12 @@ mod tests {
             },
         };
         assert_eq!(
-            finding.render("/etc/secrets"),
-            "[env-secret-ref] spec.template.spec.containers[0].env[1]: container \"app\": env \"DB_PASSWORD\" reads key \"password\" of secret \"db\" into an environment variable. Secrets must not be environment variables: remove it, mount secret \"db\" through a projected volume, read-only at /etc/secrets, and read it as a file."
+            finding.render("/etc/secrets", true),
+            "[env-secret-ref] spec.template.spec.containers[0].env[1]: container \"app\": env \"DB_PASSWORD\" reads key \"password\" of secret \"db\" into an environment variable. Secrets must not be environment variables: remove the env entry, mount its secret through a projected volume, read-only at /etc/secrets, and read the key as a file."
+        );
+        assert_eq!(
+            finding.render("/etc/secrets", false),
+            "[env-secret-ref] spec.template.spec.containers[0].env[1]: container \"app\": env \"DB_PASSWORD\" reads key \"password\" of secret \"db\" into an environment variable."
         );
     }
 

@@ -163,3 +163,52 @@ fn pod_spec_paths_for_a_built_in_kind_are_honoured() {
         "{message}"
     );
 }
+
+/// A custom kind whose pod spec is the object itself (`podSpecPaths: ["$"]`)
+/// and, for `with_empty_key`, a second one under the key `""`.
+fn root_spec_request(spec: Value, with_empty_key: bool) -> (Value, common::Request) {
+    let paths = if with_empty_key {
+        json!(["$", "$['']"])
+    } else {
+        json!(["$"])
+    };
+    let settings = json!({"podSpecPaths": {"example.com/v1/Thing": paths},
+                          "secretMounts": [{"name": "api-key", "secretName": "api-key"}]});
+    let mut object = spec.clone();
+    object["apiVersion"] = json!("example.com/v1");
+    object["kind"] = json!("Thing");
+    object["metadata"] = json!({"name": "t", "namespace": "ns"});
+    if with_empty_key {
+        object[""] = spec;
+    }
+    (settings, common::request("example.com", "Thing", "CREATE", object))
+}
+
+#[test]
+fn a_pod_spec_at_the_root_writes_its_paths_from_the_root() {
+    let env = json!({"containers": [{"name": "app", "env": [
+        {"name": "K", "valueFrom": {"secretKeyRef": {"name": "db", "key": "k"}}}]}]});
+    let (settings_json, request) = root_spec_request(env.clone(), false);
+    let e = evaluate(&settings(settings_json), request);
+    let message = e.response.message.unwrap();
+    assert!(
+        message.contains("\n[env-secret-ref] containers[0].env[0]: container \"app\""),
+        "{message}"
+    );
+    // A finding about the pod spec as a whole is at the object.
+    let blocked = json!({"containers": [{"name": "app", "volumeMounts": [{"name": "scratch", "mountPath": "/etc/secrets"}]}],
+                         "volumes": [{"name": "scratch", "emptyDir": {}}]});
+    let (settings_json, request) = root_spec_request(blocked, false);
+    let e = evaluate(&settings(settings_json), request);
+    let message = e.response.message.unwrap();
+    assert!(message.contains("\n[secret-mounts-conflict] the object: "), "{message}");
+    // A second pod spec under the key "" reads apart from the root's.
+    let (settings_json, request) = root_spec_request(env, true);
+    let e = evaluate(&settings(settings_json), request);
+    let message = e.response.message.unwrap();
+    assert!(
+        message.contains("\n[env-secret-ref] containers[0].env[0]: ")
+            && message.contains("\n[env-secret-ref] [\"\"].containers[0].env[0]: "),
+        "{message}"
+    );
+}

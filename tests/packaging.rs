@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use secret_mounts_policy::settings::{
-    KeyToPath, LabelSelector, LabelSelectorRequirement, SecretMount, SelectorOperator, Settings,
+    ExemptContainer, KeyToPath, LabelSelector, LabelSelectorRequirement, SecretMount, SelectorOperator, Settings,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -1058,7 +1058,8 @@ fn artifacthub_install_example_is_a_valid_policy() {
 // ---------------------------------------------------------------------------
 
 /// An example of the accepted settings with every field present: `Settings::default()`
-/// (every top-level key) with one fully populated `secretMounts` entry.
+/// (every top-level key) with one fully populated `secretMounts` entry and one
+/// `exemptContainers` entry.
 ///
 /// The struct literals are exhaustive on purpose: a new field in `SecretMount` (or in
 /// the selector types) stops this file compiling until the form is brought up to date.
@@ -1084,8 +1085,13 @@ fn accepted_settings_shape() -> Value {
         // Set by vaultSync.discover only; never read from settings.
         declared_by: None,
     };
+    let exempt = ExemptContainer {
+        name: "vault-agent".to_string(),
+        image: Some("hashicorp/vault:*".to_string()),
+    };
     let mut shape = serde_json::to_value(Settings::default()).expect("Settings serialise");
     shape["secretMounts"] = json!([entry]);
+    shape["exemptContainers"] = json!([exempt]);
     if let Err(e) = settings_accept(&shape) {
         panic!("tests/packaging.rs: the example settings are refused ({e}); fix accepted_settings_shape()");
     }

@@ -148,6 +148,23 @@ fn vault_examples() -> Vec<(&'static str, &'static str, Value, Value, TestCluste
             mounted,
             TestCluster::failing(HOST_REFUSAL),
         ),
+        (
+            "discovered-secrets-may-collide",
+            " (a warning)",
+            json!({"vaultSync": {"discover": true}}),
+            json!({"containers": [{"name": "app"}]}),
+            TestCluster::holding(
+                ["db-credentials", "api-key"]
+                    .map(|secret| {
+                        json!({
+                "apiVersion": "secrets.hashicorp.com/v1beta1", "kind": "VaultStaticSecret",
+                "metadata": {"name": secret, "namespace": "team-a"},
+                "spec": {"destination": {"name": secret},
+                         "rolloutRestartTargets": [{"kind": "Deployment", "name": "processor"}]}})
+                    })
+                    .to_vec(),
+            ),
+        ),
     ]
 }
 
@@ -177,7 +194,11 @@ fn generate() -> String {
         // the anchor is the rule's helpUri in the catalogue
         out.push_str(&format!(
             "<a id=\"{rule}\"></a>**`{rule}`** — {what}:\n\n```text\n{}\n```\n\n",
-            response.message.expect("rejected")
+            // A rule that only warns is shown by its warning.
+            response
+                .message
+                .or_else(|| response.warnings.map(|w| w.join("\n")))
+                .expect("rejected or warned")
         ));
     }
     out

@@ -446,8 +446,8 @@ fn a_plain_secret_volume_at_another_path_names_the_escape_hatch() {
     let e = eval_deployment(&settings(json!({})), spec);
     let message = &rendered(&e, &settings(json!({})))[0];
     assert!(
-        message.ends_with(
-            r#"or, if this is a certificate the program must find at /etc/tls, list "webhook-cert" in exemptSecrets."#
+        message.contains(
+            r#"; if it is a certificate the program must find at /etc/tls, list "webhook-cert" in exemptSecrets instead. "#
         ),
         "{message}"
     );
@@ -456,4 +456,150 @@ fn a_plain_secret_volume_at_another_path_names_the_escape_hatch() {
         "volumes": [{"name": "s", "secret": {"secretName": "db"}}]});
     let e = eval_deployment(&settings(json!({})), spec);
     assert!(!rendered(&e, &settings(json!({})))[0].contains("exemptSecrets"));
+}
+
+/// A container `vault-agent` running `image` (none: `None`) that reads a Secret
+/// from an environment variable, next to an `app` container.
+fn agent_spec(image: Option<&str>) -> Value {
+    let mut agent = json!({"name": "vault-agent", "env": [
+        {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "vault-token", "key": "token"}}}]});
+    if let Some(image) = image {
+        agent["image"] = json!(image);
+    }
+    json!({"containers": [{"name": "app", "image": "app:1"}, agent]})
+}
+
+#[test]
+fn a_pinned_exemption_holds_only_for_its_image() {
+    let pinned = settings(json!({
+        "exemptContainers": [{"name": "vault-agent", "image": "hashicorp/vault:*"}],
+        "secretMounts": [{"name": "api-key", "secretName": "api-key"}]
+    }));
+    // The image it was meant for: neither judged nor mutated.
+    let e = eval_deployment(&pinned, agent_spec(Some("hashicorp/vault:1.15.2")));
+    assert!(e.response.accepted && e.findings.is_empty(), "{:?}", e.response.message);
+    let mutated = e.mutated.expect("app gets the declared mount");
+    let containers = &mutated["spec"]["template"]["spec"]["containers"];
+    assert!(containers[0]["volumeMounts"].is_array() && containers[1].get("volumeMounts").is_none());
+    // Another image, or none, under the same name: judged and mutated like any container.
+    for image in [Some("evil.example/vault:1.15"), Some("hashicorp/vault"), None] {
+        let e = eval_deployment(&pinned, agent_spec(image));
+        assert_eq!(rules(&e), ["env-secret-ref"], "{image:?}");
+        let message = e.response.message.unwrap();
+        assert!(
+            message.contains("[env-secret-ref] spec.template.spec.containers[1].env[0]: container \"vault-agent\""),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn a_name_only_exemption_trusts_whatever_the_container_runs() {
+    for written in [json!("vault-agent"), json!({"name": "vault-agent"})] {
+        let by_name = settings(json!({"exemptContainers": [written]}));
+        for image in [Some("hashicorp/vault:1.15"), Some("evil.example/vault:1"), None] {
+            let e = eval_deployment(&by_name, agent_spec(image));
+            assert!(e.response.accepted && e.findings.is_empty(), "{written} {image:?}");
+        }
+    }
+}
+
+/// A Deployment whose container "app" reads `env` Secrets through env
+/// entries, then imports `env_from` whole Secrets.
+fn many_findings(env: usize, env_from: usize) -> Value {
+    let env: Vec<Value> = (0..env)
+        .map(|i| json!({"name": format!("SECRET_{i}"), "valueFrom": {"secretKeyRef": {"name": format!("secret-{i}"), "key": "k"}}}))
+        .collect();
+    let env_from: Vec<Value> = (0..env_from)
+        .map(|i| json!({"secretRef": {"name": format!("bundle-{i}")}}))
+        .collect();
+    json!({"containers": [{"name": "app", "env": env, "envFrom": env_from}]})
+}
+
+/// The lines of a bounded text: the findings listed, then the count of the
+/// rest, `(more, total, [(rule, count)])`.
+fn counted(last: &str) -> (usize, usize, Vec<(String, usize)>) {
+    let rest = last
+        .strip_prefix("and ")
+        .unwrap_or_else(|| panic!("no count line: {last}"));
+    let (more, rest) = rest.split_once(" more of ").unwrap();
+    let (total, rest) = rest.split_once(", not listed: ").unwrap();
+    let (counts, _) = rest.split_once(" (").unwrap();
+    let counts = counts
+        .split(", ")
+        .map(|c| {
+            let (rule, n) = c.rsplit_once(' ').unwrap();
+            (rule.to_string(), n.parse().unwrap())
+        })
+        .collect();
+    (more.parse().unwrap(), total.parse().unwrap(), counts)
+}
+
+/// Checks a bounded list of lines (a message without its first line, or the
+/// warnings) of `total` findings: within `limit`, every rule's advice once,
+/// the rest counted per rule.
+fn assert_bounded(lines: &[&str], total: usize, limit: usize, env: usize) {
+    let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
+    assert!(bytes <= limit, "{bytes} bytes");
+    let (listed, last) = lines.split_at(lines.len() - 1);
+    let (more, announced_total, per_rule) = counted(last[0]);
+    assert_eq!(announced_total, total);
+    assert_eq!(listed.len() + more, total);
+    assert!(listed.iter().all(|l| l.starts_with("[env-secret-ref] ")));
+    assert!(listed.len() >= 10, "only {} findings listed", listed.len());
+    assert_eq!(
+        per_rule,
+        [
+            ("env-secret-ref".to_string(), env - listed.len()),
+            ("envfrom-secret-ref".to_string(), total - env)
+        ]
+    );
+    let advice = "Secrets must not be environment variables";
+    assert_eq!(listed.iter().filter(|l| l.contains(advice)).count(), 1);
+    assert!(listed[0].contains(advice));
+}
+
+#[test]
+fn a_rejection_of_40_or_5000_findings_fits_in_4_kib_and_counts_the_rest() {
+    for (env, env_from) in [(30, 10), (4000, 1000)] {
+        let total = env + env_from;
+        let e = eval_deployment(&settings(json!({})), many_findings(env, env_from));
+        assert!(!e.response.accepted);
+        assert_eq!(
+            e.response.audit_annotations.as_ref().unwrap()["violations"],
+            "env-secret-ref,envfrom-secret-ref"
+        );
+        let message = e.response.message.unwrap();
+        assert!(message.len() <= 4096, "{total}: {} bytes", message.len());
+        let lines: Vec<&str> = message.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!("Deployment \"ns/w\" breaks the secret mounts rules ({total} violations):")
+        );
+        assert_bounded(&lines[1..], total, 4096 - lines[0].len(), env);
+    }
+}
+
+#[test]
+fn warnings_follow_the_same_bound() {
+    let e = eval_deployment(&settings(json!({"action": "warn"})), many_findings(30, 10));
+    assert!(e.response.accepted);
+    let warnings = e.response.warnings.unwrap();
+    let lines: Vec<&str> = warnings.iter().map(String::as_str).collect();
+    assert_bounded(&lines, 40, 4096, 30);
+}
+
+#[test]
+fn a_raised_bound_lists_every_finding_for_policy_ci() {
+    let e = eval_deployment(
+        &settings(json!({"maxMessageBytes": 16_777_216})),
+        many_findings(4000, 1000),
+    );
+    let message = e.response.message.unwrap();
+    let lines: Vec<&str> = message.lines().skip(1).collect();
+    assert_eq!(lines.len(), 5000);
+    assert!(lines.iter().all(|l| l.starts_with('[')));
+    // Each rule's advice still once.
+    assert_eq!(message.matches("Secrets must not be environment variables").count(), 1);
+    assert_eq!(message.matches("Remove the envFrom entry").count(), 1);
 }

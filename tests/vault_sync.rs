@@ -95,9 +95,9 @@ fn a_secret_no_vso_resource_syncs_is_rejected_naming_container_field_secret_name
         "Deployment \"ns/w\" breaks the secret mounts rules (1 violation):\n\
          [secret-not-vault-synced] spec.template.spec.containers[0].volumeMounts[0]: container \"app\": \
          volumeMount of volume \"secret-mounts\" uses secret \"by-hand\", which no Vault Secrets Operator resource \
-         in namespace \"ns\" syncs from Vault. Sync it with a VaultStaticSecret (or VaultDynamicSecret, \
-         VaultPKISecret) in \"ns\" whose spec.destination.name is \"by-hand\", or, if it must not come from Vault, \
-         list \"by-hand\" in exemptSecrets."
+         in namespace \"ns\" syncs from Vault. Sync the secret with a VaultStaticSecret (or VaultDynamicSecret, \
+         VaultPKISecret) of the namespace whose spec.destination.name is its name, or, if it must not come from \
+         Vault, list it in exemptSecrets."
     );
     // The namespace's resources of the other namespace do not count.
     let elsewhere = TestCluster::holding(vec![{
@@ -282,8 +282,8 @@ fn validate_only_reports_a_discovered_mount_naming_the_vso_resource() {
         rendered(&e, &settings),
         ["[declared-mount-missing] spec.template.spec: container \"app\": the mount of secret \"db-creds\" declared by \
           VaultStaticSecret \"db\" (its rolloutRestartTargets name this workload) is missing: no volumeMount at \
-          /etc/secrets; add {name: secret-mounts, mountPath: /etc/secrets, readOnly: true}. Add it, or let the \
-          policy add it (mutate: true)."]
+          /etc/secrets; add {name: secret-mounts, mountPath: /etc/secrets, readOnly: true}. Add the declared \
+          mounts, or let the policy add them (mutate: true)."]
     );
 }
 
@@ -393,4 +393,75 @@ fn the_namespace_comes_from_the_request_or_else_from_the_object() {
     let e = evaluate(&vault("reject", false), Request { object, ..request });
     assert_eq!(rules(&e), ["vault-sync-unavailable"]);
     assert!(messages(&e).contains("the request names no namespace"));
+}
+
+#[test]
+fn discovery_alone_reads_only_for_the_kinds_vso_restarts() {
+    let restarted = ["Deployment", "StatefulSet", "DaemonSet"];
+    for &(group, kind, _) in KINDS {
+        let object = wrap(kind, json!({"containers": [{"name": "app"}]}), json!({}));
+        for (require, discover) in [("off", true), ("warn", false), ("warn", true)] {
+            let cluster = TestCluster::holding(vec![]);
+            let request = Request {
+                cluster: cluster.clone(),
+                ..common::request(group, kind, "CREATE", object.clone())
+            };
+            let payload = reference::host_payload(&vault(require, discover), &request);
+            secret_mounts_policy::evaluate::validate(&payload, &cluster);
+            let reads = require != "off" || restarted.contains(&kind);
+            assert_eq!(
+                cluster.calls(),
+                if reads { 3 } else { 0 },
+                "{kind} require={require} discover={discover}"
+            );
+        }
+    }
+    // A read that would fail warns nowhere it is not made.
+    let pod = wrap("Pod", json!({"containers": [{"name": "app"}]}), json!({}));
+    let e = evaluate(
+        &vault("off", true),
+        Request {
+            cluster: TestCluster::failing("kubernetes.list_resources_by_namespace: forbidden"),
+            ..common::request("", "Pod", "CREATE", pod)
+        },
+    );
+    assert!(e.response.accepted && e.response.warnings.is_none(), "{}", messages(&e));
+}
+
+#[test]
+fn discovered_whole_secrets_sharing_a_volume_are_a_warning_naming_them() {
+    let targets = json!([{"kind": "Deployment", "name": "w"}]);
+    let two = TestCluster::holding(vec![
+        vso("VaultStaticSecret", "db", "db-creds", targets.clone()),
+        vso("VaultDynamicSecret", "api", "api-token", targets.clone()),
+    ]);
+    // Under action: reject too: keys that may collide are no certainty.
+    let e = evaluate(&vault("off", true), in_cluster(deployment(&[], &[]), two.clone()));
+    assert!(e.response.accepted, "{}", messages(&e));
+    assert_eq!(rules(&e), ["discovered-secrets-may-collide"]);
+    assert!(e.mutated.is_some());
+    let warning = &e.response.warnings.as_ref().unwrap()[0];
+    assert!(
+        warning.starts_with(
+            "[discovered-secrets-may-collide] spec.template.spec: secrets \"db-creds\", \"api-token\", declared by \
+             VaultStaticSecret \"db\", VaultDynamicSecret \"api\", go whole into one volume at /etc/secrets"
+        ),
+        "{warning}"
+    );
+    // One discovered Secret, or one whose keys an explicit entry declares: nothing to collide.
+    let one = TestCluster::holding(vec![vso("VaultStaticSecret", "db", "db-creds", targets)]);
+    let e = evaluate(&vault("off", true), in_cluster(deployment(&[], &[]), one));
+    assert!(
+        e.findings.is_empty() && e.response.warnings.is_none(),
+        "{}",
+        messages(&e)
+    );
+    let declared = settings(json!({"vaultSync": {"discover": true}, "secretMounts": [
+        {"name": "db", "secretName": "db-creds", "items": [{"key": "password", "path": "db/password"}]}]}));
+    let e = evaluate(&declared, in_cluster(deployment(&[], &[]), two.clone()));
+    assert!(e.findings.is_empty(), "{}", messages(&e));
+    // No container receives them (all exempt): nothing is projected.
+    let exempt = settings(json!({"vaultSync": {"discover": true}, "exemptContainers": ["app"]}));
+    let e = evaluate(&exempt, in_cluster(deployment(&[], &[]), two));
+    assert!(e.findings.is_empty(), "{}", messages(&e));
 }

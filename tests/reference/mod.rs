@@ -22,16 +22,16 @@
 //! [`check_against_product`] runs the product's `validate` on the same request
 //! as a host writes it and reads its answer from the raw bytes the host reads:
 //! every finding line `[rule-id] path: text.` of `message` (after its first
-//! line) and of `warnings`. It fails on any difference in the verdict, the
-//! findings (as sorted multisets per severity; [`findings_in_order`] checks
-//! the README's order), the count the message announces, the audit annotation
-//! (as a set of ids) or the mutated object (compared as parsed JSON), and
-//! checks that a mutated object is an object of the request's apiVersion and
-//! kind and, for a built-in kind whose submitted object its k8s-openapi type
-//! reads, one that type still reads. Known product bugs, each with an ignored
-//! failing test in `tests/properties.rs`, are looked past so that the
-//! comparison keeps finding others: see [`tolerate_known_product_bugs`] and
-//! [`KNOWN_BUG_SILENT_DROP`].
+//! line) and of `warnings`, and the line that counts the findings not listed
+//! (README, "Messages"). It fails on any difference in the verdict, the
+//! findings (in the README's order, per severity: those listed, then the
+//! count per rule of the rest), the count the message announces, the
+//! message's and the warnings' size against `maxMessageBytes`, the audit
+//! annotation (as a set of ids) or the mutated object (compared as parsed
+//! JSON), and checks that a mutated object is an object of the request's
+//! apiVersion and kind and, for a built-in kind whose submitted object its
+//! k8s-openapi type reads, one that type still reads. It forgives nothing: a
+//! difference is a product bug, or the reference's.
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -210,14 +210,18 @@ struct Entry {
     items: Option<Vec<(String, String)>>,
     containers: Option<Vec<String>>,
     selector: Option<Value>,
+    /// Declared by a VSO resource (`vaultSync.discover`).
+    discovered: bool,
 }
 
 #[derive(Debug, Clone)]
 struct Config {
     mount_path: String,
-    exempt_containers: Vec<String>,
+    /// (name, image pattern): a string, or an object without `image`, has none.
+    exempt_containers: Vec<(String, Option<String>)>,
     exempt_secrets: Vec<String>,
     reject: bool,
+    max_message_bytes: usize,
     entries: Vec<Entry>,
     volume_name: String,
     mutate: bool,
@@ -254,6 +258,7 @@ fn config(settings: &Value) -> Config {
                     }),
                     containers: e.get("containers").filter(|v| !v.is_null()).map(|c| strings(Some(c))),
                     selector: e.get("selector").filter(|v| !v.is_null()).cloned(),
+                    discovered: false,
                 })
                 .collect()
         })
@@ -264,7 +269,23 @@ fn config(settings: &Value) -> Config {
             .and_then(Value::as_str)
             .unwrap_or("/etc/secrets")
             .to_string(),
-        exempt_containers: strings(s("exemptContainers")),
+        exempt_containers: s("exemptContainers")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|e| match e {
+                        Value::String(name) => (name.clone(), None),
+                        written => (
+                            written["name"].as_str().unwrap_or("").to_string(),
+                            written.get("image").and_then(Value::as_str).map(String::from),
+                        ),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        max_message_bytes: s("maxMessageBytes")
+            .and_then(Value::as_u64)
+            .map_or(4096, |n| n as usize),
         exempt_secrets: strings(s("exemptSecrets")),
         reject: s("action").and_then(Value::as_str).unwrap_or("reject") == "reject",
         entries,
@@ -297,8 +318,25 @@ fn glob(pattern: &[char], name: &[char]) -> bool {
 }
 
 impl Config {
-    fn container_exempt(&self, name: &str) -> bool {
-        self.exempt_containers.iter().any(|c| c == name)
+    /// README: a string exempts the container of that name; `{name, image}`
+    /// only that name running an image the pattern matches. A container
+    /// without a name is never exempt.
+    fn container_exempt(&self, container: &Value) -> bool {
+        let Some(name) = container.get("name").and_then(Value::as_str) else {
+            return false;
+        };
+        let image: Option<Vec<char>> = container
+            .get("image")
+            .and_then(Value::as_str)
+            .map(|i| i.chars().collect());
+        self.exempt_containers.iter().any(|(n, pattern)| {
+            n == name
+                && match (pattern, &image) {
+                    (None, _) => true,
+                    (Some(p), Some(image)) => glob(&p.chars().collect::<Vec<_>>(), image),
+                    (Some(_), None) => false,
+                }
+        })
     }
 
     fn secret_exempt(&self, name: &str) -> bool {
@@ -311,6 +349,7 @@ impl Config {
     fn rejects(&self, rule: &str) -> bool {
         match rule {
             "secret-not-vault-synced" | "vault-sync-unavailable" => self.require == Require::Reject,
+            "discovered-secrets-may-collide" => false,
             _ => self.reject,
         }
     }
@@ -332,6 +371,8 @@ fn dotted(path: &[Seg]) -> String {
     let mut out = String::new();
     for seg in path {
         match seg {
+            // A key "" has no dotted form: it is written quoted.
+            Seg::Key(k) if k.is_empty() => out.push_str("[\"\"]"),
             Seg::Key(k) => {
                 if !out.is_empty() {
                     out.push('.');
@@ -342,7 +383,7 @@ fn dotted(path: &[Seg]) -> String {
         }
     }
     if out.is_empty() {
-        // The object itself (or a key "" of it), as messages name it.
+        // The object itself, as messages name it.
         out.push_str("the object");
     }
     out
@@ -437,9 +478,6 @@ pub struct Evaluation {
     /// A declared Secret had no list to go to (a `sources` or `items` that
     /// is not a list): a `secret-mounts-conflict`.
     pub unplaceable: bool,
-    /// A pod spec is the object itself or lies under a key `""`: the product
-    /// writes such paths empty, so two of them read the same.
-    pub paths_read_alike: bool,
 }
 
 impl Evaluation {
@@ -685,11 +723,7 @@ fn judge(config: &Config, spec: &Value, at: &[Seg], synced: Option<&BTreeSet<Str
                 out.push(finding("malformed-object", &c_at));
                 continue;
             }
-            let name = match c.get("name").and_then(Value::as_str) {
-                Some(n) => n.to_string(),
-                None => format!("#{i} (unnamed)"),
-            };
-            let exempt = config.container_exempt(&name);
+            let exempt = config.container_exempt(c);
             if !exempt {
                 for (k, e) in list_at(c, "env", &c_at, out).iter().enumerate() {
                     if let Some(r) = e.pointer("/valueFrom/secretKeyRef").filter(|r| r.is_object()) {
@@ -813,7 +847,7 @@ fn targets(config: &Config, spec: &Value, entry: &Entry) -> (Vec<(&'static str, 
             array(spec, "containers")
                 .iter()
                 .enumerate()
-                .filter(|(_, c)| !config.container_exempt(c["name"].as_str().unwrap_or("")))
+                .filter(|(_, c)| !config.container_exempt(c))
                 .map(|(i, _)| ("containers", i))
                 .collect(),
             Vec::new(),
@@ -1132,7 +1166,9 @@ pub fn evaluate(settings: &Value, request: &Request) -> Evaluation {
     let mut findings = Vec::new();
     let mut synced: Option<BTreeSet<String>> = None;
     let mut entries: Vec<Entry> = config.entries.clone();
-    if config.require != Require::Off || config.discover {
+    // README: with `discover` alone, only a kind VSO restarts reads them.
+    let restarted = restart_target_kind(&request.group, &request.kind).is_some();
+    if config.require != Require::Off || (config.discover && restarted) {
         match read_vso(request) {
             Err(()) => findings.push(finding(
                 "vault-sync-unavailable",
@@ -1165,6 +1201,7 @@ pub fn evaluate(settings: &Value, request: &Request) -> Evaluation {
                                 items: None,
                                 containers: None,
                                 selector: None,
+                                discovered: true,
                             });
                         }
                     }
@@ -1196,10 +1233,6 @@ pub fn evaluate(settings: &Value, request: &Request) -> Evaluation {
             })
             .collect(),
     };
-    evaluation.paths_read_alike = specs.len() > 1
-        && specs
-            .iter()
-            .any(|at| at.is_empty() || at.iter().any(|seg| *seg == Seg::Key(String::new())));
     let old = request.old_object.as_ref().filter(|_| request.operation == "UPDATE");
     let may_mutate =
         may_mutate && !(config.mutate && old.is_some_and(|old| !template_changed(&request.object, old, &specs)));
@@ -1242,7 +1275,11 @@ pub fn evaluate(settings: &Value, request: &Request) -> Evaluation {
                 // One that has no place is told where: the object that has no
                 // list to append to.
                 if let Some(under) = c.strip_prefix(UNPLACEABLE) {
-                    found.at = format!("{}.{under}", found.at);
+                    found.at = if at.is_empty() {
+                        under.to_string()
+                    } else {
+                        format!("{}.{under}", found.at)
+                    };
                 }
                 findings.push(found);
             }
@@ -1274,6 +1311,15 @@ pub fn evaluate(settings: &Value, request: &Request) -> Evaluation {
                 Ok(n) => (0..n).for_each(|_| findings.push(finding("declared-mount-missing", &at))),
                 Err(conflicts) => conflicted(&mut findings, conflicts),
             }
+        }
+        // README: discovered Secrets are projected whole, so two of them in
+        // the volume of a container that receives them get a warning.
+        let whole = applicable.iter().filter(|e| e.discovered && e.items.is_none()).count();
+        let receives = array(&spec, "containers")
+            .iter()
+            .any(|c| c.is_object() && !config.container_exempt(c));
+        if whole >= 2 && receives {
+            findings.push(finding("discovered-secrets-may-collide", &at));
         }
     }
     let (findings, existing) = match old {
@@ -1459,6 +1505,45 @@ pub struct Answer {
     pub mutated_object: Option<Value>,
     /// The count the message's first line announces.
     pub announced: Option<usize>,
+    /// The findings the message, and the warnings, count but do not list.
+    pub rejecting_not_listed: Option<NotListed>,
+    pub warned_not_listed: Option<NotListed>,
+    /// The size of the message, and of the warnings together, in bytes.
+    pub message_bytes: usize,
+    pub warnings_bytes: usize,
+}
+
+/// README: `and N more of TOTAL, not listed: rule-id COUNT, ...` ends a
+/// message (or the warnings) that `maxMessageBytes` cuts short.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotListed {
+    pub more: usize,
+    pub total: usize,
+    /// (rule id, count), in the order the rules' first findings come.
+    pub per_rule: Vec<(String, usize)>,
+}
+
+/// Splits off the last line when it counts findings not listed.
+fn not_listed(lines: &mut Vec<String>) -> Option<NotListed> {
+    let last = lines.last()?;
+    let rest = last.strip_prefix("and ")?;
+    let (more, rest) = rest.split_once(" more of ")?;
+    let (total, rest) = rest.split_once(", not listed: ")?;
+    let counts = rest.split(" (").next()?;
+    let per_rule = counts
+        .split(", ")
+        .map(|c| {
+            let (rule, n) = c.rsplit_once(' ').expect("a rule and its count");
+            (rule.to_string(), n.parse().expect("a count"))
+        })
+        .collect();
+    let counted = NotListed {
+        more: more.parse().ok()?,
+        total: total.parse().ok()?,
+        per_rule,
+    };
+    lines.pop();
+    Some(counted)
 }
 
 /// The finding lines of a text: each starts with `[rule-id] path: `; a line
@@ -1520,21 +1605,29 @@ pub fn read_answer(bytes: &[u8]) -> Answer {
                 .rsplit_once(" (")
                 .and_then(|(_, n)| n.split_once(' '))
                 .and_then(|(n, _)| n.parse().ok());
-            (announced, finding_lines(&lines.collect::<Vec<_>>()))
+            let mut lines: Vec<String> = lines.collect();
+            let counted = not_listed(&mut lines);
+            (announced, (finding_lines(&lines), counted))
         }
-        None => (None, Vec::new()),
+        None => (None, (Vec::new(), None)),
     };
-    let warnings: Vec<String> = response
+    let (rejecting, rejecting_not_listed) = rejecting;
+    let mut warnings: Vec<String> = response
         .warnings
         .clone()
         .unwrap_or_default()
         .iter()
         .flat_map(|w| w.split('\n').map(String::from).collect::<Vec<_>>())
         .collect();
+    let warned_not_listed = not_listed(&mut warnings);
     Answer {
         accepted: response.accepted,
         rejecting,
         warned: finding_lines(&warnings),
+        rejecting_not_listed,
+        warned_not_listed,
+        message_bytes: response.message.as_ref().map_or(0, String::len),
+        warnings_bytes: response.warnings.iter().flatten().map(String::len).sum(),
         violations: response
             .audit_annotations
             .as_ref()
@@ -1613,51 +1706,11 @@ pub fn kubernetes_shape(group: &str, kind: &str, object: &Value) -> Result<(), S
     }
 }
 
-/// A product bug (issue 19, "no silent drop"), fixed on main: when a declared Secret
-/// has no list to go to in the projected volume the mount is added to (its
-/// `sources`, or the `items` of its source, is not a list), the product adds
-/// the mount, drops the Secret and accepts, instead of a
-/// `secret-mounts-conflict`
-/// (`tests/properties.rs::a_secret_with_no_list_to_go_to_is_a_conflict`).
-/// While this is set, the comparison stops at reading the answer for such a
-/// request.
-pub const KNOWN_BUG_SILENT_DROP: bool = false;
-
-/// Product bugs found by the comparison and reported; the comparison looks
-/// past them so that it keeps finding others. Empty this when they are fixed.
-///
-/// - A `podSpecPaths` expression selecting the object itself (`$`, or an
-///   expression that comes to it) writes the pod spec's own path empty (a
-///   conflict at `""` where the reference says "the object") and its fields'
-///   with a leading dot (`.containers[0]`); cosmetic, and only for a custom
-///   kind whose pod spec is the whole object. (Found again by the `settings`
-///   fuzz target once this was narrowed to the locate message alone.)
-///
-/// Fixed on main since (their tests in `tests/properties.rs` run): a
-/// `secret-not-vault-synced` line per `secret` source (one Secret named twice
-/// for one mount), two identical `secret-mounts-conflict` lines for an absent
-/// container named twice or for two containers of one name, pod-level volume
-/// findings in volume-name order, the silent drop of a Secret with no list to
-/// go to ([`KNOWN_BUG_SILENT_DROP`]), and the locate message's empty path for
-/// an object that is not an object.
-pub fn tolerate_known_product_bugs(mut answer: Answer) -> Answer {
-    for lines in [&mut answer.rejecting, &mut answer.warned] {
-        for (_, path, _) in lines.iter_mut() {
-            if path.is_empty() {
-                *path = "the object".to_string();
-            } else if let Some(under_the_object) = path.strip_prefix('.') {
-                *path = under_the_object.to_string();
-            }
-        }
-    }
-    answer
-}
-
 /// Runs the reference and the product on `request` and fails on any
 /// difference; returns the reference's evaluation and the product's answer.
 pub fn check_against_product(settings: &Value, request: &Request) -> (Evaluation, Answer) {
     let expected = evaluate(settings, request);
-    let answer = tolerate_known_product_bugs(product(settings, request));
+    let answer = product(settings, request);
     let context = || {
         format!(
             "\nsettings: {settings}\nrequest: {} {}/{} {} sub={:?} ns={:?}\nobject: {}\nreference: {:#?}\nproduct: {:#?}",
@@ -1672,35 +1725,52 @@ pub fn check_against_product(settings: &Value, request: &Request) -> (Evaluation
             answer
         )
     };
-    if expected.unplaceable && KNOWN_BUG_SILENT_DROP {
-        // The answer was read as the host reads it; the rest is the known bug.
-        return (expected, answer);
-    }
-    if expected.paths_read_alike {
-        // Findings of two pod specs whose paths the product writes alike
-        // (see tolerate_known_product_bugs) cannot be told apart: the
-        // verdict and the mutated object still can.
-        assert_eq!(answer.accepted, expected.accepted, "the verdicts differ{}", context());
-        assert_eq!(
-            answer.mutated_object.as_ref(),
-            expected.mutated_object(),
-            "the mutated objects differ{}",
+    assert_eq!(answer.accepted, expected.accepted, "the verdicts differ{}", context());
+    // The findings in the README's order, per severity: those listed, then
+    // those counted.
+    let listed = |lines: &[(String, String, String)], counted: &Option<NotListed>, want: &[Finding], what: &str| {
+        let want = pairs(want);
+        let got = answered(lines);
+        let Some(counted) = counted else {
+            assert_eq!(got, want, "the {what} findings differ{}", context());
+            return;
+        };
+        assert!(
+            got.len() < want.len(),
+            "{what}: a count of findings not listed, yet all are{}",
             context()
         );
-        return (expected, answer);
-    }
-    assert_eq!(answer.accepted, expected.accepted, "the verdicts differ{}", context());
-    // The findings in the README's order, per severity.
-    assert_eq!(
-        answered(&answer.rejecting),
-        pairs(&expected.rejecting),
-        "the rejecting findings differ{}",
+        assert_eq!(got, want[..got.len()], "the {what} findings listed differ{}", context());
+        let mut per_rule: Vec<(String, usize)> = Vec::new();
+        for (rule, _) in &want[got.len()..] {
+            match per_rule.iter_mut().find(|(r, _)| r == rule) {
+                Some((_, n)) => *n += 1,
+                None => per_rule.push((rule.clone(), 1)),
+            }
+        }
+        let expected_count = NotListed {
+            more: want.len() - got.len(),
+            total: want.len(),
+            per_rule,
+        };
+        assert_eq!(counted, &expected_count, "the {what} findings not listed{}", context());
+    };
+    listed(
+        &answer.rejecting,
+        &answer.rejecting_not_listed,
+        &expected.rejecting,
+        "rejecting",
+    );
+    listed(&answer.warned, &answer.warned_not_listed, &expected.warned, "warned");
+    let limit = config(settings).max_message_bytes;
+    assert!(
+        answer.message_bytes <= limit,
+        "the message exceeds maxMessageBytes{}",
         context()
     );
-    assert_eq!(
-        answered(&answer.warned),
-        pairs(&expected.warned),
-        "the warned findings differ{}",
+    assert!(
+        answer.warnings_bytes <= limit,
+        "the warnings exceed maxMessageBytes{}",
         context()
     );
     assert_eq!(
