@@ -229,7 +229,7 @@ fn add_wasi(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(WASI, "environ_get", |_: Ctx, _environ: i32, _buf: i32| SUCCESS)?;
     linker.func_wrap(WASI, "random_get", |mut c: Ctx, ptr: i32, len: i32| {
         let mut bytes = vec![0u8; len as u32 as usize];
-        if getrandom(&mut bytes).is_err() {
+        if getrandom::fill(&mut bytes).is_err() {
             return Ok(EIO);
         }
         Ok(if write(&mut c, ptr, &bytes).is_ok() {
@@ -272,25 +272,6 @@ fn add_wasi(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(WASI, "proc_exit", |_: Ctx, status: i32| -> wasmtime::Result<()> {
         Err(wasmtime::Error::new(Exit(status)))
     })?;
-    Ok(())
-}
-
-/// Fills `bytes` from the kernel's random source.
-fn getrandom(bytes: &mut [u8]) -> std::io::Result<()> {
-    let mut filled = 0;
-    while filled < bytes.len() {
-        let rest = &mut bytes[filled..];
-        // SAFETY: writes at most `rest.len()` bytes into `rest`, which we own.
-        let got = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
-        if got < 0 {
-            let err = std::io::Error::last_os_error();
-            if err.kind() != std::io::ErrorKind::Interrupted {
-                return Err(err);
-            }
-        } else {
-            filled += got as usize;
-        }
-    }
     Ok(())
 }
 
