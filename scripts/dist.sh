@@ -23,7 +23,7 @@ cp docs/rules.yml "$OUT/rules.yml"
 
 # The SBOM: the crates compiled into the module (no build or dev
 # dependencies), for the wasm32-wasip1 target.
-if ! "$TOOLS/bin/cargo-cyclonedx" --version >/dev/null 2>&1; then
+if ! "$TOOLS/bin/cargo-cyclonedx" cyclonedx --version >/dev/null 2>&1; then
   say "installing $CYCLONEDX into $TOOLS (once; about 5 CPU-minutes)"
   cargo install --quiet --locked --root "$TOOLS" "$CYCLONEDX"
 fi
