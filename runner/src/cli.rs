@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::helm_source::SourceRoot;
 use crate::host::{Deadline, DEFAULT_TIMEOUT_MS};
 use crate::input::SettingsSource;
 
@@ -233,6 +234,16 @@ pub struct CheckArgs {
     /// policy-runner.rules section, if any; else rules are known by id only]
     #[arg(long, value_name = "FILE")]
     pub rules: Option<String>,
+
+    /// Where a chart's templates are in the repository, for `helm template`
+    /// output (`# Source: CHART/templates/x.yaml` before each document):
+    /// CHART=DIR (e.g. mychart=charts/mychart; a subchart's findings, under
+    /// CHART/charts/, map under DIR too). The SARIF report places a finding
+    /// in DIR/templates/x.yaml when that file exists (relative to the
+    /// working directory: run from the repository's root), the rendered
+    /// place as a related location. Repeatable
+    #[arg(long = "source-root", value_name = "CHART=DIR")]
+    pub source_roots: Vec<SourceRoot>,
 
     /// Print a summary: in text mode the summary line (always last on
     /// stdout); with `-o json` a last `{"summary": {...}}` line

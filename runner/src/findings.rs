@@ -344,6 +344,30 @@ pub fn findings(report: &ObjectReport, source: Option<&Source>) -> Vec<Finding> 
     out
 }
 
+/// The last mapping key on the way to where `finding` is placed in `object`
+/// (`mountPath`; `env` for an item of `env`): the word that names the field
+/// in a chart template ([`crate::helm_source::key_line`]). `None` for a
+/// finding placed at the object itself.
+pub(crate) fn placed_key(object: &Value, finding: &Finding) -> Option<String> {
+    let path = finding.path.as_deref()?;
+    let tokens = if finding.level == Level::Mutation {
+        let mut tokens = pointer_tokens(path);
+        tokens.truncate(existing(object, &tokens));
+        tokens
+    } else {
+        resolve(object, &steps(path)?).0
+    };
+    let mut current = object;
+    let mut key = None;
+    for token in tokens {
+        if current.is_object() {
+            key = Some(token.clone());
+        }
+        current = child(current, &token)?;
+    }
+    key
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,10 +32,14 @@ fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()
 }
 
-/// `m.yaml:7:9: [id] path: text`, one line a finding.
+/// `m.yaml:7:9: [id] path: text`, one line a finding (`m.yaml:7:9 (from
+/// chart/templates/x.yaml): ...` when the document names its template).
 fn placed<'f>(r: &ObjectReport, findings: impl Iterator<Item = &'f Finding>) -> Vec<String> {
     findings
-        .map(|f| format!("{}: {}", f.place(&r.location.file), f.said()))
+        .map(|f| {
+            let place = f.place(&r.location.file);
+            format!("{place}{}: {}", r.location.template_note(), f.said())
+        })
         .collect()
 }
 
@@ -71,6 +75,9 @@ fn testcase(r: &ObjectReport) -> TestCase {
     };
     let mut case = TestCase::new(testcase_name(r), status);
     case.set_classname(r.location.file.as_str());
+    if let Some(template) = &r.location.template {
+        case.extra.insert("source".into(), template.as_str().into());
+    }
     // What an accepted object's testcase shows: the patch and the warnings.
     let shown = r.findings.iter().filter(|f| f.level != Level::Reject);
     let out = placed(r, shown);
@@ -116,6 +123,7 @@ mod tests {
             document: Some(document),
             item: None,
             line: Some(1),
+            template: None,
         }
     }
 

@@ -7,6 +7,7 @@ mod check;
 mod cli;
 mod context;
 mod findings;
+mod helm_source;
 mod host;
 mod input;
 mod junit;

@@ -16,6 +16,7 @@ use anyhow::anyhow;
 use anyhow::{bail, Result};
 use serde_json::Value;
 
+use crate::helm_source::Templates;
 use crate::input::{expand_lists, origin_name, read_text};
 use crate::kube_yaml;
 use crate::outcome::Location;
@@ -99,12 +100,14 @@ pub fn read_manifests(paths: &[String]) -> Result<Vec<Entry>> {
 pub(crate) fn file_entries(file: &str, text: &str) -> Vec<Entry> {
     let mut entries = Vec::new();
     let mut lines = LineCounter::new(text);
+    let templates = Templates::of(text);
     for document in documents(text) {
         let location = Location {
             file: file.to_string(),
             document: Some(document.index),
             item: None,
             line: Some(document.line),
+            template: templates.at(document.line).map(str::to_string),
         };
         let value = match document.content {
             Ok(value) => value,

@@ -44,6 +44,9 @@ pub struct Location {
     pub item: Option<usize>,
     /// 1-based line where the document starts (or where reading it failed).
     pub line: Option<usize>,
+    /// The chart template the document was rendered from, as the `# Source:`
+    /// comment before it names it ([`crate::helm_source`]).
+    pub template: Option<String>,
 }
 
 impl Location {
@@ -60,6 +63,14 @@ impl Location {
             text.push_str(&format!(", line {line}"));
         }
         text
+    }
+
+    /// ` (from mychart/templates/x.yaml)` after a place in the rendered
+    /// file, when the document names its template; else nothing.
+    pub fn template_note(&self) -> String {
+        self.template
+            .as_ref()
+            .map_or_else(String::new, |template| format!(" (from {template})"))
     }
 }
 
@@ -249,6 +260,7 @@ mod tests {
             document: Some(2),
             item: Some(3),
             line: Some(7),
+            template: None,
         };
         assert_eq!(at.describe(), "m.yaml, document 2, item 3, line 7");
         let file_only = Location {

@@ -18,7 +18,7 @@ use crate::{junit, sarif};
 pub fn write(reports: &[ObjectReport], args: &CheckArgs, rules: Option<&[RuleInfo]>) -> Result<()> {
     let text = match args.output {
         CheckFormat::Text => render_text(reports),
-        CheckFormat::Sarif => sarif::render(reports, rules),
+        CheckFormat::Sarif => sarif::render(reports, rules, &args.source_roots),
         CheckFormat::Json => {
             let mut out: String = reports.iter().map(|r| render_json(r) + "\n").collect();
             if args.summary {
@@ -42,7 +42,7 @@ pub fn write(reports: &[ObjectReport], args: &CheckArgs, rules: Option<&[RuleInf
             .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
     }
     if let Some(path) = &args.sarif {
-        std::fs::write(path, sarif::render(reports, rules))
+        std::fs::write(path, sarif::render(reports, rules, &args.source_roots))
             .with_context(|| format!("cannot write the SARIF report {}", path.display()))?;
     }
     Ok(())
@@ -114,9 +114,13 @@ fn head(title: &str, r: &ObjectReport) -> String {
     }
 }
 
-/// `m.yaml:7:9: ` before what a finding says, when there is a finding.
+/// `m.yaml:7:9: ` before what a finding says, when there is a finding, and
+/// `m.yaml:7:9 (from mychart/templates/x.yaml): ` when the document names
+/// its template.
 fn placed(r: &ObjectReport, finding: Option<&Finding>) -> String {
-    finding.map_or_else(String::new, |f| format!("{}: ", f.place(&r.location.file)))
+    finding.map_or_else(String::new, |f| {
+        format!("{}{}: ", f.place(&r.location.file), r.location.template_note())
+    })
 }
 
 /// The human report: one block per object, then the summary line, last.
@@ -190,6 +194,9 @@ struct JsonReport<'a> {
     document: Option<usize>,
     item: Option<usize>,
     line: Option<usize>,
+    /// The chart template of the document (its `# Source:` comment).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -232,6 +239,7 @@ pub fn render_json(r: &ObjectReport) -> String {
         document: r.location.document,
         item: r.location.item,
         line: r.location.line,
+        source: r.location.template.as_deref(),
     };
     serde_json::to_string(&report).unwrap_or_else(|e| {
         serde_json::json!({"verdict": "error", "message": format!("cannot serialise report: {e}")}).to_string()
@@ -252,6 +260,7 @@ mod tests {
             document: Some(document),
             item: None,
             line: Some(document * 10),
+            template: None,
         }
     }
 

@@ -16,6 +16,8 @@
 use serde::Serialize;
 
 use crate::catalogue::RuleInfo;
+use crate::findings::placed_key;
+use crate::helm_source::{key_line, repository_path, SourceRoot, TemplateFiles};
 use crate::outcome::{Finding, Level, ObjectReport, Verdict};
 
 pub const SCHEMA: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
@@ -119,13 +121,32 @@ struct SarifResult {
     level: String,
     message: Text,
     locations: Vec<SarifLocation>,
+    /// The place in the rendered manifest, when the result is placed in
+    /// its chart template.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    related_locations: Vec<SarifLocation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    properties: Option<Properties>,
+}
+
+/// What SARIF has no field for.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize), serde(deny_unknown_fields))]
+struct Properties {
+    /// The chart template of the object's document (its `# Source:`
+    /// comment), whether or not the result is placed in it.
+    source: String,
 }
 
 #[derive(Serialize)]
 #[cfg_attr(test, derive(serde::Deserialize), serde(deny_unknown_fields))]
 #[serde(rename_all = "camelCase")]
 struct SarifLocation {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<usize>,
     physical_location: PhysicalLocation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<Text>,
 }
 
 #[derive(Serialize)]
@@ -253,6 +274,8 @@ fn level(level: Level) -> &'static str {
 
 fn location(r: &ObjectReport, line: Option<usize>, column: Option<usize>) -> SarifLocation {
     SarifLocation {
+        id: None,
+        message: None,
         physical_location: PhysicalLocation {
             artifact_location: ArtifactLocation {
                 uri: artifact_uri(&r.location.file),
@@ -266,6 +289,71 @@ fn location(r: &ObjectReport, line: Option<usize>, column: Option<usize>) -> Sar
     }
 }
 
+/// Where the templates of the rendered documents are: the roots given, and
+/// the files read.
+struct TemplatePlaces<'r> {
+    roots: &'r [SourceRoot],
+    files: TemplateFiles,
+}
+
+impl TemplatePlaces<'_> {
+    /// A finding in the repository's template, when the document names a
+    /// template that a root maps to a file that exists: at the line where
+    /// the field's key is written, when that key is written on one line of
+    /// the template alone; else at the template's first line (GitHub
+    /// requires a line), no column. `None`: the rendered file is the place.
+    fn locate(&mut self, r: &ObjectReport, f: &Finding) -> Option<SarifLocation> {
+        let path = repository_path(self.roots, r.location.template.as_deref()?)?;
+        let text = self.files.text(&path)?;
+        let key = r.object.as_ref().and_then(|o| placed_key(&o.object, f));
+        let (start_line, start_column) = match key.and_then(|key| key_line(text, &key)) {
+            Some((line, column)) => (line, Some(column)),
+            None => (1, None),
+        };
+        Some(SarifLocation {
+            id: None,
+            physical_location: PhysicalLocation {
+                artifact_location: ArtifactLocation {
+                    uri: artifact_uri(&path),
+                },
+                region: Region {
+                    start_line,
+                    start_column,
+                },
+            },
+            message: None,
+        })
+    }
+}
+
+/// The place of a finding: in its chart template when it can be found
+/// there, with the rendered place as related location; else the rendered place.
+fn finding_locations(
+    r: &ObjectReport,
+    f: &Finding,
+    templates: &mut TemplatePlaces,
+) -> (Vec<SarifLocation>, Vec<SarifLocation>) {
+    let rendered = location(r, f.line, f.column);
+    match templates.locate(r, f) {
+        Some(template) => {
+            let related = SarifLocation {
+                id: Some(1),
+                message: Some(Text {
+                    text: "where `helm template` rendered it".to_string(),
+                }),
+                ..rendered
+            };
+            (vec![template], vec![related])
+        }
+        None => (vec![rendered], Vec::new()),
+    }
+}
+
+fn properties(r: &ObjectReport) -> Option<Properties> {
+    let source = r.location.template.clone()?;
+    Some(Properties { source })
+}
+
 /// `Deployment team-a/x: spec.containers[0]: what the policy said`.
 fn finding_message(r: &ObjectReport, f: &Finding) -> String {
     match (&f.path, f.level) {
@@ -277,8 +365,12 @@ fn finding_message(r: &ObjectReport, f: &Finding) -> String {
 }
 
 /// The SARIF log of a `check` run.
-pub fn log(reports: &[ObjectReport], catalogue: Option<&[RuleInfo]>) -> Log {
+pub fn log(reports: &[ObjectReport], catalogue: Option<&[RuleInfo]>, roots: &[SourceRoot]) -> Log {
     let mut rules = Rules::new(catalogue);
+    let mut templates = TemplatePlaces {
+        roots,
+        files: TemplateFiles::default(),
+    };
     let mut results = Vec::new();
     for r in reports {
         match r.verdict {
@@ -299,6 +391,8 @@ pub fn log(reports: &[ObjectReport], catalogue: Option<&[RuleInfo]>) -> Log {
                         text: format!("{}: {message}", r.title()),
                     },
                     locations: vec![location(r, None, None)],
+                    related_locations: Vec::new(),
+                    properties: properties(r),
                 });
             }
             Verdict::Allowed | Verdict::Mutated | Verdict::Rejected => {
@@ -308,6 +402,7 @@ pub fn log(reports: &[ObjectReport], catalogue: Option<&[RuleInfo]>) -> Log {
                         (None, Level::Mutation) => (MUTATION.0.to_string(), rules.own_rule(MUTATION)),
                         (None, _) => (UNNAMED.0.to_string(), rules.own_rule(UNNAMED)),
                     };
+                    let (locations, related_locations) = finding_locations(r, f, &mut templates);
                     results.push(SarifResult {
                         rule_id,
                         rule_index,
@@ -315,7 +410,9 @@ pub fn log(reports: &[ObjectReport], catalogue: Option<&[RuleInfo]>) -> Log {
                         message: Text {
                             text: finding_message(r, f),
                         },
-                        locations: vec![location(r, f.line, f.column)],
+                        locations,
+                        related_locations,
+                        properties: properties(r),
                     });
                 }
             }
@@ -339,8 +436,8 @@ pub fn log(reports: &[ObjectReport], catalogue: Option<&[RuleInfo]>) -> Log {
 }
 
 /// The SARIF document, pretty-printed.
-pub fn render(reports: &[ObjectReport], catalogue: Option<&[RuleInfo]>) -> String {
-    let mut text = serde_json::to_string_pretty(&log(reports, catalogue)).unwrap_or_default();
+pub fn render(reports: &[ObjectReport], catalogue: Option<&[RuleInfo]>, roots: &[SourceRoot]) -> String {
+    let mut text = serde_json::to_string_pretty(&log(reports, catalogue, roots)).unwrap_or_default();
     text.push('\n');
     text
 }
@@ -407,6 +504,7 @@ mod tests {
             document: Some(1),
             item: None,
             line: Some(line),
+            template: None,
         }
     }
 
@@ -466,7 +564,7 @@ mod tests {
             "- id: known\n  name: Known\n  shortDescription: a known rule\n  fullDescription: all about it\n  help: \"**fix** it\"\n  helpUri: https://example.org/known\n- id: unused\n  shortDescription: never seen\n",
         )
         .unwrap();
-        let text = render(&reports(), Some(&catalogue));
+        let text = render(&reports(), Some(&catalogue), &[]);
         let log = read_strictly(&text);
         let run = &log.runs[0];
         assert_eq!(run.column_kind, "unicodeCodePoints");
@@ -535,7 +633,7 @@ mod tests {
 
     #[test]
     fn without_a_catalogue_a_rule_is_its_id() {
-        let log = read_strictly(&render(&reports(), None));
+        let log = read_strictly(&render(&reports(), None, &[]));
         let rule = &log.runs[0].tool.driver.rules[0];
         assert_eq!(rule.id, "known");
         assert!(
@@ -548,7 +646,7 @@ mod tests {
 
     #[test]
     fn the_strict_reader_refuses_what_it_does_not_know() {
-        let text = render(&reports(), None).replacen("\"columnKind\"", "\"invocations\": [], \"columnKind\"", 1);
+        let text = render(&reports(), None, &[]).replacen("\"columnKind\"", "\"invocations\": [], \"columnKind\"", 1);
         assert!(serde_json::from_str::<Log>(&text).is_err());
     }
 

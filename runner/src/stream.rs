@@ -83,7 +83,9 @@ struct Chunk<'a> {
     offset: usize,
 }
 
-fn is_separator(line: &str) -> bool {
+/// A line that ends one document and starts the next: `---` and nothing
+/// else but trailing blanks.
+pub(crate) fn is_separator(line: &str) -> bool {
     line.strip_prefix("---").is_some_and(|rest| rest.trim_end().is_empty())
 }
 
