@@ -48,21 +48,21 @@ SPEC=.object.spec.template.spec
   req=$(request_with deployment-helm-compliant.json "$SPEC.containers[0].volumeMounts[0].mountPath = \"/var/secrets\"")
   evaluate "$req"
   assert_rejected
-  assert_message_contains '[secret-mount-path] spec.template.spec.containers[0].volumeMounts[0]: container "processor": volumeMount of volume "processor-secrets" (secret "api-key") is at "/var/secrets"'
+  assert_message_contains '[secret-mount-path] spec.template.spec.containers[0].volumeMounts[0].mountPath: container "processor": volumeMount of volume "processor-secrets" (secret "api-key") is at "/var/secrets"'
 }
 
 @test "secret-mount-writable: a secret mount without readOnly is rejected" {
   req=$(request_with deployment-helm-compliant.json "del($SPEC.containers[0].volumeMounts[0].readOnly)")
   evaluate "$req"
   assert_rejected
-  assert_message_contains '[secret-mount-writable] spec.template.spec.containers[0].volumeMounts[0]: container "processor": volumeMount of volume "processor-secrets" (secret "api-key") at "/etc/secrets" is not read-only'
+  assert_message_contains '[secret-mount-writable] spec.template.spec.containers[0].volumeMounts[0].readOnly: container "processor": volumeMount of volume "processor-secrets" (secret "api-key") at "/etc/secrets" is not read-only'
 }
 
 @test "secret-mount-subpath: a subPath mount of secrets is rejected" {
   req=$(request_with deployment-helm-compliant.json "$SPEC.containers[0].volumeMounts[0].subPath = \"api-key\"")
   evaluate "$req"
   assert_rejected
-  assert_message_contains '[secret-mount-subpath] spec.template.spec.containers[0].volumeMounts[0]: container "processor": volumeMount of volume "processor-secrets" (secret "api-key") uses subPath "api-key"'
+  assert_message_contains '[secret-mount-subpath] spec.template.spec.containers[0].volumeMounts[0].subPath: container "processor": volumeMount of volume "processor-secrets" (secret "api-key") uses subPath "api-key"'
 }
 
 @test "projected-path-conflict: two items projecting one path are rejected" {

@@ -406,34 +406,47 @@ fn check_projected_mount(
 ) {
     let path = str_field(mount, "mountPath");
     let secrets = || secrets.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    // The path is formatted only for a finding.
-    let finding = |violation| Finding { at: at(), violation };
+    // The path is formatted only for a finding; a finding is at the field it
+    // is about (`...volumeMounts[0].subPath`), which tools place at its key.
+    let finding = |field: &str, violation| Finding {
+        at: format!("{}.{field}", at()),
+        violation,
+    };
     if !settings.is_mount_path(path) {
-        out.push(finding(Violation::SecretMountPath {
-            container: judged.who(),
-            volume: volume.to_string(),
-            secrets: secrets(),
-            path: path.to_string(),
-        }));
+        out.push(finding(
+            "mountPath",
+            Violation::SecretMountPath {
+                container: judged.who(),
+                volume: volume.to_string(),
+                secrets: secrets(),
+                path: path.to_string(),
+            },
+        ));
     }
     if field(mount, "readOnly") != Some(&Value::Bool(true)) {
-        out.push(finding(Violation::SecretMountWritable {
-            container: judged.who(),
-            volume: volume.to_string(),
-            secrets: secrets(),
-            path: path.to_string(),
-        }));
+        out.push(finding(
+            "readOnly",
+            Violation::SecretMountWritable {
+                container: judged.who(),
+                volume: volume.to_string(),
+                secrets: secrets(),
+                path: path.to_string(),
+            },
+        ));
     }
     for field in ["subPath", "subPathExpr"] {
         let value = str_field(mount, field);
         if !value.is_empty() {
-            out.push(finding(Violation::SecretMountSubpath {
-                container: judged.who(),
-                volume: volume.to_string(),
-                secrets: secrets(),
+            out.push(finding(
                 field,
-                value: value.to_string(),
-            }));
+                Violation::SecretMountSubpath {
+                    container: judged.who(),
+                    volume: volume.to_string(),
+                    secrets: secrets(),
+                    field,
+                    value: value.to_string(),
+                },
+            ));
         }
     }
 }

@@ -39,8 +39,8 @@ fn deployment_with_three_violations_lists_them_all() {
         "Deployment \"team-a/processor\" breaks the secret mounts rules (4 violations):"
     );
     assert!(lines[1].starts_with("[env-secret-ref] spec.template.spec.containers[0].env[3]: container \"processor\": env \"DB_PASSWORD\" reads key \"password\" of secret \"db-credentials\""), "{message}");
-    assert!(lines[2].starts_with("[secret-mount-path] spec.template.spec.containers[0].volumeMounts[0]: container \"processor\": volumeMount of volume \"processor-secrets\" (secret \"api-key\") is at \"/etc/secrets/api-key\""), "{message}");
-    assert!(lines[3].starts_with("[secret-mount-subpath] spec.template.spec.containers[0].volumeMounts[0]: container \"processor\": volumeMount of volume \"processor-secrets\" (secret \"api-key\") uses subPath \"api-key\""), "{message}");
+    assert!(lines[2].starts_with("[secret-mount-path] spec.template.spec.containers[0].volumeMounts[0].mountPath: container \"processor\": volumeMount of volume \"processor-secrets\" (secret \"api-key\") is at \"/etc/secrets/api-key\""), "{message}");
+    assert!(lines[3].starts_with("[secret-mount-subpath] spec.template.spec.containers[0].volumeMounts[0].subPath: container \"processor\": volumeMount of volume \"processor-secrets\" (secret \"api-key\") uses subPath \"api-key\""), "{message}");
     assert!(lines[4].starts_with("[plain-secret-volume] spec.template.spec.containers[0].volumeMounts[2]: container \"processor\": volume \"tls\" mounted at \"/etc/tls\" is a plain secret volume of secret \"processor-tls\""), "{message}");
     assert_eq!(lines.len(), 5);
     assert_eq!(

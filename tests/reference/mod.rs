@@ -769,15 +769,15 @@ fn judge(config: &Config, spec: &Value, at: &[Seg], synced: Option<&BTreeSet<Str
                     SecretBearing::Projected(secrets) => {
                         let path = name_of(m, "mountPath");
                         if normalised(path) != normalised(&config.mount_path) {
-                            out.push(finding("secret-mount-path", &m_at));
+                            out.push(finding("secret-mount-path", &key(&m_at, "mountPath")));
                         }
                         if m.get("readOnly") != Some(&json!(true)) {
-                            out.push(finding("secret-mount-writable", &m_at));
+                            out.push(finding("secret-mount-writable", &key(&m_at, "readOnly")));
                         }
                         for field in ["subPath", "subPathExpr"] {
                             // An empty subPath is none, as the kubelet reads it.
                             if !name_of(m, field).is_empty() {
-                                out.push(finding("secret-mount-subpath", &m_at));
+                                out.push(finding("secret-mount-subpath", &key(&m_at, field)));
                             }
                         }
                         for secret in secrets {
