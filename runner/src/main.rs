@@ -23,6 +23,7 @@ mod request;
 mod response;
 mod run;
 mod sarif;
+mod settings_position;
 mod stream;
 
 use std::process::ExitCode;
@@ -63,10 +64,16 @@ fn main() -> ExitCode {
         Command::Check(args) => (check::check(args, verbose), outcome::EXIT_ERROR),
         Command::Bench(args) => (bench::bench(args, verbose), 2),
     };
+    let settings = match &cli.command {
+        Command::Run(args) => &args.settings,
+        Command::Check(args) => &args.settings,
+        Command::Bench(args) => &args.settings,
+    };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("policy-runner: error: {err:#}");
+            let message = settings_position::describe(&err, &settings.source());
+            eprintln!("policy-runner: error: {message}");
             ExitCode::from(error_exit)
         }
     }

@@ -17,6 +17,20 @@ use super::wapc::{Exit, HostCallback, HostState};
 use crate::context::ContextHost;
 use crate::response::ValidationResponse;
 
+/// The policy refused the settings: its message, said in kwctl's words.
+#[derive(Debug)]
+pub struct SettingsRefused {
+    pub message: String,
+}
+
+impl std::fmt::Display for SettingsRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Provided settings are not valid: {}", self.message)
+    }
+}
+
+impl std::error::Error for SettingsRefused {}
+
 /// The answer of `validate_settings`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 struct SettingsValidation {
@@ -208,10 +222,10 @@ impl PolicyInstance {
     fn require_valid_settings(&self, settings: &Value) -> Result<()> {
         let verdict = self.validate_settings(settings)?;
         if !verdict.valid {
-            bail!(
-                "Provided settings are not valid: {}",
-                verdict.message.unwrap_or_default()
-            );
+            return Err(SettingsRefused {
+                message: verdict.message.unwrap_or_default(),
+            }
+            .into());
         }
         Ok(())
     }

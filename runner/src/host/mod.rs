@@ -14,7 +14,7 @@ mod module;
 mod trap;
 mod wapc;
 
-pub use calls::PolicyInstance;
+pub use calls::{PolicyInstance, SettingsRefused};
 pub use deadline::{Deadline, DEFAULT_TIMEOUT_MS};
 pub use load::{load, Load, Loaded};
 pub use module::{display_name, HostOptions, Policy};
