@@ -136,18 +136,18 @@ findings() {
   [ "$output" = "env env-secret-ref 19:15
 envfrom envfrom-secret-ref 38:15
 plain plain-secret-volume 54:15
-path secret-mount-path 75:15
+path secret-mount-path 76:15
 writable secret-mount-writable 98:15
-subpath secret-mount-subpath 120:15
+subpath secret-mount-subpath 123:15
 conflict projected-path-conflict 152:13
 malformed malformed-object 176:11" ] || { echo "$output"; false; }
   findings "$M/findings-flow.yaml"
   [ "$output" = "env env-secret-ref 4:37
 envfrom envfrom-secret-ref 7:78
 plain plain-secret-volume 11:60
-path secret-mount-path 16:60
+path secret-mount-path 16:74
 writable secret-mount-writable 21:60
-subpath secret-mount-subpath 27:21
+subpath secret-mount-subpath 27:76
 conflict projected-path-conflict 33:71
 malformed malformed-object 38:68" ] || { echo "$output"; false; }
 }
