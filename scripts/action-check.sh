@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The check step of action.yml: runs the installed policy-runner over the
 # manifests named in $MANIFESTS (words, globs expanded) with the settings file
-# $SETTINGS (if any), writing SARIF to $SARIF. The exit status is the check's:
+# $SETTINGS (if any) and the --source-root pairs in $SOURCE_ROOTS (words, if
+# any), writing SARIF to $SARIF. The exit status is the check's:
 # 1 when an object is rejected, so that the workflow's job fails.
 #
 #   MANIFESTS='rendered/*.yaml' SETTINGS=settings.yml SARIF=out.sarif scripts/action-check.sh DIR
@@ -24,5 +25,9 @@ done
 
 settings=()
 [ -z "${SETTINGS:-}" ] || settings=(--settings-path "$SETTINGS")
+read -r -d '' -a pairs <<<"${SOURCE_ROOTS:-}" || true
+roots=()
+for pair in ${pairs[@]+"${pairs[@]}"}; do roots+=(--source-root "$pair"); done
 # ${a[@]+...}: an empty array under set -u, in the bash 3 of macOS too.
-exec "$DIR/bin/policy-runner" check --summary --sarif "$SARIF" ${settings[@]+"${settings[@]}"} "$DIR/policy.wasm" "${files[@]}"
+exec "$DIR/bin/policy-runner" check --summary --sarif "$SARIF" ${settings[@]+"${settings[@]}"} \
+  ${roots[@]+"${roots[@]}"} "$DIR/policy.wasm" "${files[@]}"
