@@ -1,7 +1,9 @@
 //! The `check` report as SARIF 2.1.0, the format code-scanning tools read
 //! (GitHub's upload-sarif among them): one run, one result per finding and
 //! per object that could not be read or evaluated, each at its file, line
-//! and column. Skipped objects are not results.
+//! and column. Skipped objects are not results. A finding of `helm template`
+//! output is placed in its chart template when `--source-root` maps it to a
+//! file that exists ([`crate::helm_source`]), the rendered place related.
 //!
 //! The model is the small subset written here, by hand (the tests read it
 //! back through the same types, strictly): the maintained
