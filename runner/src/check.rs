@@ -16,11 +16,11 @@ use crate::context::{declared, read_cluster_state, ContextHost, Source};
 use crate::findings::findings;
 use crate::host::{load, HostOptions, Load, Loaded, PolicyInstance};
 use crate::input::load_settings;
+use crate::kubernetes;
 use crate::manifests::{read_manifests, Entry};
 use crate::metadata::PolicyMetadata;
 use crate::outcome::{exit_code, Location, ObjectReport, Verdict};
 use crate::patch;
-use crate::removed_apis;
 use crate::report;
 use crate::request::ManifestObject;
 use crate::response::{admission_response, Outcome};
@@ -58,7 +58,7 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
                 continue;
             }
         };
-        if let Some(reason) = removed_apis::not_served(&object.api_version, &object.kind.kind) {
+        if let Some(reason) = kubernetes::not_served(&object.api_version, &object.kind.kind) {
             let mut report = ObjectReport::new(entry.location, Some(object), Verdict::Skipped);
             report.message = Some(reason);
             reports.push(report);

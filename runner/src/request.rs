@@ -1,5 +1,5 @@
-//! AdmissionRequests: normalising user-given ones, building them for
-//! manifests, and the kind → resource table.
+//! AdmissionRequests: normalising user-given ones, and building them for
+//! manifests' objects.
 
 use std::collections::BTreeMap;
 
@@ -7,19 +7,9 @@ use anyhow::{anyhow, bail, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct GroupVersionKind {
-    pub group: String,
-    pub version: String,
-    pub kind: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct GroupVersionResource {
-    pub group: String,
-    pub version: String,
-    pub resource: String,
-}
+use crate::kubernetes::{
+    is_cluster_scoped, resource_for_kind, split_api_version, GroupVersionKind, GroupVersionResource,
+};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UserInfo {
@@ -92,84 +82,6 @@ pub fn load_request(path: &str) -> Result<AdmissionRequest> {
     AdmissionRequest::from_value(request).map_err(|e| anyhow!("request file {origin}: {e}"))
 }
 
-/// `apps/v1` → (`apps`, `v1`); `v1` → (``, `v1`).
-pub fn split_api_version(api_version: &str) -> (String, String) {
-    match api_version.rsplit_once('/') {
-        Some((group, version)) => (group.to_string(), version.to_string()),
-        None => (String::new(), api_version.to_string()),
-    }
-}
-
-/// Plural resource names of well-known kinds; others use [`plural_of`].
-const KNOWN_RESOURCES: &[(&str, &str)] = &[
-    ("Pod", "pods"),
-    ("Deployment", "deployments"),
-    ("ReplicaSet", "replicasets"),
-    ("StatefulSet", "statefulsets"),
-    ("DaemonSet", "daemonsets"),
-    ("ReplicationController", "replicationcontrollers"),
-    ("Job", "jobs"),
-    ("CronJob", "cronjobs"),
-    ("PodTemplate", "podtemplates"),
-    ("Service", "services"),
-    ("ServiceAccount", "serviceaccounts"),
-    ("ConfigMap", "configmaps"),
-    ("Secret", "secrets"),
-    ("Namespace", "namespaces"),
-    ("Node", "nodes"),
-    ("PersistentVolume", "persistentvolumes"),
-    ("PersistentVolumeClaim", "persistentvolumeclaims"),
-    ("Endpoints", "endpoints"),
-    ("EndpointSlice", "endpointslices"),
-    ("Event", "events"),
-    ("LimitRange", "limitranges"),
-    ("ResourceQuota", "resourcequotas"),
-    ("Ingress", "ingresses"),
-    ("IngressClass", "ingressclasses"),
-    ("NetworkPolicy", "networkpolicies"),
-    ("Role", "roles"),
-    ("RoleBinding", "rolebindings"),
-    ("ClusterRole", "clusterroles"),
-    ("ClusterRoleBinding", "clusterrolebindings"),
-    ("HorizontalPodAutoscaler", "horizontalpodautoscalers"),
-    ("PodDisruptionBudget", "poddisruptionbudgets"),
-    ("PriorityClass", "priorityclasses"),
-    ("StorageClass", "storageclasses"),
-    ("RuntimeClass", "runtimeclasses"),
-    ("CSIDriver", "csidrivers"),
-    ("Lease", "leases"),
-    ("CustomResourceDefinition", "customresourcedefinitions"),
-    ("MutatingWebhookConfiguration", "mutatingwebhookconfigurations"),
-    ("ValidatingWebhookConfiguration", "validatingwebhookconfigurations"),
-];
-
-/// The resource (plural) for a kind: the table, else a lowercase plural.
-pub fn resource_for_kind(kind: &str) -> String {
-    KNOWN_RESOURCES
-        .iter()
-        .find(|(k, _)| *k == kind)
-        .map(|(_, r)| r.to_string())
-        .unwrap_or_else(|| plural_of(&kind.to_lowercase()))
-}
-
-/// English pluralisation of a lowercase kind (`policy` → `policies`,
-/// `ingress` → `ingresses`), the usual convention for CRD plurals.
-pub fn plural_of(word: &str) -> String {
-    if word.is_empty() {
-        return String::new();
-    }
-    if let Some(stem) = word.strip_suffix('y') {
-        let before = stem.chars().last();
-        if before.is_some_and(|c| !"aeiou".contains(c)) {
-            return format!("{stem}ies");
-        }
-    }
-    if ["s", "x", "z", "ch", "sh"].iter().any(|s| word.ends_with(s)) {
-        return format!("{word}es");
-    }
-    format!("{word}s")
-}
-
 /// A Kubernetes object taken from a manifest, with its identity.
 #[derive(Debug, Clone)]
 pub struct ManifestObject {
@@ -202,21 +114,28 @@ impl ManifestObject {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
         };
+        let resource = GroupVersionResource {
+            group: group.clone(),
+            version: version.clone(),
+            resource: resource_for_kind(kind),
+        };
+        let kind = GroupVersionKind {
+            group,
+            version,
+            kind: kind.to_string(),
+        };
+        let (api_version, name) = (
+            api_version.to_string(),
+            meta_text("name").or_else(|| meta_text("generateName")),
+        );
+        let namespace = meta_text("namespace");
         Ok(ManifestObject {
-            api_version: api_version.to_string(),
-            kind: GroupVersionKind {
-                group: group.clone(),
-                version: version.clone(),
-                kind: kind.to_string(),
-            },
-            resource: GroupVersionResource {
-                group,
-                version,
-                resource: resource_for_kind(kind),
-            },
-            name: meta_text("name").or_else(|| meta_text("generateName")),
-            namespace: meta_text("namespace"),
-            object: object.clone(),
+            api_version,
+            kind,
+            resource,
+            name,
+            namespace,
+            object,
         })
     }
 
@@ -236,7 +155,7 @@ impl ManifestObject {
     pub fn create_request(&self, uid: String, default_namespace: &str) -> AdmissionRequest {
         let namespace = match &self.namespace {
             Some(ns) => Some(ns.clone()),
-            None if crate::context::cluster_state::is_cluster_scoped(&self.kind.kind) => None,
+            None if is_cluster_scoped(&self.kind.kind) => None,
             None => Some(default_namespace.to_string()),
         };
         AdmissionRequest {
@@ -278,43 +197,6 @@ pub fn object(api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> Ma
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn kinds_map_to_resources() {
-        for (kind, resource) in [
-            ("Pod", "pods"),
-            ("Deployment", "deployments"),
-            ("ReplicaSet", "replicasets"),
-            ("StatefulSet", "statefulsets"),
-            ("DaemonSet", "daemonsets"),
-            ("ReplicationController", "replicationcontrollers"),
-            ("Job", "jobs"),
-            ("CronJob", "cronjobs"),
-            ("Ingress", "ingresses"),
-            ("NetworkPolicy", "networkpolicies"),
-            ("Endpoints", "endpoints"),
-            // fallbacks
-            ("Rollout", "rollouts"),
-            ("Gateway", "gateways"),
-            ("HTTPRoute", "httproutes"),
-            ("Policy", "policies"),
-            ("Mailbox", "mailboxes"),
-            ("Gateway", "gateways"),
-            ("Key", "keys"),
-        ] {
-            assert_eq!(resource_for_kind(kind), resource, "{kind}");
-        }
-    }
-
-    #[test]
-    fn api_versions_split_into_group_and_version() {
-        assert_eq!(split_api_version("v1"), ("".into(), "v1".into()));
-        assert_eq!(split_api_version("apps/v1"), ("apps".into(), "v1".into()));
-        assert_eq!(
-            split_api_version("argoproj.io/v1alpha1"),
-            ("argoproj.io".into(), "v1alpha1".into())
-        );
-    }
 
     #[test]
     fn manifest_objects_become_create_requests() {
