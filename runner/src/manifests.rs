@@ -1,27 +1,21 @@
-//! Splitting a manifest file into documents the way kubectl does, keeping
-//! where each one is, and letting one unreadable document hide no other.
-//!
-//! kubectl (apimachinery's YAMLOrJSONDecoder) reads a stream as JSON when
-//! its first non-blank character is `{`, else as YAML split at lines that
-//! are `---` and nothing else; each YAML document is read on its own (see
-//! [`crate::kube_yaml`]). A UTF-8 byte order mark at the start is skipped.
-//!
-//! Each object keeps where its nodes are written ([`Source`]), so that a
-//! finding can be placed at the line and column of its field.
+//! The objects of the manifests given to `check` (and as cluster state),
+//! each with its place: file, document, `List` item and line, and where its
+//! nodes are written ([`Source`]), so that a finding can be placed at the
+//! line and column of its field. Streams are split and `List`s walked by
+//! [`crate::stream`].
 
 use std::sync::Arc;
 
 #[cfg(test)]
 use anyhow::anyhow;
 use anyhow::{bail, Result};
-use serde_json::Value;
 
-use crate::input::{expand_lists, origin_name, read_text};
+use crate::input::{origin_name, read_text};
 use crate::kube_yaml;
 use crate::outcome::Location;
 use crate::position::{LineCounter, Position, Positions};
 use crate::request::ManifestObject;
-use crate::stream::documents;
+use crate::stream::{documents, objects};
 
 /// One object of a manifest, or why a document did not give one.
 #[derive(Debug, Clone)]
@@ -51,24 +45,6 @@ impl Source {
     pub fn position(&self, pointer: &str) -> Option<Position> {
         let at = self.positions.get(&format!("{}{pointer}", self.prefix))?;
         Some(at.within(self.start))
-    }
-}
-
-/// The pointers of the objects [`expand_lists`] makes of a document, in its
-/// order: `""` for a document that is not a list, `/items/N` (recursively)
-/// for the items of a `List` or `*List`.
-fn item_pointers(value: &Value, prefix: &str, out: &mut Vec<String>) {
-    let is_list = value
-        .get("kind")
-        .and_then(Value::as_str)
-        .is_some_and(|k| k.ends_with("List"));
-    match value.get("items").and_then(Value::as_array) {
-        Some(items) if is_list => {
-            for (index, item) in items.iter().enumerate() {
-                item_pointers(item, &format!("{prefix}/items/{index}"), out);
-            }
-        }
-        _ => out.push(prefix.to_string()),
     }
 }
 
@@ -117,30 +93,26 @@ pub(crate) fn file_entries(file: &str, text: &str) -> Vec<Entry> {
                 continue;
             }
         };
-        let mut pointers = Vec::new();
-        item_pointers(&value, "", &mut pointers);
-        let items = expand_lists(vec![value.clone()]);
-        let from_list = !(items.len() == 1 && items[0] == value);
-        // Each object's place in the document, when it can be told.
-        let placed = document.span.filter(|_| pointers.len() == items.len()).map(|span| {
+        // Where the document's nodes are written, shared by its objects.
+        let placed = document.span.map(|span| {
             let positions = document
                 .positions
                 .unwrap_or_else(|| kube_yaml::json_positions(text.get(span.clone()).unwrap_or_default()));
             (Arc::new(positions), lines.at(span.start))
         });
-        for (index, item) in items.into_iter().enumerate() {
+        for (index, (pointer, object)) in objects(value).into_iter().enumerate() {
             let location = Location {
-                item: from_list.then_some(index + 1),
+                item: (!pointer.is_empty()).then_some(index + 1),
                 ..location.clone()
             };
             let source = placed.as_ref().map(|(positions, start)| Source {
                 positions: Arc::clone(positions),
                 start: *start,
-                prefix: std::mem::take(&mut pointers[index]),
+                prefix: pointer,
             });
             entries.push(Entry {
                 location,
-                content: ManifestObject::new(item).map_err(|e| format!("{e:#}")),
+                content: ManifestObject::new(object).map_err(|e| format!("{e:#}")),
                 source,
             });
         }

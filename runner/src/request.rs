@@ -1,5 +1,5 @@
-//! AdmissionRequests: normalising user-given ones, and building them for
-//! manifests' objects.
+//! AdmissionRequests: reading user-given ones (bare or in an
+//! AdmissionReview), and building them for manifests' objects.
 
 use std::collections::BTreeMap;
 
@@ -78,8 +78,23 @@ pub fn load_request(path: &str) -> Result<AdmissionRequest> {
     let value = crate::input::parse_single_document(&text)
         .map_err(|e| anyhow!("cannot parse request file {origin}: {e}"))?
         .ok_or_else(|| anyhow!("request file {origin} is empty"))?;
-    let request = crate::input::unwrap_admission_review(value).map_err(|e| anyhow!("request file {origin}: {e}"))?;
+    let request = unwrap_admission_review(value).map_err(|e| anyhow!("request file {origin}: {e}"))?;
     AdmissionRequest::from_value(request).map_err(|e| anyhow!("request file {origin}: {e}"))
+}
+
+/// `AdmissionReview` → its `.request`; anything else is taken as a bare
+/// AdmissionRequest (kwctl's rule: `kind` is the string `AdmissionReview`).
+fn unwrap_admission_review(input: Value) -> Result<Value> {
+    let Value::Object(mut map) = input else {
+        bail!("the request must be a JSON/YAML object (an AdmissionRequest or an AdmissionReview)");
+    };
+    if map.get("kind").and_then(Value::as_str) != Some("AdmissionReview") {
+        return Ok(Value::Object(map));
+    }
+    match map.remove("request") {
+        Some(request @ Value::Object(_)) => Ok(request),
+        _ => bail!("invalid AdmissionReview object: it has no `request` object"),
+    }
 }
 
 /// A Kubernetes object taken from a manifest, with its identity.
@@ -197,6 +212,19 @@ pub fn object(api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> Ma
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn admission_review_is_unwrapped_and_bare_request_kept() {
+        let request = json!({"uid": "1", "kind": {"group": "", "version": "v1", "kind": "Pod"}});
+        let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request});
+        assert_eq!(unwrap_admission_review(review).unwrap(), request);
+        assert_eq!(unwrap_admission_review(request.clone()).unwrap(), request);
+        let err = unwrap_admission_review(json!({"kind": "AdmissionReview"}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no `request`"), "{err}");
+        assert!(unwrap_admission_review(json!([1])).is_err());
+    }
 
     #[test]
     fn manifest_objects_become_create_requests() {
