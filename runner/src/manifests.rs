@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
-#[cfg(test)]
-use anyhow::anyhow;
-use anyhow::{bail, Result};
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Result};
 
 use crate::input::{origin_name, read_text};
 use crate::kube_yaml;
@@ -49,27 +49,97 @@ impl Source {
 }
 
 /// Reads every manifest into entries: objects (Lists expanded) and the
-/// documents or files that could not be read, each with its place.
-pub fn read_manifests(paths: &[String]) -> Result<Vec<Entry>> {
+/// documents, files or directories that could not be read, each with its
+/// place. A directory stands for the manifest files in it
+/// ([`manifest_files`]).
+pub fn read_manifests(paths: &[String], recursive: bool) -> Result<Vec<Entry>> {
     if paths.iter().filter(|p| *p == "-").count() > 1 {
         bail!("standard input (`-`) can be given only once");
     }
     let mut entries = Vec::new();
     for path in paths {
-        let file = origin_name(path);
-        match read_text(path, "manifest") {
-            Ok(text) => entries.extend(file_entries(&file, &text)),
-            Err(err) => entries.push(Entry {
-                location: Location {
-                    file,
-                    ..Location::default()
-                },
-                content: Err(format!("{err:#}")),
-                source: None,
-            }),
+        for found in manifest_files(path, recursive) {
+            entries.extend(match found {
+                Found::File(file) => read_file(&file),
+                Found::Unlisted(dir, err) => {
+                    let err = anyhow!("cannot read manifest directory {dir}: {err}");
+                    vec![unreadable(&dir, &err)]
+                }
+            });
         }
     }
     Ok(entries)
+}
+
+/// A manifest file to read, or a directory that could not be listed.
+enum Found {
+    File(String),
+    Unlisted(String, std::io::Error),
+}
+
+/// The entries of one file: its objects, or why it could not be read.
+fn read_file(path: &str) -> Vec<Entry> {
+    match read_text(path, "manifest") {
+        Ok(text) => file_entries(&origin_name(path), &text),
+        Err(err) => vec![unreadable(path, &err)],
+    }
+}
+
+fn unreadable(path: &str, err: &anyhow::Error) -> Entry {
+    Entry {
+        location: Location {
+            file: origin_name(path),
+            ..Location::default()
+        },
+        content: Err(format!("{err:#}")),
+        source: None,
+    }
+}
+
+/// The endings of the files read in a directory, as kubectl's.
+const MANIFEST_ENDINGS: [&str; 3] = [".yaml", ".yml", ".json"];
+
+/// The files a MANIFEST argument stands for, as kubectl's `-f` expands it:
+/// a file (or `-`) is itself, whatever its name; a directory, the files in
+/// it whose names end in [`MANIFEST_ENDINGS`], and with `recursive` those of
+/// its subdirectories too, in kubectl's order (Go's `filepath.Walk`: each
+/// directory's entries sorted by name, bytewise, a subdirectory's files at
+/// its place among them). A symbolic link in a directory is taken for a
+/// file, as kubectl takes it: read when its name ends so, never followed
+/// into a directory.
+fn manifest_files(path: &str, recursive: bool) -> Vec<Found> {
+    if path == "-" || !Path::new(path).is_dir() {
+        return vec![Found::File(path.to_string())];
+    }
+    let mut files = Vec::new();
+    walk_directory(Path::new(path), recursive, &mut files);
+    files
+}
+
+fn walk_directory(dir: &Path, recursive: bool, files: &mut Vec<Found>) {
+    let listed = std::fs::read_dir(dir).and_then(|entries| {
+        entries
+            .map(|entry| entry.and_then(|e| Ok((e.file_name(), e.file_type()?.is_dir()))))
+            .collect::<std::io::Result<Vec<_>>>()
+    });
+    let mut entries = match listed {
+        Ok(entries) => entries,
+        Err(err) => return files.push(Found::Unlisted(dir.display().to_string(), err)),
+    };
+    entries.sort();
+    for (name, is_dir) in entries {
+        let path = dir.join(&name);
+        if is_dir {
+            if recursive {
+                walk_directory(&path, recursive, files);
+            }
+        } else if MANIFEST_ENDINGS
+            .iter()
+            .any(|end| name.as_encoded_bytes().ends_with(end.as_bytes()))
+        {
+            files.push(Found::File(path.display().to_string()));
+        }
+    }
 }
 
 pub(crate) fn file_entries(file: &str, text: &str) -> Vec<Entry> {
@@ -123,7 +193,7 @@ pub(crate) fn file_entries(file: &str, text: &str) -> Vec<Entry> {
 /// Reads manifests for tests and tools: fails on the first unreadable entry.
 #[cfg(test)]
 pub fn read_objects(paths: &[String]) -> Result<Vec<(Location, ManifestObject)>> {
-    read_manifests(paths)?
+    read_manifests(paths, false)?
         .into_iter()
         .map(|e| {
             let place = e.location.describe();
@@ -208,14 +278,14 @@ mod tests {
         assert_eq!(objects[1].0.line, Some(10));
 
         std::fs::write(&file, "apiVersion: v1\nkind: Pod\n---\n- just\n- a list\n").unwrap();
-        let entries = read_manifests(std::slice::from_ref(&path)).unwrap();
+        let entries = read_manifests(std::slice::from_ref(&path), false).unwrap();
         assert_eq!(entries.len(), 2);
         let err = entries[1].content.as_ref().unwrap_err();
         assert!(err.contains("not a Kubernetes object"), "{err}");
         assert_eq!(entries[1].location.document, Some(2));
 
         let missing = dir.join("missing.yaml").display().to_string();
-        let entries = read_manifests(&[missing, path]).unwrap();
+        let entries = read_manifests(&[missing, path], false).unwrap();
         assert!(entries[0]
             .content
             .as_ref()
@@ -223,7 +293,7 @@ mod tests {
             .contains("cannot read manifest"));
         assert_eq!(entries[0].location.document, None);
         assert_eq!(entries.len(), 3);
-        assert!(read_manifests(&["-".into(), "-".into()]).is_err());
+        assert!(read_manifests(&["-".into(), "-".into()], false).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
