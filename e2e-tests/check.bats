@@ -292,3 +292,54 @@ PY
   run grep -c 'not listed' "$OUT"
   [ "$output" = 0 ]
 }
+
+# tree DIR — a manifest tree: files in name order, a subdirectory between
+# them (`a` sorts before `a-c.yml`, as kubectl walks it), files that are not
+# manifests by their names.
+tree() {
+  local pod='apiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: team-a}\nspec: {containers: [{name: app, image: app}]}\n'
+  mkdir -p "$1/a/deeper" "$1/.hidden"
+  printf "$pod" b >"$1/b.yaml"
+  printf "$pod" c >"$1/a-c.yml"
+  printf "$pod" z >"$1/a/z.yaml"
+  printf '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "d", "namespace": "team-a"}, "spec": {"containers": [{"name": "app", "image": "app"}]}}\n' >"$1/a/deeper/d.json"
+  printf "$pod" h >"$1/.hidden/h.yaml"
+  printf 'not: [a manifest\n' >"$1/notes.txt"
+  printf 'not: [a manifest\n' >"$1/upper.YAML"
+  printf '# A chart\n' >"$1/a/README.md"
+}
+
+@test "check: a directory gives its .yaml, .yml and .json files in kubectl's order; -R its subdirectories' too" {
+  tree "$BATS_TEST_TMPDIR/tree"
+  check_manifests -o json "$POLICY" "$BATS_TEST_TMPDIR/tree"
+  assert_check_status 0
+  [ "$(jq -r .name "$OUT" | paste -sd ' ')" = "c b" ] || { cat "$OUT" "$ERR"; false; }
+  check_manifests -o json -R "$POLICY" "$BATS_TEST_TMPDIR/tree"
+  assert_check_status 0
+  [ "$(jq -r .name "$OUT" | paste -sd ' ')" = "h d z c b" ] || { cat "$OUT" "$ERR"; false; }
+  [ "$(jq -r 'select(.name == "d") | .file' "$OUT")" = "$BATS_TEST_TMPDIR/tree/a/deeper/d.json" ]
+  # a file named on the command line is read whatever its name
+  printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: named, namespace: team-a}\nspec: {containers: [{name: app, image: app}]}\n' \
+    >"$BATS_TEST_TMPDIR/pod.txt"
+  check_manifests -o json --recursive "$POLICY" "$BATS_TEST_TMPDIR/pod.txt" "$BATS_TEST_TMPDIR/tree/a"
+  assert_check_status 0
+  [ "$(jq -r .name "$OUT" | paste -sd ' ')" = "named d z" ] || { cat "$OUT" "$ERR"; false; }
+}
+
+@test "check: no object at all is an error (exit 2) that says so, unless --allow-empty" {
+  # `helm template … | policy-runner check … -` with helm failing: empty stdin
+  check_manifests "$POLICY" - </dev/null
+  assert_check_status 2
+  grep -qxF 'policy-runner: error: no object was read from <stdin> (empty input: did the command writing it fail?); pass --allow-empty to accept empty input' "$ERR" || { cat "$ERR"; false; }
+  [ ! -s "$OUT" ]
+  # comments and separators only, a directory without manifest files: the same
+  printf -- '---\n# nothing here\n---\n' >"$BATS_TEST_TMPDIR/comments.yaml"
+  mkdir "$BATS_TEST_TMPDIR/no-manifests"
+  printf 'a: 1\n' >"$BATS_TEST_TMPDIR/no-manifests/values.txt"
+  check_manifests "$POLICY" "$BATS_TEST_TMPDIR/comments.yaml" "$BATS_TEST_TMPDIR/no-manifests"
+  assert_check_status 2
+  grep -qF "no object was read from $BATS_TEST_TMPDIR/comments.yaml, $BATS_TEST_TMPDIR/no-manifests (" "$ERR" || { cat "$ERR"; false; }
+  check_manifests --allow-empty "$POLICY" - </dev/null
+  assert_check_status 0
+  [ "$(cat "$OUT")" = "0 objects: 0 allowed, 0 mutated, 0 rejected, 0 skipped" ] || { cat "$OUT" "$ERR"; false; }
+}

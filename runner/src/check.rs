@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use serde_json::Value;
 
 use crate::catalogue;
@@ -15,12 +15,12 @@ use crate::context::cluster_state::ClusterState;
 use crate::context::{declared, read_cluster_state, ContextHost, Source};
 use crate::findings::findings;
 use crate::host::{load, HostOptions, Load, Loaded, PolicyInstance};
-use crate::input::load_settings;
+use crate::input::{load_settings, origin_name};
+use crate::kubernetes;
 use crate::manifests::{read_manifests, Entry};
 use crate::metadata::PolicyMetadata;
 use crate::outcome::{exit_code, Location, ObjectReport, Verdict};
 use crate::patch;
-use crate::removed_apis;
 use crate::report;
 use crate::request::ManifestObject;
 use crate::response::{admission_response, Outcome};
@@ -36,7 +36,7 @@ fn covers(metadata: Option<&PolicyMetadata>, object: &ManifestObject) -> bool {
 pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
     let settings = load_settings(&args.settings.source())?;
     let rules = catalogue::for_check(args.rules.as_deref(), &args.policy)?;
-    let entries = read_manifests(&args.manifests)?;
+    let entries = read_input(args)?;
     let Loaded {
         metadata,
         policy,
@@ -58,7 +58,7 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
                 continue;
             }
         };
-        if let Some(reason) = removed_apis::not_served(&object.api_version, &object.kind.kind) {
+        if let Some(reason) = kubernetes::not_served(&object.api_version, &object.kind.kind) {
             let mut report = ObjectReport::new(entry.location, Some(object), Verdict::Skipped);
             report.message = Some(reason);
             reports.push(report);
@@ -87,6 +87,22 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
 
     report::write(&reports, args, rules.as_deref())?;
     Ok(exit_code(&reports))
+}
+
+/// The entries of the MANIFEST arguments. None at all is an error unless
+/// `--allow-empty`: an empty input is more often a command that failed
+/// before the pipe (`helm template … | policy-runner check … -`) than a
+/// chart with nothing in it.
+fn read_input(args: &CheckArgs) -> Result<Vec<Entry>> {
+    let entries = read_manifests(&args.manifests, args.recursive)?;
+    if entries.is_empty() && !args.allow_empty {
+        let names: Vec<_> = args.manifests.iter().map(|path| origin_name(path)).collect();
+        bail!(
+            "no object was read from {} (empty input: did the command writing it fail?); pass --allow-empty to accept empty input",
+            names.join(", ")
+        );
+    }
+    Ok(entries)
 }
 
 /// The policy of `check`, its Kubernetes look-ups answered by [`context_host`].

@@ -120,7 +120,8 @@ impl CacheArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ClusterStateArgs {
     /// Manifests (YAML/JSON, multi-document, Lists; read as `check` reads
-    /// its input) whose objects answer the policy's
+    /// its input, a directory for the manifest files directly in it) whose
+    /// objects answer the policy's
     /// kubewarden/kubernetes/list_resources_by_namespace calls, as the list
     /// policy-evaluator returns: the objects of the asked apiVersion, kind
     /// and namespace, in the order read. Repeatable
@@ -278,7 +279,19 @@ pub struct CheckArgs {
     #[arg(value_name = "POLICY.wasm")]
     pub policy: PathBuf,
 
-    /// Manifest files (`-` for stdin)
+    /// Read MANIFEST directories recursively: the manifest files of their
+    /// subdirectories too
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+
+    /// Accept an input that holds no object at all (otherwise an error, exit
+    /// 2: often the command writing the input failed)
+    #[arg(long)]
+    pub allow_empty: bool,
+
+    /// Manifest files (`-` for stdin) or directories: a directory stands for
+    /// its .yaml, .yml and .json files, in name order, as `kubectl apply -f`
+    /// reads it
     #[arg(value_name = "MANIFEST", required = true)]
     pub manifests: Vec<String>,
 }

@@ -1,4 +1,6 @@
-//! Reading user input: files or stdin, JSON or YAML, single or multi-document.
+//! The text of a file the user gives (or of standard input), and the
+//! inputs that are one value: a request, the settings, metadata, a rule
+//! catalogue. Each is split as a manifest stream is ([`crate::stream`]).
 
 use std::io::Read;
 use std::path::Path;
@@ -66,65 +68,6 @@ pub fn parse_single_document(text: &str) -> Result<Option<Value>> {
         0 => Ok(None),
         1 => Ok(docs.pop()),
         n => bail!("expected a single document, found {n}"),
-    }
-}
-
-/// Expands `List` and `*List` objects (those with an `items` array) into
-/// their items, recursively. Items of a typed list (`PodList`) that lack
-/// `apiVersion`/`kind` inherit them from the list.
-pub fn expand_lists(docs: Vec<Value>) -> Vec<Value> {
-    let mut out = Vec::new();
-    for doc in docs {
-        expand_into(doc, &mut out);
-    }
-    out
-}
-
-fn expand_into(doc: Value, out: &mut Vec<Value>) {
-    let list_kind = doc
-        .get("kind")
-        .and_then(Value::as_str)
-        .filter(|k| k.ends_with("List"))
-        .map(str::to_string);
-    let (Some(list_kind), Value::Object(mut map)) = (list_kind, doc.clone()) else {
-        out.push(doc);
-        return;
-    };
-    let Some(Value::Array(items)) = map.remove("items") else {
-        out.push(doc);
-        return;
-    };
-    let item_kind = list_kind
-        .strip_suffix("List")
-        .filter(|k| !k.is_empty())
-        .map(str::to_string);
-    let api_version = map.get("apiVersion").cloned();
-    for mut item in items {
-        if let (Value::Object(fields), Some(kind)) = (&mut item, &item_kind) {
-            if !fields.contains_key("kind") {
-                fields.insert("kind".into(), Value::String(kind.clone()));
-                if let (false, Some(v)) = (fields.contains_key("apiVersion"), &api_version) {
-                    fields.insert("apiVersion".into(), v.clone());
-                }
-            }
-        }
-        expand_into(item, out);
-    }
-}
-
-/// `AdmissionReview` → its `.request`; anything else is taken as a bare
-/// AdmissionRequest (kwctl's rule: `kind` is the string `AdmissionReview`).
-pub fn unwrap_admission_review(input: Value) -> Result<Value> {
-    let Value::Object(map) = input else {
-        bail!("the request must be a JSON/YAML object (an AdmissionRequest or an AdmissionReview)");
-    };
-    if map.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
-        match map.get("request") {
-            Some(request @ Value::Object(_)) => Ok(request.clone()),
-            _ => bail!("invalid AdmissionReview object: it has no `request` object"),
-        }
-    } else {
-        Ok(Value::Object(map))
     }
 }
 
@@ -230,43 +173,6 @@ mod tests {
     fn yaml_merge_keys_are_applied() {
         let docs = parse_documents("base: &b {x: 1}\nobj:\n  <<: *b\n  z: 2\n").unwrap();
         assert_eq!(docs[0]["obj"], json!({"x": 1, "z": 2}));
-    }
-
-    #[test]
-    fn lists_are_expanded_recursively() {
-        let docs = vec![
-            json!({"apiVersion": "v1", "kind": "List", "items": [
-                {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}},
-                {"apiVersion": "v1", "kind": "List", "items": [
-                    {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "b"}}
-                ]}
-            ]}),
-            json!({"apiVersion": "v1", "kind": "PodList", "items": [{"metadata": {"name": "c"}}]}),
-            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d"}}),
-            json!({"apiVersion": "example.com/v1", "kind": "AllowList", "spec": {}}),
-        ];
-        let out = expand_lists(docs);
-        let names: Vec<_> = out
-            .iter()
-            .map(|o| o["metadata"]["name"].as_str().unwrap_or("-").to_string())
-            .collect();
-        assert_eq!(names, ["a", "b", "c", "d", "-"]);
-        assert_eq!(out[2]["kind"], "Pod");
-        assert_eq!(out[2]["apiVersion"], "v1");
-        assert_eq!(out[4]["kind"], "AllowList");
-    }
-
-    #[test]
-    fn admission_review_is_unwrapped_and_bare_request_kept() {
-        let request = json!({"uid": "1", "kind": {"group": "", "version": "v1", "kind": "Pod"}});
-        let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request});
-        assert_eq!(unwrap_admission_review(review).unwrap(), request);
-        assert_eq!(unwrap_admission_review(request.clone()).unwrap(), request);
-        let err = unwrap_admission_review(json!({"kind": "AdmissionReview"}))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("no `request`"), "{err}");
-        assert!(unwrap_admission_review(json!([1])).is_err());
     }
 
     #[test]

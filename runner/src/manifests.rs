@@ -1,28 +1,22 @@
-//! Splitting a manifest file into documents the way kubectl does, keeping
-//! where each one is, and letting one unreadable document hide no other.
-//!
-//! kubectl (apimachinery's YAMLOrJSONDecoder) reads a stream as JSON when
-//! its first non-blank character is `{`, else as YAML split at lines that
-//! are `---` and nothing else; each YAML document is read on its own (see
-//! [`crate::kube_yaml`]). A UTF-8 byte order mark at the start is skipped.
-//!
-//! Each object keeps where its nodes are written ([`Source`]), so that a
-//! finding can be placed at the line and column of its field.
+//! The objects of the manifests given to `check` (and as cluster state),
+//! each with its place: file, document, `List` item and line, and where its
+//! nodes are written ([`Source`]), so that a finding can be placed at the
+//! line and column of its field. Streams are split and `List`s walked by
+//! [`crate::stream`].
 
 use std::sync::Arc;
 
-#[cfg(test)]
-use anyhow::anyhow;
-use anyhow::{bail, Result};
-use serde_json::Value;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Result};
 
 use crate::helm_source::Templates;
-use crate::input::{expand_lists, origin_name, read_text};
+use crate::input::{origin_name, read_text};
 use crate::kube_yaml;
 use crate::outcome::Location;
 use crate::position::{LineCounter, Position, Positions};
 use crate::request::ManifestObject;
-use crate::stream::documents;
+use crate::stream::{documents, objects};
 
 /// One object of a manifest, or why a document did not give one.
 #[derive(Debug, Clone)]
@@ -55,46 +49,98 @@ impl Source {
     }
 }
 
-/// The pointers of the objects [`expand_lists`] makes of a document, in its
-/// order: `""` for a document that is not a list, `/items/N` (recursively)
-/// for the items of a `List` or `*List`.
-fn item_pointers(value: &Value, prefix: &str, out: &mut Vec<String>) {
-    let is_list = value
-        .get("kind")
-        .and_then(Value::as_str)
-        .is_some_and(|k| k.ends_with("List"));
-    match value.get("items").and_then(Value::as_array) {
-        Some(items) if is_list => {
-            for (index, item) in items.iter().enumerate() {
-                item_pointers(item, &format!("{prefix}/items/{index}"), out);
-            }
-        }
-        _ => out.push(prefix.to_string()),
-    }
-}
-
 /// Reads every manifest into entries: objects (Lists expanded) and the
-/// documents or files that could not be read, each with its place.
-pub fn read_manifests(paths: &[String]) -> Result<Vec<Entry>> {
+/// documents, files or directories that could not be read, each with its
+/// place. A directory stands for the manifest files in it
+/// ([`manifest_files`]).
+pub fn read_manifests(paths: &[String], recursive: bool) -> Result<Vec<Entry>> {
     if paths.iter().filter(|p| *p == "-").count() > 1 {
         bail!("standard input (`-`) can be given only once");
     }
     let mut entries = Vec::new();
     for path in paths {
-        let file = origin_name(path);
-        match read_text(path, "manifest") {
-            Ok(text) => entries.extend(file_entries(&file, &text)),
-            Err(err) => entries.push(Entry {
-                location: Location {
-                    file,
-                    ..Location::default()
-                },
-                content: Err(format!("{err:#}")),
-                source: None,
-            }),
+        for found in manifest_files(path, recursive) {
+            entries.extend(match found {
+                Found::File(file) => read_file(&file),
+                Found::Unlisted(dir, err) => {
+                    let err = anyhow!("cannot read manifest directory {dir}: {err}");
+                    vec![unreadable(&dir, &err)]
+                }
+            });
         }
     }
     Ok(entries)
+}
+
+/// A manifest file to read, or a directory that could not be listed.
+enum Found {
+    File(String),
+    Unlisted(String, std::io::Error),
+}
+
+/// The entries of one file: its objects, or why it could not be read.
+fn read_file(path: &str) -> Vec<Entry> {
+    match read_text(path, "manifest") {
+        Ok(text) => file_entries(&origin_name(path), &text),
+        Err(err) => vec![unreadable(path, &err)],
+    }
+}
+
+fn unreadable(path: &str, err: &anyhow::Error) -> Entry {
+    Entry {
+        location: Location {
+            file: origin_name(path),
+            ..Location::default()
+        },
+        content: Err(format!("{err:#}")),
+        source: None,
+    }
+}
+
+/// The endings of the files read in a directory, as kubectl's.
+const MANIFEST_ENDINGS: [&str; 3] = [".yaml", ".yml", ".json"];
+
+/// The files a MANIFEST argument stands for, as kubectl's `-f` expands it:
+/// a file (or `-`) is itself, whatever its name; a directory, the files in
+/// it whose names end in [`MANIFEST_ENDINGS`], and with `recursive` those of
+/// its subdirectories too, in kubectl's order (Go's `filepath.Walk`: each
+/// directory's entries sorted by name, bytewise, a subdirectory's files at
+/// its place among them). A symbolic link in a directory is taken for a
+/// file, as kubectl takes it: read when its name ends so, never followed
+/// into a directory.
+fn manifest_files(path: &str, recursive: bool) -> Vec<Found> {
+    if path == "-" || !Path::new(path).is_dir() {
+        return vec![Found::File(path.to_string())];
+    }
+    let mut files = Vec::new();
+    walk_directory(Path::new(path), recursive, &mut files);
+    files
+}
+
+fn walk_directory(dir: &Path, recursive: bool, files: &mut Vec<Found>) {
+    let listed = std::fs::read_dir(dir).and_then(|entries| {
+        entries
+            .map(|entry| entry.and_then(|e| Ok((e.file_name(), e.file_type()?.is_dir()))))
+            .collect::<std::io::Result<Vec<_>>>()
+    });
+    let mut entries = match listed {
+        Ok(entries) => entries,
+        Err(err) => return files.push(Found::Unlisted(dir.display().to_string(), err)),
+    };
+    entries.sort();
+    for (name, is_dir) in entries {
+        let path = dir.join(&name);
+        if is_dir {
+            if recursive {
+                walk_directory(&path, recursive, files);
+            }
+        } else if MANIFEST_ENDINGS
+            .iter()
+            .any(|end| name.as_encoded_bytes().ends_with(end.as_bytes()))
+        {
+            files.push(Found::File(path.display().to_string()));
+        }
+    }
 }
 
 pub(crate) fn file_entries(file: &str, text: &str) -> Vec<Entry> {
@@ -120,30 +166,26 @@ pub(crate) fn file_entries(file: &str, text: &str) -> Vec<Entry> {
                 continue;
             }
         };
-        let mut pointers = Vec::new();
-        item_pointers(&value, "", &mut pointers);
-        let items = expand_lists(vec![value.clone()]);
-        let from_list = !(items.len() == 1 && items[0] == value);
-        // Each object's place in the document, when it can be told.
-        let placed = document.span.filter(|_| pointers.len() == items.len()).map(|span| {
+        // Where the document's nodes are written, shared by its objects.
+        let placed = document.span.map(|span| {
             let positions = document
                 .positions
                 .unwrap_or_else(|| kube_yaml::json_positions(text.get(span.clone()).unwrap_or_default()));
             (Arc::new(positions), lines.at(span.start))
         });
-        for (index, item) in items.into_iter().enumerate() {
+        for (index, (pointer, object)) in objects(value).into_iter().enumerate() {
             let location = Location {
-                item: from_list.then_some(index + 1),
+                item: (!pointer.is_empty()).then_some(index + 1),
                 ..location.clone()
             };
             let source = placed.as_ref().map(|(positions, start)| Source {
                 positions: Arc::clone(positions),
                 start: *start,
-                prefix: std::mem::take(&mut pointers[index]),
+                prefix: pointer,
             });
             entries.push(Entry {
                 location,
-                content: ManifestObject::new(item).map_err(|e| format!("{e:#}")),
+                content: ManifestObject::new(object).map_err(|e| format!("{e:#}")),
                 source,
             });
         }
@@ -154,7 +196,7 @@ pub(crate) fn file_entries(file: &str, text: &str) -> Vec<Entry> {
 /// Reads manifests for tests and tools: fails on the first unreadable entry.
 #[cfg(test)]
 pub fn read_objects(paths: &[String]) -> Result<Vec<(Location, ManifestObject)>> {
-    read_manifests(paths)?
+    read_manifests(paths, false)?
         .into_iter()
         .map(|e| {
             let place = e.location.describe();
@@ -239,14 +281,14 @@ mod tests {
         assert_eq!(objects[1].0.line, Some(10));
 
         std::fs::write(&file, "apiVersion: v1\nkind: Pod\n---\n- just\n- a list\n").unwrap();
-        let entries = read_manifests(std::slice::from_ref(&path)).unwrap();
+        let entries = read_manifests(std::slice::from_ref(&path), false).unwrap();
         assert_eq!(entries.len(), 2);
         let err = entries[1].content.as_ref().unwrap_err();
         assert!(err.contains("not a Kubernetes object"), "{err}");
         assert_eq!(entries[1].location.document, Some(2));
 
         let missing = dir.join("missing.yaml").display().to_string();
-        let entries = read_manifests(&[missing, path]).unwrap();
+        let entries = read_manifests(&[missing, path], false).unwrap();
         assert!(entries[0]
             .content
             .as_ref()
@@ -254,7 +296,7 @@ mod tests {
             .contains("cannot read manifest"));
         assert_eq!(entries[0].location.document, None);
         assert_eq!(entries.len(), 3);
-        assert!(read_manifests(&["-".into(), "-".into()]).is_err());
+        assert!(read_manifests(&["-".into(), "-".into()], false).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::request::GroupVersionResource;
+use crate::kubernetes::GroupVersionResource;
 
 /// One admission rule, as in a ValidatingWebhookConfiguration.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]

@@ -1,5 +1,5 @@
-//! AdmissionRequests: normalising user-given ones, building them for
-//! manifests, and the kind → resource table.
+//! AdmissionRequests: reading user-given ones (bare or in an
+//! AdmissionReview), and building them for manifests' objects.
 
 use std::collections::BTreeMap;
 
@@ -7,19 +7,9 @@ use anyhow::{anyhow, bail, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct GroupVersionKind {
-    pub group: String,
-    pub version: String,
-    pub kind: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct GroupVersionResource {
-    pub group: String,
-    pub version: String,
-    pub resource: String,
-}
+use crate::kubernetes::{
+    is_cluster_scoped, resource_for_kind, split_api_version, GroupVersionKind, GroupVersionResource,
+};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UserInfo {
@@ -88,86 +78,23 @@ pub fn load_request(path: &str) -> Result<AdmissionRequest> {
     let value = crate::input::parse_single_document(&text)
         .map_err(|e| anyhow!("cannot parse request file {origin}: {e}"))?
         .ok_or_else(|| anyhow!("request file {origin} is empty"))?;
-    let request = crate::input::unwrap_admission_review(value).map_err(|e| anyhow!("request file {origin}: {e}"))?;
+    let request = unwrap_admission_review(value).map_err(|e| anyhow!("request file {origin}: {e}"))?;
     AdmissionRequest::from_value(request).map_err(|e| anyhow!("request file {origin}: {e}"))
 }
 
-/// `apps/v1` → (`apps`, `v1`); `v1` → (``, `v1`).
-pub fn split_api_version(api_version: &str) -> (String, String) {
-    match api_version.rsplit_once('/') {
-        Some((group, version)) => (group.to_string(), version.to_string()),
-        None => (String::new(), api_version.to_string()),
+/// `AdmissionReview` → its `.request`; anything else is taken as a bare
+/// AdmissionRequest (kwctl's rule: `kind` is the string `AdmissionReview`).
+fn unwrap_admission_review(input: Value) -> Result<Value> {
+    let Value::Object(mut map) = input else {
+        bail!("the request must be a JSON/YAML object (an AdmissionRequest or an AdmissionReview)");
+    };
+    if map.get("kind").and_then(Value::as_str) != Some("AdmissionReview") {
+        return Ok(Value::Object(map));
     }
-}
-
-/// Plural resource names of well-known kinds; others use [`plural_of`].
-const KNOWN_RESOURCES: &[(&str, &str)] = &[
-    ("Pod", "pods"),
-    ("Deployment", "deployments"),
-    ("ReplicaSet", "replicasets"),
-    ("StatefulSet", "statefulsets"),
-    ("DaemonSet", "daemonsets"),
-    ("ReplicationController", "replicationcontrollers"),
-    ("Job", "jobs"),
-    ("CronJob", "cronjobs"),
-    ("PodTemplate", "podtemplates"),
-    ("Service", "services"),
-    ("ServiceAccount", "serviceaccounts"),
-    ("ConfigMap", "configmaps"),
-    ("Secret", "secrets"),
-    ("Namespace", "namespaces"),
-    ("Node", "nodes"),
-    ("PersistentVolume", "persistentvolumes"),
-    ("PersistentVolumeClaim", "persistentvolumeclaims"),
-    ("Endpoints", "endpoints"),
-    ("EndpointSlice", "endpointslices"),
-    ("Event", "events"),
-    ("LimitRange", "limitranges"),
-    ("ResourceQuota", "resourcequotas"),
-    ("Ingress", "ingresses"),
-    ("IngressClass", "ingressclasses"),
-    ("NetworkPolicy", "networkpolicies"),
-    ("Role", "roles"),
-    ("RoleBinding", "rolebindings"),
-    ("ClusterRole", "clusterroles"),
-    ("ClusterRoleBinding", "clusterrolebindings"),
-    ("HorizontalPodAutoscaler", "horizontalpodautoscalers"),
-    ("PodDisruptionBudget", "poddisruptionbudgets"),
-    ("PriorityClass", "priorityclasses"),
-    ("StorageClass", "storageclasses"),
-    ("RuntimeClass", "runtimeclasses"),
-    ("CSIDriver", "csidrivers"),
-    ("Lease", "leases"),
-    ("CustomResourceDefinition", "customresourcedefinitions"),
-    ("MutatingWebhookConfiguration", "mutatingwebhookconfigurations"),
-    ("ValidatingWebhookConfiguration", "validatingwebhookconfigurations"),
-];
-
-/// The resource (plural) for a kind: the table, else a lowercase plural.
-pub fn resource_for_kind(kind: &str) -> String {
-    KNOWN_RESOURCES
-        .iter()
-        .find(|(k, _)| *k == kind)
-        .map(|(_, r)| r.to_string())
-        .unwrap_or_else(|| plural_of(&kind.to_lowercase()))
-}
-
-/// English pluralisation of a lowercase kind (`policy` → `policies`,
-/// `ingress` → `ingresses`), the usual convention for CRD plurals.
-pub fn plural_of(word: &str) -> String {
-    if word.is_empty() {
-        return String::new();
+    match map.remove("request") {
+        Some(request @ Value::Object(_)) => Ok(request),
+        _ => bail!("invalid AdmissionReview object: it has no `request` object"),
     }
-    if let Some(stem) = word.strip_suffix('y') {
-        let before = stem.chars().last();
-        if before.is_some_and(|c| !"aeiou".contains(c)) {
-            return format!("{stem}ies");
-        }
-    }
-    if ["s", "x", "z", "ch", "sh"].iter().any(|s| word.ends_with(s)) {
-        return format!("{word}es");
-    }
-    format!("{word}s")
 }
 
 /// A Kubernetes object taken from a manifest, with its identity.
@@ -202,21 +129,28 @@ impl ManifestObject {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
         };
+        let resource = GroupVersionResource {
+            group: group.clone(),
+            version: version.clone(),
+            resource: resource_for_kind(kind),
+        };
+        let kind = GroupVersionKind {
+            group,
+            version,
+            kind: kind.to_string(),
+        };
+        let (api_version, name) = (
+            api_version.to_string(),
+            meta_text("name").or_else(|| meta_text("generateName")),
+        );
+        let namespace = meta_text("namespace");
         Ok(ManifestObject {
-            api_version: api_version.to_string(),
-            kind: GroupVersionKind {
-                group: group.clone(),
-                version: version.clone(),
-                kind: kind.to_string(),
-            },
-            resource: GroupVersionResource {
-                group,
-                version,
-                resource: resource_for_kind(kind),
-            },
-            name: meta_text("name").or_else(|| meta_text("generateName")),
-            namespace: meta_text("namespace"),
-            object: object.clone(),
+            api_version,
+            kind,
+            resource,
+            name,
+            namespace,
+            object,
         })
     }
 
@@ -236,7 +170,7 @@ impl ManifestObject {
     pub fn create_request(&self, uid: String, default_namespace: &str) -> AdmissionRequest {
         let namespace = match &self.namespace {
             Some(ns) => Some(ns.clone()),
-            None if crate::context::cluster_state::is_cluster_scoped(&self.kind.kind) => None,
+            None if is_cluster_scoped(&self.kind.kind) => None,
             None => Some(default_namespace.to_string()),
         };
         AdmissionRequest {
@@ -280,40 +214,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_map_to_resources() {
-        for (kind, resource) in [
-            ("Pod", "pods"),
-            ("Deployment", "deployments"),
-            ("ReplicaSet", "replicasets"),
-            ("StatefulSet", "statefulsets"),
-            ("DaemonSet", "daemonsets"),
-            ("ReplicationController", "replicationcontrollers"),
-            ("Job", "jobs"),
-            ("CronJob", "cronjobs"),
-            ("Ingress", "ingresses"),
-            ("NetworkPolicy", "networkpolicies"),
-            ("Endpoints", "endpoints"),
-            // fallbacks
-            ("Rollout", "rollouts"),
-            ("Gateway", "gateways"),
-            ("HTTPRoute", "httproutes"),
-            ("Policy", "policies"),
-            ("Mailbox", "mailboxes"),
-            ("Gateway", "gateways"),
-            ("Key", "keys"),
-        ] {
-            assert_eq!(resource_for_kind(kind), resource, "{kind}");
-        }
-    }
-
-    #[test]
-    fn api_versions_split_into_group_and_version() {
-        assert_eq!(split_api_version("v1"), ("".into(), "v1".into()));
-        assert_eq!(split_api_version("apps/v1"), ("apps".into(), "v1".into()));
-        assert_eq!(
-            split_api_version("argoproj.io/v1alpha1"),
-            ("argoproj.io".into(), "v1alpha1".into())
-        );
+    fn admission_review_is_unwrapped_and_bare_request_kept() {
+        let request = json!({"uid": "1", "kind": {"group": "", "version": "v1", "kind": "Pod"}});
+        let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request});
+        assert_eq!(unwrap_admission_review(review).unwrap(), request);
+        assert_eq!(unwrap_admission_review(request.clone()).unwrap(), request);
+        let err = unwrap_admission_review(json!({"kind": "AdmissionReview"}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no `request`"), "{err}");
+        assert!(unwrap_admission_review(json!([1])).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! A manifest stream split into documents the way kubectl splits it,
-//! keeping where each one is, and letting one unreadable document hide no
-//! other. Every file the user gives is read through it.
+//! A stream split into documents the way kubectl splits it, keeping where
+//! each one is and letting one unreadable document hide no other, and the
+//! objects each document holds ([`objects`]: `List`s walked once). Every file
+//! the user gives is split here.
 //!
 //! kubectl (apimachinery's YAMLOrJSONDecoder) reads a stream as JSON when
 //! its first non-blank character is `{` ([`is_json`], the one sniffer), else
@@ -183,6 +184,39 @@ fn json_documents(text: &str, out: &mut Documents) {
     }
 }
 
+/// The objects a document's value holds, each with its JSON pointer in the
+/// document: the value itself (`""`), or the items of a `List` or `*List`
+/// (a `kind` ending in `List`, with an `items` array), recursively
+/// (`/items/N`). Items of a typed list (`PodList`) without a `kind` get the
+/// list's item kind, and its `apiVersion` when they have none.
+pub fn objects(value: Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    walk(value, String::new(), &mut out);
+    out
+}
+
+fn walk(mut value: Value, pointer: String, out: &mut Vec<(String, Value)>) {
+    let kind = value.get("kind").and_then(Value::as_str);
+    let item_kind = kind.and_then(|k| k.strip_suffix("List")).map(str::to_string);
+    let items = match (&item_kind, value.get_mut("items")) {
+        (Some(_), Some(Value::Array(items))) => std::mem::take(items),
+        _ => return out.push((pointer, value)),
+    };
+    let item_kind = item_kind.filter(|k| !k.is_empty());
+    let api_version = value.get("apiVersion");
+    for (index, mut item) in items.into_iter().enumerate() {
+        if let (Value::Object(fields), Some(kind)) = (&mut item, &item_kind) {
+            if !fields.contains_key("kind") {
+                fields.insert("kind".into(), Value::String(kind.clone()));
+                if let (false, Some(v)) = (fields.contains_key("apiVersion"), api_version) {
+                    fields.insert("apiVersion".into(), v.clone());
+                }
+            }
+        }
+        walk(item, format!("{pointer}/items/{index}"), out);
+    }
+}
+
 /// Whether a text is read as JSON rather than YAML: kubectl's rule (its
 /// first non-blank character is `{`), for every file the user gives.
 pub fn is_json(text: &str) -> bool {
@@ -280,6 +314,37 @@ mod tests {
         let docs = documents("{kind: A}\n---\nkind: B\n");
         assert_eq!(summary(&docs).len(), 2);
         assert_eq!(docs[1].content, Ok(json!({"kind": "B"})));
+    }
+
+    #[test]
+    fn lists_are_walked_recursively_and_each_object_keeps_its_pointer() {
+        let list = |value: Value| objects(value);
+        let out: Vec<_> = [
+            json!({"apiVersion": "v1", "kind": "List", "items": [
+                {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}},
+                {"apiVersion": "v1", "kind": "List", "items": [
+                    {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "b"}}
+                ]}
+            ]}),
+            json!({"apiVersion": "v1", "kind": "PodList", "items": [{"metadata": {"name": "c"}}]}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d"}}),
+            json!({"apiVersion": "example.com/v1", "kind": "AllowList", "spec": {}}),
+        ]
+        .into_iter()
+        .flat_map(list)
+        .collect();
+        let names: Vec<_> = out
+            .iter()
+            .map(|(pointer, o)| format!("{pointer} {}", o["metadata"]["name"].as_str().unwrap_or("-")))
+            .collect();
+        assert_eq!(names, ["/items/0 a", "/items/1/items/0 b", "/items/0 c", " d", " -"]);
+        assert_eq!(out[2].1["kind"], "Pod");
+        assert_eq!(out[2].1["apiVersion"], "v1");
+        assert_eq!(out[4].1["kind"], "AllowList");
+        // an item given its kind by the list is walked as what it then is
+        let nested = json!({"kind": "ListList", "items": [{"items": [{"kind": "Pod"}]}]});
+        assert_eq!(list(nested), [("/items/0/items/0".to_string(), json!({"kind": "Pod"}))]);
+        assert!(list(json!({"kind": "List", "items": []})).is_empty());
     }
 
     #[test]

@@ -24,35 +24,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::field_mask::{mask_of, ListedObject};
-
-/// Kinds that live outside namespaces. An object of one of these kinds is
-/// never listed by namespace and gets no namespace of its own.
-const CLUSTER_SCOPED: &[&str] = &[
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "StorageClass",
-    "PriorityClass",
-    "RuntimeClass",
-    "IngressClass",
-    "CSIDriver",
-    "CSINode",
-    "CustomResourceDefinition",
-    "APIService",
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-    "ClusterAdmissionPolicy",
-    "ClusterAdmissionPolicyGroup",
-    "PolicyServer",
-];
-
-/// Whether objects of `kind` are cluster-scoped (by the table above; every
-/// other kind counts as namespaced).
-pub fn is_cluster_scoped(kind: &str) -> bool {
-    CLUSTER_SCOPED.contains(&kind)
-}
+use crate::kubernetes::is_cluster_scoped;
 
 /// Where an object lives, and what it is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -92,10 +92,11 @@ pub fn declared(metadata: Option<&PolicyMetadata>) -> BTreeSet<ContextAwareResou
         .unwrap_or_default()
 }
 
-/// Reads cluster-state manifests (as `check` reads its input) into `state`;
-/// fails on the first document that cannot be read, naming its place.
+/// Reads cluster-state manifests (as `check` reads its input, a directory's
+/// files directly in it) into `state`; fails on the first document that
+/// cannot be read, naming its place.
 pub fn read_cluster_state(state: &mut ClusterState, paths: &[String], default_namespace: &str) -> Result<()> {
-    for entry in read_manifests(paths)? {
+    for entry in read_manifests(paths, false)? {
         match entry.content {
             Ok(object) => state.add(object.object, default_namespace),
             Err(message) => bail!("cannot read cluster state: {}: {message}", entry.location.describe()),
