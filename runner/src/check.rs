@@ -13,17 +13,16 @@ use crate::catalogue;
 use crate::cli::CheckArgs;
 use crate::context::cluster_state::ClusterState;
 use crate::context::{declared, read_cluster_state, ContextHost, Source};
-use crate::findings::findings;
+use crate::findings::read_answer;
 use crate::host::{load, HostOptions, Load, Loaded, PolicyInstance};
 use crate::input::load_settings;
-use crate::manifests::{read_manifests, Entry};
+use crate::manifests::{self, read_manifests, Entry};
 use crate::metadata::PolicyMetadata;
-use crate::outcome::{exit_code, Location, ObjectReport, Verdict};
-use crate::patch;
 use crate::removed_apis;
 use crate::report;
 use crate::request::ManifestObject;
-use crate::response::{admission_response, Outcome};
+use crate::response::{admission_response, Decision};
+use crate::results::{exit_code, Location, ObjectReport, Verdict};
 
 /// Which objects the policy sees: those its metadata's rules send it on
 /// CREATE, as the admission rules of a cluster do (custom kinds a policy
@@ -72,9 +71,9 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
             index,
             namespace,
             rule_annotation: rule_annotation.as_deref(),
+            source: entry.source.as_ref(),
         };
-        let mut report = evaluate(&instance, &settings, entry.location, object, &evaluation);
-        report.findings = findings(&report, entry.source.as_ref());
+        let report = evaluate(&instance, &settings, entry.location, object, &evaluation);
         if report.verdict == Verdict::Error {
             // A trap or a deadline can leave the guest's state broken.
             instance = policy
@@ -147,6 +146,8 @@ struct Evaluation<'a> {
     namespace: &'a str,
     /// The audit annotation that carries rule ids.
     rule_annotation: Option<&'a str>,
+    /// The object's text, where its findings are placed.
+    source: Option<&'a manifests::Source>,
 }
 
 /// Evaluates one object as a CREATE request.
@@ -163,7 +164,7 @@ fn evaluate(
         .and_then(|payload| instance.validate(&payload))
         .and_then(|v| admission_response(&request.uid, request.object.as_ref(), &v));
     match evaluated {
-        Ok(outcome) => report_outcome(location, object, outcome, evaluation.rule_annotation),
+        Ok(decision) => report_decision(location, object, decision, evaluation),
         Err(err) => {
             let mut report = ObjectReport::new(location, Some(object), Verdict::Error);
             report.message = Some(format!("{err:#}"));
@@ -172,35 +173,28 @@ fn evaluate(
     }
 }
 
-fn report_outcome(
+/// The report of an object the policy judged: its verdict, code and
+/// message, the rule ids of its rule annotation, and its findings.
+fn report_decision(
     location: Location,
     object: ManifestObject,
-    outcome: Outcome,
-    rule_annotation: Option<&str>,
+    decision: Decision,
+    evaluation: &Evaluation,
 ) -> ObjectReport {
-    let response = outcome.response;
-    let verdict = match (response.allowed, &outcome.patch) {
-        (false, _) => Verdict::Rejected,
-        (true, Some(_)) => Verdict::Mutated,
-        (true, None) => Verdict::Allowed,
-    };
-    let mut report = ObjectReport::new(location, Some(object), verdict);
+    let mut report = ObjectReport::new(location, Some(object), decision.verdict());
+    let response = decision.response;
     if let Some(status) = response.status {
         report.message = status.message;
         // kwctl's code: the policy's own, and none when it gave none.
         report.code = status.code;
     }
-    report.rules = rule_annotation
+    report.rule_ids = evaluation
+        .rule_annotation
         .and_then(|key| response.audit_annotations.as_ref()?.get(key))
         .map(|list| rule_ids(list))
         .unwrap_or_default();
-    if verdict == Verdict::Mutated {
-        if let Some(p) = &outcome.patch {
-            report.patch = patch::operations(p);
-            report.patch_lines = patch::readable_lines(p);
-        }
-    }
-    report.warnings = response.warnings.unwrap_or_default();
+    let warnings = response.warnings.unwrap_or_default();
+    read_answer(&mut report, &warnings, decision.patch.as_ref(), evaluation.source);
     report
 }
 
@@ -272,24 +266,30 @@ mod tests {
             warnings: None,
         };
         let outcome = |rule_annotation| {
-            let outcome = Outcome {
+            let decision = Decision {
                 response: response.clone(),
                 patch: None,
             };
-            report_outcome(
+            let evaluation = Evaluation {
+                index: 0,
+                namespace: "default",
+                rule_annotation,
+                source: None,
+            };
+            report_decision(
                 Location::default(),
                 object("v1", "Pod", None, "p"),
-                outcome,
-                rule_annotation,
+                decision,
+                &evaluation,
             )
         };
         let report = outcome(Some("example.com/broken"));
         assert_eq!(report.verdict, Verdict::Rejected);
         // the ids in the value's order; the other annotation is not a rule
-        assert_eq!(report.rules, ["b-rule", "a-rule"]);
+        assert_eq!(report.rule_ids, ["b-rule", "a-rule"]);
         // no rule annotation declared, or one the response lacks: no ids
-        assert!(outcome(None).rules.is_empty());
-        assert!(outcome(Some("example.com/missing")).rules.is_empty());
+        assert!(outcome(None).rule_ids.is_empty());
+        assert!(outcome(Some("example.com/missing")).rule_ids.is_empty());
     }
 
     #[test]

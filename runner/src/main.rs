@@ -13,13 +13,13 @@ mod junit;
 mod kube_yaml;
 mod manifests;
 mod metadata;
-mod outcome;
 mod patch;
 mod position;
 mod removed_apis;
 mod report;
 mod request;
 mod response;
+mod results;
 mod run;
 mod sarif;
 mod stream;
@@ -59,7 +59,7 @@ fn main() -> ExitCode {
     let verbose = cli.verbose || verbose_from_env();
     let (result, error_exit) = match &cli.command {
         Command::Run(args) => (run::run(args, verbose), 1),
-        Command::Check(args) => (check::check(args, verbose), outcome::EXIT_ERROR),
+        Command::Check(args) => (check::check(args, verbose), results::EXIT_ERROR),
         Command::Bench(args) => (bench::bench(args, verbose), 2),
     };
     match result {

@@ -18,9 +18,9 @@ use serde_json::Value;
 
 use crate::input::{expand_lists, origin_name, read_text};
 use crate::kube_yaml;
-use crate::outcome::Location;
 use crate::position::{LineCounter, Position, Positions};
 use crate::request::ManifestObject;
+use crate::results::Location;
 use crate::stream::documents;
 
 /// One object of a manifest, or why a document did not give one.

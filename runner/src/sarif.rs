@@ -16,7 +16,7 @@
 use serde::Serialize;
 
 use crate::catalogue::RuleInfo;
-use crate::outcome::{Finding, Level, ObjectReport, Verdict};
+use crate::results::{Finding, Level, ObjectReport, Verdict};
 
 pub const SCHEMA: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 pub const VERSION: &str = "2.1.0";
@@ -303,7 +303,7 @@ pub fn log(reports: &[ObjectReport], catalogue: Option<&[RuleInfo]>) -> Log {
             }
             Verdict::Allowed | Verdict::Mutated | Verdict::Rejected => {
                 for f in &r.findings {
-                    let (rule_id, rule_index) = match (&f.rule, f.level) {
+                    let (rule_id, rule_index) = match (&f.rule_id, f.level) {
                         (Some(id), _) => (id.clone(), rules.policy_rule(id, catalogue.is_some())),
                         (None, Level::Mutation) => (MUTATION.0.to_string(), rules.own_rule(MUTATION)),
                         (None, _) => (UNNAMED.0.to_string(), rules.own_rule(UNNAMED)),
@@ -352,8 +352,8 @@ mod tests {
     //! checked on it (§3.13 sarifLog, §3.14 run, §3.19 toolComponent,
     //! §3.27 result, §3.49 reportingDescriptor, §3.30 region).
     use super::*;
-    use crate::outcome::Location;
     use crate::request::object;
+    use crate::results::Location;
 
     /// Reads a SARIF text strictly and checks what SARIF 2.1.0 requires of it.
     fn read_strictly(text: &str) -> Log {
@@ -412,12 +412,14 @@ mod tests {
 
     fn finding(rule: Option<&str>, level: Level, path: Option<&str>, message: &str, line: usize) -> Finding {
         Finding {
-            rule: rule.map(str::to_string),
+            rule_id: rule.map(str::to_string),
             level,
             path: path.map(str::to_string),
             message: message.into(),
             line: Some(line),
             column: Some(3),
+            written: Some(message.into()),
+            operation: None,
         }
     }
 
