@@ -34,7 +34,7 @@ fn covers(metadata: Option<&PolicyMetadata>, object: &ManifestObject) -> bool {
 
 pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
     let settings = load_settings(&args.settings.source())?;
-    let rules = catalogue::for_check(args.rules.as_deref(), &args.policy)?;
+    let catalogue = catalogue::for_check(args.rules.as_deref(), &args.policy)?;
     let entries = read_manifests(&args.manifests)?;
     let Loaded {
         metadata,
@@ -84,7 +84,7 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
         reports.push(report);
     }
 
-    report::write(&reports, args, rules.as_deref())?;
+    report::write(&reports, args, catalogue.as_deref(), metadata.as_ref())?;
     Ok(exit_code(&reports))
 }
 

@@ -147,6 +147,11 @@ pub enum CheckFormat {
     Json,
     /// A SARIF 2.1.0 log (code scanning)
     Sarif,
+    /// GitLab Code Quality JSON (the merge request widget)
+    Codequality,
+    /// wgpolicyk8s.io/v1alpha2 PolicyReports, as Kubewarden's audit scanner
+    /// writes them (a List for `kubectl apply -f`)
+    Policyreport,
 }
 
 #[derive(Debug, Args)]
@@ -226,6 +231,15 @@ pub struct CheckArgs {
     /// Also write a SARIF 2.1.0 report to FILE (one result per finding)
     #[arg(long, value_name = "FILE")]
     pub sarif: Option<PathBuf>,
+
+    /// Also write a GitLab Code Quality report to FILE (one issue per finding)
+    #[arg(long, value_name = "FILE")]
+    pub codequality: Option<PathBuf>,
+
+    /// The policy's name in the cluster (its ClusterAdmissionPolicy's), for
+    /// `-o policyreport` [default: the module's file name without extension]
+    #[arg(long, value_name = "NAME")]
+    pub policy_name: Option<String>,
 
     /// The policy's rule catalogue (YAML: a list of {id, name,
     /// shortDescription, fullDescription, help, helpUri}), which describes

@@ -10,15 +10,30 @@ use serde_json::Value;
 
 use crate::catalogue::RuleInfo;
 use crate::cli::{CheckArgs, CheckFormat};
+use crate::metadata::PolicyMetadata;
+use crate::policyreport::{self, PolicyFacts};
 use crate::results::{counts, summary, Counts, Finding, Level, ObjectReport, Verdict, SKIPPED_NOTE};
-use crate::{junit, sarif};
+use crate::{codequality, junit, sarif};
 
-/// Prints the report on stdout (and the JUnit and SARIF files, when asked
-/// for); `rules` is the rule catalogue (`--rules`).
-pub fn write(reports: &[ObjectReport], args: &CheckArgs, rules: Option<&[RuleInfo]>) -> Result<()> {
+/// Prints the report on stdout (and the JUnit, SARIF and Code Quality
+/// files, when asked for); `catalogue` describes the policy's rules
+/// (`--rules`), `metadata` the policy.
+pub fn write(
+    reports: &[ObjectReport],
+    args: &CheckArgs,
+    catalogue: Option<&[RuleInfo]>,
+    metadata: Option<&PolicyMetadata>,
+) -> Result<()> {
     let text = match args.output {
         CheckFormat::Text => render_text(reports),
-        CheckFormat::Sarif => sarif::render(reports, rules),
+        CheckFormat::Sarif => sarif::render(reports, catalogue),
+        CheckFormat::Codequality => codequality::render(reports),
+        CheckFormat::Policyreport => {
+            let stem = args.policy.file_stem().map(|s| s.to_string_lossy());
+            let name = args.policy_name.as_deref().or(stem.as_deref()).unwrap_or("policy");
+            let facts = PolicyFacts::new(name, metadata);
+            policyreport::render(reports, &facts, &args.cluster.namespace)
+        }
         CheckFormat::Json => {
             let mut out: String = reports.iter().map(|r| render_json(r) + "\n").collect();
             if args.summary {
@@ -42,8 +57,12 @@ pub fn write(reports: &[ObjectReport], args: &CheckArgs, rules: Option<&[RuleInf
             .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
     }
     if let Some(path) = &args.sarif {
-        std::fs::write(path, sarif::render(reports, rules))
+        std::fs::write(path, sarif::render(reports, catalogue))
             .with_context(|| format!("cannot write the SARIF report {}", path.display()))?;
+    }
+    if let Some(path) = &args.codequality {
+        std::fs::write(path, codequality::render(reports))
+            .with_context(|| format!("cannot write the Code Quality report {}", path.display()))?;
     }
     Ok(())
 }

@@ -206,6 +206,81 @@ impl ObjectReport {
     }
 }
 
+/// The runner's own rules: what it reports that no policy rule names.
+pub mod own_rule {
+    /// A manifest file or document that could not be read.
+    pub const UNREADABLE: &str = "policy-runner/unreadable";
+    /// An object the policy failed on.
+    pub const EVALUATION_FAILED: &str = "policy-runner/evaluation-failed";
+    /// A patch operation of a mutation.
+    pub const MUTATION: &str = "policy-runner/mutation";
+    /// A finding for which the policy named no rule.
+    pub const UNNAMED: &str = "policy-runner/unnamed";
+}
+
+/// One thing the code-review formats (SARIF, Code Quality) report: a
+/// finding of a judged object, or an object that could not be read or
+/// judged (`finding` is then `None`). Skipped objects have none.
+pub struct Issue<'r> {
+    pub report: &'r ObjectReport,
+    pub finding: Option<&'r Finding>,
+    /// The policy's rule id, else one of the runner's [`own_rule`]s.
+    pub rule_id: &'r str,
+    /// Whether `rule_id` is one of the runner's own.
+    pub own: bool,
+    /// `Deployment team-a/x: spec.containers[0]: what the policy said`.
+    pub message: String,
+    /// 1-based: the finding's line, else the object's, else the file's first.
+    pub line: usize,
+    pub column: Option<usize>,
+}
+
+/// The issues of a run, object by object, finding by finding.
+pub fn issues(reports: &[ObjectReport]) -> Vec<Issue<'_>> {
+    let mut out = Vec::new();
+    for r in reports {
+        let at_object = r.location.line.unwrap_or(1);
+        match r.verdict {
+            Verdict::Skipped => {}
+            Verdict::Error => out.push(Issue {
+                report: r,
+                finding: None,
+                rule_id: match r.object {
+                    Some(_) => own_rule::EVALUATION_FAILED,
+                    None => own_rule::UNREADABLE,
+                },
+                own: true,
+                message: format!("{}: {}", r.title(), r.message.as_deref().unwrap_or("error")),
+                line: at_object,
+                column: None,
+            }),
+            Verdict::Allowed | Verdict::Mutated | Verdict::Rejected => out.extend(r.findings.iter().map(|f| {
+                let (rule_id, own) = match (&f.rule_id, f.level) {
+                    (Some(id), _) => (id.as_str(), false),
+                    (None, Level::Mutation) => (own_rule::MUTATION, true),
+                    (None, _) => (own_rule::UNNAMED, true),
+                };
+                let message = match (&f.path, f.level) {
+                    (Some(path), Level::Reject | Level::Warn) if !path.is_empty() => {
+                        format!("{}: {path}: {}", r.title(), f.message)
+                    }
+                    _ => format!("{}: {}", r.title(), f.message),
+                };
+                Issue {
+                    report: r,
+                    finding: Some(f),
+                    rule_id,
+                    own,
+                    message,
+                    line: f.line.unwrap_or(at_object),
+                    column: f.column,
+                }
+            })),
+        }
+    }
+    out
+}
+
 pub const SKIPPED_NOTE: &str = "skipped (not covered by the policy's rules)";
 
 pub fn exit_code(reports: &[ObjectReport]) -> u8 {

@@ -16,7 +16,7 @@
 use serde::Serialize;
 
 use crate::catalogue::RuleInfo;
-use crate::results::{Finding, Level, ObjectReport, Verdict};
+use crate::results::{issues, own_rule, Level, ObjectReport};
 
 pub const SCHEMA: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 pub const VERSION: &str = "2.1.0";
@@ -25,27 +25,29 @@ pub const VERSION: &str = "2.1.0";
 /// accepts (it names no file of the repository, so no source is shown).
 pub const STDIN_URI: &str = "stdin";
 
-/// The runner's own rules: what it reports that no policy rule names.
-const UNREADABLE: (&str, &str, &str) = (
-    "policy-runner/unreadable",
-    "a manifest file or document that could not be read",
-    "The file could not be read, or the document is not YAML or JSON that makes a Kubernetes object. Nothing in it was evaluated; the other documents were.",
-);
-const EVALUATION_FAILED: (&str, &str, &str) = (
-    "policy-runner/evaluation-failed",
-    "the policy failed on an object",
-    "The policy trapped, ran past its deadline or gave an answer that is not an admission response: the object was not judged.",
-);
-const MUTATION: (&str, &str, &str) = (
-    "policy-runner/mutation",
-    "the policy changes the object on admission",
-    "The object is admitted with this JSON patch operation applied: the cluster runs something other than the manifest says. Write the change into the manifest to keep them equal.",
-);
-const UNNAMED: (&str, &str, &str) = (
-    "policy-runner/unnamed",
-    "a finding for which the policy named no rule",
-    "The policy's message or warning gave no `[rule-id]`: see the policy's documentation.",
-);
+/// What the runner's own rules are about: (id, short, full description).
+const OWN_RULES: [(&str, &str, &str); 4] = [
+    (
+        own_rule::UNREADABLE,
+        "a manifest file or document that could not be read",
+        "The file could not be read, or the document is not YAML or JSON that makes a Kubernetes object. Nothing in it was evaluated; the other documents were.",
+    ),
+    (
+        own_rule::EVALUATION_FAILED,
+        "the policy failed on an object",
+        "The policy trapped, ran past its deadline or gave an answer that is not an admission response: the object was not judged.",
+    ),
+    (
+        own_rule::MUTATION,
+        "the policy changes the object on admission",
+        "The object is admitted with this JSON patch operation applied: the cluster runs something other than the manifest says. Write the change into the manifest to keep them equal.",
+    ),
+    (
+        own_rule::UNNAMED,
+        "a finding for which the policy named no rule",
+        "The policy's message or warning gave no `[rule-id]`: see the policy's documentation.",
+    ),
+];
 
 #[derive(Serialize)]
 #[cfg_attr(test, derive(serde::Deserialize), serde(deny_unknown_fields))]
@@ -195,11 +197,15 @@ impl Rules {
     }
 
     /// The index of one of the runner's own rules.
-    fn own_rule(&mut self, (id, short, full): (&str, &str, &str)) -> usize {
-        match self.list.iter().position(|d| d.id == id) {
-            Some(index) => index,
-            None => self.push(id, short.to_string(), Some(full.to_string())),
+    fn own_rule(&mut self, id: &str) -> usize {
+        if let Some(index) = self.list.iter().position(|d| d.id == id) {
+            return index;
         }
+        let (short, full) = OWN_RULES
+            .iter()
+            .find(|(own, ..)| *own == id)
+            .map_or(("", ""), |(_, short, full)| (*short, *full));
+        self.push(id, short.to_string(), Some(full.to_string()))
     }
 
     fn push(&mut self, id: &str, short: String, full: Option<String>) -> usize {
@@ -251,76 +257,32 @@ fn level(level: Level) -> &'static str {
     }
 }
 
-fn location(r: &ObjectReport, line: Option<usize>, column: Option<usize>) -> SarifLocation {
-    SarifLocation {
-        physical_location: PhysicalLocation {
-            artifact_location: ArtifactLocation {
-                uri: artifact_uri(&r.location.file),
-            },
-            // a file that could not be read at all: its first line
-            region: Region {
-                start_line: line.or(r.location.line).unwrap_or(1),
-                start_column: column,
-            },
-        },
-    }
-}
-
-/// `Deployment team-a/x: spec.containers[0]: what the policy said`.
-fn finding_message(r: &ObjectReport, f: &Finding) -> String {
-    match (&f.path, f.level) {
-        (Some(path), Level::Reject | Level::Warn) if !path.is_empty() => {
-            format!("{}: {path}: {}", r.title(), f.message)
-        }
-        _ => format!("{}: {}", r.title(), f.message),
-    }
-}
-
 /// The SARIF log of a `check` run.
 pub fn log(reports: &[ObjectReport], catalogue: Option<&[RuleInfo]>) -> Log {
     let mut rules = Rules::new(catalogue);
-    let mut results = Vec::new();
-    for r in reports {
-        match r.verdict {
-            Verdict::Skipped => {}
-            Verdict::Error => {
-                let own = if r.object.is_some() {
-                    EVALUATION_FAILED
-                } else {
-                    UNREADABLE
-                };
-                let rule_index = rules.own_rule(own);
-                let message = r.message.as_deref().unwrap_or("error");
-                results.push(SarifResult {
-                    rule_id: own.0.to_string(),
-                    rule_index,
-                    level: "error".to_string(),
-                    message: Text {
-                        text: format!("{}: {message}", r.title()),
+    let results = issues(reports)
+        .into_iter()
+        .map(|issue| SarifResult {
+            rule_index: match issue.own {
+                true => rules.own_rule(issue.rule_id),
+                false => rules.policy_rule(issue.rule_id, catalogue.is_some()),
+            },
+            rule_id: issue.rule_id.to_string(),
+            level: issue.finding.map_or("error", |f| level(f.level)).to_string(),
+            message: Text { text: issue.message },
+            locations: vec![SarifLocation {
+                physical_location: PhysicalLocation {
+                    artifact_location: ArtifactLocation {
+                        uri: artifact_uri(&issue.report.location.file),
                     },
-                    locations: vec![location(r, None, None)],
-                });
-            }
-            Verdict::Allowed | Verdict::Mutated | Verdict::Rejected => {
-                for f in &r.findings {
-                    let (rule_id, rule_index) = match (&f.rule_id, f.level) {
-                        (Some(id), _) => (id.clone(), rules.policy_rule(id, catalogue.is_some())),
-                        (None, Level::Mutation) => (MUTATION.0.to_string(), rules.own_rule(MUTATION)),
-                        (None, _) => (UNNAMED.0.to_string(), rules.own_rule(UNNAMED)),
-                    };
-                    results.push(SarifResult {
-                        rule_id,
-                        rule_index,
-                        level: level(f.level).to_string(),
-                        message: Text {
-                            text: finding_message(r, f),
-                        },
-                        locations: vec![location(r, f.line, f.column)],
-                    });
-                }
-            }
-        }
-    }
+                    region: Region {
+                        start_line: issue.line,
+                        start_column: issue.column,
+                    },
+                },
+            }],
+        })
+        .collect();
     Log {
         schema: SCHEMA.to_string(),
         version: VERSION.to_string(),
@@ -353,7 +315,7 @@ mod tests {
     //! §3.27 result, §3.49 reportingDescriptor, §3.30 region).
     use super::*;
     use crate::request::object;
-    use crate::results::Location;
+    use crate::results::{Finding, Location, Verdict};
 
     /// Reads a SARIF text strictly and checks what SARIF 2.1.0 requires of it.
     fn read_strictly(text: &str) -> Log {
