@@ -10,11 +10,11 @@ use anyhow::{anyhow, Result};
 use serde_json::Value;
 
 use crate::catalogue;
-use crate::cli::CheckArgs;
+use crate::cli::{host_options, CheckArgs};
 use crate::context::cluster_state::ClusterState;
 use crate::context::{declared, read_cluster_state, ContextHost, Source};
 use crate::findings::read_answer;
-use crate::host::{load, HostOptions, Load, Loaded, PolicyInstance};
+use crate::host::{load, Load, Loaded, PolicyInstance};
 use crate::input::load_settings;
 use crate::manifests::{self, read_manifests, Entry};
 use crate::metadata::PolicyMetadata;
@@ -93,11 +93,7 @@ fn load_policy(args: &CheckArgs, entries: &[Entry], settings: &Value, verbose: b
     let spec = Load {
         policy: &args.policy,
         metadata: args.metadata.as_deref(),
-        options: HostOptions {
-            verbose,
-            deadline: args.deadline.deadline(),
-            cache: args.cache.dir(),
-        },
+        options: host_options(verbose, &args.deadline, &args.cache),
         settings,
         name_module_when_not_ready: false,
     };
@@ -211,12 +207,12 @@ fn rule_ids(list: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata::Rule;
+    use crate::metadata::AdmissionRule;
     use crate::request::object;
 
     #[test]
     fn coverage_follows_the_metadata_rules_alone() {
-        let rule = |group: &str, version: &str, resources: &[&str]| Rule {
+        let rule = |group: &str, version: &str, resources: &[&str]| AdmissionRule {
             api_groups: vec![group.into()],
             api_versions: vec![version.into()],
             resources: resources.iter().map(|r| r.to_string()).collect(),

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::host::{Deadline, DEFAULT_TIMEOUT_MS};
+use crate::host::{Deadline, HostOptions, DEFAULT_TIMEOUT_MS};
 use crate::input::SettingsSource;
 
 #[derive(Debug, Parser)]
@@ -112,6 +112,16 @@ impl CacheArgs {
         } else {
             crate::host::cache::default_dir()
         }
+    }
+}
+
+/// How `run` and `check` set up the host: the guest's log with `verbose`,
+/// their `--timeout-ms` and their compiled-module cache.
+pub fn host_options(verbose: bool, deadline: &DeadlineArgs, cache: &CacheArgs) -> HostOptions {
+    HostOptions {
+        verbose,
+        deadline: deadline.deadline(),
+        cache: cache.dir(),
     }
 }
 

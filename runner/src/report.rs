@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::catalogue::RuleInfo;
+use crate::catalogue::RuleEntry;
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::metadata::PolicyMetadata;
 use crate::policyreport::{self, PolicyFacts};
@@ -21,7 +21,7 @@ use crate::{codequality, junit, sarif};
 pub fn write(
     reports: &[ObjectReport],
     args: &CheckArgs,
-    catalogue: Option<&[RuleInfo]>,
+    catalogue: Option<&[RuleEntry]>,
     metadata: Option<&PolicyMetadata>,
 ) -> Result<()> {
     let text = match args.output {

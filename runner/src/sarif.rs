@@ -15,7 +15,7 @@
 
 use serde::Serialize;
 
-use crate::catalogue::RuleInfo;
+use crate::catalogue::RuleEntry;
 use crate::results::{issues, own_rule, Level, ObjectReport};
 
 pub const SCHEMA: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
@@ -159,7 +159,7 @@ struct Rules {
 }
 
 impl Rules {
-    fn new(catalogue: Option<&[RuleInfo]>) -> Rules {
+    fn new(catalogue: Option<&[RuleEntry]>) -> Rules {
         let list = catalogue
             .unwrap_or_default()
             .iter()
@@ -258,7 +258,7 @@ fn level(level: Level) -> &'static str {
 }
 
 /// The SARIF log of a `check` run.
-pub fn log(reports: &[ObjectReport], catalogue: Option<&[RuleInfo]>) -> Log {
+pub fn log(reports: &[ObjectReport], catalogue: Option<&[RuleEntry]>) -> Log {
     let mut rules = Rules::new(catalogue);
     let results = issues(reports)
         .into_iter()
@@ -301,7 +301,7 @@ pub fn log(reports: &[ObjectReport], catalogue: Option<&[RuleInfo]>) -> Log {
 }
 
 /// The SARIF document, pretty-printed.
-pub fn render(reports: &[ObjectReport], catalogue: Option<&[RuleInfo]>) -> String {
+pub fn render(reports: &[ObjectReport], catalogue: Option<&[RuleEntry]>) -> String {
     let mut text = serde_json::to_string_pretty(&log(reports, catalogue)).unwrap_or_default();
     text.push('\n');
     text
