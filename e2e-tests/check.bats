@@ -343,3 +343,125 @@ tree() {
   assert_check_status 0
   [ "$(cat "$OUT")" = "0 objects: 0 allowed, 0 mutated, 0 rejected, 0 skipped" ] || { cat "$OUT" "$ERR"; false; }
 }
+
+# The severities GitLab's Code Quality report allows (docs.gitlab.com,
+# "Code Quality report format").
+CODEQUALITY_FIELDS='
+import json, sys
+issues = json.load(open(sys.argv[1]))
+assert isinstance(issues, list) and issues, "a non-empty JSON array"
+prints = set()
+for i in issues:
+    assert isinstance(i["description"], str) and i["description"], i
+    assert isinstance(i["check_name"], str) and i["check_name"], i
+    assert isinstance(i["fingerprint"], str) and i["fingerprint"], i
+    assert i["fingerprint"] not in prints, "fingerprints are unique: %s" % i
+    prints.add(i["fingerprint"])
+    assert i["severity"] in ("info", "minor", "major", "critical", "blocker"), i
+    path = i["location"]["path"]
+    assert isinstance(path, str) and path and not path.startswith(("./", "/")), i
+    begin = i["location"]["lines"]["begin"]
+    assert isinstance(begin, int) and not isinstance(begin, bool) and begin >= 1, i
+'
+
+@test "check: Code Quality output: GitLab's fields, one issue per SARIF result, fingerprints that survive moved lines" {
+  settings='{"action": "warn", "vaultSync": {"require": "reject"}, "secretMounts": [{"name": "api-key", "secretName": "api-key", "selector": {"matchLabels": {"app": "mutate-me"}}}]}'
+  cq=$BATS_TEST_TMPDIR/gl-code-quality-report.json
+  check_manifests --codequality "$cq" --settings-json "$settings" "$POLICY" "$M/findings-sarif.yaml"
+  assert_check_status 1
+  check_manifests -o codequality --settings-json "$settings" "$POLICY" "$M/findings-sarif.yaml"
+  assert_check_status 1
+  cmp "$OUT" "$cq"
+  python3 -c "$CODEQUALITY_FIELDS" "$cq"
+  # the same issues as SARIF's results: rule, file and line, in order
+  check_manifests -o sarif --settings-json "$settings" "$POLICY" "$M/findings-sarif.yaml"
+  [ "$(jq -r '.[] | "\(.check_name) \(.location.path) \(.location.lines.begin)"' "$cq")" = \
+    "$(jq -r '.runs[0].results[] | "\(.ruleId) \(.locations[0].physicalLocation | "\(.artifactLocation.uri) \(.region.startLine)")"' "$OUT")" ]
+  run jq -r '.[] | "\(.check_name) \(.severity)"' "$cq"
+  [ "$output" = "secret-not-vault-synced blocker
+env-secret-ref minor
+policy-runner/mutation info
+policy-runner/mutation info" ] || { echo "$output"; false; }
+  # three lines added above every object: same fingerprints, lines moved by 3
+  mkdir -p "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
+  cp "$M/findings-sarif.yaml" "$BATS_TEST_TMPDIR/before/m.yaml"
+  { printf '# a comment\n# another\n\n'; cat "$M/findings-sarif.yaml"; } >"$BATS_TEST_TMPDIR/after/m.yaml"
+  for side in before after; do
+    (cd "$BATS_TEST_TMPDIR/$side" && "$OLDPWD/bin/policy-runner" check -o codequality --settings-json "$settings" \
+      "$OLDPWD/$POLICY" m.yaml >cq.json) || true
+  done
+  [ "$(jq -r '.[].fingerprint' "$BATS_TEST_TMPDIR/before/cq.json")" = "$(jq -r '.[].fingerprint' "$BATS_TEST_TMPDIR/after/cq.json")" ]
+  [ "$(jq '[.[].location.lines.begin + 3]' "$BATS_TEST_TMPDIR/before/cq.json")" = "$(jq '[.[].location.lines.begin]' "$BATS_TEST_TMPDIR/after/cq.json")" ]
+  # documents that cannot be read are critical issues of the runner's own rule
+  check_manifests -o codequality "$POLICY" "$M/mixed-bad-documents.yaml"
+  assert_check_status 2
+  python3 -c "$CODEQUALITY_FIELDS" "$OUT"
+  run jq -r '.[] | "\(.check_name) \(.severity) \(.location.lines.begin)"' "$OUT"
+  [ "$output" = "policy-runner/unreadable critical 15
+envfrom-secret-ref blocker 27
+policy-runner/unreadable critical 33" ] || { echo "$output"; false; }
+}
+
+# Validates a `check -o policyreport` List against the v1alpha2 CRDs' OpenAPI
+# schemas (e2e-tests/data, from kubewarden-controller). A field the schema
+# does not list would be pruned by the API server: it is refused here.
+POLICYREPORT_SCHEMA='
+import json, sys, jsonschema
+schemas = json.load(open(sys.argv[2]))
+def closed(node):
+    if isinstance(node, dict):
+        if "properties" in node and "additionalProperties" not in node \
+                and not node.get("x-kubernetes-preserve-unknown-fields"):
+            node["additionalProperties"] = False
+        for value in node.values():
+            closed(value)
+    elif isinstance(node, list):
+        for value in node:
+            closed(value)
+closed(schemas)
+listed = json.load(open(sys.argv[1]))
+assert listed["apiVersion"] == "v1" and listed["kind"] == "List", listed.keys()
+for item in listed["items"]:
+    assert item["apiVersion"] == "wgpolicyk8s.io/v1alpha2", item
+    jsonschema.validate(item, schemas[item["kind"]])
+print(len(listed["items"]))
+'
+
+require_jsonschema() {
+  python3 -c 'import jsonschema' 2>/dev/null && return 0
+  python3 -m pip install --quiet --user jsonschema >/dev/null 2>&1 ||
+    python3 -m pip install --quiet --user --break-system-packages jsonschema >/dev/null 2>&1 || true
+  python3 -c 'import jsonschema' 2>/dev/null ||
+    skip "python3's jsonschema is not installed and cannot be (pip install jsonschema): the PolicyReport schema check needs it"
+}
+
+@test "check: PolicyReport output: one report per judged object as the audit scanner writes it, valid against the CRD" {
+  require_jsonschema
+  settings='{"action": "warn", "vaultSync": {"require": "reject"}, "secretMounts": [{"name": "api-key", "secretName": "api-key", "selector": {"matchLabels": {"app": "mutate-me"}}}]}'
+  check_manifests -o policyreport --policy-name secret-mounts --settings-json "$settings" "$POLICY" \
+    "$M/findings-sarif.yaml" "$M/same-name-twice.yaml" "$M/mixed-bad-documents.yaml" "$M/old-api-versions.yaml"
+  assert_check_status 2
+  python3 -c "$POLICYREPORT_SCHEMA" "$OUT" e2e-tests/data/wgpolicyk8s-v1alpha2.schema.json
+  # each report: the scanner's labels, the object as scope, one result of the policy, its summary
+  jq -e 'all(.items[];
+      .metadata.labels == {"app.kubernetes.io/managed-by": "kubewarden", "kubewarden.io/policyreport-version": "v2"}
+      and .metadata.namespace == .scope.namespace
+      and (.results | length == 1)
+      and .results[0].source == "kubewarden" and .results[0].policy == "clusterwide-secret-mounts"
+      and .results[0].scored == true and .results[0].properties["policy-name"] == "secret-mounts"
+      and .summary[.results[0].result] == 1 and ([.summary[]] | add) == 1)' "$OUT" >/dev/null
+  # judged objects only (not the skipped, not unreadable documents), each with its verdict
+  run jq -r '.items[] | "\(.kind) \(.scope.namespace)/\(.scope.kind)/\(.scope.name) \(.results[0].result)"' "$OUT"
+  expected=$(jq -r 'select(.verdict != "skipped" and .kind != null)
+      | "PolicyReport \(.namespace // "default")/\(.kind)/\(.name) \({"allowed": "pass", "mutated": "pass", "rejected": "fail", "error": "error"}[.verdict])"' \
+      < <(bin/policy-runner check -o json --settings-json "$settings" "$POLICY" "$M/findings-sarif.yaml" "$M/same-name-twice.yaml" \
+          "$M/mixed-bad-documents.yaml" "$M/old-api-versions.yaml" 2>/dev/null))
+  [ -n "$expected" ] && [ "$output" = "$expected" ] || { echo "$output"; echo "expected: $expected"; false; }
+  # a rejection carries the policy's message
+  jq -e '[.items[] | select(.results[0].result == "fail")][0].results[0].message | contains("breaks the secret mounts rules")' "$OUT" >/dev/null
+  # the names are stable across runs
+  names=$(jq -r '[.items[].metadata.name] | sort | join(" ")' "$OUT")
+  check_manifests -o policyreport --policy-name secret-mounts --settings-json "$settings" "$POLICY" \
+    "$M/findings-sarif.yaml" "$M/same-name-twice.yaml" "$M/mixed-bad-documents.yaml" "$M/old-api-versions.yaml"
+  [ "$(jq -r '[.items[].metadata.name] | sort | join(" ")' "$OUT")" = "$names" ]
+}

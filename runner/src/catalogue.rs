@@ -25,7 +25,7 @@ use serde::Deserialize;
 /// One rule of a catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RuleInfo {
+pub struct RuleEntry {
     pub id: String,
     #[serde(default)]
     pub name: Option<String>,
@@ -40,9 +40,9 @@ pub struct RuleInfo {
 }
 
 /// Reads a catalogue from its text; every id must be given once.
-pub fn parse(text: &str) -> Result<Vec<RuleInfo>> {
+pub fn parse(text: &str) -> Result<Vec<RuleEntry>> {
     let value = crate::input::parse_single_document(text)?.unwrap_or_default();
-    let rules: Vec<RuleInfo> = serde_json::from_value(value)?;
+    let rules: Vec<RuleEntry> = serde_json::from_value(value)?;
     let mut seen = BTreeSet::new();
     for rule in &rules {
         if rule.id.trim().is_empty() {
@@ -56,7 +56,7 @@ pub fn parse(text: &str) -> Result<Vec<RuleInfo>> {
 }
 
 /// Reads the catalogue file given to `--rules`.
-pub fn read(path: &str) -> Result<Vec<RuleInfo>> {
+pub fn read(path: &str) -> Result<Vec<RuleEntry>> {
     let text = crate::input::read_text(path, "rule catalogue")?;
     parse(&text).with_context(|| format!("invalid rule catalogue {path}"))
 }
@@ -65,7 +65,7 @@ pub fn read(path: &str) -> Result<Vec<RuleInfo>> {
 pub const CATALOGUE_SECTION: &str = "policy-runner.rules";
 
 /// The catalogue carried by a module, if it has one.
-pub fn embedded(module: &[u8]) -> Result<Option<Vec<RuleInfo>>> {
+pub fn embedded(module: &[u8]) -> Result<Option<Vec<RuleEntry>>> {
     let Some(data) = crate::metadata::custom_section(module, CATALOGUE_SECTION)? else {
         return Ok(None);
     };
@@ -75,7 +75,7 @@ pub fn embedded(module: &[u8]) -> Result<Option<Vec<RuleInfo>>> {
 
 /// The catalogue for a check: the `--rules` file when given, else the one in
 /// the policy module, else none (rules are then known by id only).
-pub fn for_check(rules_file: Option<&str>, policy: &Path) -> Result<Option<Vec<RuleInfo>>> {
+pub fn for_check(rules_file: Option<&str>, policy: &Path) -> Result<Option<Vec<RuleEntry>>> {
     if let Some(path) = rules_file {
         return read(path).map(Some);
     }

@@ -10,20 +10,19 @@ use anyhow::{anyhow, bail, Result};
 use serde_json::Value;
 
 use crate::catalogue;
-use crate::cli::CheckArgs;
+use crate::cli::{host_options, CheckArgs};
 use crate::context::cluster_state::ClusterState;
 use crate::context::{declared, read_cluster_state, ContextHost, Source};
-use crate::findings::findings;
-use crate::host::{load, HostOptions, Load, Loaded, PolicyInstance};
+use crate::findings::read_answer;
+use crate::host::{load, Load, Loaded, PolicyInstance};
 use crate::input::{load_settings, origin_name};
 use crate::kubernetes;
-use crate::manifests::{read_manifests, Entry};
+use crate::manifests::{self, read_manifests, Entry};
 use crate::metadata::PolicyMetadata;
-use crate::outcome::{exit_code, Location, ObjectReport, Verdict};
-use crate::patch;
 use crate::report;
 use crate::request::ManifestObject;
-use crate::response::{admission_response, Outcome};
+use crate::response::{admission_response, Decision};
+use crate::results::{exit_code, Location, ObjectReport, Verdict};
 
 /// Which objects the policy sees: those its metadata's rules send it on
 /// CREATE, as the admission rules of a cluster do (custom kinds a policy
@@ -35,7 +34,7 @@ fn covers(metadata: Option<&PolicyMetadata>, object: &ManifestObject) -> bool {
 
 pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
     let settings = load_settings(&args.settings.source())?;
-    let rules = catalogue::for_check(args.rules.as_deref(), &args.policy)?;
+    let catalogue = catalogue::for_check(args.rules.as_deref(), &args.policy)?;
     let entries = read_input(args)?;
     let Loaded {
         metadata,
@@ -72,9 +71,9 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
             index,
             namespace,
             rule_annotation: rule_annotation.as_deref(),
+            source: entry.source.as_ref(),
         };
-        let mut report = evaluate(&instance, &settings, entry.location, object, &evaluation);
-        report.findings = findings(&report, entry.source.as_ref());
+        let report = evaluate(&instance, &settings, entry.location, object, &evaluation);
         if report.verdict == Verdict::Error {
             // A trap or a deadline can leave the guest's state broken.
             instance = policy
@@ -85,7 +84,7 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
         reports.push(report);
     }
 
-    report::write(&reports, args, rules.as_deref())?;
+    report::write(&reports, args, catalogue.as_deref(), metadata.as_ref())?;
     Ok(exit_code(&reports))
 }
 
@@ -110,11 +109,7 @@ fn load_policy(args: &CheckArgs, entries: &[Entry], settings: &Value, verbose: b
     let spec = Load {
         policy: &args.policy,
         metadata: args.metadata.as_deref(),
-        options: HostOptions {
-            verbose,
-            deadline: args.deadline.deadline(),
-            cache: args.cache.dir(),
-        },
+        options: host_options(verbose, &args.deadline, &args.cache),
         settings,
         name_module_when_not_ready: false,
     };
@@ -163,6 +158,8 @@ struct Evaluation<'a> {
     namespace: &'a str,
     /// The audit annotation that carries rule ids.
     rule_annotation: Option<&'a str>,
+    /// The object's text, where its findings are placed.
+    source: Option<&'a manifests::Source>,
 }
 
 /// Evaluates one object as a CREATE request.
@@ -179,7 +176,7 @@ fn evaluate(
         .and_then(|payload| instance.validate(&payload))
         .and_then(|v| admission_response(&request.uid, request.object.as_ref(), &v));
     match evaluated {
-        Ok(outcome) => report_outcome(location, object, outcome, evaluation.rule_annotation),
+        Ok(decision) => report_decision(location, object, decision, evaluation),
         Err(err) => {
             let mut report = ObjectReport::new(location, Some(object), Verdict::Error);
             report.message = Some(format!("{err:#}"));
@@ -188,35 +185,28 @@ fn evaluate(
     }
 }
 
-fn report_outcome(
+/// The report of an object the policy judged: its verdict, code and
+/// message, the rule ids of its rule annotation, and its findings.
+fn report_decision(
     location: Location,
     object: ManifestObject,
-    outcome: Outcome,
-    rule_annotation: Option<&str>,
+    decision: Decision,
+    evaluation: &Evaluation,
 ) -> ObjectReport {
-    let response = outcome.response;
-    let verdict = match (response.allowed, &outcome.patch) {
-        (false, _) => Verdict::Rejected,
-        (true, Some(_)) => Verdict::Mutated,
-        (true, None) => Verdict::Allowed,
-    };
-    let mut report = ObjectReport::new(location, Some(object), verdict);
+    let mut report = ObjectReport::new(location, Some(object), decision.verdict());
+    let response = decision.response;
     if let Some(status) = response.status {
         report.message = status.message;
         // kwctl's code: the policy's own, and none when it gave none.
         report.code = status.code;
     }
-    report.rules = rule_annotation
+    report.rule_ids = evaluation
+        .rule_annotation
         .and_then(|key| response.audit_annotations.as_ref()?.get(key))
         .map(|list| rule_ids(list))
         .unwrap_or_default();
-    if verdict == Verdict::Mutated {
-        if let Some(p) = &outcome.patch {
-            report.patch = patch::operations(p);
-            report.patch_lines = patch::readable_lines(p);
-        }
-    }
-    report.warnings = response.warnings.unwrap_or_default();
+    let warnings = response.warnings.unwrap_or_default();
+    read_answer(&mut report, &warnings, decision.patch.as_ref(), evaluation.source);
     report
 }
 
@@ -233,12 +223,12 @@ fn rule_ids(list: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata::Rule;
+    use crate::metadata::AdmissionRule;
     use crate::request::object;
 
     #[test]
     fn coverage_follows_the_metadata_rules_alone() {
-        let rule = |group: &str, version: &str, resources: &[&str]| Rule {
+        let rule = |group: &str, version: &str, resources: &[&str]| AdmissionRule {
             api_groups: vec![group.into()],
             api_versions: vec![version.into()],
             resources: resources.iter().map(|r| r.to_string()).collect(),
@@ -288,24 +278,30 @@ mod tests {
             warnings: None,
         };
         let outcome = |rule_annotation| {
-            let outcome = Outcome {
+            let decision = Decision {
                 response: response.clone(),
                 patch: None,
             };
-            report_outcome(
+            let evaluation = Evaluation {
+                index: 0,
+                namespace: "default",
+                rule_annotation,
+                source: None,
+            };
+            report_decision(
                 Location::default(),
                 object("v1", "Pod", None, "p"),
-                outcome,
-                rule_annotation,
+                decision,
+                &evaluation,
             )
         };
         let report = outcome(Some("example.com/broken"));
         assert_eq!(report.verdict, Verdict::Rejected);
         // the ids in the value's order; the other annotation is not a rule
-        assert_eq!(report.rules, ["b-rule", "a-rule"]);
+        assert_eq!(report.rule_ids, ["b-rule", "a-rule"]);
         // no rule annotation declared, or one the response lacks: no ids
-        assert!(outcome(None).rules.is_empty());
-        assert!(outcome(Some("example.com/missing")).rules.is_empty());
+        assert!(outcome(None).rule_ids.is_empty());
+        assert!(outcome(Some("example.com/missing")).rule_ids.is_empty());
     }
 
     #[test]

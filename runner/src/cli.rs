@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::helm_source::SourceRoot;
-use crate::host::{Deadline, DEFAULT_TIMEOUT_MS};
+use crate::host::{Deadline, HostOptions, DEFAULT_TIMEOUT_MS};
 use crate::input::SettingsSource;
 
 #[derive(Debug, Parser)]
@@ -116,6 +116,16 @@ impl CacheArgs {
     }
 }
 
+/// How `run` and `check` set up the host: the guest's log with `verbose`,
+/// their `--timeout-ms` and their compiled-module cache.
+pub fn host_options(verbose: bool, deadline: &DeadlineArgs, cache: &CacheArgs) -> HostOptions {
+    HostOptions {
+        verbose,
+        deadline: deadline.deadline(),
+        cache: cache.dir(),
+    }
+}
+
 /// Manifests standing for the cluster a context-aware policy looks at.
 #[derive(Debug, Clone, Args)]
 pub struct ClusterStateArgs {
@@ -149,6 +159,11 @@ pub enum CheckFormat {
     Json,
     /// A SARIF 2.1.0 log (code scanning)
     Sarif,
+    /// GitLab Code Quality JSON (the merge request widget)
+    Codequality,
+    /// wgpolicyk8s.io/v1alpha2 PolicyReports, as Kubewarden's audit scanner
+    /// writes them (a List for `kubectl apply -f`)
+    Policyreport,
 }
 
 #[derive(Debug, Args)]
@@ -228,6 +243,15 @@ pub struct CheckArgs {
     /// Also write a SARIF 2.1.0 report to FILE (one result per finding)
     #[arg(long, value_name = "FILE")]
     pub sarif: Option<PathBuf>,
+
+    /// Also write a GitLab Code Quality report to FILE (one issue per finding)
+    #[arg(long, value_name = "FILE")]
+    pub codequality: Option<PathBuf>,
+
+    /// The policy's name in the cluster (its ClusterAdmissionPolicy's), for
+    /// `-o policyreport` [default: the module's file name without extension]
+    #[arg(long, value_name = "NAME")]
+    pub policy_name: Option<String>,
 
     /// The policy's rule catalogue (YAML: a list of {id, name,
     /// shortDescription, fullDescription, help, helpUri}), which describes

@@ -26,7 +26,8 @@
 use serde_json::Value;
 
 use crate::manifests::Source;
-use crate::outcome::{Finding, Level, ObjectReport, Verdict};
+use crate::patch::{self, Patch};
+use crate::results::{Finding, Level, ObjectReport, Verdict};
 
 /// One step of a field path as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,83 +266,112 @@ fn place(source: Option<&Source>, tokens: &[String]) -> Option<(usize, usize)> {
     Some((at.line, at.column))
 }
 
-/// The findings of an evaluated object: its rejection message's lines, its
-/// warnings and its patch operations, each placed in the file.
-pub fn findings(report: &ObjectReport, source: Option<&Source>) -> Vec<Finding> {
+/// Splits what the policy answered about `report`'s object (its message,
+/// `warnings` and `patch`) into the report's findings, each placed in the
+/// file: the rejection message's lines after its summary, the warnings, the
+/// patch operations. The one place a policy's answer is read.
+pub fn read_answer(report: &mut ObjectReport, warnings: &[String], patch: Option<&Patch>, source: Option<&Source>) {
     let Some(object) = &report.object else {
-        return Vec::new();
+        return;
     };
-    let object = &object.object;
-    let sole_rule = match report.rules.as_slice() {
-        [one] => Some(one.clone()),
-        _ => None,
+    let placing = Placing {
+        object: &object.object,
+        source,
+        object_line: report.location.line,
+        sole_rule: match report.rule_ids.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        },
     };
-    let at_object = || {
-        place(source, &[]).map_or((report.location.line, None), |(line, column)| {
-            (Some(line), Some(column))
-        })
-    };
-    let finding = |level: Level, said: Said| {
-        let (line, column) = match said.path.as_deref().and_then(steps) {
-            Some(steps) => match place(source, &resolve(object, &steps).0) {
-                Some((line, column)) => (Some(line), Some(column)),
-                None => at_object(),
-            },
-            None => at_object(),
-        };
-        Finding {
-            rule: said.rule.or_else(|| sole_rule.clone()),
-            level,
-            path: said.path,
-            message: said.text,
-            line,
-            column,
-        }
-    };
-
     let mut out = Vec::new();
     if report.verdict == Verdict::Rejected {
         let message = report.message.as_deref().unwrap_or_default();
         let mut lines = message.lines().filter(|l| !l.trim().is_empty());
         let summary = lines.next();
-        let before = out.len();
-        out.extend(lines.map(|line| finding(Level::Reject, read_said(line))));
-        if out.len() == before {
+        out.extend(lines.map(|line| placing.finding(Level::Reject, read_said(line), line)));
+        match (summary, out.is_empty()) {
+            (Some(summary), false) => report.summary = Some(summary.to_string()),
             // The summary is all the policy said: it is the finding.
-            let text = summary.unwrap_or("rejected, without a message");
-            out.push(finding(Level::Reject, read_said(text)));
+            (Some(summary), true) => out.push(placing.finding(Level::Reject, read_said(summary), summary)),
+            (None, _) => {
+                let mut finding = placing.finding(Level::Reject, read_said("rejected, without a message"), "");
+                finding.written = None;
+                out.push(finding);
+            }
         }
     }
     if matches!(report.verdict, Verdict::Allowed | Verdict::Mutated | Verdict::Rejected) {
-        for warning in &report.warnings {
+        for warning in warnings {
             let (first, more) = warning.split_once('\n').unwrap_or((warning, ""));
             let mut said = read_said(first);
             if !more.is_empty() {
                 said.text = format!("{}\n{more}", said.text);
             }
-            out.push(finding(Level::Warn, said));
+            out.push(placing.finding(Level::Warn, said, warning));
         }
     }
-    if report.verdict == Verdict::Mutated {
-        for (op, text) in report.patch.iter().zip(&report.patch_lines) {
-            let path = op.get("path").and_then(Value::as_str).unwrap_or_default();
-            let tokens = pointer_tokens(path);
-            let depth = existing(object, &tokens);
-            let (line, column) = match place(source, &tokens[..depth]) {
-                Some((line, column)) => (Some(line), Some(column)),
-                None => at_object(),
-            };
-            out.push(Finding {
-                rule: None,
-                level: Level::Mutation,
-                path: Some(path.to_string()),
-                message: text.clone(),
-                line,
-                column,
-            });
+    if let (Verdict::Mutated, Some(patch)) = (report.verdict, patch) {
+        out.extend(patch::operations(patch).into_iter().map(|op| placing.operation(op)));
+    }
+    report.findings = out;
+}
+
+/// What placing an object's findings needs.
+struct Placing<'a> {
+    object: &'a Value,
+    source: Option<&'a Source>,
+    /// Where the object starts, when its source is unknown.
+    object_line: Option<usize>,
+    /// The rule of findings that name none, when the object's rule
+    /// annotation names exactly one.
+    sole_rule: Option<String>,
+}
+
+impl Placing<'_> {
+    /// The place of the node at `tokens`, or of its nearest written
+    /// ancestor, else of the object.
+    fn at(&self, tokens: &[String]) -> (Option<usize>, Option<usize>) {
+        match place(self.source, tokens) {
+            Some((line, column)) => (Some(line), Some(column)),
+            None => (self.object_line, None),
         }
     }
-    out
+
+    fn finding(&self, level: Level, said: Said, written: &str) -> Finding {
+        let tokens = match said.path.as_deref().and_then(steps) {
+            Some(steps) => resolve(self.object, &steps).0,
+            None => Vec::new(),
+        };
+        let (line, column) = self.at(&tokens);
+        Finding {
+            rule_id: said.rule.or_else(|| self.sole_rule.clone()),
+            level,
+            path: said.path,
+            message: said.text,
+            line,
+            column,
+            written: Some(written.to_string()),
+            operation: None,
+        }
+    }
+
+    /// A patch operation, at the deepest part of its path the object has.
+    fn operation(&self, op: Value) -> Finding {
+        let path = op.get("path").and_then(Value::as_str).unwrap_or_default().to_string();
+        let tokens = pointer_tokens(&path);
+        let (line, column) = self.at(&tokens[..existing(self.object, &tokens)]);
+        let text = patch::readable(&op);
+        Finding {
+            rule_id: None,
+            level: Level::Mutation,
+            path: Some(path),
+            message: text.clone(),
+            line,
+            column,
+            written: Some(text),
+            operation: Some(op),
+        }
+    }
 }
 
 /// The last mapping key on the way to where `finding` is placed in `object`
@@ -418,6 +448,17 @@ mod tests {
 
     const WORKLOAD: &str = "# Source: chart/templates/d.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    spec:\n      containers:\n      - name: a\n        env: &env\n        - name: X\n          valueFrom: {secretKeyRef: {name: s, key: k}}\n      - name: b\n        env: *env\n";
 
+    /// The findings [`read_answer`] makes of an answer.
+    fn findings(
+        report: &mut ObjectReport,
+        warnings: &[String],
+        patch: Option<&Patch>,
+        source: Option<&Source>,
+    ) -> Vec<Finding> {
+        read_answer(report, warnings, patch, source);
+        std::mem::take(&mut report.findings)
+    }
+
     fn judged(verdict: Verdict) -> (ObjectReport, Option<Source>) {
         let entry = crate::manifests::file_entries("d.yaml", WORKLOAD).remove(0);
         let report = ObjectReport::new(entry.location, entry.content.ok(), verdict);
@@ -429,7 +470,7 @@ mod tests {
     fn places(findings: &[Finding]) -> Vec<Placed<'_>> {
         findings
             .iter()
-            .map(|f| (f.rule.as_deref(), f.level, f.line, f.column))
+            .map(|f| (f.rule_id.as_deref(), f.level, f.line, f.column))
             .collect()
     }
 
@@ -440,8 +481,11 @@ mod tests {
             "Deployment \"d\" breaks 3 rules:\n[env-secret-ref] spec.template.spec.containers[0].env[0]: a\n\n[env-secret-ref] spec.template.spec.containers[1].env[0]: b\nno rule, no field"
                 .into(),
         );
-        report.warnings = vec!["[other] spec.template.spec.volumes[0]: w\nmore".into(), "plain".into()];
-        let found = findings(&report, source.as_ref());
+        let warnings = [
+            "[other] spec.template.spec.volumes[0]: w\nmore".to_string(),
+            "plain".into(),
+        ];
+        let found = findings(&mut report, &warnings, None, source.as_ref());
         assert_eq!(
             places(&found),
             [
@@ -461,15 +505,16 @@ mod tests {
             Some("spec.template.spec.containers[1].env[0]")
         );
         // one rule in the audit annotations names the findings that name none
-        report.rules = vec!["env-secret-ref".into()];
+        report.rule_ids = vec!["env-secret-ref".into()];
         assert_eq!(
-            findings(&report, source.as_ref())[2].rule.as_deref(),
+            findings(&mut report, &warnings, None, source.as_ref())[2]
+                .rule_id
+                .as_deref(),
             Some("env-secret-ref")
         );
         // the summary alone is the finding; with no source, the document's line
         report.message = Some("cannot parse the request".into());
-        report.warnings.clear();
-        let found = findings(&report, None);
+        let found = findings(&mut report, &[], None, None);
         assert_eq!(places(&found), [(Some("env-secret-ref"), Level::Reject, Some(2), None)]);
         assert_eq!(found[0].message, "cannot parse the request");
     }
@@ -482,9 +527,8 @@ mod tests {
             json!({"op": "add", "path": "/spec/template/spec/volumes", "value": []}),
             json!({"op": "replace", "path": "/metadata/name", "value": "e"}),
         ];
-        report.patch = ops.to_vec();
-        report.patch_lines = vec!["add a".into(), "add b".into(), "replace c".into()];
-        let found = findings(&report, source.as_ref());
+        let patch: Patch = serde_json::from_value(json!(ops)).unwrap();
+        let found = findings(&mut report, &[], Some(&patch), source.as_ref());
         assert_eq!(
             places(&found),
             [
@@ -494,7 +538,7 @@ mod tests {
             ]
         );
         assert_eq!(found[1].path.as_deref(), Some("/spec/template/spec/volumes"));
-        assert_eq!(found[1].message, "add b");
+        assert_eq!(found[1].message, "add /spec/template/spec/volumes []");
     }
 
     #[test]

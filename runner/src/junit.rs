@@ -8,7 +8,7 @@
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::outcome::{Finding, Level, ObjectReport, Verdict, SKIPPED_NOTE};
+use crate::results::{Finding, Level, ObjectReport, Verdict, SKIPPED_NOTE};
 
 /// `Pod ns/a (document 2)`: unique within its file, so that CI tools that key
 /// testcases by name keep two objects of the same kind and name apart.
@@ -109,8 +109,8 @@ pub fn render(reports: &[ObjectReport], name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::Location;
     use crate::request::ManifestObject;
+    use crate::results::Location;
     use serde_json::json;
 
     fn object(kind: &str, name: &str) -> ManifestObject {
@@ -132,21 +132,25 @@ mod tests {
         let mut rejected = ObjectReport::new(at("a.yaml", 1), Some(object("Pod", "p")), Verdict::Rejected);
         rejected.message = Some("Pod p breaks <rules>:\n[r] spec: line & two".into());
         rejected.findings = vec![Finding {
-            rule: Some("r".into()),
+            rule_id: Some("r".into()),
             level: Level::Reject,
             path: Some("spec".into()),
             message: "line & two".into(),
             line: Some(4),
             column: Some(1),
+            written: Some("[r] spec: line & two".into()),
+            operation: None,
         }];
         let mut same_name = ObjectReport::new(at("a.yaml", 2), Some(object("Pod", "p")), Verdict::Allowed);
         same_name.findings = vec![Finding {
-            rule: None,
+            rule_id: None,
             level: Level::Warn,
             path: None,
             message: "careful \u{1b}[1mnow".into(),
             line: Some(9),
             column: None,
+            written: Some("careful \u{1b}[1mnow".into()),
+            operation: None,
         }];
         let mut skipped = ObjectReport::new(at("b.yaml", 1), Some(object("ConfigMap", "c")), Verdict::Skipped);
         skipped.message = None;

@@ -5,6 +5,7 @@ mod bench;
 mod catalogue;
 mod check;
 mod cli;
+mod codequality;
 mod context;
 mod findings;
 mod helm_source;
@@ -15,12 +16,13 @@ mod kube_yaml;
 mod kubernetes;
 mod manifests;
 mod metadata;
-mod outcome;
 mod patch;
+mod policyreport;
 mod position;
 mod report;
 mod request;
 mod response;
+mod results;
 mod run;
 mod sarif;
 mod settings_position;
@@ -61,7 +63,7 @@ fn main() -> ExitCode {
     let verbose = cli.verbose || verbose_from_env();
     let (result, error_exit) = match &cli.command {
         Command::Run(args) => (run::run(args, verbose), 1),
-        Command::Check(args) => (check::check(args, verbose), outcome::EXIT_ERROR),
+        Command::Check(args) => (check::check(args, verbose), results::EXIT_ERROR),
         Command::Bench(args) => (bench::bench(args, verbose), 2),
     };
     let settings = match &cli.command {

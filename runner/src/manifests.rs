@@ -13,9 +13,9 @@ use anyhow::{anyhow, bail, Result};
 use crate::helm_source::Templates;
 use crate::input::{origin_name, read_text};
 use crate::kube_yaml;
-use crate::outcome::Location;
 use crate::position::{LineCounter, Position, Positions};
 use crate::request::ManifestObject;
+use crate::results::Location;
 use crate::stream::{documents, objects};
 
 /// One object of a manifest, or why a document did not give one.

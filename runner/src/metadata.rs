@@ -11,7 +11,7 @@ use crate::kubernetes::GroupVersionResource;
 /// One admission rule, as in a ValidatingWebhookConfiguration.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-pub struct Rule {
+pub struct AdmissionRule {
     #[serde(default)]
     pub api_groups: Vec<String>,
     #[serde(default)]
@@ -27,7 +27,7 @@ pub struct Rule {
 #[serde(rename_all = "camelCase")]
 pub struct PolicyMetadata {
     #[serde(default)]
-    pub rules: Vec<Rule>,
+    pub rules: Vec<AdmissionRule>,
     #[serde(default)]
     pub mutating: bool,
     /// The Kubernetes resources the policy reads at evaluation time.
@@ -43,7 +43,7 @@ fn listed(values: &[String], wanted: &str) -> bool {
     values.iter().any(|v| v == "*" || v == wanted)
 }
 
-impl Rule {
+impl AdmissionRule {
     /// Whether the rule selects this (main, not sub-) resource and operation.
     /// `*` matches anything; for resources `*/*` also matches (it covers
     /// resources and their subresources), while `pods/status`-style entries
@@ -219,14 +219,14 @@ annotations:
         // operations must include CREATE
         assert!(!m.covers(&gvr("batch", "v1", "jobs"), "CREATE"));
         // a subresource entry does not select the main resource
-        let only_sub = Rule {
+        let only_sub = AdmissionRule {
             api_groups: vec!["*".into()],
             api_versions: vec!["*".into()],
             resources: vec!["pods/status".into()],
             operations: vec!["CREATE".into()],
         };
         assert!(!only_sub.matches(&gvr("", "v1", "pods"), "CREATE"));
-        let all = Rule {
+        let all = AdmissionRule {
             resources: vec!["*/*".into()],
             ..only_sub
         };

@@ -21,13 +21,9 @@ pub fn operations(patch: &Patch) -> Vec<Value> {
     patch.0.iter().filter_map(|op| serde_json::to_value(op).ok()).collect()
 }
 
-/// One operation per line: `add /spec/x {"a":1}`, `remove /metadata/labels/y`,
+/// An operation in words: `add /spec/x {"a":1}`, `remove /metadata/labels/y`,
 /// `move /to from /from`.
-pub fn readable_lines(patch: &Patch) -> Vec<String> {
-    operations(patch).iter().map(readable_op).collect()
-}
-
-fn readable_op(op: &Value) -> String {
+pub fn readable(op: &Value) -> String {
     let name = op.get("op").and_then(Value::as_str).unwrap_or("?");
     let path = op.get("path").and_then(Value::as_str).unwrap_or("");
     let mut line = format!("{name} {}", if path.is_empty() { "\"\"" } else { path });
@@ -70,12 +66,12 @@ mod tests {
     fn readable_lines_show_one_operation_each() {
         let before = json!({"a": 1, "b": {"c": true}, "d": "x"});
         let after = json!({"a": 2, "b": {"c": true, "e": [1]}});
-        let lines = readable_lines(&diff(&before, &after));
+        let lines: Vec<String> = operations(&diff(&before, &after)).iter().map(readable).collect();
         assert!(lines.contains(&"replace /a 2".to_string()), "{lines:?}");
         assert!(lines.contains(&"add /b/e [1]".to_string()), "{lines:?}");
         assert!(lines.contains(&"remove /d".to_string()), "{lines:?}");
         assert_eq!(lines.len(), 3);
-        let moved = readable_op(&json!({"op": "move", "from": "/x", "path": "/y"}));
+        let moved = readable(&json!({"op": "move", "from": "/x", "path": "/y"}));
         assert_eq!(moved, "move /y from /x");
     }
 }

@@ -8,17 +8,32 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::catalogue::RuleInfo;
+use crate::catalogue::RuleEntry;
 use crate::cli::{CheckArgs, CheckFormat};
-use crate::outcome::{counts, exit_code, summary, Finding, Level, ObjectReport, Verdict, SKIPPED_NOTE};
-use crate::{junit, sarif};
+use crate::metadata::PolicyMetadata;
+use crate::policyreport::{self, PolicyFacts};
+use crate::results::{counts, summary, Counts, Finding, Level, ObjectReport, Verdict, SKIPPED_NOTE};
+use crate::{codequality, junit, sarif};
 
-/// Prints the report on stdout (and the JUnit and SARIF files, when asked
-/// for); `rules` is the rule catalogue (`--rules`).
-pub fn write(reports: &[ObjectReport], args: &CheckArgs, rules: Option<&[RuleInfo]>) -> Result<()> {
+/// Prints the report on stdout (and the JUnit, SARIF and Code Quality
+/// files, when asked for); `catalogue` describes the policy's rules
+/// (`--rules`), `metadata` the policy.
+pub fn write(
+    reports: &[ObjectReport],
+    args: &CheckArgs,
+    catalogue: Option<&[RuleEntry]>,
+    metadata: Option<&PolicyMetadata>,
+) -> Result<()> {
     let text = match args.output {
         CheckFormat::Text => render_text(reports),
-        CheckFormat::Sarif => sarif::render(reports, rules, &args.source_roots),
+        CheckFormat::Sarif => sarif::render(reports, catalogue, &args.source_roots),
+        CheckFormat::Codequality => codequality::render(reports),
+        CheckFormat::Policyreport => {
+            let stem = args.policy.file_stem().map(|s| s.to_string_lossy());
+            let name = args.policy_name.as_deref().or(stem.as_deref()).unwrap_or("policy");
+            let facts = PolicyFacts::new(name, metadata);
+            policyreport::render(reports, &facts, &args.cluster.namespace)
+        }
         CheckFormat::Json => {
             let mut out: String = reports.iter().map(|r| render_json(r) + "\n").collect();
             if args.summary {
@@ -42,42 +57,25 @@ pub fn write(reports: &[ObjectReport], args: &CheckArgs, rules: Option<&[RuleInf
             .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
     }
     if let Some(path) = &args.sarif {
-        std::fs::write(path, sarif::render(reports, rules, &args.source_roots))
+        std::fs::write(path, sarif::render(reports, catalogue, &args.source_roots))
             .with_context(|| format!("cannot write the SARIF report {}", path.display()))?;
+    }
+    if let Some(path) = &args.codequality {
+        std::fs::write(path, codequality::render(reports))
+            .with_context(|| format!("cannot write the Code Quality report {}", path.display()))?;
     }
     Ok(())
 }
 
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct JsonCounts {
-    objects: usize,
-    allowed: usize,
-    mutated: usize,
-    rejected: usize,
-    skipped: usize,
-    errors: usize,
-    exit_code: u8,
-}
-
-#[derive(Serialize)]
 struct JsonSummary {
-    summary: JsonCounts,
+    summary: Counts,
 }
 
 /// The `--summary` line of the JSON output: the counts and the exit code.
 pub fn render_json_summary(reports: &[ObjectReport]) -> String {
-    let c = counts(reports);
     let summary = JsonSummary {
-        summary: JsonCounts {
-            objects: c.objects,
-            allowed: c.allowed,
-            mutated: c.mutated,
-            rejected: c.rejected,
-            skipped: c.skipped,
-            errors: c.errors,
-            exit_code: exit_code(reports),
-        },
+        summary: counts(reports),
     };
     serde_json::to_string(&summary).unwrap_or_default()
 }
@@ -114,13 +112,11 @@ fn head(title: &str, r: &ObjectReport) -> String {
     }
 }
 
-/// `m.yaml:7:9: ` before what a finding says, when there is a finding, and
+/// `m.yaml:7:9: ` before what a finding says, and
 /// `m.yaml:7:9 (from mychart/templates/x.yaml): ` when the document names
 /// its template.
-fn placed(r: &ObjectReport, finding: Option<&Finding>) -> String {
-    finding.map_or_else(String::new, |f| {
-        format!("{}{}: ", f.place(&r.location.file), r.location.template_note())
-    })
+fn placed(r: &ObjectReport, finding: &Finding) -> String {
+    format!("{}{}: ", finding.place(&r.location.file), r.location.template_note())
 }
 
 /// The human report: one block per object, then the summary line, last.
@@ -131,38 +127,14 @@ pub fn render_text(reports: &[ObjectReport]) -> String {
     for (title, r) in display_titles(reports).iter().zip(reports) {
         out.push_str(&head(title, r));
         out.push('\n');
-        let of_level = |level: Level| r.findings.iter().filter(move |f| f.level == level);
-        let mut mutations = of_level(Level::Mutation);
-        for line in &r.patch_lines {
-            out.push_str(&format!("{INDENT}{}{line}\n", placed(r, mutations.next())));
+        for f in r.of_level(Level::Mutation) {
+            out.push_str(&format!("{INDENT}{}{}\n", placed(r, f), f.message));
         }
-        if let (Some(message), false) = (&r.message, r.verdict == Verdict::Skipped) {
-            let rejects: Vec<&Finding> = of_level(Level::Reject).collect();
-            let said: Vec<&str> = message.lines().filter(|l| !l.trim().is_empty()).collect();
-            let lines: Vec<(Option<&Finding>, &str)> = if rejects.len() + 1 == said.len() {
-                // the summary, then one finding a line
-                std::iter::once(None)
-                    .chain(rejects.into_iter().map(Some))
-                    .zip(said)
-                    .collect()
-            } else if rejects.len() == 1 && said.len() == 1 {
-                // the summary alone, which is the finding
-                vec![(rejects.first().copied(), said[0])]
-            } else {
-                message.lines().map(|line| (None, line)).collect()
-            };
-            for (finding, line) in lines {
-                out.push_str(&format!("{INDENT}{}{line}\n", placed(r, finding)));
-            }
-        }
-        let mut warned = of_level(Level::Warn);
-        for warning in &r.warnings {
-            let mut lines = warning.lines();
-            let place = placed(r, warned.next());
-            out.push_str(&format!(
-                "{INDENT}{place}warning: {}\n",
-                lines.next().unwrap_or_default()
-            ));
+        push_message(&mut out, r);
+        for f in r.of_level(Level::Warn) {
+            let mut lines = f.written.as_deref().unwrap_or_default().lines();
+            let first = lines.next().unwrap_or_default();
+            out.push_str(&format!("{INDENT}{}warning: {first}\n", placed(r, f)));
             for line in lines {
                 out.push_str(&format!("{INDENT}  {line}\n"));
             }
@@ -176,6 +148,32 @@ pub fn render_text(reports: &[ObjectReport]) -> String {
     out
 }
 
+/// The message of a judged object: its summary, then each finding written
+/// in it after its place; a message no finding was read from (an error's, an
+/// admitted object's) as it is.
+fn push_message(out: &mut String, r: &ObjectReport) {
+    let written: Vec<(&Finding, &str)> = r
+        .of_level(Level::Reject)
+        .filter_map(|f| Some((f, f.written.as_deref()?)))
+        .collect();
+    match (&r.message, r.verdict) {
+        (_, Verdict::Skipped) | (None, _) => {}
+        (Some(message), _) if written.is_empty() => {
+            for line in message.lines() {
+                out.push_str(&format!("{INDENT}{line}\n"));
+            }
+        }
+        (Some(_), _) => {
+            if let Some(summary) = &r.summary {
+                out.push_str(&format!("{INDENT}{summary}\n"));
+            }
+            for (f, line) in written {
+                out.push_str(&format!("{INDENT}{}{line}\n", placed(r, f)));
+            }
+        }
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct JsonReport<'a> {
@@ -187,8 +185,8 @@ struct JsonReport<'a> {
     message: Option<&'a str>,
     code: Option<u16>,
     rules: &'a [String],
-    patch: &'a [Value],
-    warnings: &'a [String],
+    patch: Vec<&'a Value>,
+    warnings: Vec<&'a str>,
     findings: Vec<JsonFinding<'a>>,
     file: &'a str,
     document: Option<usize>,
@@ -220,14 +218,14 @@ pub fn render_json(r: &ObjectReport) -> String {
         verdict: r.verdict.as_str(),
         message: r.message.as_deref(),
         code: r.code,
-        rules: &r.rules,
-        patch: &r.patch,
-        warnings: &r.warnings,
+        rules: &r.rule_ids,
+        patch: r.patch(),
+        warnings: r.warnings(),
         findings: r
             .findings
             .iter()
             .map(|f| JsonFinding {
-                rule: f.rule.as_deref(),
+                rule: f.rule_id.as_deref(),
                 level: f.level.as_str(),
                 path: f.path.as_deref(),
                 message: &f.message,
@@ -249,9 +247,10 @@ pub fn render_json(r: &ObjectReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::Location;
+    use crate::findings::read_answer;
     use crate::request::object;
     use crate::request::ManifestObject;
+    use crate::results::Location;
     use serde_json::json;
 
     fn at(document: usize) -> Location {
@@ -271,18 +270,21 @@ mod tests {
     #[test]
     fn text_report_shows_verdicts_patches_messages_and_summary() {
         let mut allowed = report(1, object("v1", "Pod", Some("ns"), "a"), Verdict::Allowed);
-        allowed.warnings = vec!["careful".into()];
+        read_answer(&mut allowed, &["careful".into()], None, None);
         let mut mutated = report(2, object("apps/v1", "Deployment", Some("ns"), "b"), Verdict::Mutated);
-        mutated.patch_lines = vec![r#"add /spec/x {"a":1}"#.into()];
+        let patch = serde_json::from_value(json!([{"op": "add", "path": "/spec/x", "value": {"a": 1}}])).unwrap();
+        read_answer(&mut mutated, &[], Some(&patch), None);
         let mut rejected = report(3, object("v1", "Pod", None, "c"), Verdict::Rejected);
         rejected.message = Some("first line\nsecond line".into());
         rejected.code = Some(403);
+        read_answer(&mut rejected, &[], None, None);
         let skipped = report(4, object("v1", "ConfigMap", Some("ns"), "d"), Verdict::Skipped);
         let mut old = report(5, object("apps/v1beta1", "Deployment", None, "e"), Verdict::Skipped);
         old.message = Some("apps/v1beta1 Deployment is not served".into());
         let reports = vec![allowed, mutated, rejected, skipped, old];
         let text = render_text(&reports);
-        let expected = "Pod ns/a: allowed\n    warning: careful\nDeployment ns/b: mutated\n    add /spec/x {\"a\":1}\nPod c: rejected (code 403)\n    first line\n    second line\nConfigMap ns/d: skipped (not covered by the policy's rules)\nDeployment e: skipped: apps/v1beta1 Deployment is not served\n\n5 objects: 1 allowed, 1 mutated, 1 rejected, 2 skipped\n";
+        // each finding after its place: without a source, the object's line
+        let expected = "Pod ns/a: allowed\n    f.yaml:10: warning: careful\nDeployment ns/b: mutated\n    f.yaml:20: add /spec/x {\"a\":1}\nPod c: rejected (code 403)\n    first line\n    f.yaml:30: second line\nConfigMap ns/d: skipped (not covered by the policy's rules)\nDeployment e: skipped: apps/v1beta1 Deployment is not served\n\n5 objects: 1 allowed, 1 mutated, 1 rejected, 2 skipped\n";
         assert_eq!(text, expected);
     }
 
@@ -312,7 +314,7 @@ mod tests {
     #[test]
     fn json_report_has_one_object_per_line_with_its_place_and_rules() {
         let mut r = report(2, object("v1", "Pod", Some("ns"), "p"), Verdict::Rejected);
-        r.rules = vec!["env-secret-ref".into(), "plain-secret-volume".into()];
+        r.rule_ids = vec!["env-secret-ref".into(), "plain-secret-volume".into()];
         r.message = Some("no".into());
         let line = render_json(&r);
         assert!(!line.contains('\n'));

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::patch::{self, Patch};
+use crate::results::Verdict;
 
 /// Kubewarden's ValidationResponse, as returned by the guest's `validate`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -60,11 +61,24 @@ pub struct Status {
     pub code: Option<u16>,
 }
 
-/// An AdmissionResponse plus the decoded patch, for human reports.
+/// What the policy decided on a request: the AdmissionResponse, and its
+/// patch decoded for `check`'s reports.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct Decision {
     pub response: AdmissionResponse,
     pub patch: Option<Patch>,
+}
+
+impl Decision {
+    /// The verdict of `check` and `bench`: rejected, mutated (admitted with
+    /// a patch that changes something) or allowed.
+    pub fn verdict(&self) -> Verdict {
+        match (self.response.allowed, &self.patch) {
+            (false, _) => Verdict::Rejected,
+            (true, Some(_)) => Verdict::Mutated,
+            (true, None) => Verdict::Allowed,
+        }
+    }
 }
 
 /// Text kwctl uses when a policy mutates a request that has no object.
@@ -75,11 +89,11 @@ pub fn admission_response(
     uid: &str,
     request_object: Option<&Value>,
     validation: &ValidationResponse,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<Decision> {
     let request_object = request_object.filter(|o| !o.is_null());
     let patch = match (&validation.mutated_object, request_object) {
         (Some(_), None) => {
-            return Ok(Outcome {
+            return Ok(Decision {
                 response: AdmissionResponse {
                     uid: uid.to_string(),
                     allowed: false,
@@ -103,7 +117,7 @@ pub fn admission_response(
         message: validation.message.clone(),
         code: validation.code,
     });
-    Ok(Outcome {
+    Ok(Decision {
         response: AdmissionResponse {
             uid: uid.to_string(),
             allowed: validation.accepted,

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use crate::cli::RunArgs;
+use crate::cli::{host_options, RunArgs};
 use crate::context::cluster_state::ClusterState;
 use crate::context::session::Session;
 use crate::context::{declared, read_cluster_state, ContextHost, Source};
-use crate::host::{display_name, load, HostOptions, Load};
+use crate::host::{display_name, load, Load};
 use crate::input::load_settings;
 use crate::metadata::FoundMetadata;
 use crate::request::load_request;
@@ -95,11 +95,7 @@ pub fn run(args: &RunArgs, verbose: bool) -> Result<u8> {
         Load {
             policy: &args.policy,
             metadata: args.metadata.as_deref(),
-            options: HostOptions {
-                verbose,
-                deadline: args.deadline.deadline(),
-                cache: args.cache.dir(),
-            },
+            options: host_options(verbose, &args.deadline, &args.cache),
             settings: &settings,
             name_module_when_not_ready: false,
         },

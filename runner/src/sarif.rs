@@ -17,10 +17,10 @@
 
 use serde::Serialize;
 
-use crate::catalogue::RuleInfo;
+use crate::catalogue::RuleEntry;
 use crate::findings::placed_key;
 use crate::helm_source::{key_line, repository_path, SourceRoot, TemplateFiles};
-use crate::outcome::{Finding, Level, ObjectReport, Verdict};
+use crate::results::{issues, own_rule, Finding, Issue, Level, ObjectReport};
 
 pub const SCHEMA: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 pub const VERSION: &str = "2.1.0";
@@ -29,27 +29,29 @@ pub const VERSION: &str = "2.1.0";
 /// accepts (it names no file of the repository, so no source is shown).
 pub const STDIN_URI: &str = "stdin";
 
-/// The runner's own rules: what it reports that no policy rule names.
-const UNREADABLE: (&str, &str, &str) = (
-    "policy-runner/unreadable",
-    "a manifest file or document that could not be read",
-    "The file could not be read, or the document is not YAML or JSON that makes a Kubernetes object. Nothing in it was evaluated; the other documents were.",
-);
-const EVALUATION_FAILED: (&str, &str, &str) = (
-    "policy-runner/evaluation-failed",
-    "the policy failed on an object",
-    "The policy trapped, ran past its deadline or gave an answer that is not an admission response: the object was not judged.",
-);
-const MUTATION: (&str, &str, &str) = (
-    "policy-runner/mutation",
-    "the policy changes the object on admission",
-    "The object is admitted with this JSON patch operation applied: the cluster runs something other than the manifest says. Write the change into the manifest to keep them equal.",
-);
-const UNNAMED: (&str, &str, &str) = (
-    "policy-runner/unnamed",
-    "a finding for which the policy named no rule",
-    "The policy's message or warning gave no `[rule-id]`: see the policy's documentation.",
-);
+/// What the runner's own rules are about: (id, short, full description).
+const OWN_RULES: [(&str, &str, &str); 4] = [
+    (
+        own_rule::UNREADABLE,
+        "a manifest file or document that could not be read",
+        "The file could not be read, or the document is not YAML or JSON that makes a Kubernetes object. Nothing in it was evaluated; the other documents were.",
+    ),
+    (
+        own_rule::EVALUATION_FAILED,
+        "the policy failed on an object",
+        "The policy trapped, ran past its deadline or gave an answer that is not an admission response: the object was not judged.",
+    ),
+    (
+        own_rule::MUTATION,
+        "the policy changes the object on admission",
+        "The object is admitted with this JSON patch operation applied: the cluster runs something other than the manifest says. Write the change into the manifest to keep them equal.",
+    ),
+    (
+        own_rule::UNNAMED,
+        "a finding for which the policy named no rule",
+        "The policy's message or warning gave no `[rule-id]`: see the policy's documentation.",
+    ),
+];
 
 #[derive(Serialize)]
 #[cfg_attr(test, derive(serde::Deserialize), serde(deny_unknown_fields))]
@@ -180,7 +182,7 @@ struct Rules {
 }
 
 impl Rules {
-    fn new(catalogue: Option<&[RuleInfo]>) -> Rules {
+    fn new(catalogue: Option<&[RuleEntry]>) -> Rules {
         let list = catalogue
             .unwrap_or_default()
             .iter()
@@ -218,11 +220,15 @@ impl Rules {
     }
 
     /// The index of one of the runner's own rules.
-    fn own_rule(&mut self, (id, short, full): (&str, &str, &str)) -> usize {
-        match self.list.iter().position(|d| d.id == id) {
-            Some(index) => index,
-            None => self.push(id, short.to_string(), Some(full.to_string())),
+    fn own_rule(&mut self, id: &str) -> usize {
+        if let Some(index) = self.list.iter().position(|d| d.id == id) {
+            return index;
         }
+        let (short, full) = OWN_RULES
+            .iter()
+            .find(|(own, ..)| *own == id)
+            .map_or(("", ""), |(_, short, full)| (*short, *full));
+        self.push(id, short.to_string(), Some(full.to_string()))
     }
 
     fn push(&mut self, id: &str, short: String, full: Option<String>) -> usize {
@@ -274,18 +280,18 @@ fn level(level: Level) -> &'static str {
     }
 }
 
-fn location(r: &ObjectReport, line: Option<usize>, column: Option<usize>) -> SarifLocation {
+/// The place in the rendered manifest: the finding's, else the object's.
+fn rendered_location(issue: &Issue) -> SarifLocation {
     SarifLocation {
         id: None,
         message: None,
         physical_location: PhysicalLocation {
             artifact_location: ArtifactLocation {
-                uri: artifact_uri(&r.location.file),
+                uri: artifact_uri(&issue.report.location.file),
             },
-            // a file that could not be read at all: its first line
             region: Region {
-                start_line: line.or(r.location.line).unwrap_or(1),
-                start_column: column,
+                start_line: issue.line,
+                start_column: issue.column,
             },
         },
     }
@@ -330,13 +336,9 @@ impl TemplatePlaces<'_> {
 
 /// The place of a finding: in its chart template when it can be found
 /// there, with the rendered place as related location; else the rendered place.
-fn finding_locations(
-    r: &ObjectReport,
-    f: &Finding,
-    templates: &mut TemplatePlaces,
-) -> (Vec<SarifLocation>, Vec<SarifLocation>) {
-    let rendered = location(r, f.line, f.column);
-    match templates.locate(r, f) {
+fn finding_locations(issue: &Issue, templates: &mut TemplatePlaces) -> (Vec<SarifLocation>, Vec<SarifLocation>) {
+    let rendered = rendered_location(issue);
+    match issue.finding.and_then(|f| templates.locate(issue.report, f)) {
         Some(template) => {
             let related = SarifLocation {
                 id: Some(1),
@@ -356,70 +358,31 @@ fn properties(r: &ObjectReport) -> Option<Properties> {
     Some(Properties { source })
 }
 
-/// `Deployment team-a/x: spec.containers[0]: what the policy said`.
-fn finding_message(r: &ObjectReport, f: &Finding) -> String {
-    match (&f.path, f.level) {
-        (Some(path), Level::Reject | Level::Warn) if !path.is_empty() => {
-            format!("{}: {path}: {}", r.title(), f.message)
-        }
-        _ => format!("{}: {}", r.title(), f.message),
-    }
-}
-
 /// The SARIF log of a `check` run.
-pub fn log(reports: &[ObjectReport], catalogue: Option<&[RuleInfo]>, roots: &[SourceRoot]) -> Log {
+pub fn log(reports: &[ObjectReport], catalogue: Option<&[RuleEntry]>, roots: &[SourceRoot]) -> Log {
     let mut rules = Rules::new(catalogue);
     let mut templates = TemplatePlaces {
         roots,
         files: TemplateFiles::default(),
     };
-    let mut results = Vec::new();
-    for r in reports {
-        match r.verdict {
-            Verdict::Skipped => {}
-            Verdict::Error => {
-                let own = if r.object.is_some() {
-                    EVALUATION_FAILED
-                } else {
-                    UNREADABLE
-                };
-                let rule_index = rules.own_rule(own);
-                let message = r.message.as_deref().unwrap_or("error");
-                results.push(SarifResult {
-                    rule_id: own.0.to_string(),
-                    rule_index,
-                    level: "error".to_string(),
-                    message: Text {
-                        text: format!("{}: {message}", r.title()),
-                    },
-                    locations: vec![location(r, None, None)],
-                    related_locations: Vec::new(),
-                    properties: properties(r),
-                });
+    let results = issues(reports)
+        .into_iter()
+        .map(|issue| {
+            let (locations, related_locations) = finding_locations(&issue, &mut templates);
+            SarifResult {
+                rule_index: match issue.own {
+                    true => rules.own_rule(issue.rule_id),
+                    false => rules.policy_rule(issue.rule_id, catalogue.is_some()),
+                },
+                rule_id: issue.rule_id.to_string(),
+                level: issue.finding.map_or("error", |f| level(f.level)).to_string(),
+                properties: properties(issue.report),
+                message: Text { text: issue.message },
+                locations,
+                related_locations,
             }
-            Verdict::Allowed | Verdict::Mutated | Verdict::Rejected => {
-                for f in &r.findings {
-                    let (rule_id, rule_index) = match (&f.rule, f.level) {
-                        (Some(id), _) => (id.clone(), rules.policy_rule(id, catalogue.is_some())),
-                        (None, Level::Mutation) => (MUTATION.0.to_string(), rules.own_rule(MUTATION)),
-                        (None, _) => (UNNAMED.0.to_string(), rules.own_rule(UNNAMED)),
-                    };
-                    let (locations, related_locations) = finding_locations(r, f, &mut templates);
-                    results.push(SarifResult {
-                        rule_id,
-                        rule_index,
-                        level: level(f.level).to_string(),
-                        message: Text {
-                            text: finding_message(r, f),
-                        },
-                        locations,
-                        related_locations,
-                        properties: properties(r),
-                    });
-                }
-            }
-        }
-    }
+        })
+        .collect();
     Log {
         schema: SCHEMA.to_string(),
         version: VERSION.to_string(),
@@ -438,7 +401,7 @@ pub fn log(reports: &[ObjectReport], catalogue: Option<&[RuleInfo]>, roots: &[So
 }
 
 /// The SARIF document, pretty-printed.
-pub fn render(reports: &[ObjectReport], catalogue: Option<&[RuleInfo]>, roots: &[SourceRoot]) -> String {
+pub fn render(reports: &[ObjectReport], catalogue: Option<&[RuleEntry]>, roots: &[SourceRoot]) -> String {
     let mut text = serde_json::to_string_pretty(&log(reports, catalogue, roots)).unwrap_or_default();
     text.push('\n');
     text
@@ -451,8 +414,8 @@ mod tests {
     //! checked on it (§3.13 sarifLog, §3.14 run, §3.19 toolComponent,
     //! §3.27 result, §3.49 reportingDescriptor, §3.30 region).
     use super::*;
-    use crate::outcome::Location;
     use crate::request::object;
+    use crate::results::{Finding, Location, Verdict};
 
     /// Reads a SARIF text strictly and checks what SARIF 2.1.0 requires of it.
     fn read_strictly(text: &str) -> Log {
@@ -512,12 +475,14 @@ mod tests {
 
     fn finding(rule: Option<&str>, level: Level, path: Option<&str>, message: &str, line: usize) -> Finding {
         Finding {
-            rule: rule.map(str::to_string),
+            rule_id: rule.map(str::to_string),
             level,
             path: path.map(str::to_string),
             message: message.into(),
             line: Some(line),
             column: Some(3),
+            written: Some(message.into()),
+            operation: None,
         }
     }
 

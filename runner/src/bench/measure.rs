@@ -161,12 +161,9 @@ pub fn prepare(
 /// answer before timing. Returns the verdict.
 fn check_answer(instance: &PolicyInstance, work: &Workload) -> Result<&'static str> {
     let validation = instance.validate(work.payload)?;
-    let outcome = admission_response(work.uid, work.object, &validation)?;
-    Ok(match (outcome.response.allowed, outcome.patch.is_some()) {
-        (false, _) => "rejected",
-        (true, true) => "mutated",
-        (true, false) => "allowed",
-    })
+    Ok(admission_response(work.uid, work.object, &validation)?
+        .verdict()
+        .as_str())
 }
 
 /// Warm-up, then timed calls, interleaved across modules (A B A B ...).

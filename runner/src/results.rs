@@ -1,7 +1,11 @@
 //! What `check` found, object by object: the verdicts, where each object
-//! is, its findings, the counts and the exit code. A leaf: the reports (text,
-//! JSON, JUnit, SARIF) and `check` itself depend on it, it on nothing of theirs.
+//! is, its findings, the counts and the exit code. The one model every
+//! output (text, JSON, JUnit, SARIF, Code Quality, PolicyReport) renders:
+//! a policy's message is split into findings once ([`crate::findings`]),
+//! counted once ([`counts`]). A leaf: the outputs and `check` itself depend
+//! on it, it on nothing of theirs.
 
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::request::ManifestObject;
@@ -97,8 +101,9 @@ impl Level {
 /// a line of its rejection message, a warning, or a patch operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    /// The rule's id, when the policy gave one (`[id] ...`).
-    pub rule: Option<String>,
+    /// The id of the policy's rule the finding breaks, when the policy gave
+    /// one (`[id] ...`).
+    pub rule_id: Option<String>,
     pub level: Level,
     /// The field as the policy wrote it (`spec.containers[0].env[1]`), or
     /// the path of a patch operation; `None` when the finding names none.
@@ -112,6 +117,12 @@ pub struct Finding {
     /// 1-based column, in characters, on `line` (a byte order mark is not
     /// counted); `None` when only the line is known.
     pub column: Option<usize>,
+    /// What the policy wrote, as it wrote it: the line of the rejection
+    /// message, the whole warning, or the patch operation in words; `None`
+    /// for the runner's own words (a rejection without a message).
+    pub written: Option<String>,
+    /// The JSON patch operation of a [`Level::Mutation`].
+    pub operation: Option<Value>,
 }
 
 impl Finding {
@@ -123,7 +134,7 @@ impl Finding {
         if self.level == Level::Warn {
             out.push_str("warning: ");
         }
-        if let Some(rule) = &self.rule {
+        if let Some(rule) = &self.rule_id {
             out.push_str(&format!("[{rule}] "));
         }
         if let (Some(path), false) = (&self.path, self.level == Level::Mutation) {
@@ -150,13 +161,16 @@ pub struct ObjectReport {
     /// `None` when the document could not be read as an object.
     pub object: Option<ManifestObject>,
     pub verdict: Verdict,
+    /// The policy's message as it gave it, or why the object was skipped
+    /// or could not be judged.
     pub message: Option<String>,
     pub code: Option<u16>,
-    /// Ids of the rules the object breaks, in the policy's order.
-    pub rules: Vec<String>,
-    pub patch: Vec<Value>,
-    pub patch_lines: Vec<String>,
-    pub warnings: Vec<String>,
+    /// The first line of a rejection message whose other lines are its
+    /// findings.
+    pub summary: Option<String>,
+    /// Ids of the policy's rules the object breaks, from its rule
+    /// annotation, in the policy's order.
+    pub rule_ids: Vec<String>,
     /// What the message, the warnings and the patch say, each in its place.
     pub findings: Vec<Finding>,
 }
@@ -169,12 +183,29 @@ impl ObjectReport {
             verdict,
             message: None,
             code: None,
-            rules: Vec::new(),
-            patch: Vec::new(),
-            patch_lines: Vec::new(),
-            warnings: Vec::new(),
+            summary: None,
+            rule_ids: Vec::new(),
             findings: Vec::new(),
         }
+    }
+
+    /// The findings of one level, in order.
+    pub fn of_level(&self, level: Level) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(move |f| f.level == level)
+    }
+
+    /// The admission warnings, as the policy gave them.
+    pub fn warnings(&self) -> Vec<&str> {
+        self.of_level(Level::Warn)
+            .filter_map(|f| f.written.as_deref())
+            .collect()
+    }
+
+    /// The JSON patch operations of a mutation.
+    pub fn patch(&self) -> Vec<&Value> {
+        self.of_level(Level::Mutation)
+            .filter_map(|f| f.operation.as_ref())
+            .collect()
     }
 
     /// `Kind namespace/name`, or the place of a document that has none.
@@ -186,18 +217,90 @@ impl ObjectReport {
     }
 }
 
+/// The runner's own rules: what it reports that no policy rule names.
+pub mod own_rule {
+    /// A manifest file or document that could not be read.
+    pub const UNREADABLE: &str = "policy-runner/unreadable";
+    /// An object the policy failed on.
+    pub const EVALUATION_FAILED: &str = "policy-runner/evaluation-failed";
+    /// A patch operation of a mutation.
+    pub const MUTATION: &str = "policy-runner/mutation";
+    /// A finding for which the policy named no rule.
+    pub const UNNAMED: &str = "policy-runner/unnamed";
+}
+
+/// One thing the code-review formats (SARIF, Code Quality) report: a
+/// finding of a judged object, or an object that could not be read or
+/// judged (`finding` is then `None`). Skipped objects have none.
+pub struct Issue<'r> {
+    pub report: &'r ObjectReport,
+    pub finding: Option<&'r Finding>,
+    /// The policy's rule id, else one of the runner's [`own_rule`]s.
+    pub rule_id: &'r str,
+    /// Whether `rule_id` is one of the runner's own.
+    pub own: bool,
+    /// `Deployment team-a/x: spec.containers[0]: what the policy said`.
+    pub message: String,
+    /// 1-based: the finding's line, else the object's, else the file's first.
+    pub line: usize,
+    pub column: Option<usize>,
+}
+
+/// The issues of a run, object by object, finding by finding.
+pub fn issues(reports: &[ObjectReport]) -> Vec<Issue<'_>> {
+    let mut out = Vec::new();
+    for r in reports {
+        let at_object = r.location.line.unwrap_or(1);
+        match r.verdict {
+            Verdict::Skipped => {}
+            Verdict::Error => out.push(Issue {
+                report: r,
+                finding: None,
+                rule_id: match r.object {
+                    Some(_) => own_rule::EVALUATION_FAILED,
+                    None => own_rule::UNREADABLE,
+                },
+                own: true,
+                message: format!("{}: {}", r.title(), r.message.as_deref().unwrap_or("error")),
+                line: at_object,
+                column: None,
+            }),
+            Verdict::Allowed | Verdict::Mutated | Verdict::Rejected => out.extend(r.findings.iter().map(|f| {
+                let (rule_id, own) = match (&f.rule_id, f.level) {
+                    (Some(id), _) => (id.as_str(), false),
+                    (None, Level::Mutation) => (own_rule::MUTATION, true),
+                    (None, _) => (own_rule::UNNAMED, true),
+                };
+                let message = match (&f.path, f.level) {
+                    (Some(path), Level::Reject | Level::Warn) if !path.is_empty() => {
+                        format!("{}: {path}: {}", r.title(), f.message)
+                    }
+                    _ => format!("{}: {}", r.title(), f.message),
+                };
+                Issue {
+                    report: r,
+                    finding: Some(f),
+                    rule_id,
+                    own,
+                    message,
+                    line: f.line.unwrap_or(at_object),
+                    column: f.column,
+                }
+            })),
+        }
+    }
+    out
+}
+
 pub const SKIPPED_NOTE: &str = "skipped (not covered by the policy's rules)";
 
 pub fn exit_code(reports: &[ObjectReport]) -> u8 {
-    if reports.iter().any(|r| r.verdict == Verdict::Error) {
-        EXIT_ERROR
-    } else if reports.iter().any(|r| r.verdict == Verdict::Rejected) {
-        EXIT_REJECTED
-    } else {
-        EXIT_OK
-    }
+    counts(reports).exit_code
 }
 
+/// How many objects got each verdict, and the exit code they make.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Counts {
     pub objects: usize,
     pub allowed: usize,
@@ -205,17 +308,25 @@ pub struct Counts {
     pub rejected: usize,
     pub skipped: usize,
     pub errors: usize,
+    /// Errors before rejections: [`EXIT_ERROR`], [`EXIT_REJECTED`], [`EXIT_OK`].
+    pub exit_code: u8,
 }
 
 pub fn counts(reports: &[ObjectReport]) -> Counts {
     let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
+    let (rejected, errors) = (count(Verdict::Rejected), count(Verdict::Error));
     Counts {
         objects: reports.len(),
         allowed: count(Verdict::Allowed),
         mutated: count(Verdict::Mutated),
-        rejected: count(Verdict::Rejected),
+        rejected,
         skipped: count(Verdict::Skipped),
-        errors: count(Verdict::Error),
+        errors,
+        exit_code: match (errors, rejected) {
+            (0, 0) => EXIT_OK,
+            (0, _) => EXIT_REJECTED,
+            _ => EXIT_ERROR,
+        },
     }
 }
 
