@@ -63,7 +63,8 @@
 #   BENCH_BASELINE=FILE.wasm  an earlier build of the policy (e.g. main's), run
 #                        interleaved in the same invocations as "baseline.wasm",
 #                        between the floors and policy.wasm; both tables gain a
-#                        "p50 vs baseline" column (policy p50 / baseline p50). A
+#                        "p50 vs baseline" column (policy p50 / baseline p50),
+#                        with the checkout's policy-metadata.yml (its grants). A
 #                        baseline older than a behaviour (UPDATE semantics) still
 #                        gets the ratio: informational there.
 set -euo pipefail
@@ -124,8 +125,10 @@ run_wasm() {
   scripts/build-wasm.sh floor_policy_mutate "$MUTATE_FLOOR" -p floor-policy-mutate --locked
   make runner
   if [ -n "$BASELINE" ]; then
-    # Its own name in the tables, whatever the file is called.
+    # Its own name in the tables, whatever the file is called, and the
+    # checkout's metadata beside it: the context-aware grants vault-sync needs.
     cp "$BASELINE" "$scratch_dir/baseline.wasm" || { say "BENCH_BASELINE: cannot read $BASELINE"; exit 2; }
+    cp policy-metadata.yml "$scratch_dir/"
   fi
 
   local f
