@@ -73,9 +73,10 @@ readme:
 	UPDATE_README=1 $(CARGO) test --locked --test readme
 
 # The comparison table against the floor policy, then the native Criterion and
-# scaling benchmarks.
+# scaling benchmarks. BENCH_BASELINE=FILE.wasm adds an earlier policy module to
+# the comparison (scripts/bench.sh).
 bench:
-	scripts/bench.sh
+	BENCH_BASELINE="$(BENCH_BASELINE)" scripts/bench.sh
 
 # Every fuzz target for FUZZ_SECONDS each (default 60).
 fuzz:

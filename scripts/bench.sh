@@ -60,6 +60,13 @@
 #   BENCH_CHECK_RUNS=N   runs of `check` per document (default: 5)
 #   BENCH_JSON=FILE      also write the runner's JSON results (one line per module)
 #   BENCH_FRESH_JSON=FILE  the same for the fresh-instance runs
+#   BENCH_BASELINE=FILE.wasm  an earlier build of the policy (e.g. main's), run
+#                        interleaved in the same invocations as "baseline.wasm",
+#                        between the floors and policy.wasm; both tables gain a
+#                        "p50 vs baseline" column (policy p50 / baseline p50),
+#                        with the checkout's policy-metadata.yml (its grants). A
+#                        baseline older than a behaviour (UPDATE semantics) still
+#                        gets the ratio: informational there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -82,6 +89,7 @@ MUTATE_FLOOR=benches/floor-policy-mutate.wasm
 # Fixtures the policy mutates: benched against both floors.
 MUTATION_FIXTURES=" typical-mutate update-template "
 SETTINGS=benches/settings.json
+BASELINE=${BENCH_BASELINE:-}
 
 say() { echo "bench: $*" >&2; }
 
@@ -104,6 +112,7 @@ bench_fixture() {
   shift 2
   local modules=("$FLOOR")
   if [[ "$MUTATION_FIXTURES" == *" $f "* ]]; then modules+=("$MUTATE_FLOOR"); fi
+  if [ -n "$BASELINE" ]; then modules+=("$scratch_dir/baseline.wasm"); fi
   # shellcheck disable=SC2046 # fixture_args prints flags and paths without spaces
   "$RUNNER" bench $(fixture_args "$f") \
     --iterations "$n" --output json "$@" "${modules[@]}" policy.wasm |
@@ -115,6 +124,12 @@ run_wasm() {
   scripts/build-wasm.sh floor_policy "$FLOOR" -p floor-policy --locked
   scripts/build-wasm.sh floor_policy_mutate "$MUTATE_FLOOR" -p floor-policy-mutate --locked
   make runner
+  if [ -n "$BASELINE" ]; then
+    # Its own name in the tables, whatever the file is called, and the
+    # checkout's metadata beside it: the context-aware grants vault-sync needs.
+    cp "$BASELINE" "$scratch_dir/baseline.wasm" || { say "BENCH_BASELINE: cannot read $BASELINE"; exit 2; }
+    cp policy-metadata.yml "$scratch_dir/"
+  fi
 
   local f
   for f in "${FIXTURES[@]}"; do
@@ -151,9 +166,11 @@ def cpu():
 
 print()
 print(f"wasm: {os.cpu_count()} cores, {cpu()}; p50 ratio is policy / floor (same run, interleaved)")
+if any(os.path.basename(r["module"]) == "baseline.wasm" for r in rows):
+    print("p50 vs baseline is policy.wasm's p50 over baseline.wasm's (BENCH_BASELINE; same run, interleaved)")
 print()
 head = ["fixture", "request", "module", "verdict", "mean µs", "p50 µs", "p90 µs", "p99 µs", "p50 ratio",
-        "mutation floor ratio", "µs/KB", "peak memory"]
+        "mutation floor ratio", "µs/KB", "peak memory", "p50 vs baseline"]
 table = []
 fixtures = list(dict.fromkeys(r["fixture"] for r in rows))
 sizes = {f: wire_size(f) for f in fixtures}
@@ -161,12 +178,14 @@ by = {(r["fixture"], os.path.basename(r["module"])): r for r in rows}
 MUTATE_FLOOR = "floor-policy-mutate.wasm"
 for f in fixtures:
     mfloor = by.get((f, MUTATE_FLOOR))
+    baseline = by.get((f, "baseline.wasm"))
     for r in [r for r in rows if r["fixture"] == f]:
         table.append([
             f, f"{sizes[f] / KB:.1f} KB", os.path.basename(r["module"]), r["verdict"],
             f"{r['mean_us']:.1f}", f"{r['p50_us']:.1f}", f"{r['p90_us']:.1f}", f"{r['p99_us']:.1f}",
             f"{r['p50_ratio']:.2f}x", f"{r['p50_us'] / mfloor['p50_us']:.2f}x" if mfloor else "-",
             f"{r['p50_us'] / (sizes[f] / KB):.2f}", f"{r['memory_peak_bytes'] / MB:.2f} MB",
+            f"{r['p50_us'] / baseline['p50_us']:.3f}x" if baseline and os.path.basename(r["module"]) == "policy.wasm" else "-",
         ])
 widths = [max(len(str(x)) for x in col) for col in zip(head, *table)]
 for line in [head] + table:
@@ -221,6 +240,11 @@ if policy.get("large") and policy.get("huge"):
                    f"{policy['huge']['p50_ratio']:.2f}x vs {policy['large']['p50_ratio']:.2f}x ({beyond:+.0%})",
                    "within +-30%", abs(beyond) <= 0.30))
 any_policy = next((p for p in policy.values() if p), None)
+any_baseline = next((by[k] for k in by if k[1] == "baseline.wasm"), None)
+if any_policy and any_baseline:
+    size, old = any_policy["size_bytes"], any_baseline["size_bytes"]
+    print(f"policy.wasm {size} bytes, baseline.wasm {old} bytes ({size / old - 1:+.2%})")
+    print()
 if any_policy:
     size = any_policy["size_bytes"]
     checks.append(("policy.wasm size", f"{size / KB:.1f} KB (floor {next(iter(floor.values()))['size_bytes'] / KB:.1f} KB)",
@@ -252,15 +276,17 @@ fresh = [json.loads(l) for l in open(sys.argv[1])]
 reused = {(r["fixture"], os.path.basename(r["module"])): r for r in map(json.loads, open(sys.argv[2]))}
 floor = {r["fixture"]: r for r in fresh if os.path.basename(r["module"]) == "floor-policy.wasm"}
 mfloor = {r["fixture"]: r for r in fresh if os.path.basename(r["module"]) == "floor-policy-mutate.wasm"}
+baseline = {r["fixture"]: r for r in fresh if os.path.basename(r["module"]) == "baseline.wasm"}
 
 print()
 print("wasm, fresh instance per evaluation (bench --fresh-instance; µs; whole = instantiate + call + drop):")
 print("p50 ratio is policy / floor of the whole, call ratio of the call alone (same run, interleaved);")
 print("mutation floor ratio is the whole p50 over the mutation floor's (typical-mutate only);")
-print("vs reused is the whole p50 over the reused-instance p50 of the table above (separate runs, same engine)")
+print("vs reused is the whole p50 over the reused-instance p50 of the table above (separate runs, same engine);")
+print("p50 vs baseline is policy.wasm's whole p50 over baseline.wasm's (BENCH_BASELINE; same run, interleaved)")
 print()
 head = ["fixture", "module", "verdict", "whole p50", "whole p99", "inst p50", "inst p99", "call p50", "call p99",
-        "drop p50", "drop p99", "p50 ratio", "call ratio", "mutation floor ratio", "vs reused"]
+        "drop p50", "drop p99", "p50 ratio", "call ratio", "mutation floor ratio", "vs reused", "p50 vs baseline"]
 table = []
 for r in fresh:
     f, m = r["fixture"], os.path.basename(r["module"])
@@ -275,6 +301,7 @@ for r in fresh:
         f"{r['call_p50_us'] / base['call_p50_us']:.2f}x" if base and base["call_p50_us"] > 0 else "-",
         f"{r['p50_us'] / mbase['p50_us']:.2f}x" if mbase and mbase["p50_us"] > 0 else "-",
         f"{r['p50_us'] / same['p50_us']:.2f}x" if same and same["p50_us"] > 0 else "-",
+        f"{r['p50_us'] / baseline[f]['p50_us']:.3f}x" if m == "policy.wasm" and f in baseline else "-",
     ])
 widths = [max(len(str(x)) for x in col) for col in zip(head, *table)]
 for line in [head] + table:
@@ -292,11 +319,11 @@ run_native() {
 # The cost of placing findings: `check` over 10,000 of them, and over none.
 run_check() {
   make policy.wasm runner
-  python3 scripts/gen-env-refs.py secret >"$check_dir/secret.yaml"
-  python3 scripts/gen-env-refs.py configmap >"$check_dir/configmap.yaml"
+  python3 scripts/gen-env-refs.py secret >"$scratch_dir/secret.yaml"
+  python3 scripts/gen-env-refs.py configmap >"$scratch_dir/configmap.yaml"
   say "check: ${BENCH_CHECK_RUNS:-5} runs per document, interleaved"
   local rc=0
-  python3 - "$RUNNER" "$check_dir" "${BENCH_CHECK_RUNS:-5}" <<'EOF' || rc=$?
+  python3 - "$RUNNER" "$scratch_dir" "${BENCH_CHECK_RUNS:-5}" <<'EOF' || rc=$?
 import os, resource, statistics, subprocess, sys, time
 
 runner, folder, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -332,8 +359,8 @@ EOF
 
 results=$(mktemp)
 fresh_results=$(mktemp)
-check_dir=$(mktemp -d)
-trap 'rm -rf "$results" "$fresh_results" "$check_dir"' EXIT
+scratch_dir=$(mktemp -d)
+trap 'rm -rf "$results" "$fresh_results" "$scratch_dir"' EXIT
 missed=0
 if [ "$MODE" = all ] || [ "$MODE" = wasm ]; then run_wasm; fi
 if [ "$MODE" = all ] || [ "$MODE" = native ]; then run_native; fi

@@ -5,7 +5,7 @@
 //! [`Settings::problems`], which names the field and says what is allowed.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
@@ -124,7 +124,7 @@ impl Default for Settings {
 /// trusts whoever writes the workload, who chooses container names; `image`,
 /// where `*` is any characters and `?` one, also requires the container's
 /// image to match, so the exemption holds only for the program it was meant for.
-#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ExemptContainer {
     pub name: String,
@@ -363,8 +363,9 @@ impl Settings {
         problems
     }
 
+    // The lists are short, and read once per instance: a scan of the entries
+    // before, rather than a set (whose code would be the module's only one).
     fn exempt_container_problems(&self, problems: &mut Vec<String>) {
-        let mut seen = BTreeSet::new();
         for (i, entry) in self.exempt_containers.iter().enumerate() {
             let name = &entry.name;
             let by_name_too = || {
@@ -374,7 +375,7 @@ impl Settings {
             };
             if name.is_empty() {
                 problems.push(format!("exemptContainers[{i}]: a container name must not be empty"));
-            } else if !seen.insert(entry) {
+            } else if self.exempt_containers.iter().take(i).any(|e| e == entry) {
                 problems.push(format!("exemptContainers[{i}]: {entry} is listed twice"));
             } else if entry.image.is_some() && by_name_too() {
                 problems.push(format!(
@@ -390,7 +391,6 @@ impl Settings {
     }
 
     fn exempt_secret_problems(&self, problems: &mut Vec<String>) {
-        let mut seen = BTreeSet::new();
         for (i, pattern) in self.exempt_secrets.iter().enumerate() {
             let literal: String = pattern.chars().filter(|c| !matches!(c, '*' | '?')).collect();
             let valid = !pattern.is_empty()
@@ -402,21 +402,21 @@ impl Settings {
                 problems.push(format!(
                     "exemptSecrets[{i}] {pattern:?}: must be a Secret name (lowercase letters, digits, '-' and '.') where '*' stands for any characters and '?' for one, e.g. \"*-tls\""
                 ));
-            } else if !seen.insert(pattern) {
+            } else if self.exempt_secrets.iter().take(i).any(|p| p == pattern) {
                 problems.push(format!("exemptSecrets[{i}]: {pattern:?} is listed twice"));
             }
         }
     }
 
     fn secret_mount_problems(&self, problems: &mut Vec<String>) {
-        let mut names = BTreeSet::new();
-        // Item paths are unique across the whole mount: every entry shares one volume.
-        let mut item_paths: BTreeMap<&str, &str> = BTreeMap::new();
+        // Item paths are unique across the whole mount: every entry shares one
+        // volume. Each path with the entry that used it last.
+        let mut item_paths: Vec<(&str, &str)> = Vec::new();
         for (i, entry) in self.secret_mounts.iter().enumerate() {
             let at = format!("secretMounts[{i}]");
             if entry.name.is_empty() {
                 problems.push(format!("{at}.name: must not be empty"));
-            } else if !names.insert(entry.name.as_str()) {
+            } else if self.secret_mounts.iter().take(i).any(|e| e.name == entry.name) {
                 problems.push(format!(
                     "{at}.name: {:?} is used by another entry; names must be unique",
                     entry.name
@@ -515,7 +515,7 @@ fn item_problems<'s>(
     entry: &'s SecretMount,
     items: &'s [KeyToPath],
     at: &str,
-    item_paths: &mut BTreeMap<&'s str, &'s str>,
+    item_paths: &mut Vec<(&'s str, &'s str)>,
     problems: &mut Vec<String>,
 ) {
     if items.is_empty() {
@@ -532,11 +532,14 @@ fn item_problems<'s>(
         }
         if let Err(why) = check_item_path(&item.path) {
             problems.push(format!("{at}.items[{j}].path {:?}: {why}", item.path));
-        } else if let Some(other) = item_paths.insert(&item.path, &entry.name) {
+        } else if let Some((_, user)) = item_paths.iter_mut().find(|(path, _)| *path == item.path) {
+            let other = std::mem::replace(user, &entry.name);
             problems.push(format!(
                 "{at}.items[{j}].path {:?}: already used by entry {other:?}; paths must be unique across the whole mount",
                 item.path
             ));
+        } else {
+            item_paths.push((&item.path, &entry.name));
         }
     }
 }
@@ -940,10 +943,16 @@ mod tests {
         let err = check(json!({"secretMounts": [
             {"name": "a", "secretName": "a", "items": [{"key": "K", "path": "same"}]},
             {"name": "b", "secretName": "b", "items": [{"key": "K", "path": "same"}]},
+            {"name": "c", "secretName": "c", "items": [{"key": "K", "path": "same"}]},
         ]}))
         .unwrap_err();
         assert!(
             err.contains("secretMounts[1].items[0].path \"same\": already used by entry \"a\""),
+            "{err}"
+        );
+        // a third use names the entry that used the path last
+        assert!(
+            err.contains("secretMounts[2].items[0].path \"same\": already used by entry \"b\""),
             "{err}"
         );
     }

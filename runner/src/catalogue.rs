@@ -1,7 +1,8 @@
 //! A policy's rule catalogue: what each rule id means, for the reports that
 //! describe rules (SARIF). The runner knows no policy's rules; a policy ships
 //! its catalogue, in the module's `policy-runner.rules` custom section (as
-//! JSON) so that the released module alone describes its rules, or as a file
+//! JSON text, or as a zlib stream of it, which the section may hold to stay
+//! small: JSON text never starts with zlib's first byte) so that the released module alone describes its rules, or as a file
 //! given with `check --rules FILE`, which wins (secret-mounts-policy writes
 //! docs/rules.yml into its module at build time).
 //!
@@ -61,15 +62,32 @@ pub fn read(path: &str) -> Result<Vec<RuleEntry>> {
     parse(&text).with_context(|| format!("invalid rule catalogue {path}"))
 }
 
-/// The custom section of a module that carries its rule catalogue (JSON).
+/// The custom section of a module that carries its rule catalogue (JSON,
+/// or JSON in a zlib stream).
 pub const CATALOGUE_SECTION: &str = "policy-runner.rules";
+
+/// The first byte of every zlib stream a 32 KiB window writes (RFC 1950
+/// CMF: deflate, window 2^15), and a character no JSON text starts with.
+const ZLIB_CMF: u8 = 0x78;
+
+/// The most bytes a compressed catalogue may inflate to: a bound on what a
+/// crafted section can make the runner allocate.
+const MAX_INFLATED: usize = 16 << 20;
 
 /// The catalogue carried by a module, if it has one.
 pub fn embedded(module: &[u8]) -> Result<Option<Vec<RuleEntry>>> {
     let Some(data) = crate::metadata::custom_section(module, CATALOGUE_SECTION)? else {
         return Ok(None);
     };
-    let text = std::str::from_utf8(data).context("not UTF-8")?;
+    let inflated;
+    let json = if data.first() == Some(&ZLIB_CMF) {
+        inflated = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(data, MAX_INFLATED)
+            .map_err(|e| anyhow::anyhow!("not a zlib stream of the catalogue: {e}"))?;
+        &inflated[..]
+    } else {
+        data
+    };
+    let text = std::str::from_utf8(json).context("not UTF-8")?;
     parse(text).map(Some)
 }
 
@@ -111,6 +129,15 @@ mod tests {
         assert!(embedded(&module_with("other", json)).unwrap().is_none());
         let broken = embedded(&module_with(CATALOGUE_SECTION, br#"[{"id":"x"}]"#)).unwrap_err();
         assert!(format!("{broken:#}").contains("shortDescription"), "{broken:#}");
+        // the same catalogue compressed, as secret-mounts-policy's build writes it
+        let zlib = miniz_oxide::deflate::compress_to_vec_zlib(json, 10);
+        assert_eq!(
+            embedded(&module_with(CATALOGUE_SECTION, &zlib)).unwrap().unwrap(),
+            rules
+        );
+        let truncated = &zlib[..zlib.len() - 4];
+        let broken = embedded(&module_with(CATALOGUE_SECTION, truncated)).unwrap_err();
+        assert!(format!("{broken:#}").contains("not a zlib stream"), "{broken:#}");
 
         let dir = std::env::temp_dir().join(format!("policy-runner-catalogue-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
