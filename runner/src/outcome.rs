@@ -148,6 +148,17 @@ pub struct ObjectReport {
     pub warnings: Vec<String>,
     /// What the message, the warnings and the patch say, each in its place.
     pub findings: Vec<Finding>,
+    /// The `--policy` manifest that judged the object; `None` without one.
+    pub judged_by: Option<JudgedBy>,
+}
+
+/// A cluster's policy (`check --policy`) that judged an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JudgedBy {
+    /// `ClusterAdmissionPolicy secret-mounts`.
+    pub policy: String,
+    /// Its `mode` is `monitor`: a rejection is reported, never enforced.
+    pub monitor: bool,
 }
 
 impl ObjectReport {
@@ -163,7 +174,14 @@ impl ObjectReport {
             patch_lines: Vec::new(),
             warnings: Vec::new(),
             findings: Vec::new(),
+            judged_by: None,
         }
+    }
+
+    /// A rejection the cluster would enforce (not one of a policy in
+    /// monitor mode).
+    pub fn enforced_rejection(&self) -> bool {
+        self.verdict == Verdict::Rejected && !self.judged_by.as_ref().is_some_and(|j| j.monitor)
     }
 
     /// `Kind namespace/name`, or the place of a document that has none.
@@ -180,7 +198,7 @@ pub const SKIPPED_NOTE: &str = "skipped (not covered by the policy's rules)";
 pub fn exit_code(reports: &[ObjectReport]) -> u8 {
     if reports.iter().any(|r| r.verdict == Verdict::Error) {
         EXIT_ERROR
-    } else if reports.iter().any(|r| r.verdict == Verdict::Rejected) {
+    } else if reports.iter().any(ObjectReport::enforced_rejection) {
         EXIT_REJECTED
     } else {
         EXIT_OK
@@ -194,6 +212,8 @@ pub struct Counts {
     pub rejected: usize,
     pub skipped: usize,
     pub errors: usize,
+    /// Rejections of policies in monitor mode (among `rejected`).
+    pub monitored: usize,
 }
 
 pub fn counts(reports: &[ObjectReport]) -> Counts {
@@ -205,14 +225,22 @@ pub fn counts(reports: &[ObjectReport]) -> Counts {
         rejected: count(Verdict::Rejected),
         skipped: count(Verdict::Skipped),
         errors: count(Verdict::Error),
+        monitored: reports
+            .iter()
+            .filter(|r| r.verdict == Verdict::Rejected && !r.enforced_rejection())
+            .count(),
     }
 }
 
 /// `5 objects: 1 allowed, 1 mutated, 1 rejected, 1 skipped, 1 error`.
 pub fn summary(reports: &[ObjectReport]) -> String {
     let c = counts(reports);
+    let monitored = match c.monitored {
+        0 => String::new(),
+        n => format!(" ({n} in monitor mode, not enforced)"),
+    };
     let mut line = format!(
-        "{} object{}: {} allowed, {} mutated, {} rejected, {} skipped",
+        "{} object{}: {} allowed, {} mutated, {} rejected{monitored}, {} skipped",
         c.objects,
         if c.objects == 1 { "" } else { "s" },
         c.allowed,
@@ -239,7 +267,18 @@ mod tests {
         let error = ObjectReport::new(at, None, Verdict::Error);
         assert_eq!(exit_code(std::slice::from_ref(&allowed)), EXIT_OK);
         assert_eq!(exit_code(&[allowed.clone(), rejected.clone()]), EXIT_REJECTED);
-        assert_eq!(exit_code(&[rejected, error, allowed]), EXIT_ERROR);
+        assert_eq!(exit_code(&[rejected.clone(), error, allowed.clone()]), EXIT_ERROR);
+        // a monitor-mode policy's rejection never fails the run
+        let mut monitored = rejected;
+        monitored.judged_by = Some(JudgedBy {
+            policy: "ClusterAdmissionPolicy p".into(),
+            monitor: true,
+        });
+        assert_eq!(exit_code(&[allowed.clone(), monitored.clone()]), EXIT_OK);
+        assert_eq!(
+            summary(&[allowed, monitored]),
+            "2 objects: 1 allowed, 0 mutated, 1 rejected (1 in monitor mode, not enforced), 0 skipped"
+        );
     }
 
     #[test]
