@@ -70,6 +70,31 @@ setup() {
     | (.name == "EnvSecretRef") and (.help.markdown | length > 0) and (.fullDescription.text | length > 0)' out.sarif
 }
 
+@test "install-release: the Action's check step takes the cluster's policy file instead of settings" {
+  run scripts/install-release.sh "$VERSION" "$INSTALL"
+  [ "$status" -eq 0 ]
+  mkdir "$BATS_TEST_TMPDIR/chart"
+  cp examples/settings.yml test_data/admission-policies/*.yaml "$BATS_TEST_TMPDIR/chart/"
+  local check=$PWD/scripts/action-check.sh
+  cd "$BATS_TEST_TMPDIR/chart"
+  # protect: the stream's rejections fail the job
+  MANIFESTS=manifests.yaml ADMISSION_POLICY=protect.yaml SARIF=out.sarif run "$check" "$INSTALL"
+  [ "$status" -eq 1 ] || { echo "$output"; false; }
+  [[ $output == *"rejected by ClusterAdmissionPolicy secret-mounts"* ]]
+  [[ $output == *"the namespaceSelector of ClusterAdmissionPolicy secret-mounts excludes namespace legacy"* ]]
+  jq -e '.runs[0].results | length > 0' out.sarif >/dev/null
+  # monitor: reported, the job passes
+  rm out.sarif
+  MANIFESTS=manifests.yaml ADMISSION_POLICY=monitor.yaml SARIF=out.sarif run "$check" "$INSTALL"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ $output == *"(monitor mode: not enforced)"* ]]
+  [ -s out.sarif ]
+  # the policy's settings are its own: both inputs are refused
+  MANIFESTS=manifests.yaml ADMISSION_POLICY=protect.yaml SETTINGS=settings.yml SARIF=out.sarif run "$check" "$INSTALL"
+  [ "$status" -eq 2 ]
+  [[ $output == *"give the policy input or the settings input, not both"* ]]
+}
+
 @test "install-release: a tampered runner is refused and nothing is installed" {
   printf 'x' >>"$RELEASE_ROOT/v0.0.2/$ARCHIVE"
   run scripts/install-release.sh v0.0.2 "$INSTALL"

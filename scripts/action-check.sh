@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The check step of action.yml: runs the installed policy-runner over the
-# manifests named in $MANIFESTS (words, globs expanded) with the settings file
-# $SETTINGS (if any) and the --source-root pairs in $SOURCE_ROOTS (words, if
-# any), writing SARIF to $SARIF. The exit status is the check's:
-# 1 when an object is rejected, so that the workflow's job fails.
+# manifests named in $MANIFESTS (words, globs expanded) with the cluster's
+# ClusterAdmissionPolicy file $ADMISSION_POLICY (`check --policy`: its settings, rules,
+# selectors and mode) or the settings file $SETTINGS (not both; either may be
+# empty) and the --source-root pairs in $SOURCE_ROOTS (words, if any), writing
+# SARIF to $SARIF. The exit status is the check's: 1 when an object is
+# rejected (by a policy not in monitor mode), so that the workflow's job fails.
 #
+#   MANIFESTS='rendered/*.yaml' ADMISSION_POLICY=policy.yaml SARIF=out.sarif scripts/action-check.sh DIR
 #   MANIFESTS='rendered/*.yaml' SETTINGS=settings.yml SARIF=out.sarif scripts/action-check.sh DIR
 set -euo pipefail
 
@@ -23,8 +26,13 @@ for pattern in "${patterns[@]}"; do
 done
 [ ${#files[@]} -gt 0 ] || { echo "action-check: the manifests input names no file" >&2; exit 2; }
 
+if [ -n "${ADMISSION_POLICY:-}" ] && [ -n "${SETTINGS:-}" ]; then
+  echo "action-check: give the policy input or the settings input, not both (the policy's settings are its own)" >&2
+  exit 2
+fi
 settings=()
 [ -z "${SETTINGS:-}" ] || settings=(--settings-path "$SETTINGS")
+[ -z "${ADMISSION_POLICY:-}" ] || settings=(--policy "$ADMISSION_POLICY")
 read -r -d '' -a pairs <<<"${SOURCE_ROOTS:-}" || true
 roots=()
 for pair in ${pairs[@]+"${pairs[@]}"}; do roots+=(--source-root "$pair"); done

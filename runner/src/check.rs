@@ -6,19 +6,20 @@
 
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 
+use crate::admission_policy::{read_policies, uncovered_pod_spec_kinds, AdmissionPolicy, Namespaces};
 use crate::catalogue;
 use crate::cli::{host_options, CheckArgs};
 use crate::context::cluster_state::ClusterState;
 use crate::context::{declared, read_cluster_state, ContextHost, Source};
 use crate::findings::read_answer;
-use crate::host::{load, Load, Loaded, PolicyInstance};
+use crate::host::{load, Load, Loaded, Policy, PolicyInstance};
 use crate::input::{load_settings, origin_name};
 use crate::kubernetes;
 use crate::manifests::{self, read_manifests, Entry};
-use crate::metadata::PolicyMetadata;
+use crate::metadata::{ContextAwareResource, FoundMetadata, PolicyMetadata};
 use crate::report;
 use crate::request::ManifestObject;
 use crate::response::{admission_response, Decision};
@@ -33,20 +34,30 @@ fn covers(metadata: Option<&PolicyMetadata>, object: &ManifestObject) -> bool {
 }
 
 pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
-    let settings = load_settings(&args.settings.source())?;
+    let admission = match args.admission_policies.is_empty() {
+        true => Vec::new(),
+        false => read_policies(&args.admission_policies, &args.cluster.namespace)?,
+    };
+    let settings = match admission.first() {
+        Some(first) => first.settings.clone(),
+        None => load_settings(&args.settings.source())?,
+    };
     let catalogue = catalogue::for_check(args.rules.as_deref(), &args.policy)?;
     let entries = read_input(args)?;
     let Loaded {
         metadata,
         policy,
-        mut instance,
+        instance,
         ..
-    } = load_policy(args, &entries, &settings, verbose)?;
+    } = load_policy(args, &entries, &settings, verbose, &admission)?;
+    let (judges, warnings) = judges(args, &policy, instance, settings, admission, metadata.as_ref())?;
     let metadata = metadata.map(|found| found.metadata);
     let rule_annotation = rule_annotation(args, metadata.as_ref());
     let namespace = args.cluster.namespace.as_str();
+    let namespaces = known_namespaces(args, &entries, &judges)?;
 
     let mut reports = Vec::with_capacity(entries.len());
+    let mut judges = judges;
     for (index, entry) in entries.into_iter().enumerate() {
         let object = match entry.content {
             Ok(object) => object,
@@ -63,28 +74,52 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
             reports.push(report);
             continue;
         }
-        if !covers(metadata.as_ref(), &object) {
-            reports.push(ObjectReport::new(entry.location, Some(object), Verdict::Skipped));
-            continue;
+        let request_namespace = request_namespace(&object, namespace);
+        let mut not_selected = Vec::new();
+        let mut judged = false;
+        for judge in &mut judges {
+            let selected = match &judge.admission {
+                Some(admission) => admission.selects(&object, request_namespace, &namespaces),
+                None if covers(metadata.as_ref(), &object) => Ok(()),
+                None => Err(String::new()),
+            };
+            if let Err(reason) = selected {
+                not_selected.push(reason);
+                continue;
+            }
+            judged = true;
+            let evaluation = Evaluation {
+                index,
+                namespace,
+                rule_annotation: rule_annotation.as_deref(),
+                source: entry.source.as_ref(),
+            };
+            let mut report = evaluate(
+                &judge.instance,
+                &judge.settings,
+                entry.location.clone(),
+                object.clone(),
+                &evaluation,
+            );
+            report.judged_by = judge.admission.as_ref().map(AdmissionPolicy::judged_by);
+            if report.verdict == Verdict::Error {
+                // A trap or a deadline can leave the guest's state broken.
+                judge.instance = policy
+                    .instantiate()
+                    .and_then(|i| i.ready(&judge.settings).map(|()| i))
+                    .map_err(|e| anyhow!("cannot re-create the policy instance: {e:#}"))?;
+            }
+            reports.push(report);
         }
-        let evaluation = Evaluation {
-            index,
-            namespace,
-            rule_annotation: rule_annotation.as_deref(),
-            source: entry.source.as_ref(),
-        };
-        let report = evaluate(&instance, &settings, entry.location, object, &evaluation);
-        if report.verdict == Verdict::Error {
-            // A trap or a deadline can leave the guest's state broken.
-            instance = policy
-                .instantiate()
-                .and_then(|i| i.ready(&settings).map(|()| i))
-                .map_err(|e| anyhow!("cannot re-create the policy instance: {e:#}"))?;
+        if !judged {
+            let mut report = ObjectReport::new(entry.location, Some(object), Verdict::Skipped);
+            let reasons: Vec<String> = not_selected.into_iter().filter(|r| !r.is_empty()).collect();
+            report.message = (!reasons.is_empty()).then(|| format!("not selected: {}", reasons.join("; ")));
+            reports.push(report);
         }
-        reports.push(report);
     }
 
-    report::write(&reports, args, catalogue.as_deref(), metadata.as_ref())?;
+    report::write(&reports, args, catalogue.as_deref(), metadata.as_ref(), &warnings)?;
     Ok(exit_code(&reports))
 }
 
@@ -104,8 +139,109 @@ fn read_input(args: &CheckArgs) -> Result<Vec<Entry>> {
     Ok(entries)
 }
 
+/// The policy as the cluster runs it: one judge per `--policy` manifest,
+/// each with its settings; else one judge whose coverage is the metadata's.
+struct Judge {
+    admission: Option<AdmissionPolicy>,
+    settings: Value,
+    instance: PolicyInstance,
+}
+
+/// The judges of the run, and the run's warnings; says on stderr where
+/// coverage comes from, and what the cluster does that `check` does not.
+fn judges(
+    args: &CheckArgs,
+    policy: &Policy,
+    instance: PolicyInstance,
+    settings: Value,
+    admission: Vec<AdmissionPolicy>,
+    metadata: Option<&FoundMetadata>,
+) -> Result<(Vec<Judge>, Vec<String>)> {
+    let mut warnings = Vec::new();
+    if admission.is_empty() {
+        match metadata {
+            Some(found) => {
+                eprintln!("policy-runner: coverage: the rules of the policy metadata in {}", found.origin);
+                warnings = uncovered_pod_spec_kinds(&settings, &format!("the policy metadata in {}", found.origin), |r, _| {
+                    found.metadata.covers(r, "CREATE")
+                });
+            }
+            None => eprintln!(
+                "policy-runner: coverage: no policy metadata (none in {}, no policy-metadata.yml beside it, no --metadata): every object is judged",
+                args.policy.display()
+            ),
+        }
+        let judge = Judge {
+            admission: None,
+            settings,
+            instance,
+        };
+        return Ok((vec![judge], warnings));
+    }
+    let titles: Vec<&str> = admission.iter().map(|p| p.title.as_str()).collect();
+    eprintln!(
+        "policy-runner: coverage: the rules and selectors of {} (--policy {})",
+        titles.join(", "),
+        args.admission_policies.join(", ")
+    );
+    let mut judges = Vec::with_capacity(admission.len());
+    let mut first = Some(instance);
+    for policy_manifest in admission {
+        for note in policy_manifest.notes(&args.policy)? {
+            eprintln!("policy-runner: note: {note}");
+        }
+        warnings.extend(uncovered_pod_spec_kinds(
+            &policy_manifest.settings,
+            &policy_manifest.title,
+            |r, ns| policy_manifest.rules_select(r, ns),
+        ));
+        let instance = match first.take() {
+            Some(instance) => instance,
+            None => policy
+                .instantiate()
+                .and_then(|i| i.ready(&policy_manifest.settings).map(|()| i))
+                .with_context(|| policy_manifest.title.clone())?,
+        };
+        judges.push(Judge {
+            settings: policy_manifest.settings.clone(),
+            admission: Some(policy_manifest),
+            instance,
+        });
+    }
+    Ok((judges, warnings))
+}
+
+/// The labels of the namespaces whose Namespace objects are in the
+/// manifests or the cluster state (read only when a policy manifest's
+/// selectors need them).
+fn known_namespaces(args: &CheckArgs, entries: &[Entry], judges: &[Judge]) -> Result<Namespaces> {
+    if judges.iter().all(|j| j.admission.is_none()) {
+        return Ok(Namespaces::default());
+    }
+    let state = read_manifests(&args.cluster.cluster_state, false)?;
+    let objects = state.iter().chain(entries).filter_map(|e| e.content.as_ref().ok());
+    Ok(Namespaces::new(objects))
+}
+
+/// The namespace of the object's CREATE request: its own, else the default
+/// one; `None` for a cluster-scoped object (as
+/// [`ManifestObject::create_request`] makes the request).
+fn request_namespace<'a>(object: &'a ManifestObject, default_namespace: &'a str) -> Option<&'a str> {
+    match &object.namespace {
+        Some(ns) => Some(ns),
+        None if kubernetes::is_cluster_scoped(&object.kind.kind) => None,
+        None => Some(default_namespace),
+    }
+}
+
 /// The policy of `check`, its Kubernetes look-ups answered by [`context_host`].
-fn load_policy(args: &CheckArgs, entries: &[Entry], settings: &Value, verbose: bool) -> Result<Loaded> {
+fn load_policy(
+    args: &CheckArgs,
+    entries: &[Entry],
+    settings: &Value,
+    verbose: bool,
+    admission: &[AdmissionPolicy],
+) -> Result<Loaded> {
     let spec = Load {
         policy: &args.policy,
         metadata: args.metadata.as_deref(),
@@ -113,15 +249,29 @@ fn load_policy(args: &CheckArgs, entries: &[Entry], settings: &Value, verbose: b
         settings,
         name_module_when_not_ready: false,
     };
-    load(spec, |found| context_host(args, entries, found.map(|f| &f.metadata)))
+    load(spec, |found| {
+        let granted = match admission.is_empty() {
+            true => declared(found.map(|f| &f.metadata)),
+            // policy-server grants what the policy manifests list
+            false => admission
+                .iter()
+                .flat_map(|p| p.context_aware_resources.iter().cloned())
+                .collect(),
+        };
+        context_host(args, entries, granted)
+    })
 }
 
 /// The context-aware host of `check`: the resources the metadata declares
-/// are granted (the answers come from files the user gave, not from a
-/// cluster), and answered from the --cluster-state files and every readable
+/// (or the --policy manifests list) are granted (the answers come from
+/// files the user gave, not from a cluster), and answered from the --cluster-state files and every readable
 /// object of the checked manifests, in that order (an object of the
 /// manifests replaces the cluster state's object of the same identity).
-fn context_host(args: &CheckArgs, entries: &[Entry], metadata: Option<&PolicyMetadata>) -> Result<ContextHost> {
+fn context_host(
+    args: &CheckArgs,
+    entries: &[Entry],
+    granted: std::collections::BTreeSet<ContextAwareResource>,
+) -> Result<ContextHost> {
     let namespace = &args.cluster.namespace;
     let mut state = ClusterState::new();
     read_cluster_state(&mut state, &args.cluster.cluster_state, namespace)?;
@@ -130,10 +280,7 @@ fn context_host(args: &CheckArgs, entries: &[Entry], metadata: Option<&PolicyMet
             state.add(object.object.clone(), namespace);
         }
     }
-    Ok(ContextHost::new(
-        declared(metadata),
-        Source::ClusterState(Arc::new(state)),
-    ))
+    Ok(ContextHost::new(granted, Source::ClusterState(Arc::new(state))))
 }
 
 /// The audit annotation that carries rule ids: the one given, else the one

@@ -285,6 +285,16 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub metadata: Option<PathBuf>,
 
+    /// A Kubewarden ClusterAdmissionPolicy or AdmissionPolicy manifest
+    /// (policies.kubewarden.io/v1; the file applied to the cluster; several
+    /// documents, repeatable): each policy judges, with its `settings`, the
+    /// objects its `rules`, namespace and `namespaceSelector`/`objectSelector`
+    /// send it; a `mode: monitor` policy's rejections are reported, not
+    /// enforced (exit 0). The module judged is POLICY.wasm; the manifest's
+    /// `module` is compared with it when it is a local file
+    #[arg(long = "policy", id = "admission_policy", value_name = "FILE", conflicts_with_all = ["settings_json", "settings_path"])]
+    pub admission_policies: Vec<String>,
+
     /// The audit annotation in which the policy names the rules an object
     /// breaks, comma-separated (e.g. `example.com/broken-rules`) [default:
     /// the one its metadata names in the `policy-runner/rule-annotation`

@@ -1,6 +1,8 @@
 //! policy-runner: run, check and benchmark Kubewarden waPC policies locally.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod admission_match;
+mod admission_policy;
 mod bench;
 mod catalogue;
 mod check;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::admission_match::{listed, resource_listed};
 use crate::kubernetes::GroupVersionResource;
 
 /// One admission rule, as in a ValidatingWebhookConfiguration.
@@ -39,22 +40,13 @@ pub struct PolicyMetadata {
     pub annotations: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
-fn listed(values: &[String], wanted: &str) -> bool {
-    values.iter().any(|v| v == "*" || v == wanted)
-}
-
 impl AdmissionRule {
-    /// Whether the rule selects this (main, not sub-) resource and operation.
-    /// `*` matches anything; for resources `*/*` also matches (it covers
-    /// resources and their subresources), while `pods/status`-style entries
-    /// only select subresources.
+    /// Whether the rule selects this main resource and operation, as the
+    /// API server matches a webhook's rule ([`crate::admission_match`]).
     pub fn matches(&self, resource: &GroupVersionResource, operation: &str) -> bool {
         listed(&self.api_groups, &resource.group)
             && listed(&self.api_versions, &resource.version)
-            && self
-                .resources
-                .iter()
-                .any(|r| r == "*" || r == "*/*" || *r == resource.resource)
+            && resource_listed(&self.resources, &resource.resource, "")
             && listed(&self.operations, operation)
     }
 }

@@ -18,14 +18,21 @@ use crate::{codequality, junit, sarif};
 /// Prints the report on stdout (and the JUnit, SARIF and Code Quality
 /// files, when asked for); `catalogue` describes the policy's rules
 /// (`--rules`), `metadata` the policy.
+///
+/// `warnings` are about the run (a kind the policy's settings name that its
+/// rules leave out): on stderr, and in the text report before the summary.
 pub fn write(
     reports: &[ObjectReport],
     args: &CheckArgs,
     catalogue: Option<&[RuleEntry]>,
     metadata: Option<&PolicyMetadata>,
+    warnings: &[String],
 ) -> Result<()> {
+    for warning in warnings {
+        eprintln!("policy-runner: warning: {warning}");
+    }
     let text = match args.output {
-        CheckFormat::Text => render_text(reports),
+        CheckFormat::Text => render_text(reports, warnings),
         CheckFormat::Sarif => sarif::render(reports, catalogue, &args.source_roots),
         CheckFormat::Codequality => codequality::render(reports),
         CheckFormat::Policyreport => {
@@ -37,7 +44,7 @@ pub fn write(
         CheckFormat::Json => {
             let mut out: String = reports.iter().map(|r| render_json(r) + "\n").collect();
             if args.summary {
-                out.push_str(&render_json_summary(reports));
+                out.push_str(&render_json_summary(reports, warnings));
                 out.push('\n');
             }
             out
@@ -68,14 +75,26 @@ pub fn write(
 }
 
 #[derive(Serialize)]
-struct JsonSummary {
-    summary: Counts,
+struct JsonSummary<'a> {
+    summary: SummaryCounts<'a>,
+}
+
+/// The counts, then the run's warnings when there are any.
+#[derive(Serialize)]
+struct SummaryCounts<'a> {
+    #[serde(flatten)]
+    counts: Counts,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
 }
 
 /// The `--summary` line of the JSON output: the counts and the exit code.
-pub fn render_json_summary(reports: &[ObjectReport]) -> String {
+pub fn render_json_summary(reports: &[ObjectReport], warnings: &[String]) -> String {
     let summary = JsonSummary {
-        summary: counts(reports),
+        summary: SummaryCounts {
+            counts: counts(reports),
+            warnings,
+        },
     };
     serde_json::to_string(&summary).unwrap_or_default()
 }
@@ -101,6 +120,19 @@ fn display_titles(reports: &[ObjectReport]) -> Vec<String> {
 }
 
 fn head(title: &str, r: &ObjectReport) -> String {
+    let verdict = verdict_text(title, r);
+    match (&r.judged_by, r.verdict) {
+        (Some(judge), Verdict::Rejected) if judge.monitor => {
+            format!("{verdict} by {} (monitor mode: not enforced)", judge.policy)
+        }
+        (Some(judge), Verdict::Allowed | Verdict::Mutated | Verdict::Rejected) => {
+            format!("{verdict} by {}", judge.policy)
+        }
+        _ => verdict,
+    }
+}
+
+fn verdict_text(title: &str, r: &ObjectReport) -> String {
     match (r.verdict, &r.message) {
         (Verdict::Skipped, Some(reason)) => format!("{title}: skipped: {reason}"),
         (Verdict::Skipped, None) => format!("{title}: {SKIPPED_NOTE}"),
@@ -122,7 +154,7 @@ fn placed(r: &ObjectReport, finding: &Finding) -> String {
 /// The human report: one block per object, then the summary line, last.
 /// What the policy said is shown as it said it, each finding after its
 /// place in the file (`m.yaml:7:9: `).
-pub fn render_text(reports: &[ObjectReport]) -> String {
+pub fn render_text(reports: &[ObjectReport], warnings: &[String]) -> String {
     let mut out = String::new();
     for (title, r) in display_titles(reports).iter().zip(reports) {
         out.push_str(&head(title, r));
@@ -142,6 +174,9 @@ pub fn render_text(reports: &[ObjectReport]) -> String {
     }
     if !reports.is_empty() {
         out.push('\n');
+    }
+    for warning in warnings {
+        out.push_str(&format!("warning: {warning}\n"));
     }
     out.push_str(&summary(reports));
     out.push('\n');
@@ -195,6 +230,11 @@ struct JsonReport<'a> {
     /// The chart template of the document (its `# Source:` comment).
     #[serde(skip_serializing_if = "Option::is_none")]
     source: Option<&'a str>,
+    /// The `--policy` manifest that judged the object, and its mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -238,6 +278,11 @@ pub fn render_json(r: &ObjectReport) -> String {
         item: r.location.item,
         line: r.location.line,
         source: r.location.template.as_deref(),
+        policy: r.judged_by.as_ref().map(|j| j.policy.as_str()),
+        mode: r
+            .judged_by
+            .as_ref()
+            .map(|j| if j.monitor { "monitor" } else { "protect" }),
     };
     serde_json::to_string(&report).unwrap_or_else(|e| {
         serde_json::json!({"verdict": "error", "message": format!("cannot serialise report: {e}")}).to_string()
@@ -282,7 +327,7 @@ mod tests {
         let mut old = report(5, object("apps/v1beta1", "Deployment", None, "e"), Verdict::Skipped);
         old.message = Some("apps/v1beta1 Deployment is not served".into());
         let reports = vec![allowed, mutated, rejected, skipped, old];
-        let text = render_text(&reports);
+        let text = render_text(&reports, &[]);
         // each finding after its place: without a source, the object's line
         let expected = "Pod ns/a: allowed\n    f.yaml:10: warning: careful\nDeployment ns/b: mutated\n    f.yaml:20: add /spec/x {\"a\":1}\nPod c: rejected (code 403)\n    first line\n    f.yaml:30: second line\nConfigMap ns/d: skipped (not covered by the policy's rules)\nDeployment e: skipped: apps/v1beta1 Deployment is not served\n\n5 objects: 1 allowed, 1 mutated, 1 rejected, 2 skipped\n";
         assert_eq!(text, expected);
@@ -297,7 +342,7 @@ mod tests {
             broken,
             report(3, object("v1", "Pod", None, "a"), Verdict::Rejected),
         ];
-        let text = render_text(&reports);
+        let text = render_text(&reports, &[]);
         assert_eq!(
             text,
             "Pod a (f.yaml, document 1, line 10): allowed\nf.yaml, document 2, line 20: error\n    invalid YAML: bad\nPod a (f.yaml, document 3, line 30): rejected\n\n3 objects: 1 allowed, 0 mutated, 1 rejected, 0 skipped, 1 error\n"
@@ -332,13 +377,41 @@ mod tests {
     }
 
     #[test]
+    fn reports_name_the_policy_manifest_that_judged_and_its_mode() {
+        use crate::results::JudgedBy;
+        let judged = |verdict, monitor| {
+            let mut r = report(1, object("v1", "Pod", Some("ns"), "p"), verdict);
+            r.judged_by = Some(JudgedBy {
+                policy: "ClusterAdmissionPolicy secret-mounts".into(),
+                monitor,
+            });
+            r
+        };
+        let reports = vec![judged(Verdict::Rejected, true), judged(Verdict::Rejected, false)];
+        let text = render_text(&reports, &["podSpecPaths names x".into()]);
+        assert!(
+            text.starts_with("Pod ns/p (f.yaml, document 1, line 10): rejected by ClusterAdmissionPolicy secret-mounts (monitor mode: not enforced)\nPod ns/p (f.yaml, document 1, line 10): rejected by ClusterAdmissionPolicy secret-mounts\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("\nwarning: podSpecPaths names x\n2 objects: 0 allowed, 0 mutated, 2 rejected (1 in monitor mode, not enforced), 0 skipped\n"), "{text}");
+        let json: Value = serde_json::from_str(&render_json(&reports[0])).unwrap();
+        assert_eq!(json["policy"], "ClusterAdmissionPolicy secret-mounts");
+        assert_eq!(json["mode"], "monitor");
+        let json: Value = serde_json::from_str(&render_json(&reports[1])).unwrap();
+        assert_eq!(json["mode"], "protect");
+        let summary: Value = serde_json::from_str(&render_json_summary(&reports, &["w".into()])).unwrap();
+        assert_eq!(summary["summary"]["exitCode"], 1);
+        assert_eq!(summary["summary"]["warnings"], json!(["w"]));
+    }
+
+    #[test]
     fn json_summary_counts_and_gives_the_exit_code() {
         let reports = vec![
             report(1, object("v1", "Pod", None, "a"), Verdict::Rejected),
             report(2, object("v1", "Pod", None, "b"), Verdict::Allowed),
         ];
         assert_eq!(
-            render_json_summary(&reports),
+            render_json_summary(&reports, &[]),
             r#"{"summary":{"objects":2,"allowed":1,"mutated":0,"rejected":1,"skipped":0,"errors":0,"exitCode":1}}"#
         );
     }

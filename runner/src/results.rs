@@ -173,6 +173,17 @@ pub struct ObjectReport {
     pub rule_ids: Vec<String>,
     /// What the message, the warnings and the patch say, each in its place.
     pub findings: Vec<Finding>,
+    /// The `--policy` manifest that judged the object; `None` without one.
+    pub judged_by: Option<JudgedBy>,
+}
+
+/// A cluster's policy (`check --policy`) that judged an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JudgedBy {
+    /// `ClusterAdmissionPolicy secret-mounts`.
+    pub policy: String,
+    /// Its `mode` is `monitor`: a rejection is reported, never enforced.
+    pub monitor: bool,
 }
 
 impl ObjectReport {
@@ -186,6 +197,7 @@ impl ObjectReport {
             summary: None,
             rule_ids: Vec::new(),
             findings: Vec::new(),
+            judged_by: None,
         }
     }
 
@@ -206,6 +218,12 @@ impl ObjectReport {
         self.of_level(Level::Mutation)
             .filter_map(|f| f.operation.as_ref())
             .collect()
+    }
+
+    /// A rejection the cluster would enforce (not one of a policy in
+    /// monitor mode).
+    pub fn enforced_rejection(&self) -> bool {
+        self.verdict == Verdict::Rejected && !self.judged_by.as_ref().is_some_and(|j| j.monitor)
     }
 
     /// `Kind namespace/name`, or the place of a document that has none.
@@ -308,13 +326,18 @@ pub struct Counts {
     pub rejected: usize,
     pub skipped: usize,
     pub errors: usize,
-    /// Errors before rejections: [`EXIT_ERROR`], [`EXIT_REJECTED`], [`EXIT_OK`].
+    /// Errors before enforced rejections: [`EXIT_ERROR`], [`EXIT_REJECTED`],
+    /// [`EXIT_OK`].
     pub exit_code: u8,
+    /// Rejections of policies in monitor mode (among `rejected`).
+    #[serde(skip)]
+    pub monitored: usize,
 }
 
 pub fn counts(reports: &[ObjectReport]) -> Counts {
     let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
     let (rejected, errors) = (count(Verdict::Rejected), count(Verdict::Error));
+    let enforced = reports.iter().filter(|r| r.enforced_rejection()).count();
     Counts {
         objects: reports.len(),
         allowed: count(Verdict::Allowed),
@@ -322,19 +345,24 @@ pub fn counts(reports: &[ObjectReport]) -> Counts {
         rejected,
         skipped: count(Verdict::Skipped),
         errors,
-        exit_code: match (errors, rejected) {
+        exit_code: match (errors, enforced) {
             (0, 0) => EXIT_OK,
             (0, _) => EXIT_REJECTED,
             _ => EXIT_ERROR,
         },
+        monitored: rejected - enforced,
     }
 }
 
 /// `5 objects: 1 allowed, 1 mutated, 1 rejected, 1 skipped, 1 error`.
 pub fn summary(reports: &[ObjectReport]) -> String {
     let c = counts(reports);
+    let monitored = match c.monitored {
+        0 => String::new(),
+        n => format!(" ({n} in monitor mode, not enforced)"),
+    };
     let mut line = format!(
-        "{} object{}: {} allowed, {} mutated, {} rejected, {} skipped",
+        "{} object{}: {} allowed, {} mutated, {} rejected{monitored}, {} skipped",
         c.objects,
         if c.objects == 1 { "" } else { "s" },
         c.allowed,
@@ -361,7 +389,18 @@ mod tests {
         let error = ObjectReport::new(at, None, Verdict::Error);
         assert_eq!(exit_code(std::slice::from_ref(&allowed)), EXIT_OK);
         assert_eq!(exit_code(&[allowed.clone(), rejected.clone()]), EXIT_REJECTED);
-        assert_eq!(exit_code(&[rejected, error, allowed]), EXIT_ERROR);
+        assert_eq!(exit_code(&[rejected.clone(), error, allowed.clone()]), EXIT_ERROR);
+        // a monitor-mode policy's rejection never fails the run
+        let mut monitored = rejected;
+        monitored.judged_by = Some(JudgedBy {
+            policy: "ClusterAdmissionPolicy p".into(),
+            monitor: true,
+        });
+        assert_eq!(exit_code(&[allowed.clone(), monitored.clone()]), EXIT_OK);
+        assert_eq!(
+            summary(&[allowed, monitored]),
+            "2 objects: 1 allowed, 0 mutated, 1 rejected (1 in monitor mode, not enforced), 0 skipped"
+        );
     }
 
     #[test]
