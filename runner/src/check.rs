@@ -53,45 +53,71 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
     let (judges, warnings) = judges(args, &policy, instance, settings, admission, metadata.as_ref())?;
     let metadata = metadata.map(|found| found.metadata);
     let rule_annotation = rule_annotation(args, metadata.as_ref());
-    let namespace = args.cluster.namespace.as_str();
     let namespaces = known_namespaces(args, &entries, &judges)?;
-
+    let mut judging = Judging {
+        policy: &policy,
+        judges,
+        metadata: metadata.as_ref(),
+        rule_annotation: rule_annotation.as_deref(),
+        namespace: args.cluster.namespace.as_str(),
+        namespaces: &namespaces,
+    };
     let mut reports = Vec::with_capacity(entries.len());
-    let mut judges = judges;
     for (index, entry) in entries.into_iter().enumerate() {
+        judging.judge(index, entry, &mut reports)?;
+    }
+
+    report::write(&reports, args, catalogue.as_deref(), metadata.as_ref(), &warnings)?;
+    Ok(exit_code(&reports))
+}
+
+/// What judging each object needs: the judges and what they select by.
+struct Judging<'a> {
+    policy: &'a Policy,
+    judges: Vec<Judge>,
+    metadata: Option<&'a PolicyMetadata>,
+    rule_annotation: Option<&'a str>,
+    /// The namespace of an object that has none.
+    namespace: &'a str,
+    namespaces: &'a Namespaces,
+}
+
+impl Judging<'_> {
+    /// The reports of one entry: an error, a skip, or one per judge that
+    /// selects the object.
+    fn judge(&mut self, index: usize, entry: Entry, reports: &mut Vec<ObjectReport>) -> Result<()> {
         let object = match entry.content {
             Ok(object) => object,
             Err(message) => {
                 let mut report = ObjectReport::new(entry.location, None, Verdict::Error);
                 report.message = Some(message);
                 reports.push(report);
-                continue;
+                return Ok(());
             }
         };
         if let Some(reason) = kubernetes::not_served(&object.api_version, &object.kind.kind) {
             let mut report = ObjectReport::new(entry.location, Some(object), Verdict::Skipped);
             report.message = Some(reason);
             reports.push(report);
-            continue;
+            return Ok(());
         }
-        let request_namespace = request_namespace(&object, namespace);
+        let request_namespace = request_namespace(&object, self.namespace);
         let mut not_selected = Vec::new();
-        let mut judged = false;
-        for judge in &mut judges {
+        let judged_before = reports.len();
+        for judge in &mut self.judges {
             let selected = match &judge.admission {
-                Some(admission) => admission.selects(&object, request_namespace, &namespaces),
-                None if covers(metadata.as_ref(), &object) => Ok(()),
+                Some(admission) => admission.selects(&object, request_namespace, self.namespaces),
+                None if covers(self.metadata, &object) => Ok(()),
                 None => Err(String::new()),
             };
             if let Err(reason) = selected {
                 not_selected.push(reason);
                 continue;
             }
-            judged = true;
             let evaluation = Evaluation {
                 index,
-                namespace,
-                rule_annotation: rule_annotation.as_deref(),
+                namespace: self.namespace,
+                rule_annotation: self.rule_annotation,
                 source: entry.source.as_ref(),
             };
             let mut report = evaluate(
@@ -104,23 +130,28 @@ pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
             report.judged_by = judge.admission.as_ref().map(AdmissionPolicy::judged_by);
             if report.verdict == Verdict::Error {
                 // A trap or a deadline can leave the guest's state broken.
-                judge.instance = policy
+                judge.instance = self
+                    .policy
                     .instantiate()
                     .and_then(|i| i.ready(&judge.settings).map(|()| i))
                     .map_err(|e| anyhow!("cannot re-create the policy instance: {e:#}"))?;
             }
             reports.push(report);
         }
-        if !judged {
-            let mut report = ObjectReport::new(entry.location, Some(object), Verdict::Skipped);
-            let reasons: Vec<String> = not_selected.into_iter().filter(|r| !r.is_empty()).collect();
-            report.message = (!reasons.is_empty()).then(|| format!("not selected: {}", reasons.join("; ")));
-            reports.push(report);
+        if reports.len() == judged_before {
+            reports.push(not_selected_report(entry.location, object, not_selected));
         }
+        Ok(())
     }
+}
 
-    report::write(&reports, args, catalogue.as_deref(), metadata.as_ref(), &warnings)?;
-    Ok(exit_code(&reports))
+/// An object no judge selects: skipped, with the reasons the policy
+/// manifests give (the metadata's rules give none).
+fn not_selected_report(location: Location, object: ManifestObject, reasons: Vec<String>) -> ObjectReport {
+    let mut report = ObjectReport::new(location, Some(object), Verdict::Skipped);
+    let reasons: Vec<String> = reasons.into_iter().filter(|r| !r.is_empty()).collect();
+    report.message = (!reasons.is_empty()).then(|| format!("not selected: {}", reasons.join("; ")));
+    report
 }
 
 /// The entries of the MANIFEST arguments. None at all is an error unless
@@ -157,20 +188,8 @@ fn judges(
     admission: Vec<AdmissionPolicy>,
     metadata: Option<&FoundMetadata>,
 ) -> Result<(Vec<Judge>, Vec<String>)> {
-    let mut warnings = Vec::new();
     if admission.is_empty() {
-        match metadata {
-            Some(found) => {
-                eprintln!("policy-runner: coverage: the rules of the policy metadata in {}", found.origin);
-                warnings = uncovered_pod_spec_kinds(&settings, &format!("the policy metadata in {}", found.origin), |r, _| {
-                    found.metadata.covers(r, "CREATE")
-                });
-            }
-            None => eprintln!(
-                "policy-runner: coverage: no policy metadata (none in {}, no policy-metadata.yml beside it, no --metadata): every object is judged",
-                args.policy.display()
-            ),
-        }
+        let warnings = metadata_coverage(args, &settings, metadata);
         let judge = Judge {
             admission: None,
             settings,
@@ -178,6 +197,7 @@ fn judges(
         };
         return Ok((vec![judge], warnings));
     }
+    let mut warnings = Vec::new();
     let titles: Vec<&str> = admission.iter().map(|p| p.title.as_str()).collect();
     eprintln!(
         "policy-runner: coverage: the rules and selectors of {} (--policy {})",
@@ -209,6 +229,25 @@ fn judges(
         });
     }
     Ok((judges, warnings))
+}
+
+/// Says where coverage comes from without `--policy`: the metadata's
+/// rules, or none; the warnings of the kinds those rules leave out.
+fn metadata_coverage(args: &CheckArgs, settings: &Value, metadata: Option<&FoundMetadata>) -> Vec<String> {
+    let Some(found) = metadata else {
+        eprintln!(
+            "policy-runner: coverage: no policy metadata (none in {}, no policy-metadata.yml beside it, no --metadata): every object is judged",
+            args.policy.display()
+        );
+        return Vec::new();
+    };
+    eprintln!(
+        "policy-runner: coverage: the rules of the policy metadata in {}",
+        found.origin
+    );
+    uncovered_pod_spec_kinds(settings, &format!("the policy metadata in {}", found.origin), |r, _| {
+        found.metadata.covers(r, "CREATE")
+    })
 }
 
 /// The labels of the namespaces whose Namespace objects are in the
