@@ -99,21 +99,10 @@ impl DeadlineArgs {
 #[derive(Debug, Clone, Copy, Args)]
 pub struct CacheArgs {
     /// Compile the policy anew rather than load the form compiled by an
-    /// earlier run (kept, as kwctl keeps it, in $XDG_CACHE_HOME/policy-runner,
-    /// else ~/.cache/policy-runner)
+    /// earlier run (kept, as kwctl keeps it, in wasmtime's cache:
+    /// $XDG_CACHE_HOME/wasmtime, else ~/.cache/wasmtime)
     #[arg(long)]
     pub disable_wasmtime_cache: bool,
-}
-
-impl CacheArgs {
-    /// The cache's directory, unless disabled.
-    pub fn dir(&self) -> Option<PathBuf> {
-        if self.disable_wasmtime_cache {
-            None
-        } else {
-            crate::host::cache::default_dir()
-        }
-    }
 }
 
 /// How `run` and `check` set up the host: the guest's log with `verbose`,
@@ -122,7 +111,7 @@ pub fn host_options(verbose: bool, deadline: &DeadlineArgs, cache: &CacheArgs) -
     HostOptions {
         verbose,
         deadline: deadline.deadline(),
-        cache: cache.dir(),
+        cache: !cache.disable_wasmtime_cache,
     }
 }
 

@@ -35,7 +35,15 @@ pub fn bench(args: &BenchArgs, verbose: bool) -> Result<u8> {
         uid: &request.uid,
         object: request.object.as_ref(),
     };
-    let options = host_options(args, verbose);
+    // The engine of `run` and `check`, configured as policy-server's (epoch
+    // deadlines, copy-on-write memory images), so that calls, instantiation
+    // and teardown cost what they cost there; no cache: the report gives
+    // each module's compile time.
+    let options = HostOptions {
+        verbose,
+        deadline: args.deadline.deadline(),
+        cache: false,
+    };
     let mut state = ClusterState::new();
     read_cluster_state(&mut state, &args.cluster.cluster_state, &args.cluster.namespace)?;
     let state = Arc::new(state);
@@ -53,16 +61,4 @@ pub fn bench(args: &BenchArgs, verbose: bool) -> Result<u8> {
         .and_then(|()| stdout.flush())
         .context("cannot write the report to standard output")?;
     Ok(0)
-}
-
-/// Both modes run on the engine of `run` and `check`, configured as
-/// policy-server's (epoch deadlines, copy-on-write memory images), so that
-/// calls, instantiation and teardown cost what they cost there.
-fn host_options(args: &BenchArgs, verbose: bool) -> HostOptions {
-    HostOptions {
-        verbose,
-        deadline: args.deadline.deadline(),
-        // Compiled anew: the report gives each module's compile time.
-        cache: None,
-    }
 }

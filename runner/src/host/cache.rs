@@ -1,139 +1,61 @@
-//! Compiled modules kept between runs, as `kwctl run` keeps them (wasmtime's
-//! cache, on unless `--disable-wasmtime-cache`): Cranelift takes about a
-//! CPU-second over a policy of half a megabyte, loading its compiled form
-//! back a few milliseconds.
+//! Compiled modules kept between runs, as `kwctl run` keeps them: wasmtime's
+//! own cache (policy-evaluator's `enable_wasmtime_cache`), on unless
+//! `--disable-wasmtime-cache`. Cranelift takes about a CPU-second over a
+//! policy of half a megabyte, loading its compiled form back a few
+//! milliseconds.
 //!
-//! One file per module and engine: `<sha256>.cwasm`, named by the SHA-256 of
-//! the module's bytes and of what the engine's configuration makes of
-//! compiled code (`Engine::precompile_compatibility_hash`: wasmtime's
-//! version, the target, the settings). A file that does not load (truncated,
-//! written by another wasmtime) is compiled anew and replaced. Every build of
-//! a policy is a new file, so the cache keeps the [`KEEP`] files used last.
+//! The cache is wasmtime's default one, shared with kwctl and the wasmtime
+//! CLI: `$XDG_CACHE_HOME/wasmtime`, else `~/.cache/wasmtime`. Wasmtime names
+//! each entry by the module's bytes and the engine's settings, compiles anew
+//! an entry that does not load (truncated, written by another wasmtime) and
+//! replaces it, and trims the directory in a thread of its own.
 
-use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use sha2::{Digest, Sha256};
-use wasmtime::{Engine, Module};
+use wasmtime::{Cache, CacheConfig, Config};
 
-/// How many compiled modules the cache keeps (about 2 MB each for a policy
-/// of half a megabyte): those loaded or stored last.
-const KEEP: usize = 16;
-
-/// Where compiled modules are kept: `$XDG_CACHE_HOME/policy-runner`, else
-/// `~/.cache/policy-runner`; none when neither is known.
-pub fn default_dir() -> Option<PathBuf> {
-    let absolute = |var: &str| std::env::var_os(var).map(PathBuf::from).filter(|p| p.is_absolute());
-    let base = absolute("XDG_CACHE_HOME").or_else(|| absolute("HOME").map(|home| home.join(".cache")))?;
-    Some(base.join("policy-runner"))
-}
-
-/// Feeds what a `Hash` impl writes into SHA-256. `Engine`'s compatibility
-/// hash is only offered as `impl Hash`; std's hashers would cut it to 64
-/// bits, too few to name a file whose code is trusted when loaded.
-struct Sha256Writer(Sha256);
-
-impl Hasher for Sha256Writer {
-    fn write(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
+/// Turns wasmtime's cache on in `config`, in `dir` (else wasmtime's default
+/// directory). A cache that cannot be set up (no home directory, one that
+/// cannot be written) is no error: the module is compiled all the same (said
+/// with `verbose`).
+pub fn enable(config: &mut Config, dir: Option<&Path>, verbose: bool) -> Option<Cache> {
+    let mut settings = CacheConfig::new();
+    if let Some(dir) = dir {
+        settings.with_directory(dir);
     }
-
-    /// Never read: the digest is taken from the inner `Sha256`.
-    fn finish(&self) -> u64 {
-        0
-    }
-}
-
-/// The cache file of `bytes` compiled by `engine`, in `dir`.
-fn file(dir: &Path, engine: &Engine, bytes: &[u8]) -> PathBuf {
-    let mut writer = Sha256Writer(Sha256::new());
-    writer.write(bytes);
-    engine.precompile_compatibility_hash().hash(&mut writer);
-    let name: String = writer.0.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    dir.join(format!("{name}.cwasm"))
-}
-
-/// The module compiled from `bytes`: loaded from `dir` when it was compiled
-/// before, else compiled by `compile` and stored there. A cache that cannot
-/// be written is no error (said with `verbose`).
-pub fn load_or_compile(
-    dir: &Path,
-    engine: &Engine,
-    bytes: &[u8],
-    verbose: bool,
-    compile: impl FnOnce() -> anyhow::Result<Module>,
-) -> anyhow::Result<Module> {
-    let path = file(dir, engine, bytes);
-    // SAFETY: `deserialize_file` runs the machine code in the file it is
-    // given. Files here are only written by `store` below, from modules this
-    // engine compiled, and are named by the hash of the module's bytes and of
-    // the engine's configuration; wasmtime checks the file's header (its
-    // version and settings) again, and any error means: compile anew. The
-    // directory is the user's own, trusted as kwctl trusts its wasmtime cache.
-    if let Ok(module) = unsafe { Module::deserialize_file(engine, &path) } {
-        // Marks it as used, for `prune`.
-        let _ = std::fs::File::options()
-            .append(true)
-            .open(&path)
-            .and_then(|f| f.set_modified(std::time::SystemTime::now()));
-        if verbose {
-            eprintln!("policy-runner: compiled module loaded from {}", path.display());
+    match Cache::new(settings) {
+        Ok(cache) => {
+            config.cache(Some(cache.clone()));
+            Some(cache)
         }
-        return Ok(module);
-    }
-    let module = compile()?;
-    let kept = store(&module, &path).and_then(|()| prune(dir, KEEP));
-    if verbose {
-        match kept {
-            Ok(()) => eprintln!("policy-runner: compiled module stored in {}", path.display()),
-            // The module was compiled all the same.
-            Err(e) => eprintln!("policy-runner: module cache: {e:#}"),
+        Err(e) => {
+            if verbose {
+                eprintln!("policy-runner: module cache: {e:#}");
+            }
+            None
         }
     }
-    Ok(module)
 }
 
-/// Writes the compiled module next to its place, then renames it there, so
-/// that a reader never maps a half-written file (a runner reading the old
-/// file keeps its mapping of it).
-fn store(module: &Module, path: &Path) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let dir = path.parent().context("cache file without a directory")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let bytes = module
-        .serialize()
-        .map_err(|e| anyhow::anyhow!("cannot serialise the compiled module: {e}"))?;
-    let temporary = path.with_extension(format!("{}.tmp", std::process::id()));
-    let written = std::fs::write(&temporary, bytes).and_then(|()| std::fs::rename(&temporary, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temporary);
+/// What `cache` did for the one module its engine compiled, said as
+/// `-v` says it: loaded, or compiled and stored; `None` when neither (the
+/// entry could not be written).
+pub fn outcome(cache: &Cache) -> Option<String> {
+    let dir = cache.directory().display();
+    if cache.cache_hits() > 0 {
+        Some(format!("compiled module loaded from wasmtime's cache in {dir}"))
+    } else if cache.cache_misses() > 0 {
+        Some(format!("compiled module stored in wasmtime's cache in {dir}"))
+    } else {
+        None
     }
-    written.with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Removes all but the `keep` files of `dir` used last (by modification
-/// time, which a load sets), leftovers of interrupted writes included.
-fn prune(dir: &Path, keep: usize) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .filter_map(|entry| {
-            let entry = entry.ok()?;
-            let metadata = entry.metadata().ok().filter(std::fs::Metadata::is_file)?;
-            Some((metadata.modified().ok()?, entry.path()))
-        })
-        .collect();
-    files.sort_unstable_by(|a, b| b.cmp(a));
-    for (_, path) in files.iter().skip(keep) {
-        std::fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasmtime::Config;
+    use std::path::PathBuf;
+    use wasmtime::{Engine, Module};
 
     const WAT: &str = r#"(module (func (export "answer") (result i32) i32.const 42))"#;
 
@@ -145,14 +67,21 @@ mod tests {
         dir
     }
 
-    fn engine(epochs: bool) -> Engine {
+    /// Compiles `text` on a new engine (with epochs or not) whose cache is
+    /// in `dir`, as each run of the runner does: the module and what the
+    /// cache did.
+    fn compile(dir: &Path, epochs: bool, text: &str) -> (Module, Option<String>) {
         let mut config = Config::default();
         config.epoch_interruption(epochs);
-        Engine::new(&config).unwrap()
+        let cache = enable(&mut config, Some(dir), false).unwrap();
+        let engine = Engine::new(&config).unwrap();
+        let module = Module::new(&engine, text).unwrap();
+        let said = outcome(&cache).map(|text| text.replace(&cache.directory().display().to_string(), "DIR"));
+        (module, said)
     }
 
-    fn answer(engine: &Engine, module: &Module) -> i32 {
-        let mut store = wasmtime::Store::new(engine, ());
+    fn answer(module: &Module) -> i32 {
+        let mut store = wasmtime::Store::new(module.engine(), ());
         // Epochs never advance here; without a deadline above 0 the call
         // would be interrupted at once.
         store.set_epoch_deadline(1);
@@ -164,93 +93,77 @@ mod tests {
             .unwrap()
     }
 
-    /// Loads through the cache, counting the compilations.
-    fn load(dir: &Path, engine: &Engine, bytes: &[u8], compiled: &mut u32) -> Module {
-        load_or_compile(dir, engine, bytes, false, || {
-            *compiled += 1;
-            Module::new(engine, bytes).map_err(|e| anyhow::anyhow!("{e}"))
-        })
-        .unwrap()
+    /// The compiled modules in the cache: wasmtime's entries are named by
+    /// a hash without an extension (beside them `.stats` files and
+    /// `.wip-*` leftovers).
+    fn entries(dir: &Path) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if path.extension().is_none() {
+                    found.push(path);
+                }
+            }
+        }
+        found.sort();
+        found
     }
+
+    const STORED: Option<&str> = Some("compiled module stored in wasmtime's cache in DIR");
+    const LOADED: Option<&str> = Some("compiled module loaded from wasmtime's cache in DIR");
 
     #[test]
     fn a_module_is_compiled_once_then_loaded_and_runs_the_same() {
         let dir = scratch("once");
-        let engine = engine(true);
-        let mut compiled = 0;
-        let first = load(&dir, &engine, WAT.as_bytes(), &mut compiled);
-        let second = load(&dir, &engine, WAT.as_bytes(), &mut compiled);
-        assert_eq!(compiled, 1);
-        assert_eq!((answer(&engine, &first), answer(&engine, &second)), (42, 42));
-        let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-        assert_eq!(files.len(), 1, "{files:?}");
-        assert_eq!(files[0].extension().unwrap(), "cwasm");
+        let (first, said_first) = compile(&dir, true, WAT);
+        let (second, said_second) = compile(&dir, true, WAT);
+        assert_eq!((said_first.as_deref(), said_second.as_deref()), (STORED, LOADED));
+        assert_eq!((answer(&first), answer(&second)), (42, 42));
+        assert_eq!(entries(&dir).len(), 1, "{:?}", entries(&dir));
     }
 
     #[test]
-    fn other_bytes_or_another_engine_configuration_is_another_file() {
+    fn other_bytes_or_another_engine_configuration_is_another_entry() {
         let dir = scratch("other");
-        let (epochs, plain) = (engine(true), engine(false));
         let other = WAT.replace("42", "7");
-        assert_ne!(file(&dir, &epochs, WAT.as_bytes()), file(&dir, &plain, WAT.as_bytes()));
-        assert_ne!(
-            file(&dir, &epochs, WAT.as_bytes()),
-            file(&dir, &epochs, other.as_bytes())
-        );
-        let mut compiled = 0;
-        load(&dir, &epochs, WAT.as_bytes(), &mut compiled);
-        let module = load(&dir, &epochs, other.as_bytes(), &mut compiled);
-        load(&dir, &plain, WAT.as_bytes(), &mut compiled);
-        assert_eq!(compiled, 3);
-        assert_eq!(answer(&epochs, &module), 7);
+        assert_eq!(compile(&dir, true, WAT).1.as_deref(), STORED);
+        let (module, said) = compile(&dir, true, &other);
+        assert_eq!((said.as_deref(), answer(&module)), (STORED, 7));
+        assert_eq!(compile(&dir, false, WAT).1.as_deref(), STORED);
+        assert_eq!(entries(&dir).len(), 3);
+        assert_eq!(compile(&dir, false, WAT).1.as_deref(), LOADED);
     }
 
     #[test]
-    fn a_damaged_file_is_compiled_anew_and_replaced() {
+    fn a_damaged_entry_is_compiled_anew_and_replaced() {
         let dir = scratch("damaged");
-        let engine = engine(true);
-        let path = file(&dir, &engine, WAT.as_bytes());
-        std::fs::write(&path, b"not a compiled module").unwrap();
-        let mut compiled = 0;
-        let module = load(&dir, &engine, WAT.as_bytes(), &mut compiled);
-        assert_eq!((compiled, answer(&engine, &module)), (1, 42));
-        load(&dir, &engine, WAT.as_bytes(), &mut compiled);
-        assert_eq!(compiled, 1, "the damaged file was not replaced");
+        compile(&dir, true, WAT);
+        let entry = entries(&dir).remove(0);
+        let whole = std::fs::read(&entry).unwrap();
+        std::fs::write(&entry, &whole[..whole.len() / 2]).unwrap();
+        let (module, said) = compile(&dir, true, WAT);
+        assert_eq!((said.as_deref(), answer(&module)), (STORED, 42));
+        assert_eq!(
+            compile(&dir, true, WAT).1.as_deref(),
+            LOADED,
+            "the damaged entry was not replaced"
+        );
+        std::fs::write(&entry, b"not a compiled module").unwrap();
+        assert_eq!(compile(&dir, true, WAT).1.as_deref(), STORED);
     }
 
     #[test]
-    fn the_cache_keeps_the_files_used_last() {
-        let dir = scratch("prune");
-        let engine = engine(true);
-        let mut compiled = 0;
-        let texts: Vec<String> = (0..3).map(|n| WAT.replace("42", &n.to_string())).collect();
-        for text in &texts {
-            load(&dir, &engine, text.as_bytes(), &mut compiled);
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        // Loading the oldest makes it the newest.
-        load(&dir, &engine, texts[0].as_bytes(), &mut compiled);
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        std::fs::write(dir.join("left-by-a-crash.tmp"), b"").unwrap();
-        prune(&dir, 2).unwrap();
-        let mut kept: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-        kept.sort();
-        let mut expected = vec![
-            dir.join("left-by-a-crash.tmp"),
-            file(&dir, &engine, texts[0].as_bytes()),
-        ];
-        expected.sort();
-        assert_eq!((compiled, kept), (3, expected));
-    }
-
-    #[test]
-    fn an_unwritable_cache_still_gives_the_compiled_module() {
+    fn an_unusable_cache_still_gives_the_compiled_module() {
         let dir = scratch("unwritable");
         let blocked = dir.join("a-file");
         std::fs::write(&blocked, b"").unwrap();
-        let engine = engine(true);
-        let mut compiled = 0;
-        let module = load(&blocked.join("cache"), &engine, WAT.as_bytes(), &mut compiled);
-        assert_eq!((compiled, answer(&engine, &module)), (1, 42));
+        let mut config = Config::default();
+        assert!(enable(&mut config, Some(&blocked.join("cache")), false).is_none());
+        let module = Module::new(&Engine::new(&config).unwrap(), WAT).unwrap();
+        assert_eq!(answer(&module), 42);
     }
 }

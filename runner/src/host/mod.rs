@@ -5,7 +5,7 @@
 //! ([`memory`]), the waPC calls on an instance ([`calls`]) and making the
 //! engine's errors readable ([`trap`]).
 
-pub mod cache;
+mod cache;
 mod calls;
 mod deadline;
 mod load;

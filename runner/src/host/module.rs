@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use wasmtime::{Config, Engine, ExternType, InstancePre, Module};
+use wasmtime::{Cache, Config, Engine, ExternType, InstancePre, Module};
 
 use super::cache;
 use super::deadline::{Deadline, EpochTicker};
@@ -22,9 +22,9 @@ pub struct HostOptions {
     pub verbose: bool,
     /// How long one waPC call (or the module's initialisation) may run.
     pub deadline: Deadline,
-    /// Keep compiled modules in this directory between runs ([`cache`]);
-    /// compile every time without one.
-    pub cache: Option<PathBuf>,
+    /// Keep compiled modules between runs, in wasmtime's cache ([`cache`]);
+    /// compile every time without it.
+    pub cache: bool,
 }
 
 /// A compiled policy module, ready to be instantiated.
@@ -57,11 +57,17 @@ pub fn display_name(path: &Path) -> String {
 /// The engine of every command, configured as policy-server's: wasmtime's
 /// defaults (copy-on-write memory images among them) with epoch
 /// interruption, so that guest code checks the epoch at loop heads and
-/// function entries and a call stops at its deadline, counted in ticks.
-fn new_engine() -> Result<Engine> {
+/// function entries and a call stops at its deadline, counted in ticks;
+/// with wasmtime's cache when `options` keep compiled modules.
+fn new_engine(options: &HostOptions) -> Result<(Engine, Option<Cache>)> {
     let mut config = Config::default();
     config.epoch_interruption(true);
-    Engine::new(&config).map_err(|e| anyhow!("cannot create wasmtime engine: {e}"))
+    let cache = options
+        .cache
+        .then(|| cache::enable(&mut config, None, options.verbose))
+        .flatten();
+    let engine = Engine::new(&config).map_err(|e| anyhow!("cannot create wasmtime engine: {e}"))?;
+    Ok((engine, cache))
 }
 
 fn compile(engine: &Engine, bytes: &[u8], name: &str) -> Result<Module> {
@@ -90,15 +96,13 @@ impl Policy {
         if bytes.is_empty() {
             bail!("policy module {name} is empty, not a WebAssembly module");
         }
-        let engine = new_engine()?;
+        let (engine, cache) = new_engine(&options)?;
         let started = Instant::now();
-        let module = match &options.cache {
-            Some(dir) => cache::load_or_compile(dir, &engine, &bytes, options.verbose, || {
-                compile(&engine, &bytes, &name)
-            })?,
-            None => compile(&engine, &bytes, &name)?,
-        };
+        let module = compile(&engine, &bytes, &name)?;
         let compile_time = started.elapsed();
+        if let (true, Some(said)) = (options.verbose, cache.as_ref().and_then(cache::outcome)) {
+            eprintln!("policy-runner: {said}");
+        }
 
         let exports_guest_call = module
             .exports()
