@@ -63,15 +63,10 @@ fn main() -> ExitCode {
 
     let cli = Cli::parse();
     let verbose = cli.verbose || verbose_from_env();
-    let (result, error_exit) = match &cli.command {
-        Command::Run(args) => (run::run(args, verbose), 1),
-        Command::Check(args) => (check::check(args, verbose), results::EXIT_ERROR),
-        Command::Bench(args) => (bench::bench(args, verbose), 2),
-    };
-    let settings = match &cli.command {
-        Command::Run(args) => &args.settings,
-        Command::Check(args) => &args.settings,
-        Command::Bench(args) => &args.settings,
+    let (result, error_exit, settings) = match &cli.command {
+        Command::Run(args) => (run::run(args, verbose), 1, &args.settings),
+        Command::Check(args) => (check::check(args, verbose), results::EXIT_ERROR, &args.settings),
+        Command::Bench(args) => (bench::bench(args, verbose), 2, &args.settings),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -26,22 +26,17 @@ use serde_json::{Map, Value};
 use super::field_mask::{mask_of, ListedObject};
 use crate::kubernetes::is_cluster_scoped;
 
-/// Where an object lives, and what it is.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Identity {
-    api_version: String,
-    kind: String,
-    namespace: String,
-    name: String,
-}
+/// What a namespaced list is of: apiVersion, kind and namespace.
+type ListKey = (String, String, String);
 
 /// Objects by apiVersion, kind and namespace.
 #[derive(Debug, Default)]
 pub struct ClusterState {
     objects: Vec<Value>,
-    places: HashMap<Identity, usize>,
-    /// (apiVersion, kind, namespace) → positions in `objects`, in order.
-    lists: HashMap<(String, String, String), Vec<usize>>,
+    /// Each object's place in `objects`, by its list and name.
+    places: HashMap<(ListKey, String), usize>,
+    /// Positions in `objects` of each list's objects, in order.
+    lists: HashMap<ListKey, Vec<usize>>,
     /// The listed objects of each (apiVersion, kind, namespace, masks)
     /// asked for so far: the reflectors' stores.
     stores: Mutex<HashMap<StoreKey, Arc<Vec<ListedObject>>>>,
@@ -49,7 +44,7 @@ pub struct ClusterState {
     last_size: AtomicUsize,
 }
 
-type StoreKey = (String, String, String, Option<BTreeSet<String>>);
+type StoreKey = (ListKey, Option<BTreeSet<String>>);
 
 #[derive(Serialize)]
 struct ListAnswer<'a> {
@@ -93,26 +88,15 @@ impl ClusterState {
                 default_namespace.to_string()
             }
         };
-        let identity = Identity {
-            api_version: api_version.clone(),
-            kind: kind.clone(),
-            namespace: namespace.clone(),
-            name,
-        };
-        if let Some(&at) = self.places.get(&identity) {
+        let list = (api_version, kind, namespace);
+        if let Some(&at) = self.places.get(&(list.clone(), name.clone())) {
             self.objects[at] = object;
             return;
         }
         let at = self.objects.len();
         self.objects.push(object);
-        self.places.insert(identity, at);
-        self.lists.entry((api_version, kind, namespace)).or_default().push(at);
-    }
-
-    /// Objects held.
-    #[cfg(test)]
-    pub fn len(&self) -> usize {
-        self.objects.len()
+        self.lists.entry(list.clone()).or_default().push(at);
+        self.places.insert((list, name), at);
     }
 
     /// The answer to `list_resources_by_namespace`, serialised now. The
@@ -148,12 +132,8 @@ impl ClusterState {
         namespace: &str,
         field_masks: Option<&BTreeSet<String>>,
     ) -> Arc<Vec<ListedObject>> {
-        let key = (
-            api_version.to_string(),
-            kind.to_string(),
-            namespace.to_string(),
-            field_masks.cloned(),
-        );
+        let list = (api_version.to_string(), kind.to_string(), namespace.to_string());
+        let key = (list, field_masks.cloned());
         let mut stores = self.stores.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(store) = stores.get(&key) {
             return store.clone();
@@ -161,7 +141,7 @@ impl ClusterState {
         let mask = mask_of(field_masks);
         let listed: Vec<ListedObject> = self
             .lists
-            .get(&(key.0.clone(), key.1.clone(), key.2.clone()))
+            .get(&key.0)
             .map(|at| {
                 at.iter()
                     .map(|&i| ListedObject::new(&self.objects[i], mask.as_ref()))
@@ -267,7 +247,7 @@ mod tests {
         state.add(vss("a", Some("n"), "one"), "default");
         state.add(vss("b", Some("n"), "two"), "default");
         state.add(vss("a", None, "three"), "n");
-        assert_eq!(state.len(), 2);
+        assert_eq!(state.objects.len(), 2);
         let list = answer(&state, "VaultStaticSecret", "n");
         let destinations: Vec<_> = list["items"]
             .as_array()
@@ -294,7 +274,7 @@ mod tests {
             "default",
         );
         state.add(json!([1, 2]), "default");
-        assert_eq!(state.len(), 0);
+        assert_eq!(state.objects.len(), 0);
         assert!(is_cluster_scoped("ClusterRole"));
         assert!(!is_cluster_scoped("VaultStaticSecret"));
     }

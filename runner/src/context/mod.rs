@@ -24,7 +24,7 @@ pub mod session;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
@@ -57,23 +57,9 @@ pub struct ContextHost {
     /// Time spent answering them, in nanoseconds.
     busy_nanos: AtomicU64,
     /// Denied resources already mentioned on stderr.
-    warned: Mutex<BTreeSet<String>>,
+    warned: Warnings,
     /// Answered look-ups, when recording.
     recorded: Option<Mutex<Vec<Exchange>>>,
-}
-
-/// The guest's request, as policy-evaluator (kwctl 1.33 and later) reads it
-/// with kubewarden-policy-sdk 0.17's `ListResourcesByNamespaceRequest`:
-/// unknown fields are ignored, and the optional ones may be left out (null).
-/// The masks are a set: repeated paths count once.
-#[derive(Debug, Deserialize)]
-struct GuestListByNamespace {
-    api_version: String,
-    kind: String,
-    namespace: String,
-    label_selector: Option<String>,
-    field_selector: Option<String>,
-    field_masks: Option<BTreeSet<String>>,
 }
 
 /// The two fields every gated request has.
@@ -84,6 +70,20 @@ struct GuestResource {
 }
 
 type Answer = std::result::Result<Vec<u8>, String>;
+
+/// Warnings already printed on stderr, by what they are about: each is
+/// printed once.
+#[derive(Debug, Default)]
+pub struct Warnings(Mutex<BTreeSet<String>>);
+
+impl Warnings {
+    /// Prints the `line` about `key` unless a line about it was printed.
+    pub fn once(&self, key: String, line: impl FnOnce() -> String) {
+        if self.0.lock().map(|mut seen| seen.insert(key)).unwrap_or(true) {
+            eprintln!("{}", line());
+        }
+    }
+}
 
 /// The resources a policy's metadata declares.
 pub fn declared(metadata: Option<&PolicyMetadata>) -> BTreeSet<ContextAwareResource> {
@@ -131,10 +131,7 @@ impl ContextHost {
     /// The recorded exchanges, in kwctl's session format.
     pub fn recorded_session(&self) -> Option<Result<String>> {
         let recorded = self.recorded.as_ref()?;
-        let exchanges = match recorded.lock() {
-            Ok(e) => e.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
+        let exchanges = recorded.lock().unwrap_or_else(PoisonError::into_inner);
         Some(session::render(&exchanges))
     }
 
@@ -177,31 +174,27 @@ impl ContextHost {
     fn answer_call(&self, label: &str, operation: &str, payload: &[u8]) -> Answer {
         // policy-evaluator reads the whole request before the resource gate:
         // a list request it cannot read fails as such, granted or not.
-        let list_request = if operation == "list_resources_by_namespace" {
-            match serde_json::from_slice::<GuestListByNamespace>(payload) {
-                Ok(r) => Some(r),
-                Err(e) => return Err(e.to_string()),
-            }
-        } else {
-            None
-        };
-        let resource: GuestResource = match serde_json::from_slice(payload) {
-            Ok(r) => r,
-            Err(e) => return Err(e.to_string()),
-        };
+        // The guest's list request is read as policy-evaluator (kwctl 1.33
+        // and later) reads kubewarden-policy-sdk 0.17's
+        // `ListResourcesByNamespaceRequest`: unknown fields are ignored, the
+        // optional ones may be left out (null), repeated masks count once.
+        let list_request = (operation == "list_resources_by_namespace")
+            .then(|| serde_json::from_slice::<KubernetesListResourceNamespace>(payload))
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        let resource: GuestResource = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
         if !self
             .granted
             .contains(&ContextAwareResource::new(&resource.api_version, &resource.kind))
         {
-            self.warn_once(
-                format!("{}/{}", resource.api_version, resource.kind),
+            self.warned.once(format!("{}/{}", resource.api_version, resource.kind), || {
                 format!(
                     "policy-runner: warning: policy {label} asked for Kubernetes {}/{} resources, which it was not granted ({})",
                     resource.api_version,
                     resource.kind,
                     self.grant_hint()
-                ),
-            );
+                )
+            });
             return Err(not_granted_error(&resource.api_version, &resource.kind));
         }
         match list_request {
@@ -212,17 +205,9 @@ impl ContextHost {
         }
     }
 
-    fn list_by_namespace(&self, label: &str, guest: GuestListByNamespace) -> Answer {
-        let request = KubernetesListResourceNamespace {
-            api_version: guest.api_version,
-            kind: guest.kind,
-            namespace: guest.namespace,
-            label_selector: guest.label_selector,
-            field_selector: guest.field_selector,
-            // what policy-evaluator sets for every guest's list request
-            disable_cache: false,
-            field_masks: guest.field_masks,
-        };
+    fn list_by_namespace(&self, label: &str, mut request: KubernetesListResourceNamespace) -> Answer {
+        // what policy-evaluator sets for every guest's list request
+        request.disable_cache = false;
         let request = HostRequest::ListByNamespace(request);
         let answer = self.look_up(label, &request);
         if let (Some(recorded), Ok(answer)) = (&self.recorded, &answer) {
@@ -280,13 +265,12 @@ impl ContextHost {
                     .map_err(|e| format!("error serializing payload: {e}")))
             }
             Source::None => {
-                self.warn_once(
-                    "no-source".to_string(),
+                self.warned.once("no-source".to_string(), || {
                     format!(
                         "policy-runner: warning: policy {label} listed Kubernetes {}/{} resources, but policy-runner has no cluster: give --replay-host-capabilities-interactions FILE or --cluster-state FILE",
                         list.api_version, list.kind
-                    ),
-                );
+                    )
+                });
                 Ok(Err(
                     "policy-runner has no Kubernetes cluster to list resources from (give --replay-host-capabilities-interactions FILE or --cluster-state FILE)".to_string(),
                 ))
@@ -299,13 +283,6 @@ impl ContextHost {
             "run with --allow-context-aware, and declare the resources in the metadata's contextAwareResources"
         } else {
             "it is not in the metadata's contextAwareResources"
-        }
-    }
-
-    fn warn_once(&self, key: String, line: String) {
-        let first = self.warned.lock().map(|mut seen| seen.insert(key)).unwrap_or(true);
-        if first {
-            eprintln!("{line}");
         }
     }
 }

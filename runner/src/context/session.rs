@@ -48,7 +48,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -261,10 +261,7 @@ impl Session {
     /// Answers one host call from the next exchange, as kwctl's replay does:
     /// the exchange is used up whether it matches or not.
     pub fn replay(&self, request: &HostRequest) -> Replayed {
-        let mut progress = match self.progress.lock() {
-            Ok(p) => p,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut progress = self.progress();
         let call = progress.replayed + progress.problems.len() + 1;
         let Some(next) = progress.pending.pop_front() else {
             let text = "the list of recorded responses is empty or has been exhausted".to_string();
@@ -296,26 +293,23 @@ impl Session {
         self.recorded
     }
 
-    fn with_progress<T>(&self, f: impl FnOnce(&Progress) -> T) -> T {
-        match self.progress.lock() {
-            Ok(p) => f(&p),
-            Err(poisoned) => f(&poisoned.into_inner()),
-        }
+    fn progress(&self) -> MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Calls answered from a matching exchange.
     pub fn replayed(&self) -> usize {
-        self.with_progress(|p| p.replayed)
+        self.progress().replayed
     }
 
     /// Exchanges never reached.
     pub fn leftover(&self) -> usize {
-        self.with_progress(|p| p.pending.len())
+        self.progress().pending.len()
     }
 
     /// Why the session is out of step, one line per bad call.
     pub fn problems(&self) -> Vec<String> {
-        self.with_progress(|p| p.problems.clone())
+        self.progress().problems.clone()
     }
 }
 

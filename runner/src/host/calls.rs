@@ -3,10 +3,10 @@
 //! the host calls it may make back.
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Result};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 use wasmtime::{Store, Trap, TypedFunc};
@@ -14,7 +14,7 @@ use wasmtime::{Store, Trap, TypedFunc};
 use super::module::Policy;
 use super::trap::{failure, one_line};
 use super::wapc::{Exit, HostCallback, HostState};
-use crate::context::ContextHost;
+use crate::context::{ContextHost, Warnings};
 use crate::response::ValidationResponse;
 
 /// The policy refused the settings: its message, said in kwctl's words.
@@ -57,9 +57,14 @@ enum CallError {
     Failed(String),
 }
 
-/// Whether wasmtime stopped the guest at the epoch deadline.
-fn interrupted(err: &wasmtime::Error) -> bool {
-    matches!(err.downcast_ref::<Trap>(), Some(Trap::Interrupt))
+impl From<wasmtime::Error> for CallError {
+    /// Wasmtime stopped the guest at the epoch deadline, or it failed.
+    fn from(err: wasmtime::Error) -> CallError {
+        match err.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => CallError::Deadline,
+            _ => CallError::Failed(failure(&err)),
+        }
+    }
 }
 
 impl Policy {
@@ -73,11 +78,17 @@ impl Policy {
         let label = self.label();
         let deadline = self.options.deadline;
         let ticks = deadline.ticks();
-        let callback = host_callback(self.options.verbose, label.clone(), self.context.clone());
+        let calls = HostCalls {
+            verbose: self.options.verbose,
+            label: label.clone(),
+            context: self.context.clone(),
+            denied: Warnings::default(),
+        };
+        let callback: Arc<HostCallback> = Arc::new(move |b, n, o, p| calls.answer(b, n, o, p));
         let mut store = Store::new(&self.engine, HostState::new(callback, self.options.verbose));
         store.limiter(|state| &mut state.memory);
         let guest_call = self.start(&mut store, ticks).map_err(|e| match e {
-            CallError::Deadline => anyhow!(init_deadline_message(&label, deadline.millis())),
+            CallError::Deadline => anyhow!("cannot instantiate policy module {label}: its initialisation exceeded the {} ms deadline (raise it with --timeout-ms)", deadline.millis()),
             CallError::Failed(why) => {
                 anyhow!("cannot instantiate policy module {label} (waPC initialisation failed): {why}")
             }
@@ -94,31 +105,20 @@ impl Policy {
         })
     }
 
-    fn start(
-        &self,
-        store: &mut Store<HostState>,
-        ticks: u64,
-    ) -> std::result::Result<TypedFunc<(i32, i32), i32>, CallError> {
-        let fail = |e: wasmtime::Error| {
-            if interrupted(&e) {
-                CallError::Deadline
-            } else {
-                CallError::Failed(failure(&e))
-            }
-        };
+    fn start(&self, store: &mut Store<HostState>, ticks: u64) -> Result<TypedFunc<(i32, i32), i32>, CallError> {
         store.set_epoch_deadline(ticks);
-        let instance = self.pre.instantiate(&mut *store).map_err(fail)?;
+        let instance = self.pre.instantiate(&mut *store)?;
         for start in ["_start", "wapc_init"] {
             if instance.get_func(&mut *store, start).is_none() {
                 continue;
             }
-            let func = instance.get_typed_func::<(), ()>(&mut *store, start).map_err(fail)?;
+            let func = instance.get_typed_func::<(), ()>(&mut *store, start)?;
             store.set_epoch_deadline(ticks);
             match func.call(&mut *store, ()) {
                 Ok(()) => {}
                 // A Go (TinyGo) `main` ends with proc_exit(0): a success.
                 Err(e) if matches!(e.downcast_ref::<Exit>(), Some(Exit(0))) => {}
-                Err(e) => return Err(fail(e)),
+                Err(e) => return Err(e.into()),
             }
         }
         instance
@@ -130,7 +130,7 @@ impl Policy {
 impl PolicyInstance {
     /// One waPC guest call, under the deadline: the guest's answer, or its
     /// error (or the engine's, when it trapped).
-    fn guarded_call(&self, operation: &str, payload: &[u8]) -> std::result::Result<Vec<u8>, CallError> {
+    fn guarded_call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, CallError> {
         let lengths = (i32::try_from(operation.len()), i32::try_from(payload.len()));
         let (Ok(op_len), Ok(len)) = lengths else {
             return Err(CallError::Failed(format!(
@@ -144,8 +144,7 @@ impl PolicyInstance {
         let result = self.guest_call.call(&mut *store, (op_len, len));
         let state = store.data_mut();
         match result {
-            Err(e) if interrupted(&e) => Err(CallError::Deadline),
-            Err(e) => Err(CallError::Failed(failure(&e))),
+            Err(e) => Err(e.into()),
             Ok(0) => Err(CallError::Failed(one_line(
                 state
                     .error
@@ -197,15 +196,13 @@ impl PolicyInstance {
         }
     }
 
-    /// Calls `validate_settings` with the settings object.
-    fn validate_settings(&self, settings: &Value) -> Result<SettingsValidation> {
-        let payload = serde_json::to_vec(settings)?;
-        let answer = self.call("validate_settings", &payload)?;
-        serde_json::from_slice(&answer).map_err(|e| {
+    /// The guest's answer read as a `T`, else an error naming `what` it is.
+    fn parse<T: DeserializeOwned>(&self, answer: &[u8], what: &str) -> Result<T> {
+        serde_json::from_slice(answer).map_err(|e| {
             anyhow!(
-                "policy {} returned an invalid settings validation response ({e}): {}",
+                "policy {} returned an invalid {what} ({e}): {}",
                 self.label,
-                preview(&answer)
+                preview(answer)
             )
         })
     }
@@ -220,7 +217,8 @@ impl PolicyInstance {
     /// Calls `validate_settings` and fails unless the policy accepts them,
     /// in kwctl's words, so that CI logs read the same with either tool.
     fn require_valid_settings(&self, settings: &Value) -> Result<()> {
-        let verdict = self.validate_settings(settings)?;
+        let answer = self.call("validate_settings", &serde_json::to_vec(settings)?)?;
+        let verdict: SettingsValidation = self.parse(&answer, "settings validation response")?;
         if !verdict.valid {
             return Err(SettingsRefused {
                 message: verdict.message.unwrap_or_default(),
@@ -248,19 +246,8 @@ impl PolicyInstance {
 
     /// Calls `validate` and parses the Kubewarden ValidationResponse.
     pub fn validate(&self, payload: &[u8]) -> Result<ValidationResponse> {
-        let answer = self.validate_raw(payload)?;
-        serde_json::from_slice(&answer).map_err(|e| {
-            anyhow!(
-                "policy {} returned an invalid ValidationResponse ({e}): {}",
-                self.label,
-                preview(&answer)
-            )
-        })
+        self.parse(&self.validate_raw(payload)?, "ValidationResponse")
     }
-}
-
-fn init_deadline_message(label: &str, deadline_ms: u128) -> String {
-    format!("cannot instantiate policy module {label}: its initialisation exceeded the {deadline_ms} ms deadline (raise it with --timeout-ms)")
 }
 
 fn preview(bytes: &[u8]) -> String {
@@ -274,70 +261,40 @@ fn preview(bytes: &[u8]) -> String {
     }
 }
 
-type CallbackResult = std::result::Result<Vec<u8>, String>;
-
 /// Answers guest→host calls: `kubewarden/tracing/log` is served (printed
 /// only when verbose), `kubewarden/kubernetes/*` look-ups go to the
-/// [`ContextHost`], every other capability gets an error.
-fn host_callback(verbose: bool, label: String, context: Arc<ContextHost>) -> Arc<HostCallback> {
-    let denied: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-    Arc::new(move |binding: &str, namespace: &str, operation: &str, payload: &[u8]| {
-        let call = HostCall {
-            binding,
-            namespace,
-            operation,
-            payload,
-        };
-        answer_host_call(verbose, &label, &denied, &context, call)
-    })
-}
-
-/// One guest→host call.
-struct HostCall<'a> {
-    binding: &'a str,
-    namespace: &'a str,
-    operation: &'a str,
-    payload: &'a [u8],
-}
-
-fn answer_host_call(
+/// [`ContextHost`], every other capability gets an error (said on stderr
+/// once per capability and instance).
+struct HostCalls {
     verbose: bool,
-    label: &str,
-    denied: &Mutex<BTreeSet<String>>,
-    context: &ContextHost,
-    call: HostCall,
-) -> CallbackResult {
-    let HostCall {
-        binding,
-        namespace,
-        operation,
-        payload,
-    } = call;
-    if (binding, namespace, operation) == ("kubewarden", "tracing", "log") {
-        if verbose {
-            eprintln!("{}", format_guest_log(label, payload));
+    label: String,
+    context: Arc<ContextHost>,
+    denied: Warnings,
+}
+
+impl HostCalls {
+    fn answer(&self, binding: &str, namespace: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+        let label = &self.label;
+        if (binding, namespace, operation) == ("kubewarden", "tracing", "log") {
+            if self.verbose {
+                eprintln!("{}", format_guest_log(label, payload));
+            }
+            // Must succeed: the SDK's log drain aborts the guest on an error.
+            return Ok(Vec::new());
         }
-        // Must succeed: the SDK's log drain aborts the guest on an error.
-        return Ok(Vec::new());
-    }
-    if (binding, namespace) == ("kubewarden", "kubernetes") {
-        if let Some(answer) = context.answer(label, operation, payload) {
-            return answer;
+        if (binding, namespace) == ("kubewarden", "kubernetes") {
+            if let Some(answer) = self.context.answer(label, operation, payload) {
+                return answer;
+            }
         }
+        let capability = format!("{binding}/{namespace}/{operation}");
+        self.denied.once(capability.clone(), || {
+            format!("policy-runner: warning: policy {label} asked for host capability {capability}, which policy-runner does not provide")
+        });
+        Err(format!(
+            "host capability {capability} is not available in policy-runner (only kubewarden/tracing/log is served)"
+        ))
     }
-    let capability = format!("{binding}/{namespace}/{operation}");
-    let first_time = denied
-        .lock()
-        .map(|mut seen| seen.insert(capability.clone()))
-        .unwrap_or(true);
-    if first_time {
-        eprintln!(
-            "policy-runner: warning: policy {label} asked for host capability {capability}, which policy-runner does not provide"
-        );
-    }
-    Err(format!(
-        "host capability {capability} is not available in policy-runner (only kubewarden/tracing/log is served)"
-    ))
 }
 
 /// Renders a Kubewarden SDK log event (`{"level","message",...}`) as one line.
@@ -376,53 +333,36 @@ mod tests {
         assert_eq!(format_guest_log("p", b"raw text\n"), "[p] raw text");
     }
 
-    fn call<'a>(binding: &'a str, namespace: &'a str, operation: &'a str, payload: &'a [u8]) -> HostCall<'a> {
-        HostCall {
-            binding,
-            namespace,
-            operation,
-            payload,
+    fn host_calls(context: ContextHost) -> HostCalls {
+        HostCalls {
+            verbose: false,
+            label: "p".to_string(),
+            context: Arc::new(context),
+            denied: Warnings::default(),
         }
     }
 
     #[test]
     fn log_calls_succeed_and_other_capabilities_fail() {
-        let denied = Mutex::new(BTreeSet::new());
-        let context = ContextHost::default();
-        let ok = answer_host_call(
-            false,
-            "p",
-            &denied,
-            &context,
-            call("kubewarden", "tracing", "log", b"{}"),
-        );
+        let calls = host_calls(ContextHost::default());
+        let ok = calls.answer("kubewarden", "tracing", "log", b"{}");
         assert_eq!(ok.unwrap(), Vec::<u8>::new());
-        let err = answer_host_call(
-            false,
-            "p",
-            &denied,
-            &context,
-            call("kubewarden", "oci", "v1/verify", b"{}"),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = calls
+            .answer("kubewarden", "oci", "v1/verify", b"{}")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("kubewarden/oci/v1/verify"), "{err}");
         assert!(err.contains("not available"), "{err}");
         // Kubernetes look-ups go to the context host, which grants nothing here
         let list = br#"{"api_version":"v1","kind":"Pod","namespace":"a","label_selector":null,"field_selector":null}"#;
-        let err = answer_host_call(
-            false,
-            "p",
-            &denied,
-            &context,
-            call("kubewarden", "kubernetes", "list_resources_by_namespace", list),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = calls
+            .answer("kubewarden", "kubernetes", "list_resources_by_namespace", list)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("Policy has not been granted access to Kubernetes v1/Pod"),
             "{err}"
         );
-        assert_eq!(context.calls(), 1);
+        assert_eq!(calls.context.calls(), 1);
     }
 }

@@ -104,12 +104,32 @@ fn read_str(caller: &mut Ctx, ptr: i32, len: i32) -> wasmtime::Result<String> {
 
 fn write(caller: &mut Ctx, ptr: i32, bytes: &[u8]) -> wasmtime::Result<()> {
     let memory = memory(caller)?;
-    memory.write(caller, ptr as u32 as usize, bytes).map_err(|_| {
-        wasmtime::Error::msg(format!(
-            "the guest asked for {} bytes at {ptr}, outside its memory",
-            bytes.len()
-        ))
-    })
+    place(memory.data_mut(caller), ptr, bytes.len())?.copy_from_slice(bytes);
+    Ok(())
+}
+
+/// Writes what `held` picks of the conversation into the guest's memory at
+/// `ptr`; nothing when it holds nothing there.
+fn write_held(
+    caller: &mut Ctx,
+    ptr: i32,
+    held: impl for<'a> Fn(&'a HostState) -> Option<&'a [u8]>,
+) -> wasmtime::Result<()> {
+    let memory = memory(caller)?;
+    let (data, state) = memory.data_and_store_mut(caller);
+    if let Some(bytes) = held(state) {
+        place(data, ptr, bytes.len())?.copy_from_slice(bytes);
+    }
+    Ok(())
+}
+
+/// The `len` bytes of the guest's memory at `ptr`, to be written.
+fn place(data: &mut [u8], ptr: i32, len: usize) -> wasmtime::Result<&mut [u8]> {
+    let start = ptr as u32 as usize;
+    start
+        .checked_add(len)
+        .and_then(|end| data.get_mut(start..end))
+        .ok_or_else(|| wasmtime::Error::msg(format!("the guest asked for {len} bytes at {ptr}, outside its memory")))
 }
 
 fn len_i32(bytes: Option<&[u8]>) -> i32 {
@@ -119,12 +139,8 @@ fn len_i32(bytes: Option<&[u8]>) -> i32 {
 /// The waPC functions of a guest call and of its logging (module `wapc`).
 fn add_wapc(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap("wapc", "__guest_request", |mut c: Ctx, op_ptr: i32, ptr: i32| {
-        if let Some((operation, payload)) = c.data_mut().request.take() {
-            write(&mut c, ptr, &payload)?;
-            write(&mut c, op_ptr, operation.as_bytes())?;
-            c.data_mut().request = Some((operation, payload));
-        }
-        Ok(())
+        write_held(&mut c, ptr, |s| s.request.as_ref().map(|r| r.1.as_slice()))?;
+        write_held(&mut c, op_ptr, |s| s.request.as_ref().map(|r| r.0.as_bytes()))
     })?;
     linker.func_wrap("wapc", "__guest_response", |mut c: Ctx, ptr: i32, len: i32| {
         c.data_mut().response = Some(read(&mut c, ptr, len)?);
@@ -182,27 +198,13 @@ fn add_host_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         len_i32(c.data().host_response.as_deref())
     })?;
     linker.func_wrap("wapc", "__host_response", |mut c: Ctx, ptr: i32| {
-        match c.data_mut().host_response.take() {
-            Some(answer) => {
-                let written = write(&mut c, ptr, &answer);
-                c.data_mut().host_response = Some(answer);
-                written
-            }
-            None => Ok(()),
-        }
+        write_held(&mut c, ptr, |s| s.host_response.as_deref())
     })?;
     linker.func_wrap("wapc", "__host_error_len", |c: Ctx| {
         len_i32(c.data().host_error.as_deref().map(str::as_bytes))
     })?;
     linker.func_wrap("wapc", "__host_error", |mut c: Ctx, ptr: i32| {
-        match c.data_mut().host_error.take() {
-            Some(error) => {
-                let written = write(&mut c, ptr, error.as_bytes());
-                c.data_mut().host_error = Some(error);
-                written
-            }
-            None => Ok(()),
-        }
+        write_held(&mut c, ptr, |s| s.host_error.as_deref().map(str::as_bytes))
     })?;
     Ok(())
 }
