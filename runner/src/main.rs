@@ -45,12 +45,7 @@ fn verbose_from_env() -> bool {
 fn main() -> ExitCode {
     // Whatever happens, report it as one line rather than a backtrace.
     std::panic::set_hook(Box::new(|info| {
-        let payload = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_string());
+        let payload = info.payload_as_str().unwrap_or("unknown panic");
         let location = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))

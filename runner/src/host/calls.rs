@@ -18,18 +18,11 @@ use crate::context::{ContextHost, Warnings};
 use crate::response::ValidationResponse;
 
 /// The policy refused the settings: its message, said in kwctl's words.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("Provided settings are not valid: {message}")]
 pub struct SettingsRefused {
     pub message: String,
 }
-
-impl std::fmt::Display for SettingsRefused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Provided settings are not valid: {}", self.message)
-    }
-}
-
-impl std::error::Error for SettingsRefused {}
 
 /// The answer of `validate_settings`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -142,49 +135,48 @@ impl PolicyInstance {
         store.data_mut().start_call(operation, payload);
         store.set_epoch_deadline(self.ticks);
         let result = self.guest_call.call(&mut *store, (op_len, len));
-        let state = store.data_mut();
+        let state = &mut store.data_mut().call;
+        let failed = |otherwise: &str| CallError::Failed(one_line(state.error.as_deref().unwrap_or(otherwise)));
         match result {
             Err(e) => Err(e.into()),
-            Ok(0) => Err(CallError::Failed(one_line(
-                state
-                    .error
-                    .as_deref()
-                    .unwrap_or("the guest failed without an error message"),
-            ))),
-            Ok(_) => state.response.take().ok_or_else(|| {
-                CallError::Failed(one_line(
-                    state
-                        .error
-                        .as_deref()
-                        .unwrap_or("the guest succeeded without a response"),
-                ))
-            }),
+            Ok(0) => Err(failed("the guest failed without an error message")),
+            Ok(_) => state
+                .response
+                .take()
+                .ok_or_else(|| failed("the guest succeeded without a response")),
         }
     }
 
-    fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>> {
+    /// One guest call; `failed` makes the error of a guest that failed.
+    fn call_or(
+        &self,
+        operation: &str,
+        payload: &[u8],
+        failed: impl FnOnce(String) -> anyhow::Error,
+    ) -> Result<Vec<u8>> {
         self.guarded_call(operation, payload).map_err(|e| match e {
-            CallError::Deadline => self.deadline_error(operation),
-            CallError::Failed(why) => anyhow!("policy {} failed in `{operation}`: {why}", self.label),
+            CallError::Deadline => anyhow!(
+                "policy {}: evaluation exceeded the {} ms deadline in `{operation}` (raise it with --timeout-ms)",
+                self.label,
+                self.deadline_ms
+            ),
+            CallError::Failed(why) => failed(why),
         })
     }
 
-    fn deadline_error(&self, operation: &str) -> anyhow::Error {
-        anyhow!(
-            "policy {}: evaluation exceeded the {} ms deadline in `{operation}` (raise it with --timeout-ms)",
-            self.label,
-            self.deadline_ms
-        )
+    fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>> {
+        self.call_or(operation, payload, |why| {
+            anyhow!("policy {} failed in `{operation}`: {why}", self.label)
+        })
     }
 
     /// Calls `protocol_version` and accepts only `"v1"`.
     fn check_protocol_version(&self) -> Result<()> {
-        let answer = self.guarded_call("protocol_version", &[]).map_err(|e| match e {
-            CallError::Deadline => self.deadline_error("protocol_version"),
-            CallError::Failed(why) => anyhow!(
+        let answer = self.call_or("protocol_version", &[], |why| {
+            anyhow!(
                 "policy module {} is not a Kubewarden waPC policy: calling `protocol_version` failed: {why}",
                 self.label
-            ),
+            )
         })?;
         match serde_json::from_slice::<Value>(&answer) {
             Ok(Value::String(v)) if v == "v1" => Ok(()),

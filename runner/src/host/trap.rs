@@ -62,19 +62,10 @@ fn function(frame: &FrameInfo) -> String {
 /// Frames of the Rust runtime and the waPC glue, which say nothing about
 /// where in the policy a trap happened.
 fn is_runtime_frame(function: &str) -> bool {
+    #[rustfmt::skip]
     const RUNTIME: &[&str] = &[
-        "std::",
-        "core::",
-        "alloc::",
-        "__rust",
-        "__rustc::",
-        "rust_",
-        "abort",
-        "__guest_call",
-        "wapc_guest::",
-        "<unknown>",
-        "dlmalloc",
-        "panic",
+        "std::", "core::", "alloc::", "__rust", "__rustc::", "rust_", "abort", "__guest_call",
+        "wapc_guest::", "<unknown>", "dlmalloc", "panic",
     ];
     RUNTIME.iter().any(|p| function.starts_with(p))
 }

@@ -26,14 +26,20 @@ use super::memory::MemoryUse;
 /// Answers a guest's `__host_call`: binding, namespace, operation, payload.
 pub type HostCallback = dyn Fn(&str, &str, &str, &[u8]) -> Result<Vec<u8>, String> + Send + Sync;
 
-/// What one instance's waPC conversation holds (the store's data).
-pub struct HostState {
-    /// The operation and payload of the running guest call.
+/// What one guest call of the conversation holds.
+#[derive(Default)]
+pub struct GuestCall {
+    /// The operation and payload of the guest call.
     pub request: Option<(String, Vec<u8>)>,
     pub response: Option<Vec<u8>>,
     pub error: Option<String>,
-    host_response: Option<Vec<u8>>,
-    host_error: Option<String>,
+    /// The answer to the guest's last host call: the response, or the error.
+    host_answer: Option<Result<Vec<u8>, String>>,
+}
+
+/// What one instance's waPC conversation holds (the store's data).
+pub struct HostState {
+    pub call: GuestCall,
     host_calls: Arc<HostCallback>,
     /// Print what the guest logs with `__console_log`.
     verbose: bool,
@@ -44,11 +50,7 @@ pub struct HostState {
 impl HostState {
     pub fn new(host_calls: Arc<HostCallback>, verbose: bool) -> HostState {
         HostState {
-            request: None,
-            response: None,
-            error: None,
-            host_response: None,
-            host_error: None,
+            call: GuestCall::default(),
             host_calls,
             verbose,
             memory: MemoryUse::default(),
@@ -57,25 +59,25 @@ impl HostState {
 
     /// Starts a guest call: forgets what the last one left.
     pub fn start_call(&mut self, operation: &str, payload: &[u8]) {
-        self.request = Some((operation.to_string(), payload.to_vec()));
-        self.response = None;
-        self.error = None;
-        self.host_response = None;
-        self.host_error = None;
+        self.call = GuestCall {
+            request: Some((operation.to_string(), payload.to_vec())),
+            ..GuestCall::default()
+        };
+    }
+
+    fn host_response(&self) -> Option<&[u8]> {
+        self.call.host_answer.as_ref()?.as_deref().ok()
+    }
+
+    fn host_error(&self) -> Option<&[u8]> {
+        self.call.host_answer.as_ref()?.as_ref().err().map(|e| e.as_bytes())
     }
 }
 
 /// `proc_exit`: ends the guest with this status (a trap carrying it).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("the guest exited with status {0}")]
 pub struct Exit(pub i32);
-
-impl std::fmt::Display for Exit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the guest exited with status {}", self.0)
-    }
-}
-
-impl std::error::Error for Exit {}
 
 type Ctx<'a> = Caller<'a, HostState>;
 
@@ -139,15 +141,15 @@ fn len_i32(bytes: Option<&[u8]>) -> i32 {
 /// The waPC functions of a guest call and of its logging (module `wapc`).
 fn add_wapc(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap("wapc", "__guest_request", |mut c: Ctx, op_ptr: i32, ptr: i32| {
-        write_held(&mut c, ptr, |s| s.request.as_ref().map(|r| r.1.as_slice()))?;
-        write_held(&mut c, op_ptr, |s| s.request.as_ref().map(|r| r.0.as_bytes()))
+        write_held(&mut c, ptr, |s| s.call.request.as_ref().map(|r| r.1.as_slice()))?;
+        write_held(&mut c, op_ptr, |s| s.call.request.as_ref().map(|r| r.0.as_bytes()))
     })?;
     linker.func_wrap("wapc", "__guest_response", |mut c: Ctx, ptr: i32, len: i32| {
-        c.data_mut().response = Some(read(&mut c, ptr, len)?);
+        c.data_mut().call.response = Some(read(&mut c, ptr, len)?);
         Ok(())
     })?;
     linker.func_wrap("wapc", "__guest_error", |mut c: Ctx, ptr: i32, len: i32| {
-        c.data_mut().error = Some(String::from_utf8_lossy(&read(&mut c, ptr, len)?).into_owned());
+        c.data_mut().call.error = Some(String::from_utf8_lossy(&read(&mut c, ptr, len)?).into_owned());
         Ok(())
     })?;
     linker.func_wrap("wapc", "__console_log", |mut c: Ctx, ptr: i32, len: i32| {
@@ -180,31 +182,21 @@ fn add_host_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             let operation = read_str(&mut c, op_ptr, op_len)?;
             let payload = read(&mut c, ptr, len)?;
             let state = c.data_mut();
-            state.host_response = None;
-            state.host_error = None;
-            match (state.host_calls)(&binding, &namespace, &operation, &payload) {
-                Ok(answer) => {
-                    state.host_response = Some(answer);
-                    Ok(1)
-                }
-                Err(error) => {
-                    state.host_error = Some(error);
-                    Ok(0)
-                }
-            }
+            let answer = (state.host_calls)(&binding, &namespace, &operation, &payload);
+            let answered = answer.is_ok();
+            state.call.host_answer = Some(answer);
+            Ok(i32::from(answered))
         },
     )?;
     linker.func_wrap("wapc", "__host_response_len", |c: Ctx| {
-        len_i32(c.data().host_response.as_deref())
+        len_i32(c.data().host_response())
     })?;
     linker.func_wrap("wapc", "__host_response", |mut c: Ctx, ptr: i32| {
-        write_held(&mut c, ptr, |s| s.host_response.as_deref())
+        write_held(&mut c, ptr, HostState::host_response)
     })?;
-    linker.func_wrap("wapc", "__host_error_len", |c: Ctx| {
-        len_i32(c.data().host_error.as_deref().map(str::as_bytes))
-    })?;
+    linker.func_wrap("wapc", "__host_error_len", |c: Ctx| len_i32(c.data().host_error()))?;
     linker.func_wrap("wapc", "__host_error", |mut c: Ctx, ptr: i32| {
-        write_held(&mut c, ptr, |s| s.host_error.as_deref().map(str::as_bytes))
+        write_held(&mut c, ptr, HostState::host_error)
     })?;
     Ok(())
 }
