@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 
+use crate::admission_match::RequestFacts;
 use crate::admission_policy::{read_policies, uncovered_pod_spec_kinds, AdmissionPolicy, Namespaces};
 use crate::catalogue;
 use crate::cli::{host_options, CheckArgs};
@@ -26,11 +27,11 @@ use crate::response::{admission_response, Decision};
 use crate::results::{exit_code, Location, ObjectReport, Verdict};
 
 /// Which objects the policy sees: those its metadata's rules send it on
-/// CREATE, as the admission rules of a cluster do (custom kinds a policy
-/// handles through its settings need a rule there, and so in the metadata
-/// given here); every object when there is no metadata.
-fn covers(metadata: Option<&PolicyMetadata>, object: &ManifestObject) -> bool {
-    metadata.is_none_or(|meta| meta.covers(&object.resource, "CREATE"))
+/// CREATE in `namespace`, as the admission rules of a cluster do (custom
+/// kinds a policy handles through its settings need a rule there, and so in
+/// the metadata given here); every object when there is no metadata.
+fn covers(metadata: Option<&PolicyMetadata>, object: &ManifestObject, namespace: Option<&str>) -> bool {
+    metadata.is_none_or(|meta| meta.covers(&RequestFacts::create(&object.resource, namespace)))
 }
 
 pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
@@ -101,13 +102,13 @@ impl Judging<'_> {
             reports.push(report);
             return Ok(());
         }
-        let request_namespace = request_namespace(&object, self.namespace);
+        let request_namespace = object.request_namespace(self.namespace);
         let mut not_selected = Vec::new();
         let judged_before = reports.len();
         for judge in &mut self.judges {
             let selected = match &judge.admission {
                 Some(admission) => admission.selects(&object, request_namespace, self.namespaces),
-                None if covers(self.metadata, &object) => Ok(()),
+                None if covers(self.metadata, &object, request_namespace) => Ok(()),
                 None => Err(String::new()),
             };
             if let Err(reason) = selected {
@@ -213,7 +214,7 @@ fn judges(
         warnings.extend(uncovered_pod_spec_kinds(
             &policy_manifest.settings,
             &policy_manifest.title,
-            |r, ns| policy_manifest.rules_select(r, ns),
+            &policy_manifest.rules,
         ));
         let instance = match first.take() {
             Some(instance) => instance,
@@ -245,9 +246,8 @@ fn metadata_coverage(args: &CheckArgs, settings: &Value, metadata: Option<&Found
         "policy-runner: coverage: the rules of the policy metadata in {}",
         found.origin
     );
-    uncovered_pod_spec_kinds(settings, &format!("the policy metadata in {}", found.origin), |r, _| {
-        found.metadata.covers(r, "CREATE")
-    })
+    let whose = format!("the policy metadata in {}", found.origin);
+    uncovered_pod_spec_kinds(settings, &whose, &found.metadata.rules)
 }
 
 /// The labels of the namespaces whose Namespace objects are in the
@@ -260,17 +260,6 @@ fn known_namespaces(args: &CheckArgs, entries: &[Entry], judges: &[Judge]) -> Re
     let state = read_manifests(&args.cluster.cluster_state, false)?;
     let objects = state.iter().chain(entries).filter_map(|e| e.content.as_ref().ok());
     Ok(Namespaces::new(objects))
-}
-
-/// The namespace of the object's CREATE request: its own, else the default
-/// one; `None` for a cluster-scoped object (as
-/// [`ManifestObject::create_request`] makes the request).
-fn request_namespace<'a>(object: &'a ManifestObject, default_namespace: &'a str) -> Option<&'a str> {
-    match &object.namespace {
-        Some(ns) => Some(ns),
-        None if kubernetes::is_cluster_scoped(&object.kind.kind) => None,
-        None => Some(default_namespace),
-    }
 }
 
 /// The policy of `check`, its Kubernetes look-ups answered by [`context_host`].
@@ -409,16 +398,17 @@ fn rule_ids(list: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata::AdmissionRule;
+    use crate::admission_match::RuleWithOperations;
     use crate::request::object;
 
     #[test]
     fn coverage_follows_the_metadata_rules_alone() {
-        let rule = |group: &str, version: &str, resources: &[&str]| AdmissionRule {
+        let rule = |group: &str, version: &str, resources: &[&str]| RuleWithOperations {
             api_groups: vec![group.into()],
             api_versions: vec![version.into()],
             resources: resources.iter().map(|r| r.to_string()).collect(),
             operations: vec!["CREATE".into()],
+            ..RuleWithOperations::default()
         };
         let mut meta = PolicyMetadata {
             rules: vec![rule("", "v1", &["pods"]), rule("apps", "v1", &["deployments"])],
@@ -426,17 +416,29 @@ mod tests {
             ..PolicyMetadata::default()
         };
         let rollout = object("argoproj.io/v1alpha1", "Rollout", None, "r");
-        assert!(covers(Some(&meta), &object("v1", "Pod", None, "p")));
-        assert!(covers(Some(&meta), &object("apps/v1", "Deployment", None, "d")));
-        assert!(!covers(Some(&meta), &object("v1", "ConfigMap", None, "c")));
-        assert!(!covers(Some(&meta), &object("apps/v1", "StatefulSet", None, "s")));
+        assert!(covers(Some(&meta), &object("v1", "Pod", None, "p"), Some("default")));
+        assert!(covers(
+            Some(&meta),
+            &object("apps/v1", "Deployment", None, "d"),
+            Some("default")
+        ));
+        assert!(!covers(
+            Some(&meta),
+            &object("v1", "ConfigMap", None, "c"),
+            Some("default")
+        ));
+        assert!(!covers(
+            Some(&meta),
+            &object("apps/v1", "StatefulSet", None, "s"),
+            Some("default")
+        ));
         // a custom kind is covered when the metadata has a rule for it, as in
         // a cluster, whatever the settings say
-        assert!(!covers(Some(&meta), &rollout));
+        assert!(!covers(Some(&meta), &rollout, Some("default")));
         meta.rules.push(rule("argoproj.io", "v1alpha1", &["rollouts"]));
-        assert!(covers(Some(&meta), &rollout));
+        assert!(covers(Some(&meta), &rollout, Some("default")));
         // no metadata: everything is evaluated
-        assert!(covers(None, &object("v1", "ConfigMap", None, "c")));
+        assert!(covers(None, &object("v1", "ConfigMap", None, "c"), Some("default")));
     }
 
     #[test]

@@ -18,6 +18,23 @@ pub struct GroupVersionResource {
     pub resource: String,
 }
 
+impl GroupVersionResource {
+    /// The resource of objects of `apiVersion` and `kind`.
+    pub fn of_kind(api_version: &str, kind: &str) -> GroupVersionResource {
+        let (group, version) = split_api_version(api_version);
+        GroupVersionResource {
+            group,
+            version,
+            resource: resource_for_kind(kind),
+        }
+    }
+
+    /// Whether it names the core group's Namespaces.
+    pub fn is_namespaces(&self) -> bool {
+        self.group.is_empty() && self.resource == "namespaces"
+    }
+}
+
 /// `apps/v1` → (`apps`, `v1`); `v1` → (``, `v1`).
 pub fn split_api_version(api_version: &str) -> (String, String) {
     match api_version.rsplit_once('/') {
