@@ -45,21 +45,17 @@ fn resource_listed(resources: &[String], resource: &str, subresource: &str) -> b
 /// One rule of a webhook, of a Kubewarden policy's `rules` and of its
 /// metadata's. Read leniently, as kwctl reads the metadata (k8s-openapi's
 /// types ignore unknown fields); a policy manifest refuses what
-/// [`RuleWithOperations::unknown`] kept ([`RuleWithOperations::validate`]),
-/// as the API server's strict field validation does.
+/// [`RuleWithOperations::unknown`] kept
+/// ([`RuleWithOperations::refuse_unknown`]), as the API server's strict
+/// field validation does.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct RuleWithOperations {
-    #[serde(default)]
     pub api_groups: Vec<String>,
-    #[serde(default)]
     pub api_versions: Vec<String>,
-    #[serde(default)]
     pub resources: Vec<String>,
-    #[serde(default)]
     pub operations: Vec<String>,
     /// `Cluster`, `Namespaced` or `*` (the default).
-    #[serde(default)]
     pub scope: Option<String>,
     /// The fields of no rule.
     #[serde(flatten)]
@@ -133,11 +129,9 @@ impl RuleWithOperations {
 /// A label selector (meta/v1): every `matchLabels` pair and every
 /// requirement must hold; the empty selector selects everything.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct LabelSelector {
-    #[serde(default)]
     pub match_labels: BTreeMap<String, String>,
-    #[serde(default)]
     pub match_expressions: Vec<Requirement>,
 }
 

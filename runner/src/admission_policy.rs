@@ -45,48 +45,30 @@ pub enum Mode {
     Monitor,
 }
 
-/// The spec of both kinds: the fields of the v1 CRDs, each typed as there.
+/// The spec of both kinds: the fields of the v1 CRDs, each typed as there
+/// (some read only so that a wrong type is refused, hence `dead_code`).
 /// `namespaceSelector` and `contextAwareResources` are a
 /// ClusterAdmissionPolicy's alone (checked after reading).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
 struct Spec {
-    #[serde(default)]
-    #[allow(dead_code)]
     policy_server: Option<String>,
-    #[serde(default)]
     mode: Option<Mode>,
     module: String,
-    #[serde(default)]
     settings: Option<Value>,
     rules: Vec<RuleWithOperations>,
-    #[serde(default)]
-    #[allow(dead_code)]
     failure_policy: Option<String>,
-    #[allow(dead_code)]
     mutating: bool,
-    #[serde(default)]
-    #[allow(dead_code)]
     background_audit: Option<bool>,
-    #[serde(default)]
-    #[allow(dead_code)]
     match_policy: Option<String>,
     #[serde(default)]
     match_conditions: Vec<Value>,
-    #[serde(default)]
     object_selector: Option<LabelSelector>,
-    #[serde(default)]
-    #[allow(dead_code)]
     side_effects: Option<String>,
-    #[serde(default)]
-    #[allow(dead_code)]
     timeout_seconds: Option<i64>,
-    #[serde(default)]
-    #[allow(dead_code)]
     message: Option<String>,
-    #[serde(default)]
     namespace_selector: Option<LabelSelector>,
-    #[serde(default)]
     context_aware_resources: Option<Vec<ContextAwareResource>>,
 }
 

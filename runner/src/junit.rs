@@ -35,12 +35,7 @@ fn first_line(text: &str) -> &str {
 /// `m.yaml:7:9: [id] path: text`, one line a finding (`m.yaml:7:9 (from
 /// chart/templates/x.yaml): ...` when the document names its template).
 fn placed<'f>(r: &ObjectReport, findings: impl Iterator<Item = &'f Finding>) -> Vec<String> {
-    findings
-        .map(|f| {
-            let place = f.place(&r.location.file);
-            format!("{place}{}: {}", r.location.template_note(), f.said())
-        })
-        .collect()
+    findings.map(|f| format!("{}: {}", r.place_of(f), f.said())).collect()
 }
 
 fn testcase(r: &ObjectReport) -> TestCase {

@@ -10,19 +10,15 @@ use crate::admission_match::{rules_select, RequestFacts, RuleWithOperations};
 
 /// The parts of policy metadata that matter here.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct PolicyMetadata {
     /// Read as kwctl reads them: unknown fields are ignored.
-    #[serde(default)]
     pub rules: Vec<RuleWithOperations>,
-    #[serde(default)]
     pub mutating: bool,
     /// The Kubernetes resources the policy reads at evaluation time.
-    #[serde(default)]
     pub context_aware_resources: Vec<ContextAwareResource>,
     /// Free-form; the runner reads its own keys there (`check`'s rule
     /// annotation), and a value of another type is not refused here.
-    #[serde(default)]
     pub annotations: std::collections::BTreeMap<String, serde_json::Value>,
 }
 

@@ -147,6 +147,19 @@ impl ManifestObject {
         })
     }
 
+    /// What names the object in a namespace (`namespace`, which reports
+    /// resolve each their way): API version, kind, namespace, name.
+    pub fn identity(&self, namespace: Option<&str>) -> String {
+        let name = self.name.as_deref().unwrap_or_default();
+        [
+            self.api_version.as_str(),
+            &self.kind.kind,
+            namespace.unwrap_or_default(),
+            name,
+        ]
+        .join("\u{0}")
+    }
+
     /// `Kind namespace/name`, or `Kind name`.
     pub fn display(&self) -> String {
         let name = self.name.as_deref().unwrap_or("<unnamed>");

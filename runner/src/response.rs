@@ -25,15 +25,10 @@ use crate::results::Verdict;
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct ValidationResponse {
     pub accepted: bool,
-    #[serde(default)]
     pub message: Option<String>,
-    #[serde(default)]
     pub code: Option<u16>,
-    #[serde(default)]
     pub mutated_object: Option<Value>,
-    #[serde(default)]
     pub audit_annotations: Option<BTreeMap<String, String>>,
-    #[serde(default)]
     pub warnings: Option<Vec<String>>,
 }
 

@@ -15,7 +15,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_REJECTED: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Allowed,
     Mutated,
@@ -68,41 +69,26 @@ impl Location {
         }
         text
     }
-
-    /// ` (from mychart/templates/x.yaml)` after a place in the rendered
-    /// file, when the document names its template; else nothing.
-    pub fn template_note(&self) -> String {
-        self.template
-            .as_ref()
-            .map_or_else(String::new, |template| format!(" (from {template})"))
-    }
 }
 
 /// How much a finding weighs: it rejects the object, is an admission
 /// warning, or is one operation of the policy's mutation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Level {
     Reject,
     Warn,
     Mutation,
 }
 
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Reject => "reject",
-            Level::Warn => "warn",
-            Level::Mutation => "mutation",
-        }
-    }
-}
-
 /// One thing the policy said about an object, placed in the user's file:
-/// a line of its rejection message, a warning, or a patch operation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// a line of its rejection message, a warning, or a patch operation. Its
+/// JSON form is the one of `check -o json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// The id of the policy's rule the finding breaks, when the policy gave
     /// one (`[id] ...`).
+    #[serde(rename = "rule")]
     pub rule_id: Option<String>,
     pub level: Level,
     /// The field as the policy wrote it (`spec.containers[0].env[1]`), or
@@ -120,8 +106,10 @@ pub struct Finding {
     /// What the policy wrote, as it wrote it: the line of the rejection
     /// message, the whole warning, or the patch operation in words; `None`
     /// for the runner's own words (a rejection without a message).
+    #[serde(skip)]
     pub written: Option<String>,
     /// The JSON patch operation of a [`Level::Mutation`].
+    #[serde(skip)]
     pub operation: Option<Value>,
 }
 
@@ -142,15 +130,6 @@ impl Finding {
         }
         out.push_str(&self.message);
         out
-    }
-
-    /// `m.yaml:7:9`, `m.yaml:7`, or the file alone.
-    pub fn place(&self, file: &str) -> String {
-        match (self.line, self.column) {
-            (Some(line), Some(column)) => format!("{file}:{line}:{column}"),
-            (Some(line), None) => format!("{file}:{line}"),
-            _ => file.to_string(),
-        }
     }
 }
 
@@ -199,6 +178,22 @@ impl ObjectReport {
             findings: Vec::new(),
             judged_by: None,
         }
+    }
+
+    /// Where a finding is, as the text reports write it: `m.yaml:7:9`,
+    /// `m.yaml:7` or the file alone, then ` (from chart/templates/x.yaml)`
+    /// when the document names its template.
+    pub fn place_of(&self, finding: &Finding) -> String {
+        let file = &self.location.file;
+        let mut place = match (finding.line, finding.column) {
+            (Some(line), Some(column)) => format!("{file}:{line}:{column}"),
+            (Some(line), None) => format!("{file}:{line}"),
+            _ => file.to_string(),
+        };
+        if let Some(template) = &self.location.template {
+            place.push_str(&format!(" (from {template})"));
+        }
+        place
     }
 
     /// The findings of one level, in order.
@@ -308,6 +303,13 @@ pub fn issues(reports: &[ObjectReport]) -> Vec<Issue<'_>> {
         }
     }
     out
+}
+
+/// The SHA-256 of `text`, in lowercase hex: how reports name what must stay
+/// the same from run to run.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub const SKIPPED_NOTE: &str = "skipped (not covered by the policy's rules)";

@@ -251,10 +251,7 @@ pub fn artifact_uri(file: &str) -> String {
     if file == "<stdin>" {
         return STDIN_URI.to_string();
     }
-    let mut path = file.replace('\\', "/");
-    while let Some(rest) = path.strip_prefix("./") {
-        path = rest.to_string();
-    }
+    let path = crate::codequality::repository_path(file);
     let mut encoded = String::with_capacity(path.len());
     for byte in path.bytes() {
         match byte {
