@@ -140,15 +140,10 @@ fn from_object(object: &ManifestObject, default_namespace: &str) -> Result<Admis
         .get("spec")
         .cloned()
         .ok_or_else(|| anyhow!("{title}: spec is missing"))?;
-    let spec: Spec = serde_json::from_value(spec_value)
-        .map_err(anyhow::Error::from)
-        .and_then(|spec: Spec| {
-            spec.rules
-                .iter()
-                .try_for_each(RuleWithOperations::refuse_unknown)
-                .map(|()| spec)
-        })
-        .map_err(|e| anyhow!("{title}: spec: {e}"))?;
+    let spec: Spec = serde_json::from_value(spec_value).map_err(|e| anyhow!("{title}: spec: {e}"))?;
+    for rule in &spec.rules {
+        rule.refuse_unknown().map_err(|e| anyhow!("{title}: spec: {e}"))?;
+    }
     validate(&spec, namespace.is_some()).map_err(|e| anyhow!("{title}: spec.{e}"))?;
     let settings = match spec.settings {
         None | Some(Value::Null) => Value::Object(Map::new()),

@@ -57,17 +57,19 @@ pub struct Location {
 impl Location {
     /// `m.yaml, document 2, line 7`, `m.yaml, document 1, item 3, line 1`.
     pub fn describe(&self) -> String {
-        let mut text = self.file.clone();
-        if let Some(document) = self.document {
-            text.push_str(&format!(", document {document}"));
-        }
-        if let Some(item) = self.item {
-            text.push_str(&format!(", item {item}"));
-        }
-        if let Some(line) = self.line {
-            text.push_str(&format!(", line {line}"));
-        }
-        text
+        let line = self.line.map(|line| format!("line {line}"));
+        let parts: Vec<String> = std::iter::once(self.file.clone())
+            .chain(self.within_file())
+            .chain(line)
+            .collect();
+        parts.join(", ")
+    }
+
+    /// `document 2`, `item 3`: the document, and the item of a `List`, as
+    /// far as they are known.
+    pub fn within_file(&self) -> impl Iterator<Item = String> {
+        let document = self.document.map(|document| format!("document {document}"));
+        document.into_iter().chain(self.item.map(|item| format!("item {item}")))
     }
 }
 
@@ -194,6 +196,12 @@ impl ObjectReport {
             place.push_str(&format!(" (from {template})"));
         }
         place
+    }
+
+    /// The report with `message`.
+    pub fn saying(mut self, message: impl Into<Option<String>>) -> ObjectReport {
+        self.message = message.into();
+        self
     }
 
     /// The findings of one level, in order.
