@@ -113,13 +113,8 @@ struct PolicyResult<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     severity: Option<&'a str>,
     source: &'static str,
-    timestamp: Timestamp,
-}
-
-#[derive(Serialize, Clone, Copy)]
-struct Timestamp {
-    nanos: u32,
-    seconds: u64,
+    /// `{"nanos": 0, "seconds": ...}`: the run's time, as the scanner's.
+    timestamp: &'a Value,
 }
 
 #[derive(Serialize, Default)]
@@ -147,7 +142,7 @@ fn report_name(object: &ManifestObject, namespace: Option<&str>) -> String {
 
 /// The one result of the policy for a judged object, and the summary
 /// counting it; `None` for others.
-fn result<'a>(r: &'a ObjectReport, policy: &'a PolicyFacts, now: Timestamp) -> Option<(PolicyResult<'a>, Summary)> {
+fn result<'a>(r: &'a ObjectReport, policy: &'a PolicyFacts, now: &'a Value) -> Option<(PolicyResult<'a>, Summary)> {
     let mut summary = Summary::default();
     let outcome = match r.verdict {
         Verdict::Allowed | Verdict::Mutated => ("pass", &mut summary.pass),
@@ -181,7 +176,7 @@ fn report<'a>(
     r: &'a ObjectReport,
     policy: &'a PolicyFacts,
     default_namespace: &'a str,
-    now: Timestamp,
+    now: &'a Value,
 ) -> Option<Report<'a>> {
     let object = r.object.as_ref()?;
     let (result, summary) = result(r, policy, now)?;
@@ -220,13 +215,10 @@ fn report<'a>(
 /// reads; objects without a namespace are in `default_namespace`.
 pub fn render(reports: &[ObjectReport], policy: &PolicyFacts, default_namespace: &str) -> String {
     let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let now = Timestamp {
-        nanos: 0,
-        seconds: since_epoch.as_secs(),
-    };
+    let now = json!({"seconds": since_epoch.as_secs(), "nanos": 0});
     let items: Vec<Report> = reports
         .iter()
-        .filter_map(|r| report(r, policy, default_namespace, now))
+        .filter_map(|r| report(r, policy, default_namespace, &now))
         .collect();
     let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
     let mut text = serde_json::to_string_pretty(&list).unwrap_or_default();

@@ -327,11 +327,6 @@ fn finding_locations(issue: &Issue, templates: &mut TemplatePlaces) -> (Vec<Sari
     }
 }
 
-fn properties(r: &ObjectReport) -> Option<Properties> {
-    let source = r.location.template.clone()?;
-    Some(Properties { source })
-}
-
 /// The SARIF log of a `check` run.
 pub fn log(reports: &[ObjectReport], catalogue: Option<&[RuleEntry]>, roots: &[SourceRoot]) -> Log {
     let mut rules = Rules::new(catalogue);
@@ -347,7 +342,12 @@ pub fn log(reports: &[ObjectReport], catalogue: Option<&[RuleEntry]>, roots: &[S
                 rule_index: rules.index(issue.rule_id, issue.own, catalogue.is_some()),
                 rule_id: issue.rule_id.to_string(),
                 level: issue.finding.map_or("error", |f| level(f.level)).to_string(),
-                properties: properties(issue.report),
+                properties: issue
+                    .report
+                    .location
+                    .template
+                    .clone()
+                    .map(|source| Properties { source }),
                 message: Text { text: issue.message },
                 locations,
                 related_locations,
