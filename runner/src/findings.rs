@@ -143,23 +143,11 @@ fn steps(path: &str) -> Option<Vec<Step>> {
 
 /// The step of a bracket whose `[` has been read, and the text after its `]`.
 fn bracket(text: &str) -> Option<(Step, &str)> {
-    if let Some(r) = text.strip_prefix('"') {
-        // JSON string syntax: find the closing quote, then decode it as JSON.
-        let mut escaped = false;
-        let end = r.char_indices().find_map(|(at, c)| match c {
-            _ if escaped => {
-                escaped = false;
-                None
-            }
-            '\\' => {
-                escaped = true;
-                None
-            }
-            '"' => Some(at),
-            _ => None,
-        })?;
-        let key: String = serde_json::from_str(&text[..end + 2]).ok()?;
-        return Some((Step::Key(key), r[end + 1..].strip_prefix(']')?));
+    if text.starts_with('"') {
+        // JSON string syntax: serde_json decodes it and says where it ends.
+        let mut strings = serde_json::Deserializer::from_str(text).into_iter::<String>();
+        let key = strings.next()?.ok()?;
+        return Some((Step::Key(key), text[strings.byte_offset()..].strip_prefix(']')?));
     }
     if let Some(r) = text.strip_prefix('\'') {
         // JSONPath's single quotes: `\'` and `\\` are escapes.
