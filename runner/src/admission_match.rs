@@ -2,12 +2,14 @@
 //! its rules (admissionregistration/v1 `RuleWithOperations`) and its label
 //! selectors (meta/v1 `LabelSelector`). Kubewarden's policies are webhooks,
 //! so `check --policy` selects objects with these, and the policy metadata's
-//! rules are matched by the same resource test.
+//! rules (the same type, as kwctl reads them) with the same matcher.
 
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Result};
+use serde::de::Error as _;
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::kubernetes::GroupVersionResource;
 
@@ -23,7 +25,7 @@ pub struct RequestFacts<'a> {
 }
 
 /// Whether `values` holds `wanted` or `*`.
-pub fn listed(values: &[String], wanted: &str) -> bool {
+fn listed(values: &[String], wanted: &str) -> bool {
     values.iter().any(|v| v == "*" || v == wanted)
 }
 
@@ -33,31 +35,62 @@ pub fn listed(values: &[String], wanted: &str) -> bool {
 /// (`pods`, `*`); `pods/status` a subresource alone; an entry whose
 /// subresource part is `*` (`pods/*`, `*/*`) selects the main resource too,
 /// since `*` matches the empty subresource.
-pub fn resource_listed(resources: &[String], resource: &str, subresource: &str) -> bool {
+fn resource_listed(resources: &[String], resource: &str, subresource: &str) -> bool {
     resources.iter().any(|entry| {
         let (res, sub) = entry.split_once('/').unwrap_or((entry, ""));
         (res == "*" || res == resource) && (sub == "*" || sub == subresource)
     })
 }
 
-/// One rule of a webhook (and of a Kubewarden policy's `rules`).
+/// One rule of a webhook, of a Kubewarden policy's `rules` and of its
+/// metadata's. Read leniently, as kwctl reads the metadata (k8s-openapi's
+/// types ignore unknown fields); a policy manifest refuses what
+/// [`RuleWithOperations::unknown`] kept
+/// ([`RuleWithOperations::refuse_unknown`]), as the API server's strict
+/// field validation does.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", default)]
 pub struct RuleWithOperations {
-    #[serde(default)]
     pub api_groups: Vec<String>,
-    #[serde(default)]
     pub api_versions: Vec<String>,
-    #[serde(default)]
     pub resources: Vec<String>,
-    #[serde(default)]
     pub operations: Vec<String>,
     /// `Cluster`, `Namespaced` or `*` (the default).
-    #[serde(default)]
     pub scope: Option<String>,
+    /// The fields of no rule.
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, Value>,
+}
+
+/// The fields of a rule, in the order serde names them in its error.
+const RULE_FIELDS: &[&str] = &["apiGroups", "apiVersions", "resources", "operations", "scope"];
+
+impl<'a> RequestFacts<'a> {
+    /// The CREATE of a main resource in `namespace` (`None`: cluster-scoped).
+    pub fn create(resource: &'a GroupVersionResource, namespace: Option<&'a str>) -> RequestFacts<'a> {
+        RequestFacts {
+            resource,
+            subresource: "",
+            operation: "CREATE",
+            namespace,
+        }
+    }
+}
+
+/// Whether a rule of `rules` selects the request.
+pub fn rules_select(rules: &[RuleWithOperations], request: &RequestFacts) -> bool {
+    rules.iter().any(|rule| rule.matches(request))
 }
 
 impl RuleWithOperations {
+    /// A field of no rule, in the words serde's strict reading uses.
+    pub fn refuse_unknown(&self) -> Result<()> {
+        match self.unknown.keys().next() {
+            Some(field) => Err(serde::de::value::Error::unknown_field(field, RULE_FIELDS).into()),
+            None => Ok(()),
+        }
+    }
+
     /// The API server's own checks of a rule (a manifest it would refuse is
     /// refused here).
     pub fn validate(&self) -> Result<()> {
@@ -84,7 +117,7 @@ impl RuleWithOperations {
 
     /// A Namespace is cluster-scoped, whatever its request says.
     fn scope_matches(&self, request: &RequestFacts) -> bool {
-        let cluster_scoped = request.namespace.is_none() || request.resource.resource == "namespaces";
+        let cluster_scoped = request.namespace.is_none() || request.resource.is_namespaces();
         match self.scope.as_deref() {
             Some("Cluster") => cluster_scoped,
             Some("Namespaced") => !cluster_scoped,
@@ -96,11 +129,9 @@ impl RuleWithOperations {
 /// A label selector (meta/v1): every `matchLabels` pair and every
 /// requirement must hold; the empty selector selects everything.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct LabelSelector {
-    #[serde(default)]
     pub match_labels: BTreeMap<String, String>,
-    #[serde(default)]
     pub match_expressions: Vec<Requirement>,
 }
 
@@ -196,17 +227,12 @@ mod tests {
             api_versions: strings(&["v1"]),
             resources: strings(resources),
             operations: strings(&["CREATE"]),
-            scope: None,
+            ..RuleWithOperations::default()
         }
     }
 
     fn create<'a>(resource: &'a GroupVersionResource, namespace: Option<&'a str>) -> RequestFacts<'a> {
-        RequestFacts {
-            resource,
-            subresource: "",
-            operation: "CREATE",
-            namespace,
-        }
+        RequestFacts::create(resource, namespace)
     }
 
     #[test]

@@ -23,8 +23,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::admission_match::{LabelSelector, Labels, RequestFacts, RuleWithOperations};
-use crate::kubernetes::{split_api_version, GroupVersionResource};
+use crate::admission_match::{rules_select, LabelSelector, Labels, RequestFacts, RuleWithOperations};
+use crate::kubernetes::{is_cluster_scoped, GroupVersionResource};
 use crate::manifests::read_manifests;
 use crate::metadata::ContextAwareResource;
 use crate::request::ManifestObject;
@@ -45,48 +45,30 @@ pub enum Mode {
     Monitor,
 }
 
-/// The spec of both kinds: the fields of the v1 CRDs, each typed as there.
+/// The spec of both kinds: the fields of the v1 CRDs, each typed as there
+/// (some read only so that a wrong type is refused, hence `dead_code`).
 /// `namespaceSelector` and `contextAwareResources` are a
 /// ClusterAdmissionPolicy's alone (checked after reading).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
 struct Spec {
-    #[serde(default)]
-    #[allow(dead_code)]
     policy_server: Option<String>,
-    #[serde(default)]
     mode: Option<Mode>,
     module: String,
-    #[serde(default)]
     settings: Option<Value>,
     rules: Vec<RuleWithOperations>,
-    #[serde(default)]
-    #[allow(dead_code)]
     failure_policy: Option<String>,
-    #[allow(dead_code)]
     mutating: bool,
-    #[serde(default)]
-    #[allow(dead_code)]
     background_audit: Option<bool>,
-    #[serde(default)]
-    #[allow(dead_code)]
     match_policy: Option<String>,
     #[serde(default)]
     match_conditions: Vec<Value>,
-    #[serde(default)]
     object_selector: Option<LabelSelector>,
-    #[serde(default)]
-    #[allow(dead_code)]
     side_effects: Option<String>,
-    #[serde(default)]
-    #[allow(dead_code)]
     timeout_seconds: Option<i64>,
-    #[serde(default)]
-    #[allow(dead_code)]
     message: Option<String>,
-    #[serde(default)]
     namespace_selector: Option<LabelSelector>,
-    #[serde(default)]
     context_aware_resources: Option<Vec<ContextAwareResource>>,
 }
 
@@ -159,6 +141,9 @@ fn from_object(object: &ManifestObject, default_namespace: &str) -> Result<Admis
         .cloned()
         .ok_or_else(|| anyhow!("{title}: spec is missing"))?;
     let spec: Spec = serde_json::from_value(spec_value).map_err(|e| anyhow!("{title}: spec: {e}"))?;
+    for rule in &spec.rules {
+        rule.refuse_unknown().map_err(|e| anyhow!("{title}: spec: {e}"))?;
+    }
     validate(&spec, namespace.is_some()).map_err(|e| anyhow!("{title}: spec.{e}"))?;
     let settings = match spec.settings {
         None | Some(Value::Null) => Value::Object(Map::new()),
@@ -214,18 +199,6 @@ impl AdmissionPolicy {
         }
     }
 
-    /// Whether a rule selects the resource on CREATE for an object of this
-    /// scope.
-    pub fn rules_select(&self, resource: &GroupVersionResource, namespace: Option<&str>) -> bool {
-        let facts = RequestFacts {
-            resource,
-            subresource: "",
-            operation: "CREATE",
-            namespace,
-        };
-        self.rules.iter().any(|rule| rule.matches(&facts))
-    }
-
     /// Whether the API server sends this policy the CREATE of `object`,
     /// whose request is in `namespace` (`None`: cluster-scoped); if not,
     /// why.
@@ -236,7 +209,7 @@ impl AdmissionPolicy {
         namespaces: &Namespaces,
     ) -> Result<(), String> {
         let resource = &object.resource;
-        if !self.rules_select(resource, namespace) {
+        if !rules_select(&self.rules, &RequestFacts::create(resource, namespace)) {
             return Err(format!(
                 "no rule of {} selects {} on CREATE",
                 self.title,
@@ -278,7 +251,7 @@ impl AdmissionPolicy {
         namespace: Option<&str>,
         namespaces: &Namespaces,
     ) -> Option<Labels> {
-        if object.resource.group.is_empty() && object.resource.resource == "namespaces" {
+        if object.resource.is_namespaces() {
             return Some(object_labels(object));
         }
         let name = namespace?;
@@ -355,7 +328,7 @@ pub fn object_labels(object: &ManifestObject) -> Labels {
                 .collect()
         })
         .unwrap_or_default();
-    if object.resource.group.is_empty() && object.resource.resource == "namespaces" {
+    if object.resource.is_namespaces() {
         if let Some(name) = &object.name {
             labels.insert(NAMESPACE_NAME_LABEL.to_string(), name.clone());
         }
@@ -382,7 +355,7 @@ impl Namespaces {
     pub fn new<'a>(objects: impl IntoIterator<Item = &'a ManifestObject>) -> Namespaces {
         let known = objects
             .into_iter()
-            .filter(|o| o.kind.kind == "Namespace" && o.kind.group.is_empty())
+            .filter(|o| o.resource.is_namespaces())
             .filter_map(|o| Some((o.name.clone()?, object_labels(o))))
             .collect();
         Namespaces {
@@ -407,15 +380,10 @@ impl Namespaces {
     }
 }
 
-/// Warnings for the kinds the settings' `podSpecPaths` name that no rule
-/// sends to the policy: the cluster never judges them, and `check` skips
-/// them. `rules` says whether a rule selects a resource on CREATE (for an
-/// object in a namespace, or cluster-scoped); `whose` names the rules.
-pub fn uncovered_pod_spec_kinds(
-    settings: &Value,
-    whose: &str,
-    rules: impl Fn(&GroupVersionResource, Option<&str>) -> bool,
-) -> Vec<String> {
+/// Warnings for the kinds the settings' `podSpecPaths` name that no rule of
+/// `rules` sends to the policy on CREATE: the cluster never judges them, and
+/// `check` skips them; `whose` names the rules.
+pub fn uncovered_pod_spec_kinds(settings: &Value, whose: &str, rules: &[RuleWithOperations]) -> Vec<String> {
     let Some(paths) = settings.get("podSpecPaths").and_then(Value::as_object) else {
         return Vec::new();
     };
@@ -423,14 +391,9 @@ pub fn uncovered_pod_spec_kinds(
         .keys()
         .filter_map(|key| {
             let (api_version, kind) = key.rsplit_once('/')?;
-            let (group, version) = split_api_version(api_version);
-            let resource = GroupVersionResource {
-                group,
-                version,
-                resource: crate::kubernetes::resource_for_kind(kind),
-            };
-            let namespace = (!crate::kubernetes::is_cluster_scoped(kind)).then_some("default");
-            (!rules(&resource, namespace)).then(|| {
+            let resource = GroupVersionResource::of_kind(api_version, kind);
+            let namespace = (!is_cluster_scoped(kind)).then_some("default");
+            (!rules_select(rules, &RequestFacts::create(&resource, namespace))).then(|| {
                 format!(
                     "podSpecPaths names {key}, but no rule of {whose} selects {} on CREATE: \
                      the cluster never sends one to the policy, and check skips them; add it to the rules",
@@ -497,6 +460,9 @@ spec:
         ))
         .contains("spec.objectSelector: matchExpressions key \"a\""));
         assert!(err(CLUSTER.replace("operations: [CREATE, UPDATE]", "operations: [create]")).contains("spec.rules[0]"));
+        // a rule is read strictly, as the API server's field validation reads it
+        assert!(err(CLUSTER.replace("operations: [CREATE, UPDATE]", "operations: [CREATE], scopes: '*'"))
+            .ends_with("spec: unknown field `scopes`, expected one of `apiGroups`, `apiVersions`, `resources`, `operations`, `scope`"));
         assert!(
             err(CLUSTER.replace("kind: ClusterAdmissionPolicy", "kind: PolicyServer"))
                 .contains("is not a ClusterAdmissionPolicy")
@@ -621,10 +587,10 @@ spec:
             "argoproj.io/v1alpha1/Rollout": ["$.spec.template.spec"],
             "v1/Pod": ["$.spec"],
         }});
-        let warnings = uncovered_pod_spec_kinds(&settings, &p.title, |r, ns| p.rules_select(r, ns));
+        let warnings = uncovered_pod_spec_kinds(&settings, &p.title, &p.rules);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].starts_with("podSpecPaths names argoproj.io/v1alpha1/Rollout, but no rule of ClusterAdmissionPolicy secret-mounts selects rollouts.argoproj.io/v1alpha1 on CREATE"), "{}", warnings[0]);
-        assert!(uncovered_pod_spec_kinds(&json!({}), "x", |_, _| false).is_empty());
+        assert!(uncovered_pod_spec_kinds(&json!({}), "x", &[]).is_empty());
     }
 
     #[test]

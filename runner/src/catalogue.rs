@@ -28,15 +28,11 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RuleEntry {
     pub id: String,
-    #[serde(default)]
     pub name: Option<String>,
     pub short_description: String,
-    #[serde(default)]
     pub full_description: Option<String>,
     /// Markdown.
-    #[serde(default)]
     pub help: Option<String>,
-    #[serde(default)]
     pub help_uri: Option<String>,
 }
 

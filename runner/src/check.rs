@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 
+use crate::admission_match::RequestFacts;
 use crate::admission_policy::{read_policies, uncovered_pod_spec_kinds, AdmissionPolicy, Namespaces};
 use crate::catalogue;
 use crate::cli::{host_options, CheckArgs};
@@ -21,16 +22,16 @@ use crate::kubernetes;
 use crate::manifests::{self, read_manifests, Entry};
 use crate::metadata::{ContextAwareResource, FoundMetadata, PolicyMetadata};
 use crate::report;
-use crate::request::ManifestObject;
+use crate::request::{AdmissionRequest, ManifestObject};
 use crate::response::{admission_response, Decision};
 use crate::results::{exit_code, Location, ObjectReport, Verdict};
 
 /// Which objects the policy sees: those its metadata's rules send it on
-/// CREATE, as the admission rules of a cluster do (custom kinds a policy
-/// handles through its settings need a rule there, and so in the metadata
-/// given here); every object when there is no metadata.
-fn covers(metadata: Option<&PolicyMetadata>, object: &ManifestObject) -> bool {
-    metadata.is_none_or(|meta| meta.covers(&object.resource, "CREATE"))
+/// CREATE in `namespace`, as the admission rules of a cluster do (custom
+/// kinds a policy handles through its settings need a rule there, and so in
+/// the metadata given here); every object when there is no metadata.
+fn covers(metadata: Option<&PolicyMetadata>, object: &ManifestObject, namespace: Option<&str>) -> bool {
+    metadata.is_none_or(|meta| meta.covers(&RequestFacts::create(&object.resource, namespace)))
 }
 
 pub fn check(args: &CheckArgs, verbose: bool) -> Result<u8> {
@@ -89,51 +90,39 @@ impl Judging<'_> {
         let object = match entry.content {
             Ok(object) => object,
             Err(message) => {
-                let mut report = ObjectReport::new(entry.location, None, Verdict::Error);
-                report.message = Some(message);
-                reports.push(report);
+                reports.push(ObjectReport::new(entry.location, None, Verdict::Error).saying(message));
                 return Ok(());
             }
         };
         if let Some(reason) = kubernetes::not_served(&object.api_version, &object.kind.kind) {
-            let mut report = ObjectReport::new(entry.location, Some(object), Verdict::Skipped);
-            report.message = Some(reason);
-            reports.push(report);
+            reports.push(ObjectReport::new(entry.location, Some(object), Verdict::Skipped).saying(reason));
             return Ok(());
         }
-        let request_namespace = request_namespace(&object, self.namespace);
+        let request_namespace = object.request_namespace(self.namespace);
+        let request = object.create_request(format!("check-{}", index + 1), self.namespace);
         let mut not_selected = Vec::new();
         let judged_before = reports.len();
         for judge in &mut self.judges {
             let selected = match &judge.admission {
                 Some(admission) => admission.selects(&object, request_namespace, self.namespaces),
-                None if covers(self.metadata, &object) => Ok(()),
+                None if covers(self.metadata, &object, request_namespace) => Ok(()),
                 None => Err(String::new()),
             };
             if let Err(reason) = selected {
                 not_selected.push(reason);
                 continue;
             }
-            let evaluation = Evaluation {
-                index,
-                namespace: self.namespace,
-                rule_annotation: self.rule_annotation,
-                source: entry.source.as_ref(),
+            let (location, object) = (entry.location.clone(), Some(object.clone()));
+            let mut report = match evaluate(judge, &request) {
+                Ok(decision) => {
+                    report_decision(location, object, decision, self.rule_annotation, entry.source.as_ref())
+                }
+                Err(err) => ObjectReport::new(location, object, Verdict::Error).saying(format!("{err:#}")),
             };
-            let mut report = evaluate(
-                &judge.instance,
-                &judge.settings,
-                entry.location.clone(),
-                object.clone(),
-                &evaluation,
-            );
             report.judged_by = judge.admission.as_ref().map(AdmissionPolicy::judged_by);
             if report.verdict == Verdict::Error {
                 // A trap or a deadline can leave the guest's state broken.
-                judge.instance = self
-                    .policy
-                    .instantiate()
-                    .and_then(|i| i.ready(&judge.settings).map(|()| i))
+                judge.instance = ready_instance(self.policy, &judge.settings)
                     .map_err(|e| anyhow!("cannot re-create the policy instance: {e:#}"))?;
             }
             reports.push(report);
@@ -145,13 +134,19 @@ impl Judging<'_> {
     }
 }
 
+/// A new instance of the policy, ready with `settings`.
+fn ready_instance(policy: &Policy, settings: &Value) -> Result<PolicyInstance> {
+    let instance = policy.instantiate()?;
+    instance.ready(settings)?;
+    Ok(instance)
+}
+
 /// An object no judge selects: skipped, with the reasons the policy
 /// manifests give (the metadata's rules give none).
 fn not_selected_report(location: Location, object: ManifestObject, reasons: Vec<String>) -> ObjectReport {
-    let mut report = ObjectReport::new(location, Some(object), Verdict::Skipped);
     let reasons: Vec<String> = reasons.into_iter().filter(|r| !r.is_empty()).collect();
-    report.message = (!reasons.is_empty()).then(|| format!("not selected: {}", reasons.join("; ")));
-    report
+    let message = (!reasons.is_empty()).then(|| format!("not selected: {}", reasons.join("; ")));
+    ObjectReport::new(location, Some(object), Verdict::Skipped).saying(message)
 }
 
 /// The entries of the MANIFEST arguments. None at all is an error unless
@@ -213,14 +208,11 @@ fn judges(
         warnings.extend(uncovered_pod_spec_kinds(
             &policy_manifest.settings,
             &policy_manifest.title,
-            |r, ns| policy_manifest.rules_select(r, ns),
+            &policy_manifest.rules,
         ));
         let instance = match first.take() {
             Some(instance) => instance,
-            None => policy
-                .instantiate()
-                .and_then(|i| i.ready(&policy_manifest.settings).map(|()| i))
-                .with_context(|| policy_manifest.title.clone())?,
+            None => ready_instance(policy, &policy_manifest.settings).with_context(|| policy_manifest.title.clone())?,
         };
         judges.push(Judge {
             settings: policy_manifest.settings.clone(),
@@ -245,9 +237,8 @@ fn metadata_coverage(args: &CheckArgs, settings: &Value, metadata: Option<&Found
         "policy-runner: coverage: the rules of the policy metadata in {}",
         found.origin
     );
-    uncovered_pod_spec_kinds(settings, &format!("the policy metadata in {}", found.origin), |r, _| {
-        found.metadata.covers(r, "CREATE")
-    })
+    let whose = format!("the policy metadata in {}", found.origin);
+    uncovered_pod_spec_kinds(settings, &whose, &found.metadata.rules)
 }
 
 /// The labels of the namespaces whose Namespace objects are in the
@@ -260,17 +251,6 @@ fn known_namespaces(args: &CheckArgs, entries: &[Entry], judges: &[Judge]) -> Re
     let state = read_manifests(&args.cluster.cluster_state, false)?;
     let objects = state.iter().chain(entries).filter_map(|e| e.content.as_ref().ok());
     Ok(Namespaces::new(objects))
-}
-
-/// The namespace of the object's CREATE request: its own, else the default
-/// one; `None` for a cluster-scoped object (as
-/// [`ManifestObject::create_request`] makes the request).
-fn request_namespace<'a>(object: &'a ManifestObject, default_namespace: &'a str) -> Option<&'a str> {
-    match &object.namespace {
-        Some(ns) => Some(ns),
-        None if kubernetes::is_cluster_scoped(&object.kind.kind) => None,
-        None => Some(default_namespace),
-    }
 }
 
 /// The policy of `check`, its Kubernetes look-ups answered by [`context_host`].
@@ -336,63 +316,35 @@ fn rule_annotation(args: &CheckArgs, metadata: Option<&PolicyMetadata>) -> Optio
 /// that carries its rule ids.
 pub const RULE_ANNOTATION: &str = "policy-runner/rule-annotation";
 
-/// What evaluating one object needs beside the object.
-struct Evaluation<'a> {
-    /// The object's place in the input, which names its request.
-    index: usize,
-    /// The namespace of an object that has none.
-    namespace: &'a str,
-    /// The audit annotation that carries rule ids.
-    rule_annotation: Option<&'a str>,
-    /// The object's text, where its findings are placed.
-    source: Option<&'a manifests::Source>,
-}
-
-/// Evaluates one object as a CREATE request.
-fn evaluate(
-    instance: &PolicyInstance,
-    settings: &Value,
-    location: Location,
-    object: ManifestObject,
-    evaluation: &Evaluation,
-) -> ObjectReport {
-    let request = object.create_request(format!("check-{}", evaluation.index + 1), evaluation.namespace);
-    let evaluated = request
-        .validate_payload(settings)
-        .and_then(|payload| instance.validate(&payload))
-        .and_then(|v| admission_response(&request.uid, request.object.as_ref(), &v));
-    match evaluated {
-        Ok(decision) => report_decision(location, object, decision, evaluation),
-        Err(err) => {
-            let mut report = ObjectReport::new(location, Some(object), Verdict::Error);
-            report.message = Some(format!("{err:#}"));
-            report
-        }
-    }
+/// The policy's decision on the request, through `judge`.
+fn evaluate(judge: &Judge, request: &AdmissionRequest) -> Result<Decision> {
+    let validation = judge.instance.validate(&request.validate_payload(&judge.settings)?)?;
+    admission_response(&request.uid, request.object.as_ref(), &validation)
 }
 
 /// The report of an object the policy judged: its verdict, code and
-/// message, the rule ids of its rule annotation, and its findings.
+/// message, the rule ids of `rule_annotation`, and its findings, placed in
+/// `source`.
 fn report_decision(
     location: Location,
-    object: ManifestObject,
+    object: Option<ManifestObject>,
     decision: Decision,
-    evaluation: &Evaluation,
+    rule_annotation: Option<&str>,
+    source: Option<&manifests::Source>,
 ) -> ObjectReport {
-    let mut report = ObjectReport::new(location, Some(object), decision.verdict());
+    let mut report = ObjectReport::new(location, object, decision.verdict());
     let response = decision.response;
     if let Some(status) = response.status {
         report.message = status.message;
         // kwctl's code: the policy's own, and none when it gave none.
         report.code = status.code;
     }
-    report.rule_ids = evaluation
-        .rule_annotation
+    report.rule_ids = rule_annotation
         .and_then(|key| response.audit_annotations.as_ref()?.get(key))
         .map(|list| rule_ids(list))
         .unwrap_or_default();
     let warnings = response.warnings.unwrap_or_default();
-    read_answer(&mut report, &warnings, decision.patch.as_ref(), evaluation.source);
+    read_answer(&mut report, &warnings, decision.patch.as_ref(), source);
     report
 }
 
@@ -409,16 +361,17 @@ fn rule_ids(list: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata::AdmissionRule;
+    use crate::admission_match::RuleWithOperations;
     use crate::request::object;
 
     #[test]
     fn coverage_follows_the_metadata_rules_alone() {
-        let rule = |group: &str, version: &str, resources: &[&str]| AdmissionRule {
+        let rule = |group: &str, version: &str, resources: &[&str]| RuleWithOperations {
             api_groups: vec![group.into()],
             api_versions: vec![version.into()],
             resources: resources.iter().map(|r| r.to_string()).collect(),
             operations: vec!["CREATE".into()],
+            ..RuleWithOperations::default()
         };
         let mut meta = PolicyMetadata {
             rules: vec![rule("", "v1", &["pods"]), rule("apps", "v1", &["deployments"])],
@@ -426,17 +379,29 @@ mod tests {
             ..PolicyMetadata::default()
         };
         let rollout = object("argoproj.io/v1alpha1", "Rollout", None, "r");
-        assert!(covers(Some(&meta), &object("v1", "Pod", None, "p")));
-        assert!(covers(Some(&meta), &object("apps/v1", "Deployment", None, "d")));
-        assert!(!covers(Some(&meta), &object("v1", "ConfigMap", None, "c")));
-        assert!(!covers(Some(&meta), &object("apps/v1", "StatefulSet", None, "s")));
+        assert!(covers(Some(&meta), &object("v1", "Pod", None, "p"), Some("default")));
+        assert!(covers(
+            Some(&meta),
+            &object("apps/v1", "Deployment", None, "d"),
+            Some("default")
+        ));
+        assert!(!covers(
+            Some(&meta),
+            &object("v1", "ConfigMap", None, "c"),
+            Some("default")
+        ));
+        assert!(!covers(
+            Some(&meta),
+            &object("apps/v1", "StatefulSet", None, "s"),
+            Some("default")
+        ));
         // a custom kind is covered when the metadata has a rule for it, as in
         // a cluster, whatever the settings say
-        assert!(!covers(Some(&meta), &rollout));
+        assert!(!covers(Some(&meta), &rollout, Some("default")));
         meta.rules.push(rule("argoproj.io", "v1alpha1", &["rollouts"]));
-        assert!(covers(Some(&meta), &rollout));
+        assert!(covers(Some(&meta), &rollout, Some("default")));
         // no metadata: everything is evaluated
-        assert!(covers(None, &object("v1", "ConfigMap", None, "c")));
+        assert!(covers(None, &object("v1", "ConfigMap", None, "c"), Some("default")));
     }
 
     #[test]
@@ -468,17 +433,12 @@ mod tests {
                 response: response.clone(),
                 patch: None,
             };
-            let evaluation = Evaluation {
-                index: 0,
-                namespace: "default",
-                rule_annotation,
-                source: None,
-            };
             report_decision(
                 Location::default(),
-                object("v1", "Pod", None, "p"),
+                Some(object("v1", "Pod", None, "p")),
                 decision,
-                &evaluation,
+                rule_annotation,
+                None,
             )
         };
         let report = outcome(Some("example.com/broken"));

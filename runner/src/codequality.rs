@@ -13,10 +13,8 @@
 
 use std::collections::HashMap;
 
+use crate::results::{issues, sha256_hex, Issue, Level, ObjectReport};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
-
-use crate::results::{issues, Issue, Level, ObjectReport};
 
 #[derive(Serialize)]
 struct CodeQualityIssue {
@@ -50,9 +48,10 @@ fn severity(issue: &Issue) -> &'static str {
     }
 }
 
-/// A path relative to the repository, as GitLab matches it against its
-/// files: the file as given, without a leading `./`.
-fn repository_path(file: &str) -> String {
+/// A path relative to the repository, as GitLab (and GitHub, in SARIF)
+/// match it against its files: the file as given, `\\` as `/`, without a
+/// leading `./`.
+pub fn repository_path(file: &str) -> String {
     let mut path = file.replace('\\', "/");
     while let Some(rest) = path.strip_prefix("./") {
         path = rest.to_string();
@@ -64,13 +63,7 @@ fn repository_path(file: &str) -> String {
 fn identity(issue: &Issue) -> String {
     let r = issue.report;
     let object = match &r.object {
-        Some(o) => [
-            o.api_version.as_str(),
-            o.kind.kind.as_str(),
-            o.namespace.as_deref().unwrap_or_default(),
-            o.name.as_deref().unwrap_or_default(),
-        ]
-        .join("\u{0}"),
+        Some(o) => o.identity(o.namespace.as_deref()),
         None => format!("document {:?} item {:?}", r.location.document, r.location.item),
     };
     let field = issue.finding.and_then(|f| f.path.as_deref()).unwrap_or_default();
@@ -85,12 +78,12 @@ pub fn render(reports: &[ObjectReport]) -> String {
         .map(|issue| {
             let identity = identity(issue);
             let rank = seen.entry(identity.clone()).or_default();
-            let digest = Sha256::digest(format!("{identity}\u{2}{rank}"));
+            let fingerprint = sha256_hex(&format!("{identity}\u{2}{rank}"));
             *rank += 1;
             CodeQualityIssue {
                 description: issue.message.clone(),
                 check_name: issue.rule_id.to_string(),
-                fingerprint: digest.iter().map(|b| format!("{b:02x}")).collect(),
+                fingerprint,
                 severity: severity(issue),
                 location: IssueLocation {
                     path: repository_path(&issue.report.location.file),

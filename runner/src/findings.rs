@@ -143,23 +143,11 @@ fn steps(path: &str) -> Option<Vec<Step>> {
 
 /// The step of a bracket whose `[` has been read, and the text after its `]`.
 fn bracket(text: &str) -> Option<(Step, &str)> {
-    if let Some(r) = text.strip_prefix('"') {
-        // JSON string syntax: find the closing quote, then decode it as JSON.
-        let mut escaped = false;
-        let end = r.char_indices().find_map(|(at, c)| match c {
-            _ if escaped => {
-                escaped = false;
-                None
-            }
-            '\\' => {
-                escaped = true;
-                None
-            }
-            '"' => Some(at),
-            _ => None,
-        })?;
-        let key: String = serde_json::from_str(&text[..end + 2]).ok()?;
-        return Some((Step::Key(key), r[end + 1..].strip_prefix(']')?));
+    if text.starts_with('"') {
+        // JSON string syntax: serde_json decodes it and says where it ends.
+        let mut strings = serde_json::Deserializer::from_str(text).into_iter::<String>();
+        let key = strings.next()?.ok()?;
+        return Some((Step::Key(key), text[strings.byte_offset()..].strip_prefix(']')?));
     }
     if let Some(r) = text.strip_prefix('\'') {
         // JSONPath's single quotes: `\'` and `\\` are escapes.
@@ -338,11 +326,8 @@ impl Placing<'_> {
     }
 
     fn finding(&self, level: Level, said: Said, written: &str) -> Finding {
-        let tokens = match said.path.as_deref().and_then(steps) {
-            Some(steps) => resolve(self.object, &steps).0,
-            None => Vec::new(),
-        };
-        let (line, column) = self.at(&tokens);
+        let tokens = said.path.as_deref().map(|path| placed_tokens(self.object, level, path));
+        let (line, column) = self.at(&tokens.unwrap_or_default());
         Finding {
             rule_id: said.rule.or_else(|| self.sole_rule.clone()),
             level,
@@ -358,8 +343,7 @@ impl Placing<'_> {
     /// A patch operation, at the deepest part of its path the object has.
     fn operation(&self, op: Value) -> Finding {
         let path = op.get("path").and_then(Value::as_str).unwrap_or_default().to_string();
-        let tokens = pointer_tokens(&path);
-        let (line, column) = self.at(&tokens[..existing(self.object, &tokens)]);
+        let (line, column) = self.at(&placed_tokens(self.object, Level::Mutation, &path));
         let text = patch::readable(&op);
         Finding {
             rule_id: None,
@@ -374,19 +358,24 @@ impl Placing<'_> {
     }
 }
 
+/// The pointer tokens of where a finding of `level` about `path` is placed
+/// in `object`: the deepest part of a patch operation's path that the object
+/// has, or of the field path's.
+fn placed_tokens(object: &Value, level: Level, path: &str) -> Vec<String> {
+    if level != Level::Mutation {
+        return steps(path).map(|steps| resolve(object, &steps).0).unwrap_or_default();
+    }
+    let mut tokens = pointer_tokens(path);
+    tokens.truncate(existing(object, &tokens));
+    tokens
+}
+
 /// The last mapping key on the way to where `finding` is placed in `object`
 /// (`mountPath`; `env` for an item of `env`): the word that names the field
 /// in a chart template ([`crate::helm_source::key_line`]). `None` for a
 /// finding placed at the object itself.
 pub(crate) fn placed_key(object: &Value, finding: &Finding) -> Option<String> {
-    let path = finding.path.as_deref()?;
-    let tokens = if finding.level == Level::Mutation {
-        let mut tokens = pointer_tokens(path);
-        tokens.truncate(existing(object, &tokens));
-        tokens
-    } else {
-        resolve(object, &steps(path)?).0
-    };
+    let tokens = placed_tokens(object, finding.level, finding.path.as_deref()?);
     let mut current = object;
     let mut key = None;
     for token in tokens {

@@ -13,13 +13,7 @@ use crate::results::{Finding, Level, ObjectReport, Verdict, SKIPPED_NOTE};
 /// `Pod ns/a (document 2)`: unique within its file, so that CI tools that key
 /// testcases by name keep two objects of the same kind and name apart.
 fn testcase_name(r: &ObjectReport) -> String {
-    let mut place = Vec::new();
-    if let Some(document) = r.location.document {
-        place.push(format!("document {document}"));
-    }
-    if let Some(item) = r.location.item {
-        place.push(format!("item {item}"));
-    }
+    let place: Vec<String> = r.location.within_file().collect();
     match (&r.object, place.is_empty()) {
         (Some(object), false) => format!("{} ({})", object.display(), place.join(", ")),
         (Some(object), true) => object.display(),
@@ -35,12 +29,7 @@ fn first_line(text: &str) -> &str {
 /// `m.yaml:7:9: [id] path: text`, one line a finding (`m.yaml:7:9 (from
 /// chart/templates/x.yaml): ...` when the document names its template).
 fn placed<'f>(r: &ObjectReport, findings: impl Iterator<Item = &'f Finding>) -> Vec<String> {
-    findings
-        .map(|f| {
-            let place = f.place(&r.location.file);
-            format!("{place}{}: {}", r.location.template_note(), f.said())
-        })
-        .collect()
+    findings.map(|f| format!("{}: {}", r.place_of(f), f.said())).collect()
 }
 
 fn testcase(r: &ObjectReport) -> TestCase {

@@ -18,6 +18,23 @@ pub struct GroupVersionResource {
     pub resource: String,
 }
 
+impl GroupVersionResource {
+    /// The resource of objects of `apiVersion` and `kind`.
+    pub fn of_kind(api_version: &str, kind: &str) -> GroupVersionResource {
+        let (group, version) = split_api_version(api_version);
+        GroupVersionResource {
+            group,
+            version,
+            resource: resource_for_kind(kind),
+        }
+    }
+
+    /// Whether it names the core group's Namespaces.
+    pub fn is_namespaces(&self) -> bool {
+        self.group.is_empty() && self.resource == "namespaces"
+    }
+}
+
 /// `apps/v1` → (`apps`, `v1`); `v1` → (``, `v1`).
 pub fn split_api_version(api_version: &str) -> (String, String) {
     match api_version.rsplit_once('/') {
@@ -26,83 +43,26 @@ pub fn split_api_version(api_version: &str) -> (String, String) {
     }
 }
 
-/// Whether objects of a kind live in a namespace or beside namespaces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scope {
-    Namespaced,
-    Cluster,
-}
-use Scope::{Cluster, Namespaced};
+/// The well-known kinds whose objects are cluster-scoped; any other kind is
+/// namespaced.
+const CLUSTER_SCOPED: &str = "Namespace Node PersistentVolume IngressClass ClusterRole ClusterRoleBinding
+    PriorityClass StorageClass RuntimeClass CSIDriver CSINode CustomResourceDefinition APIService
+    MutatingWebhookConfiguration ValidatingWebhookConfiguration ClusterAdmissionPolicy
+    ClusterAdmissionPolicyGroup PolicyServer";
 
-/// Well-known kinds: resource (plural) and scope. Any other kind is
-/// namespaced, its resource the lowercase plural of its name ([`plural_of`]).
-const KINDS: &[(&str, &str, Scope)] = &[
-    ("Pod", "pods", Namespaced),
-    ("Deployment", "deployments", Namespaced),
-    ("ReplicaSet", "replicasets", Namespaced),
-    ("StatefulSet", "statefulsets", Namespaced),
-    ("DaemonSet", "daemonsets", Namespaced),
-    ("ReplicationController", "replicationcontrollers", Namespaced),
-    ("Job", "jobs", Namespaced),
-    ("CronJob", "cronjobs", Namespaced),
-    ("PodTemplate", "podtemplates", Namespaced),
-    ("Service", "services", Namespaced),
-    ("ServiceAccount", "serviceaccounts", Namespaced),
-    ("ConfigMap", "configmaps", Namespaced),
-    ("Secret", "secrets", Namespaced),
-    ("Namespace", "namespaces", Cluster),
-    ("Node", "nodes", Cluster),
-    ("PersistentVolume", "persistentvolumes", Cluster),
-    ("PersistentVolumeClaim", "persistentvolumeclaims", Namespaced),
-    ("Endpoints", "endpoints", Namespaced),
-    ("EndpointSlice", "endpointslices", Namespaced),
-    ("Event", "events", Namespaced),
-    ("LimitRange", "limitranges", Namespaced),
-    ("ResourceQuota", "resourcequotas", Namespaced),
-    ("Ingress", "ingresses", Namespaced),
-    ("IngressClass", "ingressclasses", Cluster),
-    ("NetworkPolicy", "networkpolicies", Namespaced),
-    ("Role", "roles", Namespaced),
-    ("RoleBinding", "rolebindings", Namespaced),
-    ("ClusterRole", "clusterroles", Cluster),
-    ("ClusterRoleBinding", "clusterrolebindings", Cluster),
-    ("HorizontalPodAutoscaler", "horizontalpodautoscalers", Namespaced),
-    ("PodDisruptionBudget", "poddisruptionbudgets", Namespaced),
-    ("PriorityClass", "priorityclasses", Cluster),
-    ("StorageClass", "storageclasses", Cluster),
-    ("RuntimeClass", "runtimeclasses", Cluster),
-    ("CSIDriver", "csidrivers", Cluster),
-    ("CSINode", "csinodes", Cluster),
-    ("Lease", "leases", Namespaced),
-    ("CustomResourceDefinition", "customresourcedefinitions", Cluster),
-    ("APIService", "apiservices", Cluster),
-    ("MutatingWebhookConfiguration", "mutatingwebhookconfigurations", Cluster),
-    (
-        "ValidatingWebhookConfiguration",
-        "validatingwebhookconfigurations",
-        Cluster,
-    ),
-    ("ClusterAdmissionPolicy", "clusteradmissionpolicies", Cluster),
-    ("ClusterAdmissionPolicyGroup", "clusteradmissionpolicygroups", Cluster),
-    ("PolicyServer", "policyservers", Cluster),
-];
-
-fn known_kind(kind: &str) -> Option<&'static (&'static str, &'static str, Scope)> {
-    KINDS.iter().find(|(k, _, _)| *k == kind)
-}
-
-/// The resource (plural) for a kind: the table, else a lowercase plural.
+/// The resource (plural) for a kind: its lowercase plural ([`plural_of`]),
+/// but for the one well-known kind whose name is already plural.
 pub fn resource_for_kind(kind: &str) -> String {
-    known_kind(kind).map_or_else(
-        || plural_of(&kind.to_lowercase()),
-        |(_, resource, _)| resource.to_string(),
-    )
+    match kind {
+        "Endpoints" => "endpoints".to_string(),
+        _ => plural_of(&kind.to_lowercase()),
+    }
 }
 
 /// Whether objects of `kind` are cluster-scoped: they are never listed by
 /// namespace and get no namespace of their own.
 pub fn is_cluster_scoped(kind: &str) -> bool {
-    known_kind(kind).is_some_and(|(_, _, scope)| *scope == Cluster)
+    CLUSTER_SCOPED.split_whitespace().any(|k| k == kind)
 }
 
 /// English pluralisation of a lowercase kind (`policy` → `policies`,

@@ -6,49 +6,20 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::admission_match::{listed, resource_listed};
-use crate::kubernetes::GroupVersionResource;
-
-/// One admission rule, as in a ValidatingWebhookConfiguration.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct AdmissionRule {
-    #[serde(default)]
-    pub api_groups: Vec<String>,
-    #[serde(default)]
-    pub api_versions: Vec<String>,
-    #[serde(default)]
-    pub resources: Vec<String>,
-    #[serde(default)]
-    pub operations: Vec<String>,
-}
+use crate::admission_match::{rules_select, RequestFacts, RuleWithOperations};
 
 /// The parts of policy metadata that matter here.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct PolicyMetadata {
-    #[serde(default)]
-    pub rules: Vec<AdmissionRule>,
-    #[serde(default)]
+    /// Read as kwctl reads them: unknown fields are ignored.
+    pub rules: Vec<RuleWithOperations>,
     pub mutating: bool,
     /// The Kubernetes resources the policy reads at evaluation time.
-    #[serde(default)]
     pub context_aware_resources: Vec<ContextAwareResource>,
     /// Free-form; the runner reads its own keys there (`check`'s rule
     /// annotation), and a value of another type is not refused here.
-    #[serde(default)]
     pub annotations: std::collections::BTreeMap<String, serde_json::Value>,
-}
-
-impl AdmissionRule {
-    /// Whether the rule selects this main resource and operation, as the
-    /// API server matches a webhook's rule ([`crate::admission_match`]).
-    pub fn matches(&self, resource: &GroupVersionResource, operation: &str) -> bool {
-        listed(&self.api_groups, &resource.group)
-            && listed(&self.api_versions, &resource.version)
-            && resource_listed(&self.resources, &resource.resource, "")
-            && listed(&self.operations, operation)
-    }
 }
 
 impl PolicyMetadata {
@@ -67,9 +38,10 @@ impl PolicyMetadata {
         PolicyMetadata::parse(&text).with_context(|| format!("cannot parse policy metadata {}", path.display()))
     }
 
-    /// Whether any rule selects the resource for the operation.
-    pub fn covers(&self, resource: &GroupVersionResource, operation: &str) -> bool {
-        self.rules.iter().any(|r| r.matches(resource, operation))
+    /// Whether a rule sends the policy the request, scope included, as the
+    /// API server matches the webhook that kwctl's rules become.
+    pub fn covers(&self, request: &RequestFacts) -> bool {
+        rules_select(&self.rules, request)
     }
 }
 
@@ -167,6 +139,15 @@ impl ContextAwareResource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kubernetes::GroupVersionResource;
+
+    /// The `operation` of a main resource in namespace `default`.
+    fn request<'a>(resource: &'a GroupVersionResource, operation: &'a str) -> RequestFacts<'a> {
+        RequestFacts {
+            operation,
+            ..RequestFacts::create(resource, Some("default"))
+        }
+    }
 
     fn gvr(group: &str, version: &str, resource: &str) -> GroupVersionResource {
         GroupVersionResource {
@@ -201,35 +182,47 @@ annotations:
     fn rules_match_with_wildcards_and_operations() {
         let m = PolicyMetadata::parse(METADATA).unwrap();
         assert!(m.mutating);
-        assert!(m.covers(&gvr("", "v1", "pods"), "CREATE"));
-        assert!(!m.covers(&gvr("", "v1", "pods"), "DELETE"));
-        assert!(!m.covers(&gvr("", "v1", "configmaps"), "CREATE"));
-        assert!(!m.covers(&gvr("", "v2", "pods"), "CREATE"));
-        assert!(m.covers(&gvr("apps", "v1beta2", "statefulsets"), "CREATE"));
-        assert!(!m.covers(&gvr("apps", "v1", "daemonsets"), "CREATE"));
-        assert!(!m.covers(&gvr("extensions", "v1", "deployments"), "CREATE"));
+        assert!(m.covers(&request(&gvr("", "v1", "pods"), "CREATE")));
+        assert!(!m.covers(&request(&gvr("", "v1", "pods"), "DELETE")));
+        assert!(!m.covers(&request(&gvr("", "v1", "configmaps"), "CREATE")));
+        assert!(!m.covers(&request(&gvr("", "v2", "pods"), "CREATE")));
+        assert!(m.covers(&request(&gvr("apps", "v1beta2", "statefulsets"), "CREATE")));
+        assert!(!m.covers(&request(&gvr("apps", "v1", "daemonsets"), "CREATE")));
+        assert!(!m.covers(&request(&gvr("extensions", "v1", "deployments"), "CREATE")));
         // operations must include CREATE
-        assert!(!m.covers(&gvr("batch", "v1", "jobs"), "CREATE"));
+        assert!(!m.covers(&request(&gvr("batch", "v1", "jobs"), "CREATE")));
         // a subresource entry does not select the main resource
-        let only_sub = AdmissionRule {
-            api_groups: vec!["*".into()],
-            api_versions: vec!["*".into()],
-            resources: vec!["pods/status".into()],
-            operations: vec!["CREATE".into()],
-        };
-        assert!(!only_sub.matches(&gvr("", "v1", "pods"), "CREATE"));
-        let all = AdmissionRule {
-            resources: vec!["*/*".into()],
-            ..only_sub
-        };
-        assert!(all.matches(&gvr("x.io", "v9", "things"), "CREATE"));
+        let only_sub = PolicyMetadata::parse(
+            "rules: [{apiGroups: ['*'], apiVersions: ['*'], resources: [pods/status], operations: [CREATE]}]",
+        )
+        .unwrap();
+        assert!(!only_sub.covers(&request(&gvr("", "v1", "pods"), "CREATE")));
+        let all = PolicyMetadata::parse(
+            "rules: [{apiGroups: ['*'], apiVersions: ['*'], resources: ['*/*'], operations: [CREATE]}]",
+        )
+        .unwrap();
+        assert!(all.covers(&request(&gvr("x.io", "v9", "things"), "CREATE")));
+    }
+
+    #[test]
+    fn rules_are_read_as_kwctl_reads_them_and_matched_with_their_scope() {
+        // an unknown field is ignored, as k8s-openapi's types ignore it
+        let m = PolicyMetadata::parse(
+            "rules: [{apiGroups: [''], apiVersions: [v1], resources: ['*'], operations: [CREATE], scope: Namespaced, sideEffects: None}]",
+        )
+        .unwrap();
+        let (pods, namespaces) = (gvr("", "v1", "pods"), gvr("", "v1", "namespaces"));
+        assert!(m.covers(&RequestFacts::create(&pods, Some("a"))));
+        // the API server sends a Namespaced rule no cluster-scoped object
+        assert!(!m.covers(&RequestFacts::create(&namespaces, None)));
+        assert!(!m.covers(&RequestFacts::create(&gvr("", "v1", "nodes"), None)));
     }
 
     #[test]
     fn empty_metadata_covers_nothing() {
         let m = PolicyMetadata::parse("").unwrap();
         assert!(m.rules.is_empty());
-        assert!(!m.covers(&gvr("", "v1", "pods"), "CREATE"));
+        assert!(!m.covers(&request(&gvr("", "v1", "pods"), "CREATE")));
         assert!(PolicyMetadata::parse("rules: 3").is_err());
     }
 
@@ -287,7 +280,7 @@ annotations:
         let module = module_with_sections(&[("name", b"\x01x"), (METADATA_SECTION, json)]);
         let m = embedded(&module).unwrap().unwrap();
         assert!(m.mutating);
-        assert!(m.covers(&gvr("apps", "v1", "deployments"), "CREATE"));
+        assert!(m.covers(&request(&gvr("apps", "v1", "deployments"), "CREATE")));
         assert_eq!(
             m.context_aware_resources,
             [ContextAwareResource::new(

@@ -22,16 +22,16 @@
 //! Objects the policy's rules do not cover and documents that are not
 //! objects have no report, as the scanner audits neither.
 
+use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
+use serde_json::{json, Value};
 
 use crate::kubernetes::is_cluster_scoped;
 use crate::metadata::PolicyMetadata;
 use crate::request::ManifestObject;
-use crate::results::{ObjectReport, Verdict};
+use crate::results::{sha256_hex, ObjectReport, Verdict};
 
 /// The severities the CRD allows.
 const SEVERITIES: [&str; 5] = ["critical", "high", "medium", "low", "info"];
@@ -67,26 +67,69 @@ impl PolicyFacts {
     }
 }
 
+/// A report, its keys in alphabetical order (as the reports have always
+/// been written).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: ReportMetadata<'a>,
+    results: [PolicyResult<'a>; 1],
+    scope: ObjectReference<'a>,
+    summary: Summary,
+}
+
+#[derive(Serialize)]
+struct ReportMetadata<'a> {
+    labels: BTreeMap<&'static str, &'static str>,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
+}
+
+/// The object a report is about.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ObjectReference<'a> {
+    api_version: &'a str,
+    kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct PolicyResult<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    category: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    policy: String,
+    properties: BTreeMap<&'static str, &'a str>,
+    result: &'static str,
+    scored: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    severity: Option<&'a str>,
+    source: &'static str,
+    /// `{"nanos": 0, "seconds": ...}`: the run's time, as the scanner's.
+    timestamp: &'a Value,
+}
+
 #[derive(Serialize, Default)]
 struct Summary {
-    pass: usize,
-    fail: usize,
-    warn: usize,
     error: usize,
+    fail: usize,
+    pass: usize,
     skip: usize,
+    warn: usize,
 }
 
 /// The report's name: the object's identity digested, UUID-shaped as the
 /// scanner's names (the object's UID) are.
 fn report_name(object: &ManifestObject, namespace: Option<&str>) -> String {
-    let identity = [
-        object.api_version.as_str(),
-        object.kind.kind.as_str(),
-        namespace.unwrap_or_default(),
-        object.name.as_deref().unwrap_or_default(),
-    ]
-    .join("\u{0}");
-    let hex: String = Sha256::digest(identity).iter().map(|b| format!("{b:02x}")).collect();
+    let hex = sha256_hex(&object.identity(namespace));
     format!(
         "{}-{}-{}-{}-{}",
         &hex[..8],
@@ -97,81 +140,75 @@ fn report_name(object: &ManifestObject, namespace: Option<&str>) -> String {
     )
 }
 
-/// The one result of the policy for a judged object, `None` for others.
-fn result(r: &ObjectReport, policy: &PolicyFacts, now: &Value) -> Option<Value> {
+/// The one result of the policy for a judged object, and the summary
+/// counting it; `None` for others.
+fn result<'a>(r: &'a ObjectReport, policy: &'a PolicyFacts, now: &'a Value) -> Option<(PolicyResult<'a>, Summary)> {
+    let mut summary = Summary::default();
     let outcome = match r.verdict {
-        Verdict::Allowed | Verdict::Mutated => "pass",
-        Verdict::Rejected => "fail",
-        Verdict::Error => "error",
+        Verdict::Allowed | Verdict::Mutated => ("pass", &mut summary.pass),
+        Verdict::Rejected => ("fail", &mut summary.fail),
+        Verdict::Error => ("error", &mut summary.error),
         Verdict::Skipped => return None,
     };
-    let mut properties = Map::new();
+    *outcome.1 += 1;
     let kind = if policy.mutating { "mutating" } else { "validating" };
-    properties.insert(kind.into(), "true".into());
+    let mut properties = BTreeMap::from([(kind, "true"), ("policy-name", policy.name.as_str())]);
     if policy.context_aware {
-        properties.insert("context-aware".into(), "true".into());
+        properties.insert("context-aware", "true");
     }
-    properties.insert("policy-name".into(), policy.name.as_str().into());
-    let mut result = json!({
-        "source": "kubewarden",
+    let result = PolicyResult {
+        category: policy.category.as_deref(),
+        message: r.message.as_deref().filter(|m| !m.is_empty()),
         // the scanner's unique name of a ClusterAdmissionPolicy
-        "policy": format!("clusterwide-{}", policy.name),
-        "timestamp": now,
-        "result": outcome,
-        "scored": true,
-        "properties": properties,
-    });
-    let optional = [
-        ("category", policy.category.as_deref()),
-        ("severity", policy.severity.as_deref()),
-        ("message", r.message.as_deref().filter(|m| !m.is_empty())),
-    ];
-    for (key, value) in optional {
-        if let (Some(value), Some(map)) = (value, result.as_object_mut()) {
-            map.insert(key.into(), value.into());
-        }
-    }
-    Some(result)
+        policy: format!("clusterwide-{}", policy.name),
+        properties,
+        result: outcome.0,
+        scored: true,
+        severity: policy.severity.as_deref(),
+        source: "kubewarden",
+        timestamp: now,
+    };
+    Some((result, summary))
 }
 
 /// The report of one judged object, `None` for others.
-fn report(r: &ObjectReport, policy: &PolicyFacts, default_namespace: &str, now: &Value) -> Option<Value> {
+fn report<'a>(
+    r: &'a ObjectReport,
+    policy: &'a PolicyFacts,
+    default_namespace: &'a str,
+    now: &'a Value,
+) -> Option<Report<'a>> {
     let object = r.object.as_ref()?;
-    let result = result(r, policy, now)?;
-    let namespace = match (&object.namespace, is_cluster_scoped(&object.kind.kind)) {
-        (_, true) => None,
-        (Some(ns), false) => Some(ns.as_str()),
-        (None, false) => Some(default_namespace),
+    let (result, summary) = result(r, policy, now)?;
+    let namespace = match is_cluster_scoped(&object.kind.kind) {
+        true => None,
+        false => object.request_namespace(default_namespace),
     };
-    let mut summary = Summary::default();
-    match result["result"].as_str() {
-        Some("pass") => summary.pass += 1,
-        Some("fail") => summary.fail += 1,
-        _ => summary.error += 1,
-    }
-    let mut metadata = json!({
-        "name": report_name(object, namespace),
-        "labels": {
-            "app.kubernetes.io/managed-by": "kubewarden",
-            "kubewarden.io/policyreport-version": "v2",
+    let labels = [
+        ("app.kubernetes.io/managed-by", "kubewarden"),
+        ("kubewarden.io/policyreport-version", "v2"),
+    ];
+    Some(Report {
+        api_version: "wgpolicyk8s.io/v1alpha2",
+        kind: if namespace.is_some() {
+            "PolicyReport"
+        } else {
+            "ClusterPolicyReport"
         },
-    });
-    let mut scope = json!({"apiVersion": object.api_version, "kind": object.kind.kind});
-    if let (Some(ns), Some(meta), Some(scope)) = (namespace, metadata.as_object_mut(), scope.as_object_mut()) {
-        meta.insert("namespace".into(), ns.into());
-        scope.insert("namespace".into(), ns.into());
-    }
-    if let (Some(name), Some(scope)) = (&object.name, scope.as_object_mut()) {
-        scope.insert("name".into(), name.as_str().into());
-    }
-    Some(json!({
-        "apiVersion": "wgpolicyk8s.io/v1alpha2",
-        "kind": if namespace.is_some() { "PolicyReport" } else { "ClusterPolicyReport" },
-        "metadata": metadata,
-        "scope": scope,
-        "summary": summary,
-        "results": [result],
-    }))
+        metadata: ReportMetadata {
+            labels: BTreeMap::from(labels),
+            name: report_name(object, namespace),
+            namespace,
+        },
+        results: [result],
+        scope: ObjectReference {
+            api_version: &object.api_version,
+            kind: &object.kind.kind,
+            name: object.name.as_deref(),
+            namespace,
+        },
+        summary,
+    })
 }
 
 /// The reports of a `check` run, as a `v1` List that `kubectl apply -f`
@@ -179,7 +216,7 @@ fn report(r: &ObjectReport, policy: &PolicyFacts, default_namespace: &str, now: 
 pub fn render(reports: &[ObjectReport], policy: &PolicyFacts, default_namespace: &str) -> String {
     let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let now = json!({"seconds": since_epoch.as_secs(), "nanos": 0});
-    let items: Vec<Value> = reports
+    let items: Vec<Report> = reports
         .iter()
         .filter_map(|r| report(r, policy, default_namespace, &now))
         .collect();

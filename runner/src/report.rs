@@ -144,13 +144,6 @@ fn verdict_text(title: &str, r: &ObjectReport) -> String {
     }
 }
 
-/// `m.yaml:7:9: ` before what a finding says, and
-/// `m.yaml:7:9 (from mychart/templates/x.yaml): ` when the document names
-/// its template.
-fn placed(r: &ObjectReport, finding: &Finding) -> String {
-    format!("{}{}: ", finding.place(&r.location.file), r.location.template_note())
-}
-
 /// The human report: one block per object, then the summary line, last.
 /// What the policy said is shown as it said it, each finding after its
 /// place in the file (`m.yaml:7:9: `).
@@ -160,13 +153,13 @@ pub fn render_text(reports: &[ObjectReport], warnings: &[String]) -> String {
         out.push_str(&head(title, r));
         out.push('\n');
         for f in r.of_level(Level::Mutation) {
-            out.push_str(&format!("{INDENT}{}{}\n", placed(r, f), f.message));
+            out.push_str(&format!("{INDENT}{}: {}\n", r.place_of(f), f.message));
         }
         push_message(&mut out, r);
         for f in r.of_level(Level::Warn) {
             let mut lines = f.written.as_deref().unwrap_or_default().lines();
             let first = lines.next().unwrap_or_default();
-            out.push_str(&format!("{INDENT}{}warning: {first}\n", placed(r, f)));
+            out.push_str(&format!("{INDENT}{}: warning: {first}\n", r.place_of(f)));
             for line in lines {
                 out.push_str(&format!("{INDENT}  {line}\n"));
             }
@@ -203,7 +196,7 @@ fn push_message(out: &mut String, r: &ObjectReport) {
                 out.push_str(&format!("{INDENT}{summary}\n"));
             }
             for (f, line) in written {
-                out.push_str(&format!("{INDENT}{}{line}\n", placed(r, f)));
+                out.push_str(&format!("{INDENT}{}: {line}\n", r.place_of(f)));
             }
         }
     }
@@ -216,13 +209,13 @@ struct JsonReport<'a> {
     api_version: Option<&'a str>,
     namespace: Option<&'a str>,
     name: Option<&'a str>,
-    verdict: &'static str,
+    verdict: Verdict,
     message: Option<&'a str>,
     code: Option<u16>,
     rules: &'a [String],
     patch: Vec<&'a Value>,
     warnings: Vec<&'a str>,
-    findings: Vec<JsonFinding<'a>>,
+    findings: &'a [Finding],
     file: &'a str,
     document: Option<usize>,
     item: Option<usize>,
@@ -237,16 +230,6 @@ struct JsonReport<'a> {
     mode: Option<&'static str>,
 }
 
-#[derive(Serialize)]
-struct JsonFinding<'a> {
-    rule: Option<&'a str>,
-    level: &'static str,
-    path: Option<&'a str>,
-    message: &'a str,
-    line: Option<usize>,
-    column: Option<usize>,
-}
-
 /// The machine report for one object (one JSON line).
 pub fn render_json(r: &ObjectReport) -> String {
     let object = r.object.as_ref();
@@ -255,24 +238,13 @@ pub fn render_json(r: &ObjectReport) -> String {
         api_version: object.map(|o| o.api_version.as_str()),
         namespace: object.and_then(|o| o.namespace.as_deref()),
         name: object.and_then(|o| o.name.as_deref()),
-        verdict: r.verdict.as_str(),
+        verdict: r.verdict,
         message: r.message.as_deref(),
         code: r.code,
         rules: &r.rule_ids,
         patch: r.patch(),
         warnings: r.warnings(),
-        findings: r
-            .findings
-            .iter()
-            .map(|f| JsonFinding {
-                rule: f.rule_id.as_deref(),
-                level: f.level.as_str(),
-                path: f.path.as_deref(),
-                message: &f.message,
-                line: f.line,
-                column: f.column,
-            })
-            .collect(),
+        findings: &r.findings,
         file: &r.location.file,
         document: r.location.document,
         item: r.location.item,

@@ -7,9 +7,7 @@ use anyhow::{anyhow, bail, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::kubernetes::{
-    is_cluster_scoped, resource_for_kind, split_api_version, GroupVersionKind, GroupVersionResource,
-};
+use crate::kubernetes::{is_cluster_scoped, GroupVersionKind, GroupVersionResource};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UserInfo {
@@ -121,7 +119,7 @@ impl ManifestObject {
         let (Some(api_version), Some(kind)) = (text("apiVersion"), text("kind")) else {
             bail!("not a Kubernetes object: `apiVersion` and `kind` must be non-empty strings");
         };
-        let (group, version) = split_api_version(api_version);
+        let resource = GroupVersionResource::of_kind(api_version, kind);
         let meta = map.get("metadata");
         let meta_text = |key: &str| {
             meta.and_then(|m| m.get(key))
@@ -129,14 +127,9 @@ impl ManifestObject {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
         };
-        let resource = GroupVersionResource {
-            group: group.clone(),
-            version: version.clone(),
-            resource: resource_for_kind(kind),
-        };
         let kind = GroupVersionKind {
-            group,
-            version,
+            group: resource.group.clone(),
+            version: resource.version.clone(),
             kind: kind.to_string(),
         };
         let (api_version, name) = (
@@ -154,6 +147,19 @@ impl ManifestObject {
         })
     }
 
+    /// What names the object in a namespace (`namespace`, which reports
+    /// resolve each their way): API version, kind, namespace, name.
+    pub fn identity(&self, namespace: Option<&str>) -> String {
+        let name = self.name.as_deref().unwrap_or_default();
+        [
+            self.api_version.as_str(),
+            &self.kind.kind,
+            namespace.unwrap_or_default(),
+            name,
+        ]
+        .join("\u{0}")
+    }
+
     /// `Kind namespace/name`, or `Kind name`.
     pub fn display(&self) -> String {
         let name = self.name.as_deref().unwrap_or("<unnamed>");
@@ -163,16 +169,22 @@ impl ManifestObject {
         }
     }
 
-    /// Wraps the object in a CREATE AdmissionRequest. The request for a
-    /// namespaced object without a namespace is in `default_namespace`, as
-    /// `kubectl apply` would create it (the object itself is left as
+    /// The namespace of the object's CREATE request: its own, else
+    /// `default_namespace`, as `kubectl apply` would create it; `None` for a
+    /// cluster-scoped object that names none.
+    pub fn request_namespace<'a>(&'a self, default_namespace: &'a str) -> Option<&'a str> {
+        match &self.namespace {
+            Some(ns) => Some(ns),
+            None if is_cluster_scoped(&self.kind.kind) => None,
+            None => Some(default_namespace),
+        }
+    }
+
+    /// Wraps the object in a CREATE AdmissionRequest in its
+    /// [`ManifestObject::request_namespace`] (the object itself is left as
     /// written, so that patches are computed against the manifest).
     pub fn create_request(&self, uid: String, default_namespace: &str) -> AdmissionRequest {
-        let namespace = match &self.namespace {
-            Some(ns) => Some(ns.clone()),
-            None if is_cluster_scoped(&self.kind.kind) => None,
-            None => Some(default_namespace.to_string()),
-        };
+        let namespace = self.request_namespace(default_namespace).map(str::to_string);
         AdmissionRequest {
             uid,
             kind: self.kind.clone(),

@@ -22,18 +22,13 @@ use crate::patch::{self, Patch};
 use crate::results::Verdict;
 
 /// Kubewarden's ValidationResponse, as returned by the guest's `validate`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 pub struct ValidationResponse {
     pub accepted: bool,
-    #[serde(default)]
     pub message: Option<String>,
-    #[serde(default)]
     pub code: Option<u16>,
-    #[serde(default)]
     pub mutated_object: Option<Value>,
-    #[serde(default)]
     pub audit_annotations: Option<BTreeMap<String, String>>,
-    #[serde(default)]
     pub warnings: Option<Vec<String>>,
 }
 
@@ -93,21 +88,11 @@ pub fn admission_response(
     let request_object = request_object.filter(|o| !o.is_null());
     let patch = match (&validation.mutated_object, request_object) {
         (Some(_), None) => {
-            return Ok(Decision {
-                response: AdmissionResponse {
-                    uid: uid.to_string(),
-                    allowed: false,
-                    patch_type: None,
-                    patch: None,
-                    status: Some(Status {
-                        message: Some(MUTATION_WITHOUT_OBJECT.to_string()),
-                        code: None,
-                    }),
-                    audit_annotations: None,
-                    warnings: None,
-                },
-                patch: None,
-            })
+            let refusal = ValidationResponse {
+                message: Some(MUTATION_WITHOUT_OBJECT.to_string()),
+                ..ValidationResponse::default()
+            };
+            return admission_response(uid, None, &refusal);
         }
         (Some(mutated), Some(original)) => Some(patch::diff(original, mutated)).filter(|p| !p.0.is_empty()),
         (None, _) => None,

@@ -15,7 +15,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_REJECTED: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Allowed,
     Mutated,
@@ -56,53 +57,40 @@ pub struct Location {
 impl Location {
     /// `m.yaml, document 2, line 7`, `m.yaml, document 1, item 3, line 1`.
     pub fn describe(&self) -> String {
-        let mut text = self.file.clone();
-        if let Some(document) = self.document {
-            text.push_str(&format!(", document {document}"));
-        }
-        if let Some(item) = self.item {
-            text.push_str(&format!(", item {item}"));
-        }
-        if let Some(line) = self.line {
-            text.push_str(&format!(", line {line}"));
-        }
-        text
+        let line = self.line.map(|line| format!("line {line}"));
+        let parts: Vec<String> = std::iter::once(self.file.clone())
+            .chain(self.within_file())
+            .chain(line)
+            .collect();
+        parts.join(", ")
     }
 
-    /// ` (from mychart/templates/x.yaml)` after a place in the rendered
-    /// file, when the document names its template; else nothing.
-    pub fn template_note(&self) -> String {
-        self.template
-            .as_ref()
-            .map_or_else(String::new, |template| format!(" (from {template})"))
+    /// `document 2`, `item 3`: the document, and the item of a `List`, as
+    /// far as they are known.
+    pub fn within_file(&self) -> impl Iterator<Item = String> {
+        let document = self.document.map(|document| format!("document {document}"));
+        document.into_iter().chain(self.item.map(|item| format!("item {item}")))
     }
 }
 
 /// How much a finding weighs: it rejects the object, is an admission
 /// warning, or is one operation of the policy's mutation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Level {
     Reject,
     Warn,
     Mutation,
 }
 
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Reject => "reject",
-            Level::Warn => "warn",
-            Level::Mutation => "mutation",
-        }
-    }
-}
-
 /// One thing the policy said about an object, placed in the user's file:
-/// a line of its rejection message, a warning, or a patch operation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// a line of its rejection message, a warning, or a patch operation. Its
+/// JSON form is the one of `check -o json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// The id of the policy's rule the finding breaks, when the policy gave
     /// one (`[id] ...`).
+    #[serde(rename = "rule")]
     pub rule_id: Option<String>,
     pub level: Level,
     /// The field as the policy wrote it (`spec.containers[0].env[1]`), or
@@ -120,8 +108,10 @@ pub struct Finding {
     /// What the policy wrote, as it wrote it: the line of the rejection
     /// message, the whole warning, or the patch operation in words; `None`
     /// for the runner's own words (a rejection without a message).
+    #[serde(skip)]
     pub written: Option<String>,
     /// The JSON patch operation of a [`Level::Mutation`].
+    #[serde(skip)]
     pub operation: Option<Value>,
 }
 
@@ -142,15 +132,6 @@ impl Finding {
         }
         out.push_str(&self.message);
         out
-    }
-
-    /// `m.yaml:7:9`, `m.yaml:7`, or the file alone.
-    pub fn place(&self, file: &str) -> String {
-        match (self.line, self.column) {
-            (Some(line), Some(column)) => format!("{file}:{line}:{column}"),
-            (Some(line), None) => format!("{file}:{line}"),
-            _ => file.to_string(),
-        }
     }
 }
 
@@ -199,6 +180,28 @@ impl ObjectReport {
             findings: Vec::new(),
             judged_by: None,
         }
+    }
+
+    /// Where a finding is, as the text reports write it: `m.yaml:7:9`,
+    /// `m.yaml:7` or the file alone, then ` (from chart/templates/x.yaml)`
+    /// when the document names its template.
+    pub fn place_of(&self, finding: &Finding) -> String {
+        let file = &self.location.file;
+        let mut place = match (finding.line, finding.column) {
+            (Some(line), Some(column)) => format!("{file}:{line}:{column}"),
+            (Some(line), None) => format!("{file}:{line}"),
+            _ => file.to_string(),
+        };
+        if let Some(template) = &self.location.template {
+            place.push_str(&format!(" (from {template})"));
+        }
+        place
+    }
+
+    /// The report with `message`.
+    pub fn saying(mut self, message: impl Into<Option<String>>) -> ObjectReport {
+        self.message = message.into();
+        self
     }
 
     /// The findings of one level, in order.
@@ -308,6 +311,13 @@ pub fn issues(reports: &[ObjectReport]) -> Vec<Issue<'_>> {
         }
     }
     out
+}
+
+/// The SHA-256 of `text`, in lowercase hex: how reports name what must stay
+/// the same from run to run.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub const SKIPPED_NOTE: &str = "skipped (not covered by the policy's rules)";

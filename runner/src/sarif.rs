@@ -203,40 +203,26 @@ impl Rules {
         Rules { list }
     }
 
-    /// The index of a policy's rule, added with its id alone when the
-    /// catalogue lacks it (or there is none).
-    fn policy_rule(&mut self, id: &str, catalogue_given: bool) -> usize {
+    /// The index of the rule `id`, added when not yet listed: a policy's
+    /// with its id alone (the catalogue lacks it, or there is none), one of
+    /// the runner's [`OWN_RULES`] with its descriptions.
+    fn index(&mut self, id: &str, own: bool, catalogue_given: bool) -> usize {
         if let Some(index) = self.list.iter().position(|d| d.id == id) {
             return index;
         }
-        let text = if catalogue_given {
-            format!("{id}: not in the rule catalogue")
-        } else {
-            format!(
-                "{id}: no rule catalogue was given (--rules FILE) nor is one in the module, so only the id is known"
-            )
+        let (short, full) = match OWN_RULES.iter().find(|(rule, ..)| own && *rule == id) {
+            Some((_, short, full)) => (short.to_string(), Some(Text { text: full.to_string() })),
+            None if catalogue_given => (format!("{id}: not in the rule catalogue"), None),
+            None => (
+                format!("{id}: no rule catalogue was given (--rules FILE) nor is one in the module, so only the id is known"),
+                None,
+            ),
         };
-        self.push(id, text, None)
-    }
-
-    /// The index of one of the runner's own rules.
-    fn own_rule(&mut self, id: &str) -> usize {
-        if let Some(index) = self.list.iter().position(|d| d.id == id) {
-            return index;
-        }
-        let (short, full) = OWN_RULES
-            .iter()
-            .find(|(own, ..)| *own == id)
-            .map_or(("", ""), |(_, short, full)| (*short, *full));
-        self.push(id, short.to_string(), Some(full.to_string()))
-    }
-
-    fn push(&mut self, id: &str, short: String, full: Option<String>) -> usize {
         self.list.push(Descriptor {
             id: id.to_string(),
             name: None,
             short_description: Text { text: short },
-            full_description: full.map(|text| Text { text }),
+            full_description: full,
             help: None,
             help_uri: None,
         });
@@ -251,10 +237,7 @@ pub fn artifact_uri(file: &str) -> String {
     if file == "<stdin>" {
         return STDIN_URI.to_string();
     }
-    let mut path = file.replace('\\', "/");
-    while let Some(rest) = path.strip_prefix("./") {
-        path = rest.to_string();
-    }
+    let path = crate::codequality::repository_path(file);
     let mut encoded = String::with_capacity(path.len());
     for byte in path.bytes() {
         match byte {
@@ -280,20 +263,22 @@ fn level(level: Level) -> &'static str {
     }
 }
 
-/// The place in the rendered manifest: the finding's, else the object's.
-fn rendered_location(issue: &Issue) -> SarifLocation {
-    SarifLocation {
-        id: None,
-        message: None,
-        physical_location: PhysicalLocation {
-            artifact_location: ArtifactLocation {
-                uri: artifact_uri(&issue.report.location.file),
+impl SarifLocation {
+    /// The place at `start_line` (and `start_column`) of `file`.
+    fn at(file: &str, start_line: usize, start_column: Option<usize>) -> SarifLocation {
+        SarifLocation {
+            id: None,
+            message: None,
+            physical_location: PhysicalLocation {
+                artifact_location: ArtifactLocation {
+                    uri: artifact_uri(file),
+                },
+                region: Region {
+                    start_line,
+                    start_column,
+                },
             },
-            region: Region {
-                start_line: issue.line,
-                start_column: issue.column,
-            },
-        },
+        }
     }
 }
 
@@ -318,26 +303,15 @@ impl TemplatePlaces<'_> {
             Some((line, column)) => (line, Some(column)),
             None => (1, None),
         };
-        Some(SarifLocation {
-            id: None,
-            physical_location: PhysicalLocation {
-                artifact_location: ArtifactLocation {
-                    uri: artifact_uri(&path),
-                },
-                region: Region {
-                    start_line,
-                    start_column,
-                },
-            },
-            message: None,
-        })
+        Some(SarifLocation::at(&path, start_line, start_column))
     }
 }
 
 /// The place of a finding: in its chart template when it can be found
 /// there, with the rendered place as related location; else the rendered place.
 fn finding_locations(issue: &Issue, templates: &mut TemplatePlaces) -> (Vec<SarifLocation>, Vec<SarifLocation>) {
-    let rendered = rendered_location(issue);
+    // The place in the rendered manifest: the finding's, else the object's.
+    let rendered = SarifLocation::at(&issue.report.location.file, issue.line, issue.column);
     match issue.finding.and_then(|f| templates.locate(issue.report, f)) {
         Some(template) => {
             let related = SarifLocation {
@@ -353,11 +327,6 @@ fn finding_locations(issue: &Issue, templates: &mut TemplatePlaces) -> (Vec<Sari
     }
 }
 
-fn properties(r: &ObjectReport) -> Option<Properties> {
-    let source = r.location.template.clone()?;
-    Some(Properties { source })
-}
-
 /// The SARIF log of a `check` run.
 pub fn log(reports: &[ObjectReport], catalogue: Option<&[RuleEntry]>, roots: &[SourceRoot]) -> Log {
     let mut rules = Rules::new(catalogue);
@@ -370,13 +339,15 @@ pub fn log(reports: &[ObjectReport], catalogue: Option<&[RuleEntry]>, roots: &[S
         .map(|issue| {
             let (locations, related_locations) = finding_locations(&issue, &mut templates);
             SarifResult {
-                rule_index: match issue.own {
-                    true => rules.own_rule(issue.rule_id),
-                    false => rules.policy_rule(issue.rule_id, catalogue.is_some()),
-                },
+                rule_index: rules.index(issue.rule_id, issue.own, catalogue.is_some()),
                 rule_id: issue.rule_id.to_string(),
                 level: issue.finding.map_or("error", |f| level(f.level)).to_string(),
-                properties: properties(issue.report),
+                properties: issue
+                    .report
+                    .location
+                    .template
+                    .clone()
+                    .map(|source| Properties { source }),
                 message: Text { text: issue.message },
                 locations,
                 related_locations,
