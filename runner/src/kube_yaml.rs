@@ -130,6 +130,7 @@ pub struct YamlDocument {
     pub positions: Positions,
 }
 
+#[cfg(test)]
 impl YamlDocument {
     /// The line where the document's content starts.
     pub fn line(&self) -> usize {

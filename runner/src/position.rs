@@ -59,6 +59,26 @@ impl Positions {
     pub fn get(&self, pointer: &str) -> Option<Position> {
         self.0.get(pointer).copied()
     }
+
+    /// Where the node at `pointer` is written, or else its nearest ancestor
+    /// that is.
+    pub fn nearest(&self, mut pointer: &str) -> Option<Position> {
+        loop {
+            if let Some(at) = self.get(pointer) {
+                return Some(at);
+            }
+            pointer = &pointer[..pointer.rfind('/')?];
+        }
+    }
+
+    /// These positions, found in a piece of a larger text that starts at
+    /// `start`, in that text.
+    pub fn within(mut self, start: Position) -> Positions {
+        for at in self.0.values_mut() {
+            *at = at.within(start);
+        }
+        self
+    }
 }
 
 /// The byte offset in `text` of libyaml's mark, which counts bytes after a
