@@ -473,17 +473,13 @@ impl MapBuilder {
     /// `<<: *map` or `<<: [*a, *b]` (earlier maps win).
     fn merge(&mut self, value: Value, mark: Mark) -> Result<(), YamlError> {
         let invalid = || YamlError::at(mark, "map merge requires a map or a sequence of maps as the value");
-        match value {
-            Value::Object(map) => self.merged.push(map),
-            Value::Array(items) => {
-                for item in items {
-                    match item {
-                        Value::Object(map) => self.merged.push(map),
-                        _ => return Err(invalid()),
-                    }
-                }
-            }
-            _ => return Err(invalid()),
+        let maps = match value {
+            Value::Array(items) => items,
+            map => vec![map],
+        };
+        for map in maps {
+            let Value::Object(map) = map else { return Err(invalid()) };
+            self.merged.push(map);
         }
         Ok(())
     }

@@ -108,13 +108,7 @@ pub fn line_of_next_non_blank(text: &str, offset: usize) -> usize {
 
 /// Just after the last character of `text` that is not blank.
 pub fn end_of_content(text: &str) -> Position {
-    let content = text.trim_end();
-    let last_line = content.lines().count().max(1);
-    let end = content.lines().next_back().map_or(0, |l| l.chars().count());
-    Position {
-        line: last_line,
-        column: end + 1,
-    }
+    position_of_offset(text, text.trim_end().len())
 }
 
 /// Positions of byte offsets of one text, asked in increasing order (else
