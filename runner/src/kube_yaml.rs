@@ -1050,6 +1050,14 @@ mod tests {
         );
     }
 
+    /// sigs.k8s.io/yaml names a float key by its float32 (`FormatFloat(f,
+    /// 'g', -1, 32)`), so one beyond float32's range is an infinity.
+    #[test]
+    fn float_keys_beyond_float32_are_infinities_as_in_go() {
+        assert_eq!(one("1e300: a\n-1e39: b\n"), json!({".inf": "a", "-.inf": "b"}));
+        assert_eq!(one("1e-50: a\n"), json!({"0": "a"}));
+    }
+
     #[test]
     fn float_keys_match_go_formatting() {
         assert_eq!(go_float32_key(1.5), "1.5");
