@@ -110,17 +110,11 @@ pub fn repository_path(roots: &[SourceRoot], template: &str) -> Option<String> {
 /// exactly one line: `key:` after indentation and list dashes, the key
 /// plain or quoted. 1-based line and column (in characters).
 pub fn key_line(template: &str, key: &str) -> Option<(usize, usize)> {
-    let mut found = None;
-    for (index, line) in template.lines().enumerate() {
-        let Some(column) = key_column(line, key) else {
-            continue;
-        };
-        if found.is_some() {
-            return None;
-        }
-        found = Some((index + 1, column));
-    }
-    found
+    let mut found = (1..)
+        .zip(template.lines())
+        .filter_map(|(number, line)| Some((number, key_column(line, key)?)));
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
 }
 
 fn key_column(line: &str, key: &str) -> Option<usize> {

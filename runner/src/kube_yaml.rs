@@ -57,37 +57,33 @@ pub struct YamlContext {
 }
 
 impl YamlError {
-    fn at(mark: Mark, message: impl Into<String>) -> YamlError {
-        let Position { line, column } = Position::of_mark(mark);
+    fn new(at: Position, message: impl Into<String>) -> YamlError {
+        let Position { line, column } = at;
+        let message = message.into();
         YamlError {
             line,
             column,
-            message: message.into(),
+            message,
             context: None,
         }
     }
 
-    /// libyaml's error: its problem, and the construct it was reading.
+    fn at(mark: Mark, message: impl Into<String>) -> YamlError {
+        YamlError::new(Position::of_mark(mark), message)
+    }
+
+    /// libyaml's error: its problem, and the construct it was reading. A
+    /// reader error (a character YAML does not allow) has no mark: it is
+    /// placed at the first such character.
     fn libyaml(err: &LibyamlError, text: &str) -> YamlError {
-        let Some(mark) = err.problem_mark() else {
-            // A reader error (a character YAML does not allow) has no mark:
-            // place it at the first such character.
-            let Position { line, column } = first_forbidden_char(text);
-            return YamlError {
-                line,
-                column,
-                message: err.problem().to_string(),
-                context: None,
-            };
-        };
-        let mut error = YamlError::at(mark, err.problem());
+        let at = err
+            .problem_mark()
+            .map_or_else(|| first_forbidden_char(text), Position::of_mark);
+        let mut error = YamlError::new(at, err.problem());
         if let (Some(what), Some(at)) = (err.context(), err.context_mark()) {
             let Position { line, column } = Position::of_mark(at);
-            error.context = Some(YamlContext {
-                what: what.to_string(),
-                line,
-                column,
-            });
+            let what = what.to_string();
+            error.context = Some(YamlContext { what, line, column });
         }
         error
     }
@@ -134,6 +130,7 @@ pub struct YamlDocument {
     pub positions: Positions,
 }
 
+#[cfg(test)]
 impl YamlDocument {
     /// The line where the document's content starts.
     pub fn line(&self) -> usize {
@@ -175,44 +172,44 @@ pub fn parse_first(text: &str) -> Result<Option<YamlDocument>, YamlError> {
 }
 
 fn read(text: &str, first_only: bool) -> Result<Vec<YamlDocument>, YamlError> {
-    let mut input = text.as_bytes();
-    let mut parser = Parser::new();
-    parser.set_input_string(&mut input);
     let mut builder = Builder::default();
     let mut documents = Vec::new();
-    loop {
-        let event = parser.parse().map_err(|e| YamlError::libyaml(&e, text))?;
+    for event in events(text) {
+        let event = event.map_err(|e| YamlError::libyaml(&e, text))?;
+        let mark = event.start_mark;
         match event.data {
-            EventData::StreamEnd => break,
-            EventData::StreamStart { .. } => {}
-            EventData::DocumentStart { version_directive, .. } => {
-                // go-yaml takes only `%YAML 1.1`; libyaml also takes 1.2.
-                if version_directive.is_some_and(|v| (v.major, v.minor) != (1, 1)) {
-                    return Err(YamlError::at(event.start_mark, "found incompatible YAML document"));
-                }
-                builder = Builder::default();
+            // go-yaml takes only `%YAML 1.1`; libyaml also takes 1.2.
+            EventData::DocumentStart {
+                version_directive: Some(v),
+                ..
+            } if (v.major, v.minor) != (1, 1) => {
+                return Err(YamlError::at(mark, "found incompatible YAML document"));
             }
+            EventData::DocumentStart { .. } => builder = Builder::default(),
             EventData::DocumentEnd { .. } => {
-                if let Some(document) = builder.finish() {
-                    documents.push(document);
-                }
+                documents.extend(builder.finish());
                 if first_only {
                     break;
                 }
             }
-            other => {
-                if let EventData::Scalar {
-                    style: ScalarStyle::DoubleQuoted,
-                    ..
-                } = &other
-                {
-                    check_escapes(text, event.start_mark, event.end_mark)?;
-                }
-                builder.event(other, event.start_mark)?
+            EventData::Scalar {
+                style: ScalarStyle::DoubleQuoted,
+                ..
+            } => {
+                check_escapes(text, mark, event.end_mark)?;
+                builder.event(event.data, mark)?;
             }
+            data => builder.event(data, mark)?,
         }
     }
     Ok(documents)
+}
+
+/// libyaml's events for `text`.
+fn events(text: &str) -> Parser<&[u8]> {
+    let mut parser = Parser::new();
+    parser.set_input(text.as_bytes());
+    parser
 }
 
 /// go-yaml v2's escapes are libyaml's but for `\/`, a JSON escape that
@@ -239,19 +236,14 @@ fn check_escapes(text: &str, start: Mark, end: Mark) -> Result<(), YamlError> {
 /// is where it is written); what follows a place libyaml cannot read has
 /// no position.
 pub fn json_positions(text: &str) -> Positions {
-    let mut input = text.as_bytes();
-    let mut parser = Parser::new();
-    parser.set_input_string(&mut input);
     let mut builder = Builder {
         repeated_keys: true,
         ..Builder::default()
     };
-    while let Ok(event) = parser.parse() {
-        let end = matches!(event.data, EventData::DocumentEnd { .. } | EventData::StreamEnd);
-        if end || builder.event(event.data, event.start_mark).is_err() {
-            break;
-        }
-    }
+    let _unread = events(text)
+        .map_while(Result::ok)
+        .take_while(|event| !matches!(event.data, EventData::DocumentEnd { .. }))
+        .try_for_each(|event| builder.event(event.data, event.start_mark));
     builder.positions
 }
 
@@ -280,22 +272,12 @@ struct MapBuilder {
 
 /// A mapping's key, read and waiting for its value.
 struct PendingKey {
-    /// `None` for the merge key `<<`.
-    name: Option<String>,
+    name: String,
+    /// Whether it is the merge key `<<`.
+    merge: bool,
     mark: Mark,
     /// Whether the key is an alias (`*k : v`): its value has no place then.
     aliased: bool,
-}
-
-impl PendingKey {
-    /// The last segment of its value's JSON pointer.
-    fn segment(&self) -> Option<&str> {
-        match (&self.name, self.aliased) {
-            (_, true) => None,
-            (Some(name), false) => Some(name),
-            (None, false) => Some("<<"),
-        }
-    }
 }
 
 /// Reads one document's events into its JSON value, recording where each
@@ -377,8 +359,8 @@ impl Builder {
         Some(match &frame.open {
             Open::Seq(items) => format!("{parent}/{}", items.len()),
             Open::Map(map) => {
-                let segment = map.pending_key.as_ref()?.segment()?;
-                format!("{parent}/{}", jsonptr::Token::new(segment).encoded())
+                let key = map.pending_key.as_ref().filter(|key| !key.aliased)?;
+                format!("{parent}/{}", jsonptr::Token::new(&key.name).encoded())
             }
         })
     }
@@ -386,9 +368,14 @@ impl Builder {
     /// Records where the node that starts at `mark` is written when it is
     /// the root or a sequence's item (a mapping's value is placed at its key).
     fn place_item(&mut self, mark: Mark) {
-        if matches!(self.stack.last(), Some(Frame { open: Open::Map(_), .. })) {
-            return;
+        if !matches!(self.stack.last(), Some(Frame { open: Open::Map(_), .. })) {
+            self.place(mark);
         }
+    }
+
+    /// Records that the node read next, if it has a pointer, is written at
+    /// `mark`.
+    fn place(&mut self, mark: Mark) {
         if let Some(pointer) = self.next_pointer() {
             self.positions.record(pointer, Position::of_mark(mark));
         }
@@ -423,22 +410,14 @@ impl Builder {
     /// value. `aliased`: the value was given as an alias.
     fn add(&mut self, value: Value, scalar: Option<Scalar>, mark: Mark, aliased: bool) -> Result<(), YamlError> {
         self.values = self.values.saturating_add(1);
-        let Some(frame) = self.stack.last_mut() else {
-            self.root = Some(value);
-            return Ok(());
-        };
-        let map = match &mut frame.open {
-            Open::Seq(items) => {
-                items.push(value);
-                return Ok(());
+        match self.stack.last_mut().map(|frame| &mut frame.open) {
+            None => self.root = Some(value),
+            Some(Open::Seq(items)) => items.push(value),
+            Some(Open::Map(map)) => {
+                map.add(value, scalar, mark, aliased, self.repeated_keys)?;
+                // a key just read: its value is placed where it is written
+                self.place(mark);
             }
-            Open::Map(map) => map,
-        };
-        map.add(value, scalar, mark, aliased, self.repeated_keys)?;
-        let key = map.pending_key.as_ref().and_then(PendingKey::segment);
-        if let (Some(parent), Some(key)) = (&frame.pointer, key) {
-            let pointer = format!("{parent}/{}", jsonptr::Token::new(key).encoded());
-            self.positions.record(pointer, Position::of_mark(mark));
         }
         Ok(())
     }
@@ -468,37 +447,39 @@ impl MapBuilder {
         repeated_keys: bool,
     ) -> Result<(), YamlError> {
         let Some(key) = self.pending_key.take() else {
-            let name = match scalar {
-                Some(Scalar::Merge) => None,
-                _ => Some(key_string(&value, scalar.as_ref()).map_err(|m| YamlError::at(mark, m))?),
-            };
-            self.pending_key = Some(PendingKey { name, mark, aliased });
+            let name = key_string(&value, scalar.as_ref()).map_err(|m| YamlError::at(mark, m))?;
+            let merge = matches!(scalar, Some(Scalar::Merge));
+            self.pending_key = Some(PendingKey {
+                name,
+                merge,
+                mark,
+                aliased,
+            });
             return Ok(());
         };
-        let Some(name) = key.name else {
+        if key.merge {
             return self.merge(value, key.mark);
-        };
-        if !repeated_keys && self.entries.contains_key(&name) {
-            return Err(YamlError::at(key.mark, format!("key {name:?} already set in map")));
         }
-        self.entries.insert(name, value);
+        if !repeated_keys && self.entries.contains_key(&key.name) {
+            return Err(YamlError::at(
+                key.mark,
+                format!("key {:?} already set in map", key.name),
+            ));
+        }
+        self.entries.insert(key.name, value);
         Ok(())
     }
 
     /// `<<: *map` or `<<: [*a, *b]` (earlier maps win).
     fn merge(&mut self, value: Value, mark: Mark) -> Result<(), YamlError> {
         let invalid = || YamlError::at(mark, "map merge requires a map or a sequence of maps as the value");
-        match value {
-            Value::Object(map) => self.merged.push(map),
-            Value::Array(items) => {
-                for item in items {
-                    match item {
-                        Value::Object(map) => self.merged.push(map),
-                        _ => return Err(invalid()),
-                    }
-                }
-            }
-            _ => return Err(invalid()),
+        let maps = match value {
+            Value::Array(items) => items,
+            map => vec![map],
+        };
+        for map in maps {
+            let Value::Object(map) = map else { return Err(invalid()) };
+            self.merged.push(map);
         }
         Ok(())
     }
@@ -618,48 +599,30 @@ fn resolve_number(text: &str) -> Scalar {
 /// Go's `strconv.ParseInt(s, 0, 64)` without the range check (done by the
 /// caller): optional sign, then `0x`, `0o`, `0b` or a leading `0` (octal).
 fn go_parse_int(text: &str) -> Option<i128> {
-    let (negative, unsigned) = match text.as_bytes().first()? {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
+    let (sign, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, text.strip_prefix('+').unwrap_or(text)),
     };
     let lower = unsigned.to_ascii_lowercase();
-    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
-        (16, d)
-    } else if let Some(d) = lower.strip_prefix("0o") {
-        (8, d)
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (2, d)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, &lower[1..])
-    } else {
-        (10, lower.as_str())
+    let prefixed = [("0x", 16), ("0o", 8), ("0b", 2)]
+        .into_iter()
+        .find_map(|(prefix, radix)| Some((radix, lower.strip_prefix(prefix)?)));
+    let (radix, digits) = match prefixed {
+        Some(found) => found,
+        None if lower.len() > 1 && lower.starts_with('0') => (8, &lower[1..]),
+        None => (10, lower.as_str()),
     };
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) || digits.len() > 64 {
         return None;
     }
-    let magnitude = i128::from_str_radix(digits, radix).ok()?;
-    Some(if negative { -magnitude } else { magnitude })
+    Some(sign * i128::from_str_radix(digits, radix).ok()?)
 }
 
-/// go-yaml v2's float syntax: `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`.
+/// go-yaml v2's float syntax, `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`,
+/// is Rust's float syntax without its words (`inf`, `nan`).
 fn yaml_float(text: &str) -> Option<f64> {
-    let body = text.strip_prefix(['-', '+']).unwrap_or(text);
-    let (mantissa, exponent) = match body.find(['e', 'E']) {
-        Some(at) => (&body[..at], Some(&body[at + 1..])),
-        None => (body, None),
-    };
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let mantissa_ok = match mantissa.split_once('.') {
-        Some(("", fraction)) => digits(fraction),
-        Some((whole, fraction)) => digits(whole) && (fraction.is_empty() || digits(fraction)),
-        None => digits(mantissa),
-    };
-    let exponent_ok = exponent.is_none_or(|e| digits(e.strip_prefix(['-', '+']).unwrap_or(e)));
-    if !(mantissa_ok && exponent_ok) {
-        return None;
-    }
-    text.parse::<f64>().ok()
+    let syntax = |b: u8| b.is_ascii_digit() || b"+-.eE".contains(&b);
+    text.bytes().all(syntax).then(|| text.parse().ok()).flatten()
 }
 
 /// The JSON a scalar becomes on its way to the API server.
@@ -712,41 +675,25 @@ fn key_string(value: &Value, scalar: Option<&Scalar>) -> Result<String, String> 
 
 /// A float key, as Go's `strconv.FormatFloat(f, 'g', -1, 32)` writes it
 /// (sigs.k8s.io/yaml's choice), with YAML's names for the special values.
+/// Rust's `{}` and `{:e}` give the shortest digits that read back as the
+/// same f32, as Go does; Go writes an exponent outside -4..6 as `e+06`. A
+/// key beyond the f32 range is an infinity, as in Go.
 fn go_float32_key(f: f64) -> String {
-    if f.is_nan() {
-        return ".nan".to_string();
+    let f = f as f32;
+    match f {
+        f if f.is_nan() => return ".nan".to_string(),
+        f32::INFINITY => return ".inf".to_string(),
+        f32::NEG_INFINITY => return "-.inf".to_string(),
+        _ => {}
     }
-    if f.is_infinite() {
-        return if f > 0.0 { ".inf" } else { "-.inf" }.to_string();
-    }
-    // `{:e}` gives the shortest digits that read back as the same f32.
-    let scientific = format!("{:e}", f as f32);
+    let scientific = format!("{f:e}");
     let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
-    let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let sign = if negative { "-" } else { "" };
-    if !(-4..6).contains(&exponent) {
-        let (first, rest) = digits.split_at(1);
-        let fraction = if rest.is_empty() {
-            String::new()
-        } else {
-            format!(".{rest}")
-        };
-        let exp_sign = if exponent < 0 { '-' } else { '+' };
-        return format!("{sign}{first}{fraction}e{exp_sign}{:02}", exponent.abs());
+    if (-4..6).contains(&exponent) {
+        return f.to_string();
     }
-    let point = exponent + 1;
-    if point <= 0 {
-        let zeros = "0".repeat(usize::try_from(-point).unwrap_or(0));
-        return format!("{sign}0.{zeros}{digits}");
-    }
-    let point = usize::try_from(point).unwrap_or(0);
-    if digits.len() <= point {
-        format!("{sign}{digits}{}", "0".repeat(point - digits.len()))
-    } else {
-        format!("{sign}{}.{}", &digits[..point], &digits[point..])
-    }
+    let sign = if exponent < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{:02}", exponent.abs())
 }
 
 #[cfg(test)]
@@ -1101,6 +1048,14 @@ mod tests {
             "{} documents read otherwise than by libyaml",
             failures.len()
         );
+    }
+
+    /// sigs.k8s.io/yaml names a float key by its float32 (`FormatFloat(f,
+    /// 'g', -1, 32)`), so one beyond float32's range is an infinity.
+    #[test]
+    fn float_keys_beyond_float32_are_infinities_as_in_go() {
+        assert_eq!(one("1e300: a\n-1e39: b\n"), json!({".inf": "a", "-.inf": "b"}));
+        assert_eq!(one("1e-50: a\n"), json!({"0": "a"}));
     }
 
     #[test]

@@ -12,8 +12,7 @@ use anyhow::{anyhow, bail, Result};
 
 use crate::helm_source::Templates;
 use crate::input::{origin_name, read_text};
-use crate::kube_yaml;
-use crate::position::{LineCounter, Position, Positions};
+use crate::position::{Position, Positions};
 use crate::request::ManifestObject;
 use crate::results::Location;
 use crate::stream::{documents, objects};
@@ -27,14 +26,24 @@ pub struct Entry {
     pub source: Option<Source>,
 }
 
-/// Where an object is written: where each node of its document is, and the
-/// object's place in the document (`/items/2` for an item of a `List`).
+impl Entry {
+    fn refused(location: Location, message: String) -> Entry {
+        let content = Err(message);
+        Entry {
+            location,
+            content,
+            source: None,
+        }
+    }
+}
+
+/// Where an object is written: where each node of its document is in the
+/// file, and the object's place in the document (`/items/2` for an item of
+/// a `List`).
 #[derive(Debug, Clone)]
 pub struct Source {
-    /// Shared by the objects of one document; in the document's text.
+    /// Shared by the objects of one document.
     positions: Arc<Positions>,
-    /// Where the document's text starts in the file.
-    start: Position,
     /// JSON pointer of the object in its document.
     prefix: String,
 }
@@ -44,108 +53,89 @@ impl Source {
     /// the file: the key of a mapping's value, else the node itself. `None`
     /// when no node is written there (see [`Positions`]).
     pub fn position(&self, pointer: &str) -> Option<Position> {
-        let at = self.positions.get(&format!("{}{pointer}", self.prefix))?;
-        Some(at.within(self.start))
+        self.positions.get(&format!("{}{pointer}", self.prefix))
     }
 }
 
 /// Reads every manifest into entries: objects (Lists expanded) and the
 /// documents, files or directories that could not be read, each with its
-/// place. A directory stands for the manifest files in it
-/// ([`manifest_files`]).
+/// place.
+///
+/// A MANIFEST argument stands for files as kubectl's `-f` expands it: a
+/// file (or `-`) is itself, whatever its name; a directory, the files in it
+/// whose names end in [`MANIFEST_ENDINGS`], and with `recursive` those of its
+/// subdirectories too ([`walk_directory`]).
 pub fn read_manifests(paths: &[String], recursive: bool) -> Result<Vec<Entry>> {
     if paths.iter().filter(|p| *p == "-").count() > 1 {
         bail!("standard input (`-`) can be given only once");
     }
     let mut entries = Vec::new();
     for path in paths {
-        for found in manifest_files(path, recursive) {
-            entries.extend(match found {
-                Found::File(file) => read_file(&file),
-                Found::Unlisted(dir, err) => {
-                    let err = anyhow!("cannot read manifest directory {dir}: {err}");
-                    vec![unreadable(&dir, &err)]
-                }
-            });
+        if path == "-" || !Path::new(path).is_dir() {
+            read_file(path, &mut entries);
+        } else {
+            walk_directory(Path::new(path), recursive, &mut entries);
         }
     }
     Ok(entries)
 }
 
-/// A manifest file to read, or a directory that could not be listed.
-enum Found {
-    File(String),
-    Unlisted(String, std::io::Error),
-}
-
 /// The entries of one file: its objects, or why it could not be read.
-fn read_file(path: &str) -> Vec<Entry> {
+fn read_file(path: &str, entries: &mut Vec<Entry>) {
     match read_text(path, "manifest") {
-        Ok(text) => file_entries(&origin_name(path), &text),
-        Err(err) => vec![unreadable(path, &err)],
+        Ok(text) => entries.extend(file_entries(&origin_name(path), &text)),
+        Err(err) => entries.push(unreadable(path, &err)),
     }
 }
 
 fn unreadable(path: &str, err: &anyhow::Error) -> Entry {
-    Entry {
-        location: Location {
-            file: origin_name(path),
-            ..Location::default()
-        },
-        content: Err(format!("{err:#}")),
-        source: None,
-    }
+    let location = Location {
+        file: origin_name(path),
+        ..Location::default()
+    };
+    Entry::refused(location, format!("{err:#}"))
 }
 
 /// The endings of the files read in a directory, as kubectl's.
 const MANIFEST_ENDINGS: [&str; 3] = [".yaml", ".yml", ".json"];
 
-/// The files a MANIFEST argument stands for, as kubectl's `-f` expands it:
-/// a file (or `-`) is itself, whatever its name; a directory, the files in
-/// it whose names end in [`MANIFEST_ENDINGS`], and with `recursive` those of
-/// its subdirectories too, in kubectl's order (Go's `filepath.Walk`: each
-/// directory's entries sorted by name, bytewise, a subdirectory's files at
-/// its place among them). A symbolic link in a directory is taken for a
-/// file, as kubectl takes it: read when its name ends so, never followed
-/// into a directory.
-fn manifest_files(path: &str, recursive: bool) -> Vec<Found> {
-    if path == "-" || !Path::new(path).is_dir() {
-        return vec![Found::File(path.to_string())];
-    }
-    let mut files = Vec::new();
-    walk_directory(Path::new(path), recursive, &mut files);
-    files
-}
-
-fn walk_directory(dir: &Path, recursive: bool, files: &mut Vec<Found>) {
+/// Reads the manifest files of a directory in kubectl's order (Go's
+/// `filepath.Walk`: each directory's entries sorted by name, bytewise, a
+/// subdirectory's files at its place among them). A symbolic link in a
+/// directory is taken for a file, as kubectl takes it: read when its name
+/// ends so, never followed into a directory.
+fn walk_directory(dir: &Path, recursive: bool, entries: &mut Vec<Entry>) {
     let listed = std::fs::read_dir(dir).and_then(|entries| {
         entries
             .map(|entry| entry.and_then(|e| Ok((e.file_name(), e.file_type()?.is_dir()))))
             .collect::<std::io::Result<Vec<_>>>()
     });
-    let mut entries = match listed {
-        Ok(entries) => entries,
-        Err(err) => return files.push(Found::Unlisted(dir.display().to_string(), err)),
+    let mut names = match listed {
+        Ok(names) => names,
+        Err(err) => {
+            let dir = dir.display().to_string();
+            let err = anyhow!("cannot read manifest directory {dir}: {err}");
+            return entries.push(unreadable(&dir, &err));
+        }
     };
-    entries.sort();
-    for (name, is_dir) in entries {
+    names.sort();
+    for (name, is_dir) in names {
         let path = dir.join(&name);
         if is_dir {
             if recursive {
-                walk_directory(&path, recursive, files);
+                walk_directory(&path, recursive, entries);
             }
         } else if MANIFEST_ENDINGS
             .iter()
             .any(|end| name.as_encoded_bytes().ends_with(end.as_bytes()))
         {
-            files.push(Found::File(path.display().to_string()));
+            read_file(&path.display().to_string(), entries);
         }
     }
 }
 
 pub(crate) fn file_entries(file: &str, text: &str) -> Vec<Entry> {
     let mut entries = Vec::new();
-    let mut lines = LineCounter::new(text);
     let templates = Templates::of(text);
     for document in documents(text) {
         let location = Location {
@@ -158,29 +148,18 @@ pub(crate) fn file_entries(file: &str, text: &str) -> Vec<Entry> {
         let value = match document.content {
             Ok(value) => value,
             Err(message) => {
-                entries.push(Entry {
-                    location,
-                    content: Err(message),
-                    source: None,
-                });
+                entries.push(Entry::refused(location, message));
                 continue;
             }
         };
-        // Where the document's nodes are written, shared by its objects.
-        let placed = document.span.map(|span| {
-            let positions = document
-                .positions
-                .unwrap_or_else(|| kube_yaml::json_positions(text.get(span.clone()).unwrap_or_default()));
-            (Arc::new(positions), lines.at(span.start))
-        });
+        let positions = document.positions.map(Arc::new);
         for (index, (pointer, object)) in objects(value).into_iter().enumerate() {
             let location = Location {
                 item: (!pointer.is_empty()).then_some(index + 1),
                 ..location.clone()
             };
-            let source = placed.as_ref().map(|(positions, start)| Source {
-                positions: Arc::clone(positions),
-                start: *start,
+            let source = positions.clone().map(|positions| Source {
+                positions,
                 prefix: pointer,
             });
             entries.push(Entry {

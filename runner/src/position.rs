@@ -59,6 +59,26 @@ impl Positions {
     pub fn get(&self, pointer: &str) -> Option<Position> {
         self.0.get(pointer).copied()
     }
+
+    /// Where the node at `pointer` is written, or else its nearest ancestor
+    /// that is.
+    pub fn nearest(&self, mut pointer: &str) -> Option<Position> {
+        loop {
+            if let Some(at) = self.get(pointer) {
+                return Some(at);
+            }
+            pointer = &pointer[..pointer.rfind('/')?];
+        }
+    }
+
+    /// These positions, found in a piece of a larger text that starts at
+    /// `start`, in that text.
+    pub fn within(mut self, start: Position) -> Positions {
+        for at in self.0.values_mut() {
+            *at = at.within(start);
+        }
+        self
+    }
 }
 
 /// The byte offset in `text` of libyaml's mark, which counts bytes after a
@@ -88,13 +108,7 @@ pub fn line_of_next_non_blank(text: &str, offset: usize) -> usize {
 
 /// Just after the last character of `text` that is not blank.
 pub fn end_of_content(text: &str) -> Position {
-    let content = text.trim_end();
-    let last_line = content.lines().count().max(1);
-    let end = content.lines().next_back().map_or(0, |l| l.chars().count());
-    Position {
-        line: last_line,
-        column: end + 1,
-    }
+    position_of_offset(text, text.trim_end().len())
 }
 
 /// Positions of byte offsets of one text, asked in increasing order (else

@@ -11,14 +11,12 @@
 //! in manifests. When that cannot be done (settings from standard input, a
 //! place not in the sent JSON), the policy's words are kept as they are.
 
-use std::ops::Range;
-
+use jsonptr::Token;
 use serde_json::Value;
 
 use crate::host::SettingsRefused;
 use crate::input::{load_settings, SettingsSource};
-use crate::kube_yaml::json_positions;
-use crate::position::{LineCounter, Position};
+use crate::position::Position;
 use crate::stream::documents;
 
 /// The error as printed (`{err:#}`), a settings refusal's place in the sent
@@ -66,81 +64,47 @@ fn user_place(source: &SettingsSource, column: usize) -> Option<String> {
 }
 
 /// The pointer of the innermost node (a key counts as its member's node)
-/// whose text holds byte `offset` of `value` serialised as the host sends
-/// it; `None` when the serialisation is not the one sent.
+/// whose text holds byte `offset` of `value` serialised as the host sends it
+/// (compact); `None` past its end.
 fn pointer_at(value: &Value, offset: usize) -> Option<String> {
-    let mut spans = Spans::default();
-    spans.write(value, String::new());
-    if serde_json::to_string(value).ok()? != spans.text {
+    if offset >= compact_length(value) {
         return None;
     }
-    spans
-        .list
-        .into_iter()
-        .filter(|(range, _)| range.contains(&offset))
-        .min_by_key(|(range, _)| range.len())
-        .map(|(_, pointer)| pointer)
-}
-
-/// A value written as serde_json writes it compactly, with the byte range
-/// of each node and of each key.
-#[derive(Default)]
-struct Spans {
-    text: String,
-    list: Vec<(Range<usize>, String)>,
-}
-
-impl Spans {
-    fn write(&mut self, value: &Value, pointer: String) {
-        let start = self.text.len();
-        match value {
-            Value::Object(map) => {
-                self.text.push('{');
-                for (index, (key, member)) in map.iter().enumerate() {
-                    if index > 0 {
-                        self.text.push(',');
-                    }
-                    let child = format!("{pointer}/{}", key.replace('~', "~0").replace('/', "~1"));
-                    let key_start = self.text.len();
-                    self.text.push_str(&serde_json::to_string(key).unwrap_or_default());
-                    self.list.push((key_start..self.text.len(), child.clone()));
-                    self.text.push(':');
-                    self.write(member, child);
-                }
-                self.text.push('}');
-            }
-            Value::Array(items) => {
-                self.text.push('[');
-                for (index, item) in items.iter().enumerate() {
-                    if index > 0 {
-                        self.text.push(',');
-                    }
-                    self.write(item, format!("{pointer}/{index}"));
-                }
-                self.text.push(']');
-            }
-            scalar => self.text.push_str(&serde_json::to_string(scalar).unwrap_or_default()),
+    // each member: its pointer segment, the length of its key and `:`, its value
+    let members: Vec<(String, usize, &Value)> = match value {
+        Value::Object(map) => map
+            .iter()
+            .map(|(key, member)| (Token::new(key).encoded().to_string(), compact_length(key) + 1, member))
+            .collect(),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (i.to_string(), 0, item))
+            .collect(),
+        _ => return Some(String::new()),
+    };
+    let mut start = 1; // after `{` or `[`
+    for (segment, key, member) in members {
+        let (member_start, end) = (start + key, start + key + compact_length(member));
+        if (start..member_start.saturating_sub(1)).contains(&offset) {
+            return Some(format!("/{segment}"));
         }
-        self.list.push((start..self.text.len(), pointer));
+        if (member_start..end).contains(&offset) {
+            return Some(format!("/{segment}{}", pointer_at(member, offset - member_start)?));
+        }
+        start = end + 1; // after `,`
     }
+    Some(String::new())
+}
+
+fn compact_length<T: serde::Serialize + ?Sized>(value: &T) -> usize {
+    serde_json::to_string(value).map_or(0, |text| text.len())
 }
 
 /// Where the node at `pointer`, or its nearest written ancestor, is in the
 /// settings text (its one document, YAML or JSON).
 fn written_at(text: &str, pointer: &str) -> Option<Position> {
-    let document = documents(text).into_iter().next()?;
-    let span = document.span?;
-    let positions = document
-        .positions
-        .unwrap_or_else(|| json_positions(text.get(span.clone()).unwrap_or_default()));
-    let start = LineCounter::new(text).at(span.start);
-    let mut pointer = pointer;
-    loop {
-        if let Some(at) = positions.get(pointer) {
-            return Some(at.within(start));
-        }
-        pointer = &pointer[..pointer.rfind('/')?];
-    }
+    documents(text).into_iter().next()?.positions?.nearest(pointer)
 }
 
 #[cfg(test)]

@@ -9,12 +9,10 @@
 //! is read on its own (see [`crate::kube_yaml`]). A UTF-8 byte order mark at
 //! the start is skipped.
 
-use std::ops::Range;
-
 use serde_json::Value;
 
-use crate::kube_yaml;
-use crate::position::{end_of_content, line_of_next_non_blank, position_of_offset, Positions, BOM};
+use crate::kube_yaml::{self, json_positions};
+use crate::position::{end_of_content, line_of_next_non_blank, LineCounter, Position, Positions, BOM};
 
 /// One document of a manifest file, numbered from 1 among the file's
 /// non-empty documents, with the line (1-based) where it starts.
@@ -23,65 +21,116 @@ pub struct Document {
     pub index: usize,
     pub line: usize,
     pub content: Result<Value, String>,
-    /// The bytes of the text given to [`documents`] that hold this document
-    /// alone, when it could be read.
-    pub span: Option<Range<usize>>,
-    /// Where each node of a YAML document is written in `text[span]`, as
-    /// its reader found it (for a JSON document, see
-    /// [`kube_yaml::json_positions`]).
+    /// Where each node of the document is written in the text given to
+    /// [`documents`], when it could be read (a JSON document is read again
+    /// for this, as YAML flow style: [`kube_yaml::json_positions`]).
     pub positions: Option<Positions>,
 }
 
 /// Reads every document of a manifest text. Empty and `null` documents
 /// (blank, comments only, `---` only) are left out, as kubectl leaves them.
 pub fn documents(text: &str) -> Vec<Document> {
+    let mut reader = Reader {
+        text,
+        lines: LineCounter::new(text),
+        list: Vec::new(),
+    };
     let bom = if text.starts_with(BOM) { BOM.len_utf8() } else { 0 };
-    let text = &text[bom..];
-    let mut out = Documents::default();
-    if is_json(text) {
-        json_documents(text, &mut out);
+    if is_json(&text[bom..]) {
+        reader.json(bom);
     } else {
-        yaml_documents(text, 1, 0, &mut out);
+        reader.yaml(bom);
     }
-    for document in &mut out.list {
-        if let Some(span) = &mut document.span {
-            *span = span.start + bom..span.end + bom;
-        }
-    }
-    out.list
+    reader.list
 }
 
-#[derive(Default)]
-struct Documents {
+/// The documents of a text, read in order.
+struct Reader<'t> {
+    text: &'t str,
+    lines: LineCounter<'t>,
     list: Vec<Document>,
 }
 
-impl Documents {
-    fn push(
-        &mut self,
-        line: usize,
-        content: Result<Value, String>,
-        span: Option<Range<usize>>,
-        positions: Option<Positions>,
-    ) {
+impl Reader<'_> {
+    fn push(&mut self, line: usize, content: Result<Value, String>, positions: Option<Positions>) {
         let index = self.list.len() + 1;
         self.list.push(Document {
             index,
             line,
             content,
-            span,
             positions,
         });
     }
-}
 
-/// A piece of a YAML stream between `---` lines, with its first line number.
-#[derive(Debug, PartialEq, Eq)]
-struct Chunk<'a> {
-    text: &'a str,
-    first_line: usize,
-    /// Byte offset of `text` in the stream.
-    offset: usize,
+    /// The documents of the YAML stream that starts at byte `from`.
+    fn yaml(&mut self, from: usize) {
+        for (offset, piece) in split_yaml(&self.text[from..]) {
+            // Each document is its own YAML stream, as kubectl parses it, so a
+            // byte order mark may start each one (files joined with `cat`).
+            let text = piece.strip_prefix(BOM).unwrap_or(piece);
+            let start = from + offset + (piece.len() - text.len());
+            // kubectl reads the first document of each piece (go-yaml's
+            // Unmarshal): a `...` or `--- x` line ends what it reads.
+            match kube_yaml::parse_first(text) {
+                Ok(None) => {}
+                Ok(Some(doc)) => {
+                    let start = self.lines.at(start);
+                    let positions = doc.positions.within(start);
+                    let line = positions.get("").map_or(start.line, |root| root.line);
+                    self.push(line, Ok(doc.value), Some(positions));
+                }
+                Err(e) => {
+                    // An error found at the end of a document (say, an unclosed
+                    // bracket) is placed at the end of its last line, not on the
+                    // `---` after it.
+                    let start = self.lines.at(start);
+                    let end = end_of_content(text);
+                    let (line, column) = (e.line.max(1), e.column);
+                    let at = if line > end.line {
+                        end
+                    } else {
+                        Position { line, column }
+                    }
+                    .within(start);
+                    let context = e.describe(start.line);
+                    let message = format!("invalid YAML: line {}, column {}: {context}", at.line, at.column);
+                    self.push(at.line, Err(message), None);
+                }
+            }
+        }
+    }
+
+    /// The JSON stream that starts at byte `from`: values one after another.
+    /// A value that is not JSON ends the stream (a JSON reader cannot find
+    /// where the next value starts); what follows it is tried as YAML, which
+    /// also reads JSON-like flow style such as `{a: 1}`. When that fails
+    /// too, the JSON error is reported.
+    fn json(&mut self, from: usize) {
+        let text = &self.text[from..];
+        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+        loop {
+            let offset = stream.byte_offset();
+            match stream.next() {
+                None => return,
+                Some(Ok(Value::Null)) => {}
+                Some(Ok(value)) => {
+                    let start = self.lines.at(from + offset);
+                    let positions = json_positions(&text[offset..stream.byte_offset()]).within(start);
+                    self.push(line_of_next_non_blank(text, offset), Ok(value), Some(positions));
+                }
+                Some(Err(json_err)) => {
+                    let read = self.list.len();
+                    self.yaml(from + offset);
+                    if self.list.get(read).is_none_or(|d| d.content.is_err()) {
+                        self.list.truncate(read);
+                        let line = json_err.line().max(line_of_next_non_blank(text, offset));
+                        self.push(line, Err(format!("invalid JSON: {json_err}")), None);
+                    }
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// A line that ends one document and starts the next: `---` and nothing
@@ -90,98 +139,19 @@ pub(crate) fn is_separator(line: &str) -> bool {
     line.strip_prefix("---").is_some_and(|rest| rest.trim_end().is_empty())
 }
 
-fn split_yaml(text: &str) -> Vec<Chunk<'_>> {
-    let mut chunks = Vec::new();
-    let mut start = 0usize;
-    let mut start_line = 1usize;
-    let mut offset = 0usize;
-    for (number, line) in text.split_inclusive('\n').enumerate() {
+/// The pieces of a YAML stream between `---` lines, with their byte offsets.
+fn split_yaml(text: &str) -> Vec<(usize, &str)> {
+    let mut pieces = Vec::new();
+    let (mut start, mut offset) = (0, 0);
+    for line in text.split_inclusive('\n') {
         if is_separator(line) {
-            chunks.push(Chunk {
-                text: &text[start..offset],
-                first_line: start_line,
-                offset: start,
-            });
+            pieces.push((start, &text[start..offset]));
             start = offset + line.len();
-            start_line = number + 2;
         }
         offset += line.len();
     }
-    chunks.push(Chunk {
-        text: &text[start..],
-        first_line: start_line,
-        offset: start,
-    });
-    chunks
-}
-
-/// The documents of a YAML stream; `first_line` and `offset` are where
-/// `text` starts in the text given to [`documents`].
-fn yaml_documents(text: &str, first_line: usize, offset: usize, out: &mut Documents) {
-    for chunk in split_yaml(text) {
-        let base = first_line + chunk.first_line - 1;
-        // Each document is its own YAML stream, as kubectl parses it, so a
-        // byte order mark may start each one (files joined with `cat`).
-        let text = chunk.text.strip_prefix(BOM).unwrap_or(chunk.text);
-        let start = offset + chunk.offset + (chunk.text.len() - text.len());
-        // kubectl reads the first document of each piece (go-yaml's
-        // Unmarshal): a `...` or `--- x` line ends what it reads.
-        match kube_yaml::parse_first(text) {
-            Ok(None) => {}
-            Ok(Some(doc)) => {
-                let span = Some(start..start + text.len());
-                out.push(base + doc.line() - 1, Ok(doc.value), span, Some(doc.positions))
-            }
-            Err(e) => {
-                // An error found at the end of a document (say, an unclosed
-                // bracket) is placed at the end of its last line, not on the
-                // `---` after it.
-                let end = end_of_content(text);
-                let (line, column) = if e.line > end.line {
-                    (end.line, end.column)
-                } else {
-                    (e.line.max(1), e.column)
-                };
-                let line = base + line - 1;
-                let message = format!("invalid YAML: line {line}, column {column}: {}", e.describe(base));
-                out.push(line, Err(message), None, None);
-            }
-        }
-    }
-}
-
-/// A JSON stream: values one after another. A value that is not JSON ends
-/// the stream (a JSON reader cannot find where the next value starts);
-/// what follows it is tried as YAML, which also reads JSON-like flow style
-/// such as `{a: 1}`. When that fails too, the JSON error is reported.
-fn json_documents(text: &str, out: &mut Documents) {
-    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
-    loop {
-        let offset = stream.byte_offset();
-        match stream.next() {
-            None => return,
-            Some(Ok(Value::Null)) => {}
-            Some(Ok(value)) => {
-                let span = Some(offset..stream.byte_offset());
-                out.push(line_of_next_non_blank(text, offset), Ok(value), span, None)
-            }
-            Some(Err(json_err)) => {
-                let rest = &text[offset..];
-                let rest_line = position_of_offset(text, offset).line;
-                let mut from_yaml = Documents::default();
-                yaml_documents(rest, rest_line, offset, &mut from_yaml);
-                if from_yaml.list.first().is_some_and(|d| d.content.is_ok()) {
-                    for doc in from_yaml.list {
-                        out.push(doc.line, doc.content, doc.span, doc.positions);
-                    }
-                } else {
-                    let line = json_err.line().max(line_of_next_non_blank(text, offset));
-                    out.push(line, Err(format!("invalid JSON: {json_err}")), None, None);
-                }
-                return;
-            }
-        }
-    }
+    pieces.push((start, &text[start..]));
+    pieces
 }
 
 /// The objects a document's value holds, each with its JSON pointer in the
