@@ -122,7 +122,8 @@ pub enum Mounts {
 /// finds it again by comparing templates: a mount is the owner's to add, and
 /// one added here would make the controller write another object.
 pub fn is_controlled(object: &Value) -> bool {
-    json::pointer(object, "/metadata/ownerReferences")
+    json::get(object, "metadata")
+        .and_then(|metadata| json::get(metadata, "ownerReferences"))
         .and_then(Value::as_array)
         .is_some_and(|owners| {
             owners

@@ -325,9 +325,13 @@ impl<'de> Visitor<'de> for PrunedVisitor {
         let mut slots: [Option<Value>; MAX_FIELDS] = Default::default();
         while let Some(Key(key)) = map.next_key::<Key>()? {
             // A field and its slot: `slots` has MAX_FIELDS, more than any shape names.
-            let kept = fields.iter().zip(slots.iter_mut()).find(|((name, _), _)| *name == key);
+            // An image the parse does not keep is skipped like an unnamed field.
+            let kept = fields
+                .iter()
+                .zip(slots.iter_mut())
+                .find(|((name, _), _)| *name == key)
+                .filter(|((_, shape), _)| self.1 || !matches!(shape, Shape::Image));
             match kept {
-                Some(((_, Shape::Image), _)) if !self.1 => map.next_value_seed(Skip)?,
                 Some(((_, shape), slot)) => *slot = Some(map.next_value_seed(Pruned(shape, self.1))?),
                 None => map.next_value_seed(Skip)?,
             }

@@ -240,7 +240,11 @@ fn judged_secrets<'v>(sources: &'v [Value], settings: &Settings) -> Vec<&'v str>
 /// The pod-level rules, once every mount is known: a plain secret volume no
 /// container mounts, and the file paths of a projected volume a judged container mounts.
 fn check_volumes(spec: &Map<String, Value>, volumes: &BTreeMap<&str, VolumeUse>, at: &str, out: &mut Vec<Finding>) {
-    let volumes_at = |index: usize| format!("{}[{index}]", crate::json::child_path(at, "volumes"));
+    // Built for every projected volume a judged container mounts: one format.
+    let volumes_at = |index: usize| match at {
+        "" => format!("volumes[{index}]"),
+        at => format!("{at}.volumes[{index}]"),
+    };
     // In pod-spec order, as the README promises (the map is by name).
     for (index, volume) in crate::json::list(spec, "volumes").iter().enumerate() {
         let name = get(volume, "name").and_then(Value::as_str).unwrap_or("");

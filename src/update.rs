@@ -27,7 +27,9 @@ const EPHEMERAL_CONTAINERS: &str = "ephemeralcontainers";
 /// what is left of its life is controllers removing finalizers, which must
 /// never be blocked or changed.
 pub fn is_deleting(object: &Value) -> bool {
-    json::pointer(object, "/metadata/deletionTimestamp").is_some_and(|t| !t.is_null())
+    json::get(object, "metadata")
+        .and_then(|metadata| json::get(metadata, "deletionTimestamp"))
+        .is_some_and(|t| !t.is_null())
 }
 
 /// Whether the request comes after the object's creation: an UPDATE, or a
@@ -67,7 +69,7 @@ pub fn view_shape(settings: &Settings, request: &AdmissionRequest) -> &'static S
 /// metadata) changed: a rollout that happens anyway. A metadata or replicas
 /// update is never patched.
 pub fn mounts(settings: &Settings, request: &AdmissionRequest, object: &Value, old: Option<&Value>) -> Mounts {
-    if is_fixed(request) && after_create(request) {
+    if after_create(request) && is_fixed(request) {
         return Mounts::Ignored;
     }
     let Some(old) = old.filter(|_| compares_templates(settings, request)) else {
