@@ -70,7 +70,7 @@ demo: policy.wasm $(RUNNER)
 
 # Rewrites the generated rule messages of docs/rules.md from the policy core.
 readme:
-	UPDATE_README=1 $(CARGO) test --locked --test readme
+	UPDATE_README=1 $(CARGO) test --locked --test policy readme::
 
 # The comparison table against the floor policy, then the native Criterion and
 # scaling benchmarks. BENCH_BASELINE=FILE.wasm adds an earlier policy module to
