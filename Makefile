@@ -32,9 +32,11 @@ fmt:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) fmt --manifest-path runner/Cargo.toml --all -- --check
 
+# The runner is linted in its release profile, which is all make builds it in:
+# its proc macros and build scripts are then the ones the release builds reuse.
 lint:
 	$(CARGO) clippy --all-targets --locked -- -D warnings
-	$(CARGO) clippy --manifest-path runner/Cargo.toml --all-targets --locked -- -D warnings
+	$(CARGO) clippy --release --manifest-path runner/Cargo.toml --all-targets --locked -- -D warnings
 
 # The runner's tests share the release build of wasmtime with $(RUNNER).
 unit-tests:
@@ -70,7 +72,7 @@ demo: policy.wasm $(RUNNER)
 
 # Rewrites the generated rule messages of docs/rules.md from the policy core.
 readme:
-	UPDATE_README=1 $(CARGO) test --locked --test readme
+	UPDATE_README=1 $(CARGO) test --locked --test policy readme::
 
 # The comparison table against the floor policy, then the native Criterion and
 # scaling benchmarks. BENCH_BASELINE=FILE.wasm adds an earlier policy module to

@@ -3,7 +3,7 @@
 // Tests and benchmarks may unwrap, panic and index: a failure is meant to stop them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use secret_mounts_policy::evaluate;

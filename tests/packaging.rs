@@ -945,7 +945,7 @@ fn first_difference(expected: &str, actual: &str) -> Option<String> {
 
 /// artifacthub-pkg.yml is, byte for byte after its header comment, what the release
 /// workflow's `kwctl scaffold artifacthub` would write, except `createdAt` and `install`.
-/// `UPDATE_ARTIFACTHUB=1 cargo test --test packaging` rewrites it so.
+/// `UPDATE_ARTIFACTHUB=1 cargo test --test policy packaging::` rewrites it so.
 #[test]
 fn artifacthub_pkg_is_what_kwctl_scaffold_writes() {
     let metadata = load(METADATA);
@@ -970,7 +970,7 @@ fn artifacthub_pkg_is_what_kwctl_scaffold_writes() {
     if let Some(difference) = first_difference(&expected, body) {
         panic!(
             "{ARTIFACTHUB} is not what `kwctl scaffold artifacthub -m {METADATA} -q {QUESTIONS}` writes; \
-             {difference}\n(rewrite it with UPDATE_ARTIFACTHUB=1 cargo test --test packaging)"
+             {difference}\n(rewrite it with UPDATE_ARTIFACTHUB=1 cargo test --test policy packaging::)"
         );
     }
 }

@@ -4,7 +4,7 @@
 // Tests may unwrap, panic and index: a failure is meant to stop them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use secret_mounts_policy::settings::Settings;
